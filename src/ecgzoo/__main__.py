@@ -1,0 +1,3 @@
+from ecgzoo.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""Plain-array containers passed from the data stage to training and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ArraySplit:
+    """One split of examples.
+
+    ``x``: float32 ``(n, n_leads, n_samples)``; ``y``: int64 ``(n,)`` class indices;
+    ``groups``: ``(n,)`` record (patient) id of each example, for leakage checks;
+    ``features``: optional float32 ``(n, n_features)`` side features (for example RR intervals).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    features: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, index: np.ndarray) -> ArraySplit:
+        feats = None if self.features is None else self.features[index]
+        return ArraySplit(self.x[index], self.y[index], self.groups[index], feats)
+
+
+@dataclass
+class PreparedData:
+    """Train, validation and test splits plus what a model needs to know about them."""
+
+    train: ArraySplit
+    val: ArraySplit
+    test: ArraySplit
+    class_names: list[str]
+    sampling_rate: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.train.x.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.train.x.shape[2])
+
+    @property
+    def n_features(self) -> int:
+        return 0 if self.train.features is None else int(self.train.features.shape[1])
+
+    def split(self, name: str) -> ArraySplit:
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"unknown split {name!r}")
+        return getattr(self, name)

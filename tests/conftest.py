@@ -1,0 +1,48 @@
+"""Shared fixtures: real PhysioNet data from the local mirror in ../shared/data/physionet.
+
+A test that needs the data fails (never skips) when the mirror is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = REPO.parent / "shared" / "data" / "physionet"
+# Extracted databases persist here between local runs; CI starts from a clean clone.
+TEST_HOME = REPO / ".cache" / "test-home"
+
+
+@pytest.fixture(scope="session")
+def physionet_mirror() -> Path:
+    if not (MIRROR / "mitdb" / "1.0.0").is_dir():
+        pytest.fail(f"PhysioNet mirror not found at {MIRROR}: tests need the real data")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def test_home(physionet_mirror: Path) -> Path:
+    """An ECGZOO_HOME whose databases come from the local mirror."""
+    TEST_HOME.mkdir(parents=True, exist_ok=True)
+    return TEST_HOME
+
+
+@pytest.fixture(scope="session")
+def mitdb_dir(test_home: Path, physionet_mirror: Path) -> Path:
+    """Folder holding the 48 MIT-BIH records (``100.hea`` ...), extracted from the mirror."""
+    from ecgzoo.data.physionet import fetch
+
+    root = fetch("mitdb", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False)
+    return root / "mit-bih-arrhythmia-database-1.0.0"
+
+
+@pytest.fixture(scope="session")
+def cinc2017_dir(test_home: Path, physionet_mirror: Path) -> Path:
+    """Folder with ``training2017/`` and ``REFERENCE-v3.csv``, extracted from the mirror."""
+    from ecgzoo.data.physionet import fetch
+
+    return fetch(
+        "challenge-2017", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False
+    )
