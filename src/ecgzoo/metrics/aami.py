@@ -1,0 +1,126 @@
+"""AAMI EC57 per-class beat statistics (N, S, V, F) from a confusion matrix.
+
+Convention (the one commonly used with de Chazal et al. 2004 inter-patient results):
+
+* The confusion matrix has rows = reference (annotated) class and columns = predicted class,
+  in ``class_names`` order. ``class_names`` must contain ``N``, ``S``, ``V`` and ``F``; any
+  other class (normally ``Q``, unclassifiable/paced beats) is an *excluded* class.
+* Reference beats of an excluded class (the ``Q`` row) are not scored at all: they add to no
+  TP, FN, FP or TN, as EC57 leaves reference Q beats out of the N/S/V/F statistics.
+* A scored beat (reference N, S, V or F) that the classifier labels ``Q`` stays in the count:
+  it is a false negative for its reference class (a missed beat) and a true negative for the
+  other three classes. Predicting ``Q`` is therefore never free.
+* For a class ``c``: TP = beats of ``c`` predicted ``c``; FN = other predictions for beats of
+  ``c``; FP = scored beats of another class predicted ``c``; TN = the remaining scored beats.
+  Se = TP/(TP+FN), +P = TP/(TP+FP), FPR = FP/(FP+TN), Sp = TN/(TN+FP),
+  F1 = 2TP/(2TP+FP+FN), Acc = (TP+TN)/(scored beats).
+* Ratios with a zero denominator are ``None`` (rendered ``n/a``), not 0.
+* No special EC57 fusion-beat rule: an F beat predicted ``V`` is an FP for V like any other.
+
+Statistics are fractions in [0, 1]; the markdown rendering shows percentages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AAMI_SCORED", "aami_markdown", "aami_summary", "aami_table"]
+
+#: Classes that receive per-class statistics, in reporting order.
+AAMI_SCORED: tuple[str, ...] = ("N", "S", "V", "F")
+
+_STATS = ("Se", "+P", "FPR", "Sp", "F1", "Acc")
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return float(num) / float(den) if den > 0 else None
+
+
+def aami_table(
+    confusion: Sequence[Sequence[int]] | np.ndarray,
+    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+) -> list[dict[str, Any]]:
+    """Per-class EC57 statistics for N, S, V and F (see the module docstring for conventions).
+
+    Returns a list of four dicts, one per class in N, S, V, F order, each with keys
+    ``class`` (str), ``support`` (reference beats of the class), ``TP``, ``FN``, ``FP``,
+    ``TN`` (int), and ``Se``, ``+P``, ``FPR``, ``Sp``, ``F1``, ``Acc`` (float in [0, 1] or
+    ``None`` when undefined). ``pandas.DataFrame(aami_table(...))`` gives a frame.
+    """
+    cm = np.asarray(confusion)
+    names = [str(c) for c in class_names]
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(names):
+        raise ValueError(
+            f"confusion must be a square {len(names)}x{len(names)} matrix for classes "
+            f"{names}, got shape {cm.shape}"
+        )
+    if np.any(cm < 0):
+        raise ValueError("confusion matrix counts must be non-negative")
+    missing = [c for c in AAMI_SCORED if c not in names]
+    if missing:
+        raise ValueError(f"class_names {names} lack the AAMI classes {missing}")
+
+    scored_rows = [names.index(c) for c in AAMI_SCORED]
+    scored = cm[scored_rows, :].astype(np.int64)  # reference N,S,V,F; all predicted columns
+    total = int(scored.sum())
+
+    table: list[dict[str, Any]] = []
+    for i, name in enumerate(AAMI_SCORED):
+        col = names.index(name)
+        tp = int(scored[i, col])
+        fn = int(scored[i, :].sum()) - tp
+        fp = int(scored[:, col].sum()) - tp
+        tn = total - tp - fn - fp
+        table.append(
+            {
+                "class": name,
+                "support": tp + fn,
+                "TP": tp,
+                "FN": fn,
+                "FP": fp,
+                "TN": tn,
+                "Se": _ratio(tp, tp + fn),
+                "+P": _ratio(tp, tp + fp),
+                "FPR": _ratio(fp, fp + tn),
+                "Sp": _ratio(tn, tn + fp),
+                "F1": _ratio(2 * tp, 2 * tp + fp + fn),
+                "Acc": _ratio(tp + tn, total),
+            }
+        )
+    return table
+
+
+def aami_markdown(table: list[dict[str, Any]], digits: int = 2) -> str:
+    """Render an :func:`aami_table` result as a markdown pipe table with percentages."""
+    header = ["Class", "Support", "TP", "FN", "FP", "TN"] + [f"{s} (%)" for s in _STATS]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for row in table:
+        cells = [str(row["class"])] + [str(row[k]) for k in ("support", "TP", "FN", "FP", "TN")]
+        for stat in _STATS:
+            value = row[stat]
+            cells.append("n/a" if value is None else f"{100.0 * value:.{digits}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def aami_summary(
+    confusion: Sequence[Sequence[int]] | np.ndarray,
+    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+    prefix: str = "aami_",
+) -> dict[str, float]:
+    """Flat ``{prefix}{class}_{stat}`` floats (``aami_S_Se``, ``aami_V_+P``) for loggers.
+
+    Undefined statistics are left out.
+    """
+    flat: dict[str, float] = {}
+    for row in aami_table(confusion, class_names):
+        for stat in _STATS:
+            if row[stat] is not None:
+                flat[f"{prefix}{row['class']}_{stat}"] = float(row[stat])
+    return flat

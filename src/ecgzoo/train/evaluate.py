@@ -1,0 +1,103 @@
+"""Predict with a trained model and score a split: the metrics every run folder reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.models.registry import build_model
+from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
+
+AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
+CHALLENGE_CLASSES = ["N", "A", "O", "~"]
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def standardise_features(features: np.ndarray | None, spec: ModelSpec) -> torch.Tensor | None:
+    if features is None or spec.n_features == 0:
+        return None
+    mean = np.asarray(spec.feature_mean, dtype=np.float32)
+    std = np.asarray(spec.feature_std, dtype=np.float32)
+    return torch.from_numpy(((features - mean) / std).astype(np.float32))
+
+
+def predict_proba(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    features: torch.Tensor | None = None,
+    batch_size: int = 2048,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Class probabilities ``(n, n_classes)``, batched, under ``torch.inference_mode``."""
+    device = device or next(model.parameters()).device
+    xt = torch.as_tensor(x)
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(xt), batch_size):
+            xb = xt[start : start + batch_size].to(device, non_blocking=True)
+            fb = None if features is None else features[start : start + batch_size].to(device)
+            out.append(torch.softmax(model(xb, fb).float(), dim=1).cpu())
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(out).numpy()
+
+
+def load_trained_model(
+    folder: Path, device: torch.device | None = None
+) -> tuple[nn.Module, ModelSpec]:
+    """Rebuild a model from a run folder (or pretrained folder); weights are tensors only."""
+    spec = read_spec(folder)
+    model = build_model(
+        spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
+    )
+    model.load_state_dict(load_weights(folder / "model.safetensors"))
+    model.to(device or torch.device("cpu")).eval()
+    return model, spec
+
+
+def cross_entropy(prob: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true classes (the plain test loss)."""
+    if len(y) == 0:
+        return float("nan")
+    p = np.clip(prob[np.arange(len(y)), y], 1e-12, 1.0)
+    return float(-np.log(p).mean())
+
+
+def score_predictions(
+    y_true: np.ndarray, prob: np.ndarray, class_names: list[str]
+) -> dict[str, Any]:
+    """All metrics for one split: P/R/F1, ROC AUC, confusion, AAMI or challenge scores."""
+    from ecgzoo.metrics.classification import classification_metrics
+
+    y_pred = prob.argmax(axis=1)
+    result = classification_metrics(y_true, y_pred, prob, class_names)
+    result["loss"] = cross_entropy(prob, y_true)
+    result["n"] = int(len(y_true))
+    if list(class_names) == AAMI_CLASSES:
+        from ecgzoo.metrics.aami import aami_table
+
+        result["aami"] = aami_table(result["confusion_matrix"], class_names)
+    if list(class_names) == CHALLENGE_CLASSES:
+        from ecgzoo.metrics.challenge import challenge_scores
+
+        result["challenge"] = challenge_scores(y_true, y_pred, class_names)
+    return result
+
+
+def evaluate_split(
+    model: nn.Module, spec: ModelSpec, split: ArraySplit, device: torch.device | None = None
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Score ``model`` on ``split``; returns the metrics and the probabilities."""
+    prob = predict_proba(model, split.x, standardise_features(split.features, spec), device=device)
+    return score_predictions(split.y, prob, spec.class_names), prob

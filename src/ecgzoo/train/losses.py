@@ -1,0 +1,55 @@
+"""Classification losses: cross-entropy, inverse-frequency weighted cross-entropy, focal loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ecgzoo.errors import ConfigError
+
+
+def inverse_frequency_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Weights ``n / (n_classes * count_c)``, so every class contributes equally; absent -> 0."""
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
+    weights = np.zeros(n_classes)
+    present = counts > 0
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al. 2017) with optional per-class weights.
+
+    ``loss = -w_y * (1 - p_y) ** gamma * log p_y``, averaged over the batch as weighted
+    cross-entropy is (divided by the sum of the weights). With ``gamma = 0`` and no weights it is
+    exactly cross-entropy.
+    """
+
+    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None):
+        super().__init__()
+        if gamma < 0:
+            raise ConfigError(f"train.focal_gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+        self.register_buffer("weight", weight if weight is not None else None)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+        focal = (1.0 - log_p.exp()).clamp_min(0.0) ** self.gamma
+        loss = -focal * log_p
+        if self.weight is None:
+            return loss.mean()
+        w = self.weight[target]
+        return (w * loss).sum() / w.sum().clamp_min(1e-12)
+
+
+def make_loss(kind: str, y_train: np.ndarray, n_classes: int, gamma: float = 2.0) -> nn.Module:
+    """The training loss named ``kind``: ``ce``, ``weighted_ce`` or ``focal`` (weighted)."""
+    if kind == "ce":
+        return nn.CrossEntropyLoss()
+    if kind == "weighted_ce":
+        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes))
+    if kind == "focal":
+        return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes))
+    raise ConfigError(f"train.loss: unknown loss {kind!r} (choose ce, weighted_ce, focal)")
