@@ -5,6 +5,7 @@ A test that needs the data fails (never skips) when the mirror is missing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data" / "physionet"
 # Extracted databases persist here between local runs; CI starts from a clean clone.
 TEST_HOME = REPO / ".cache" / "test-home"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ecgzoo_environment():
+    """Point ecgzoo's cache at the test home and its PhysioNet source at the local mirror."""
+    saved = {k: os.environ.get(k) for k in ("ECGZOO_HOME", "ECGZOO_PHYSIONET_MIRROR")}
+    os.environ["ECGZOO_HOME"] = str(TEST_HOME)
+    os.environ["ECGZOO_PHYSIONET_MIRROR"] = str(MIRROR)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

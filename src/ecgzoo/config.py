@@ -44,6 +44,12 @@ class Cinc2017Options(_Strict):
     fold: int | None = Field(None, description="use stratified k-fold: this fold as test")
     n_folds: int = Field(5, ge=2)
     max_records: int | None = Field(None, description="stratified subset (tests)")
+    normalise: bool = Field(False, description="z-score each recording (real part, not padding)")
+    nperseg: int = Field(256, ge=8, description="spectrogram: STFT window (samples)")
+    noverlap: int = Field(224, ge=0, description="spectrogram: window overlap (samples)")
+    fmax: float | None = Field(60.0, gt=0, description="spectrogram: keep rows up to this Hz")
+    n_scales: int = Field(32, ge=2, description="scalogram: wavelet scales, 0.5-40 Hz")
+    scalogram_step: int | None = Field(None, ge=1, description="scalogram: samples per column")
 
 
 class DataConfig(_Strict):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.paths import ecgzoo_home
@@ -291,7 +291,7 @@ def _download(remote: RemoteFile, source: _Source, part: Path, progress: bool, r
             with source.path.open("rb") as src, part.open("wb") as out:
                 return _copy(src, out, hashlib.sha256(), 0, remote, progress)
         except OSError as exc:
-            raise DataError(f"{remote.name}: cannot read {source.path}: {exc}") from exc
+            raise DataError(f"{remote.name}: cannot copy {source.path} to {part}: {exc}") from exc
 
     assert source.url is not None
     sha = hashlib.sha256()
@@ -336,12 +336,14 @@ def _download(remote: RemoteFile, source: _Source, part: Path, progress: bool, r
     return sha.hexdigest()
 
 
-def _range_start(response: IO[bytes]) -> int | None:
-    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))  # type: ignore[attr-defined]
+def _range_start(response: Any) -> int | None:
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
     return int(match.group(1)) if match else None
 
 
-def _copy(src: IO[bytes], out: IO[bytes], sha, done: int, remote: RemoteFile, progress: bool) -> str:
+def _copy(
+    src: IO[bytes], out: IO[bytes], sha: Any, done: int, remote: RemoteFile, progress: bool
+) -> str:
     """Stream ``src`` to ``out`` while hashing; the hex digest."""
     with _progress_bar(progress, f"{remote.name}", remote.size, done) as advance:
         for block in iter(lambda: src.read(_CHUNK), b""):
@@ -364,7 +366,8 @@ def _extract_zip(remote: RemoteFile, archive: Path, target: Path, progress: bool
         try:
             with zipfile.ZipFile(archive) as zf:
                 infos = zf.infolist()
-                dests = [_safe_member_path(staging, info.filename, remote.name) for info in infos]
+                root = staging.resolve()
+                dests = [_safe_member_path(root, info.filename, remote.name) for info in infos]
                 hashes = _extract_members(zf, infos, dests, remote, progress)
                 if remote.member_sums is not None:
                     _check_member_sums(zf, remote, hashes)
@@ -386,7 +389,7 @@ def _extract_zip(remote: RemoteFile, archive: Path, target: Path, progress: bool
 
 
 def _safe_member_path(root: Path, name: str, archive: str) -> Path:
-    """Where member ``name`` goes under ``root``; DataError for absolute or escaping names."""
+    """Where member ``name`` goes under the resolved folder ``root``; DataError if it escapes."""
     unix = name.replace("\\", "/")
     parts = [p for p in unix.split("/") if p not in ("", ".")]
     if unix.startswith("/") or re.match(r"^[A-Za-z]:", unix) or ".." in parts or not parts:
@@ -395,7 +398,7 @@ def _safe_member_path(root: Path, name: str, archive: str) -> Path:
             "target folder)"
         )
     dest = root.joinpath(*parts)
-    if not dest.resolve().is_relative_to(root.resolve()):
+    if not dest.resolve().is_relative_to(root):
         raise DataError(f"{archive}: refusing to extract member {name!r} (outside the target)")
     return dest
 
@@ -484,7 +487,9 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _progress_bar(enabled: bool, label: str, total: int, done: int) -> Iterator[Callable[[int], None]]:
+def _progress_bar(
+    enabled: bool, label: str, total: int, done: int
+) -> Iterator[Callable[[int], None]]:
     """A rich byte-progress bar on stderr; yields a function taking the bytes just handled."""
     if not enabled:
         yield lambda n: None

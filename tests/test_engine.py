@@ -1,0 +1,119 @@
+"""The training engine on real MIT-BIH beats: run folder, resume, checkpoint safety."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from ecgzoo.config import build_config
+from ecgzoo.data.loading import load_data
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.train.engine import train_run
+from ecgzoo.train.evaluate import load_trained_model
+from ecgzoo.train.runfolder import load_checkpoint
+
+TINY = {
+    "name": "tiny",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "209", "232"], "max_beats_per_class": 150},
+    },
+    "model": {"name": "fc", "params": {"hidden": 32}},
+    "train": {"epochs": 3, "batch_size": 64, "max_steps_per_epoch": 6, "lr": 3e-3, "loss": "focal"},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(mitdb_dir):
+    return load_data(build_config(TINY).data)
+
+
+def _train(tmp_path, data, overrides=(), **kwargs):
+    cfg = build_config(TINY, [f"output_dir={tmp_path}", *overrides])
+    return train_run(cfg, data=data, progress=False, **kwargs)
+
+
+def test_run_folder_holds_everything(tmp_path, tiny_data):
+    result = _train(tmp_path, tiny_data)
+    folder = result.run_dir
+    for name in (
+        "config.yaml",
+        "model.json",
+        "model.safetensors",
+        "checkpoint.pt",
+        "history.csv",
+        "metrics.json",
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "roc_curves.png",
+    ):
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    assert metrics["overfit_gap"] == pytest.approx(
+        metrics["test_loss"] - metrics["final_train_loss"]
+    )
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert len(metrics["test"]["aami"]) >= 4
+    model, spec = load_trained_model(folder)
+    assert spec.class_names == ["N", "S", "V", "F", "Q"]
+
+
+def test_interrupted_run_resumes_at_the_right_epoch_with_the_same_result(tmp_path, tiny_data):
+    full = _train(tmp_path / "a", tiny_data)
+
+    def stop_after_two(row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "b", tiny_data, on_epoch=stop_after_two)
+    seen = []
+    resumed = _train(tmp_path / "b", tiny_data, on_epoch=lambda row: seen.append(row["epoch"]))
+    assert seen == [3]
+    assert [r["train_loss"] for r in resumed.history] == pytest.approx(
+        [r["train_loss"] for r in full.history], rel=1e-6
+    )
+    assert resumed.metrics["test"]["confusion_matrix"] == full.metrics["test"]["confusion_matrix"]
+
+
+def test_finished_run_is_not_overwritten_silently(tmp_path, tiny_data):
+    _train(tmp_path, tiny_data, ["train.epochs=1"])
+    with pytest.raises(EcgzooError, match="finished run"):
+        _train(tmp_path, tiny_data, ["train.epochs=1"])
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_checkpoint_with_a_pickled_object_is_refused(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"model": {"w": torch.zeros(2)}, "extra": _Evil()}, path)
+    with pytest.raises(DataError, match="refused"):
+        load_checkpoint(path)
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(DataError, match="refused"):
+        load_checkpoint(raw)
+
+
+def test_unknown_monitor_metric_is_a_config_error(tmp_path, tiny_data):
+    with pytest.raises(ConfigError, match="train.monitor"):
+        _train(tmp_path, tiny_data, ["train.monitor=val_magic", "train.epochs=1"])
+
+
+def test_weighted_sampling_and_augmentation_train(tmp_path, tiny_data):
+    result = _train(
+        tmp_path,
+        tiny_data,
+        ["train.balanced_sampling=true", "train.augment=true", "train.epochs=2"],
+    )
+    losses = [row["train_loss"] for row in result.history]
+    assert all(np.isfinite(losses))

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ecgzoo.errors import ConfigError
+from ecgzoo.train.losses import FocalLoss, inverse_frequency_weights, make_loss
+
+
+def test_focal_equals_cross_entropy_at_gamma_zero_with_unit_weights():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 5, generator=gen)
+    target = torch.randint(0, 5, (64,), generator=gen)
+    ce = F.cross_entropy(logits, target)
+    assert torch.allclose(FocalLoss(gamma=0.0)(logits, target), ce, atol=1e-6)
+    assert torch.allclose(FocalLoss(gamma=0.0, weight=torch.ones(5))(logits, target), ce, atol=1e-6)
+
+
+def test_weighted_focal_at_gamma_zero_equals_weighted_cross_entropy():
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(50, 4, generator=gen)
+    target = torch.randint(0, 4, (50,), generator=gen)
+    w = torch.tensor([0.5, 2.0, 1.0, 3.0])
+    expected = F.cross_entropy(logits, target, weight=w)
+    assert torch.allclose(FocalLoss(0.0, w)(logits, target), expected, atol=1e-6)
+
+
+def test_focal_down_weights_easy_examples():
+    logits = torch.tensor([[6.0, 0.0], [0.2, 0.0]])
+    target = torch.tensor([0, 0])
+    per_example_ce = F.cross_entropy(logits, target, reduction="none")
+    focal = [float(FocalLoss(2.0)(logits[i : i + 1], target[i : i + 1])) for i in range(2)]
+    # the confident example loses far more of its loss than the uncertain one
+    assert focal[0] / float(per_example_ce[0]) < 0.01 < focal[1] / float(per_example_ce[1])
+
+
+def test_inverse_frequency_weights():
+    y = np.array([0] * 90 + [1] * 10)
+    w = inverse_frequency_weights(y, 3)
+    assert w.tolist() == pytest.approx([100 / (2 * 90), 100 / (2 * 10), 0.0])
+
+
+def test_unknown_loss_and_negative_gamma():
+    with pytest.raises(ConfigError, match="train.loss"):
+        make_loss("hinge", np.array([0, 1]), 2)
+    with pytest.raises(ConfigError, match="focal_gamma"):
+        FocalLoss(-1.0)
