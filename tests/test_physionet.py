@@ -197,6 +197,15 @@ def test_mitdb_fixture_has_all_records(mitdb_dir: Path) -> None:
     assert (mitdb_dir / "RECORDS").read_text().split()[:2] == ["100", "101"]
 
 
+def test_cinc2017_fixture_has_recordings_and_v3_labels(cinc2017_dir: Path) -> None:
+    """Uses the shared test cache (a few seconds the first time, then a no-op)."""
+    assert cinc2017_dir == database_dir("challenge-2017", home=cinc2017_dir.parents[2])
+    assert len(list((cinc2017_dir / "training2017").glob("A*.mat"))) == 7528
+    labels = (cinc2017_dir / "REFERENCE-v3.csv").read_text().split()
+    assert len(labels) == 7528 and labels[0].startswith("A00001,")
+    assert sorted({row.split(",")[1] for row in labels}) == ["A", "N", "O", "~"]
+
+
 def test_corrupt_mitdb_download_is_refused(tmp_path: Path, physionet_mirror: Path) -> None:
     bad = tmp_path / "bad-mirror"
     (bad / "mitdb" / "1.0.0").mkdir(parents=True)

@@ -19,11 +19,12 @@ beats). A beat is the scaled signal from its R peak over ``round(1.2 T)`` sample
 187), zero-padded to 187 (or ``pad_to``). Window edges: a beat belongs to the window that
 holds its R peak (which sets T) and, when its 1.2 T span runs past the window's end, it
 continues into the next window's samples (each scaled by its own window), so no beat is lost
-at a window edge. Dropped: the last beat of every record (reason ``last_beat_of_record``: it
-has no following beat, and the recording may stop inside it), and any beat whose span runs
-past the end of the record (``record_end``; none after the first rule in this database). That
-keeps 109,446 beats (N 90,589, S 2,779, V 7,236, F 803, Q 8,039), exactly the class counts of
-the Kaggle ``mitbih_train.csv`` + ``mitbih_test.csv``.
+at a window edge. Dropped: only the last beat of every record (reason
+``last_beat_of_record``: it has no following beat, and the recording may stop inside it). A
+kept beat whose span runs past the end of the record (7 in this database: the last beat sits
+a few samples before the end) is cut there and zero-padded, and flagged in ``truncated``.
+That keeps 109,446 beats (N 90,589, S 2,779, V 7,236, F 803, Q 8,039), exactly the class
+counts of the Kaggle ``mitbih_train.csv`` + ``mitbih_test.csv`` (87,554 + 21,892 rows).
 
 ``centered``: the record's baseline is removed with a zero-phase 2nd-order Butterworth
 high-pass at 0.5 Hz (``sosfiltfilt``), the signal (mV) is resampled to ``fs`` when it is not
@@ -41,15 +42,20 @@ RR: it takes its next RR; the last beat takes its previous RR as next RR.
 
 from __future__ import annotations
 
-import os
+import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import wfdb
+
+with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warnings
+    warnings.simplefilter("ignore")
+    import wfdb
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgzoo.config import MitbihOptions
@@ -121,6 +127,14 @@ def list_records(db_dir: Path) -> list[str]:
     return names
 
 
+@contextmanager
+def _quiet_wfdb() -> Iterator[None]:
+    """Hide the deprecation warnings wfdb's own pandas calls raise on every read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"wfdb(\.|$)")
+        yield
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -137,7 +151,8 @@ def read_beat_annotations(db_dir: Path, record: str) -> tuple[np.ndarray, np.nda
     atr = base.with_suffix(".atr")
     _require(atr)
     try:
-        ann = wfdb.rdann(str(base), "atr")
+        with _quiet_wfdb():
+            ann = wfdb.rdann(str(base), "atr")
         samples = np.asarray(ann.sample, dtype=np.int64)
         symbols = np.asarray(ann.symbol)
         if len(samples) != len(symbols):
@@ -168,7 +183,8 @@ def read_record(db_dir: Path, record: str) -> Record:
     hea, dat = base.with_suffix(".hea"), base.with_suffix(".dat")
     _require(hea)
     try:
-        header = wfdb.rdheader(str(base))
+        with _quiet_wfdb():
+            header = wfdb.rdheader(str(base))
         names = list(header.sig_name or [])
         if not names or not header.fs:
             raise ValueError("no signals declared")
@@ -177,7 +193,8 @@ def read_record(db_dir: Path, record: str) -> Record:
     _require(dat)
     channel = choose_lead(names)
     try:
-        rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
+        with _quiet_wfdb():
+            rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
         signal = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
     except Exception as exc:
         raise DataError(f"{dat}: cannot read signal ({_first_line(exc)})") from None
@@ -268,8 +285,9 @@ def _group_medians(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.n
     return med
 
 
-def _segment_kachuee(rec: Record, length: int) -> tuple[np.ndarray, np.ndarray, list]:
-    """``(x, kept_mask, dropped)`` for one record; ``dropped`` is ``[(index, reason), ...]``."""
+def _segment_kachuee(rec: Record, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """``(x, kept_mask, truncated, dropped)`` for one record; ``truncated`` flags kept beats
+    cut at the record's end, ``dropped`` is ``[(index, reason), ...]``."""
     ratio = Fraction(KACHUEE_FS / rec.fs).limit_denominator(1000)
     sig = resample_poly(rec.signal, ratio.numerator, ratio.denominator)
     n = len(sig)
@@ -299,21 +317,19 @@ def _segment_kachuee(rec: Record, length: int) -> tuple[np.ndarray, np.ndarray, 
     if n_beats:
         keep[-1] = False
         dropped.append((n_beats - 1, "last_beat_of_record"))
-    past_end = keep & (r + span_len > n)
-    for i in np.flatnonzero(past_end):
-        dropped.append((int(i), "record_end"))
-    keep &= ~past_end
+    truncated = r + span_len > n  # runs past the record's end: cut there, zero-padded
+    span_len = np.minimum(span_len, n - r)
 
     rk, lk = r[keep], span_len[keep]
     steps = np.arange(length)
     idx = np.minimum(rk[:, None] + steps[None, :], n - 1)
     x = np.where(steps[None, :] < lk[:, None], norm[idx], 0.0).astype(np.float32)
-    return x, keep, dropped
+    return x, keep, truncated[keep], dropped
 
 
 def _segment_centered(
     rec: Record, before_s: float, after_s: float, fs: float
-) -> tuple[np.ndarray, np.ndarray, list]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=rec.fs, output="sos")
     sig = sosfiltfilt(sos, rec.signal)
     r = rec.samples
@@ -331,7 +347,7 @@ def _segment_centered(
     keep = ~(early | late)
     idx = start[keep][:, None] + np.arange(before + after)[None, :]
     x = sig[idx].astype(np.float32)
-    return x, keep, sorted(dropped)
+    return x, keep, np.zeros(int(keep.sum()), dtype=bool), sorted(dropped)
 
 
 def _settings(options: MitbihOptions) -> dict[str, Any]:
@@ -361,9 +377,9 @@ def _prepare_record(args: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     db_dir, name, settings = args
     rec = read_record(Path(db_dir), name)
     if settings["segmentation"] == "kachuee":
-        x, keep, dropped = _segment_kachuee(rec, settings["length"])
+        x, keep, truncated, dropped = _segment_kachuee(rec, settings["length"])
     else:
-        x, keep, dropped = _segment_centered(
+        x, keep, truncated, dropped = _segment_centered(
             rec, settings["before_s"], settings["after_s"], settings["fs"]
         )
     rr = rr_features(rec.samples, rec.fs)
@@ -373,6 +389,7 @@ def _prepare_record(args: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
         "y": rec.labels[keep],
         "sample": rec.samples[keep],
         "rr": rr[keep].astype(np.float32),
+        "truncated": truncated,
         "lead": rec.lead,
         "dropped_sample": rec.samples[drop_idx],
         "dropped_y": rec.labels[drop_idx],
@@ -394,13 +411,17 @@ def _fingerprint(db_dir: Path, names: list[str]) -> list[list]:
 
 
 def _resolve_records(db_dir: Path, options: MitbihOptions) -> list[str]:
-    available = list_records(db_dir)
     if options.records is None:
-        return available
+        return list_records(db_dir)
+    if not db_dir.is_dir():
+        raise DataError(f"{db_dir}: MIT-BIH database folder not found")
     wanted = [str(r) for r in options.records]
-    unknown = [r for r in wanted if r not in available]
-    if unknown:
-        raise ConfigError(f"mitbih.records: not in {db_dir / 'RECORDS'}: {', '.join(unknown)}")
+    listing = db_dir / "RECORDS"
+    if listing.is_file():  # else each record's files are checked when read
+        available = list_records(db_dir)
+        unknown = [r for r in wanted if r not in available]
+        if unknown:
+            raise ConfigError(f"mitbih.records: not in {listing}: {', '.join(unknown)}")
     if len(set(wanted)) != len(wanted):
         raise ConfigError("mitbih.records: a record is listed twice")
     if not wanted:
@@ -409,7 +430,10 @@ def _resolve_records(db_dir: Path, options: MitbihOptions) -> list[str]:
 
 
 def _default_workers(n_records: int) -> int:
-    return max(1, min(2, os.cpu_count() or 1, n_records // 8))
+    # A pool of 2 was slower than one process on 2 shared cores (the beats are pickled back),
+    # so the default is serial; ``workers`` stays available for bigger machines.
+    del n_records
+    return 1
 
 
 def build_beats(
@@ -447,6 +471,7 @@ def _build(
         "record": np.repeat(ids, n_kept),
         "sample": np.concatenate([p["sample"] for p in parts]).astype(np.int64),
         "rr": np.concatenate([p["rr"] for p in parts]).reshape(-1, len(RR_FEATURE_NAMES)),
+        "truncated": np.concatenate([p["truncated"] for p in parts]).astype(bool),
         "records": ids,
         "leads": np.array([p["lead"] for p in parts], dtype="U8"),
         "dropped_record": np.repeat(ids, n_drop),
@@ -468,10 +493,11 @@ def prepare_beats(
 
     Returns ``x`` float32 ``(n, n_samples)``, ``y`` int64 AAMI class, ``record`` int64 record
     number, ``sample`` int64 R-peak position at 360 Hz, ``rr`` float32 ``(n, 8)``
-    (:data:`RR_FEATURE_NAMES`), ``records``/``leads`` (one per record, the lead used) and the
-    dropped beats: ``dropped_record``, ``dropped_sample``, ``dropped_y``, ``dropped_reason``.
+    (:data:`RR_FEATURE_NAMES`), ``truncated`` bool (kachuee: span cut at the record's end),
+    ``records``/``leads`` (one per record, the lead used) and the dropped beats:
+    ``dropped_record``, ``dropped_sample``, ``dropped_y``, ``dropped_reason``.
     The same parameters give byte-identical arrays, built or read from the cache.
-    ``workers`` (default: 2 processes for 8+ records) does not change the result.
+    ``workers`` (processes; default 1) does not change the result.
     """
     db_dir = Path(db_dir)
     names = _resolve_records(db_dir, options)

@@ -6,6 +6,7 @@ caller can ``subset`` any number of aligned arrays with them. All randomness is 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,8 +98,6 @@ def stratified_kfold(
     strat = _stratify_labels(y)
     skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     # StratifiedKFold warns (does not fail) when a class has fewer members than folds.
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         for i, (train, test) in enumerate(skf.split(np.zeros(len(y)), strat)):
@@ -141,7 +140,8 @@ def validation_by_group(
     the validation part holds at least ``fraction`` of the examples (always leaving one group
     for training). The draw kept is the one whose validation part covers the most classes that
     occur in at least two groups (so that, for MIT-BIH DS1, validation holds S and V beats while
-    training keeps them too), with the examples fraction closest to ``fraction`` as tie-break.
+    training keeps them too); among those, the one whose share of each such class (and of all
+    examples) is closest to ``fraction``, so that no rare class goes mostly to validation.
     """
     _check_fraction("val_fraction", fraction)
     groups = np.asarray(groups)
@@ -158,6 +158,7 @@ def validation_by_group(
     np.add.at(table, (g_index, c_index), 1)
     sizes = table.sum(axis=1)
     coverable = (table > 0).sum(axis=0) >= 2  # classes in at least two groups
+    totals = table.sum(axis=0)
     target = fraction * len(y)
     rng = np.random.default_rng(seed)
     best: tuple[int, float] | None = None
@@ -171,7 +172,9 @@ def validation_by_group(
         in_val = table[pick].sum(axis=0) > 0
         in_train = np.delete(table, pick, axis=0).sum(axis=0) > 0
         covered = int(np.sum(in_val & in_train & coverable))
-        score = (covered, -abs(cum[k - 1] - target) / len(y))
+        share = table[pick].sum(axis=0)[coverable] / totals[coverable]
+        spread = float(np.mean(np.abs(share - fraction))) if len(share) else 0.0
+        score = (covered, -(spread + abs(cum[k - 1] - target) / len(y)))
         if best is None or score > best:
             best, best_pick = score, pick
     assert best_pick is not None

@@ -64,7 +64,9 @@ def pad_or_trim(
     for i, sig in enumerate(signals):
         sig = np.asarray(sig)
         if sig.shape[:-1] != lead_shape:
-            raise ValueError(f"signal {i} has leading shape {sig.shape[:-1]}, expected {lead_shape}")
+            raise ValueError(
+                f"signal {i} has leading shape {sig.shape[:-1]}, expected {lead_shape}"
+            )
         n_real = min(sig.shape[-1], length)
         out[i, ..., :n_real] = sig[..., :n_real]
         lengths[i] = n_real

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,27 +31,41 @@ __all__ = [
 DPI = 120
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, constrained: bool = True):
+    """A pyplot-free figure on an Agg canvas.
+
+    Constrained layout is costly with many axes; grids pass ``constrained=False`` and place
+    their axes with :func:`_margins`.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _margins(fig, left: float, right: float, top: float, bottom: float, **space: float) -> None:
+    """Fixed figure margins given in inches (``hspace``/``wspace`` as fractions)."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h, **space
+    )
 
 
 def _save(fig, path: str | os.PathLike[str]) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp.png")
-    os.close(fd)
+    # a unique sibling name opened normally, so the PNG gets the usual umask permissions
+    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
         os.replace(tmp, out)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+    finally:
+        fig.clear()
     return out
 
 
@@ -189,7 +203,8 @@ def plot_confusion_matrix(
                 color="white" if dark else "black",
             )
     ax.set_xticks(range(n), names)
-    ax.set_yticks(range(n), [f"{c} (n={int(s)})" for c, s in zip(names, row_sums[:, 0])])
+    row_labels = [f"{c} (n={int(t)})" for c, t in zip(names, row_sums[:, 0], strict=True)]
+    ax.set_yticks(range(n), row_labels)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("Reference class")
     ax.set_title(title + (" (row-normalised)" if normalize else ""))
@@ -262,16 +277,22 @@ def plot_class_distribution(
         for c in counts[split]:
             if str(c) not in classes:
                 classes.append(str(c))
-    values = {s: [int({str(k): v for k, v in counts[s].items()}.get(c, 0)) for c in classes]
-              for s in splits}
+    values = {
+        s: [int({str(k): v for k, v in counts[s].items()}.get(c, 0)) for c in classes]
+        for s in splits
+    }
 
     fig = _figure(max(6.0, 1.2 * len(classes) * max(1, len(splits)) * 0.5 + 3), 4.5)
     ax = fig.subplots()
     width = 0.8 / len(splits)
     x = np.arange(len(classes))
     for i, split in enumerate(splits):
-        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, values[split], width,
-                      label=f"{split} (n={sum(values[split])})")
+        bars = ax.bar(
+            x + (i - (len(splits) - 1) / 2) * width,
+            values[split],
+            width,
+            label=f"{split} (n={sum(values[split])})",
+        )
         ax.bar_label(bars, labels=[str(v) if v else "" for v in values[split]], fontsize=7)
     ax.set_xticks(x, classes)
     ax.set_xlabel("Class")
@@ -314,8 +335,9 @@ def plot_example_grid(
     rng = np.random.default_rng(seed)
     t = np.arange(arr.shape[1]) / fs if fs else np.arange(arr.shape[1])
 
-    fig = _figure(2.6 * per_class, 1.8 * len(names) + 0.6)
-    axes = fig.subplots(len(names), per_class, squeeze=False, sharex=True)
+    fig = _figure(2.4 * per_class + 0.6, 1.6 * len(names) + 1.0, constrained=False)
+    _margins(fig, left=0.9, right=0.15, top=0.6, bottom=0.5, hspace=0.55, wspace=0.3)
+    axes = fig.subplots(len(names), per_class, squeeze=False)
     for r, name in enumerate(names):
         index = np.flatnonzero(labels == r)
         chosen = np.sort(rng.choice(index, size=min(per_class, len(index)), replace=False))
@@ -324,18 +346,23 @@ def plot_example_grid(
             if c < len(chosen):
                 ax.plot(t, arr[chosen[c]], linewidth=0.8, color="tab:blue")
                 ax.set_title(f"{name} #{chosen[c]}", fontsize=8)
+                ax.locator_params(nbins=4)
                 ax.grid(True, alpha=0.3)
             else:
                 ax.set_axis_off()
                 if c == 0:
-                    ax.text(0.5, 0.5, f"{name}: no examples", ha="center", va="center",
-                            transform=ax.transAxes)
+                    ax.text(
+                        0.5,
+                        0.5,
+                        f"{name}: no examples",
+                        ha="center",
+                        va="center",
+                        transform=ax.transAxes,
+                    )
             if c == 0:
                 ax.set_ylabel(f"{name} (n={len(index)})")
             ax.tick_params(labelsize=7)
-        for c in range(per_class):
-            if r == len(names) - 1:
-                axes[r, c].set_xlabel("time (s)" if fs else "sample")
+    fig.supxlabel("time (s)" if fs else "sample", y=0.15 / fig.get_size_inches()[1])
     fig.suptitle(title)
     return _save(fig, path)
 
@@ -365,7 +392,8 @@ def plot_length_distribution(
     finite = np.isfinite(lengths)
     edges = np.histogram_bin_edges(lengths[finite] if finite.any() else [0.0, 1.0], bins=bins)
 
-    fig = _figure(7.0, 1.6 * len(names) + 1.0)
+    fig = _figure(7.0, 1.5 * len(names) + 1.1, constrained=False)
+    _margins(fig, left=0.8, right=0.2, top=0.6, bottom=0.5, hspace=0.45)
     axes = fig.subplots(len(names), 1, squeeze=False, sharex=True)[:, 0]
     colours = [f"C{i % 10}" for i in range(len(names))]
     for k, (ax, name) in enumerate(zip(axes, names, strict=True)):
@@ -389,15 +417,18 @@ def plot_metric_vs_param(
     path: str | os.PathLike[str],
     title: str | None = None,
     higher_is_better: bool = True,
+    log_params: Sequence[str] | None = None,
     seed: int = 0,
 ) -> Path:
     """Scatter of ``metric`` against each hyperparameter, one panel per parameter.
 
     ``df`` is a DataFrame or list of dicts, one row per trial. Numeric parameters are drawn on
-    a linear axis, or a log axis when all values are positive and span more than two decades
-    (learning rates, weight decay). Other parameters (strings, booleans, ``None``) are drawn as
-    categories with horizontal jitter. Trials with a missing or non-finite metric are dropped;
-    the best trial is starred in every panel.
+    a linear axis, or on a log axis when named in ``log_params``; without ``log_params`` a
+    parameter gets a log axis when its values are positive, span more than two decades and
+    crowd the low end (median below a tenth of the maximum: learning rates, weight decay).
+    Other parameters (strings, booleans, ``None``) are drawn as categories with horizontal
+    jitter. Trials with a missing or non-finite metric are dropped; the best trial
+    (``higher_is_better`` decides) is a red star in every panel.
     """
     rows = [r for r in _records(df) if _is_number(r.get(metric))]
     params = list(params)
@@ -409,7 +440,8 @@ def plot_metric_vs_param(
 
     ncols = min(3, len(params))
     nrows = math.ceil(len(params) / ncols)
-    fig = _figure(4.2 * ncols, 3.4 * nrows)
+    fig = _figure(4.2 * ncols, 3.4 * nrows + 0.4, constrained=False)
+    _margins(fig, left=0.75, right=0.2, top=0.75, bottom=0.75, hspace=0.6, wspace=0.35)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, param in zip(axes, params, strict=False):
         raw = [r.get(param) for r in rows]
@@ -417,7 +449,12 @@ def plot_metric_vs_param(
         if numeric:
             xs = np.array([float(v) for v in raw])
             ax.scatter(xs, values, s=22, alpha=0.75)
-            if np.all(xs > 0) and xs.max() / xs.min() > 100:
+            positive = bool(np.all(xs > 0))
+            if log_params is not None:
+                use_log = param in log_params and positive
+            else:
+                use_log = positive and xs.max() / xs.min() > 100 and np.median(xs) < 0.1 * xs.max()
+            if use_log:
                 ax.set_xscale("log")
         else:
             cats: list[str] = []
@@ -430,13 +467,16 @@ def plot_metric_vs_param(
             ax.set_xticks(range(len(cats)), cats, rotation=30 if len(cats) > 3 else 0)
             ax.set_xlim(-0.5, max(len(cats), 1) - 0.5)
         if best >= 0:
-            ax.plot(xs[best], values[best], "r*", markersize=12, label="best")
-            ax.legend(fontsize=8)
+            ax.plot(xs[best], values[best], "r*", markersize=12)
         ax.set_xlabel(param)
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} vs {param}", fontsize=10)
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(params):]:
+    for ax in axes[len(params) :]:
         ax.set_axis_off()
-    fig.suptitle(title or f"{metric} across {len(rows)} trials")
+    if title is None:
+        title = f"{metric} across {len(rows)} trials"
+        if best >= 0:
+            title += f" (red star: best, {values[best]:.4g})"
+    fig.suptitle(title)
     return _save(fig, path)

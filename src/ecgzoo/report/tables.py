@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +97,15 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, write) -> None:
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a unique sibling temp file, then rename it onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -130,11 +129,11 @@ def write_table(
     frame = pd.DataFrame([{c: row.get(c) for c in cols} for row in rows], columns=cols)
     markdown = to_markdown(rows, cols)
 
-    def write_md(tmp: str) -> None:
+    def write_md(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(markdown)
 
-    def write_csv(tmp: str) -> None:
+    def write_csv(tmp: Path) -> None:
         frame.to_csv(tmp, index=False)
 
     _write_atomic(md_path, write_md)

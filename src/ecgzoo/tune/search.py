@@ -1,0 +1,556 @@
+"""Hyperparameter search with Ray Tune: HyperOpt's TPE proposes, ASHA stops poor trials early.
+
+Each trial is the base config with the sampled values set (:func:`~ecgzoo.tune.space.
+apply_values`), trained by :func:`~ecgzoo.train.engine.train_run` in its own run folder
+``<experiment>/trials/<trial id>``; every epoch's validation metrics are reported to Ray (so
+ASHA can stop the trial), and a completed trial finally reports its test metrics. Trials
+train with ``train.monitor`` set to the search metric, so the checkpoint kept, early stopping
+and the search all agree. The prepared data is loaded once in the driver and shared with the
+trials through Ray's object store.
+
+Layout of an experiment folder (default ``runs/tune/<config name>``)::
+
+    search.json  base_config.yaml  space.yaml   what was searched (resume checks them)
+    ray/                                          Ray Tune's experiment state (resumable)
+    trials/<trial id>/                            run folders (config, weights, history, plots)
+    results/                                      tables, figure, best_config.yaml, overhead
+    mlflow.db                                     MLflow tracking store (one run per trial)
+
+Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ecgzoo.config import ExperimentConfig, dump_config, load_config
+from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
+from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
+
+__all__ = ["EPOCH_METRICS", "run_search", "start_ray", "stop_ray", "tune_command"]
+
+#: Metrics every epoch reports; the search metric must be one of them.
+EPOCH_METRICS = (
+    "val_macro_recall",
+    "val_macro_f1",
+    "val_macro_precision",
+    "val_accuracy",
+    "val_weighted_f1",
+    "val_loss",
+    "train_loss",
+    "val_challenge_f1",
+)
+RAY_NAME = "ray"
+TRIALS_DIR = "trials"
+_started_temp: list[str] = []
+
+
+# -- Ray lifecycle ------------------------------------------------------------------------------
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def start_ray(
+    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
+) -> bool:
+    """Start Ray locally and quietly (or join ``address``); False if Ray was already running.
+
+    A local instance gets a short temporary folder under ``/tmp`` (Ray's unix socket paths
+    must stay under 107 characters), no dashboard and no usage statistics.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # verbose=0 is then silent
+    quiet = {"log_to_driver": False, "configure_logging": False, "logging_level": logging.WARNING}
+    if address:
+        ray.init(address=address, **quiet)
+        return True
+    base = "/tmp" if os.path.isdir("/tmp") else None
+    temp = tempfile.mkdtemp(prefix="ecgzoo-ray-", dir=base)
+    _started_temp.append(temp)
+    ray.init(
+        num_cpus=num_cpus or _cpu_count(),
+        num_gpus=num_gpus,
+        include_dashboard=False,
+        _temp_dir=temp,
+        **quiet,
+    )
+    return True
+
+
+def stop_ray() -> None:
+    """Shut Ray down and remove the temporary folders :func:`start_ray` made."""
+    import ray
+
+    ray.shutdown()
+    while _started_temp:
+        shutil.rmtree(_started_temp.pop(), ignore_errors=True)
+
+
+# -- the trial ----------------------------------------------------------------------------------
+
+
+def _trial_dirname(trial: Any) -> str:
+    return str(trial.trial_id)
+
+
+def _numeric(row: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        out[key] = float(value)
+    return out
+
+
+def _trial(
+    config: dict[str, Any],
+    *,
+    space: SearchSpace,
+    base_yaml: str,
+    metric: str,
+    trials_dir: str,
+    top: dict[str, Any],
+    data: Any = None,
+) -> None:
+    """A Ray Tune function trainable: one training run, reported epoch by epoch."""
+    import yaml
+    from ray import tune
+
+    from ecgzoo.config import build_config
+    from ecgzoo.train.engine import train_run
+
+    t0 = time.perf_counter()
+    trial_id = tune.get_context().get_trial_id()
+    base = build_config(yaml.safe_load(base_yaml), source="base config")
+    cfg = apply_values(base, space.decode(config), name=f"trial-{trial_id}", **top)
+    run_dir = Path(trials_dir) / trial_id
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        tune.report(_numeric(row))
+
+    if (run_dir / "metrics.json").is_file():  # trained before an interruption: report it
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    else:
+        metrics = train_run(cfg, run_dir, data=data, on_epoch=on_epoch, progress=False).metrics
+    test = metrics.get("test", {})
+    best = metrics.get("best_" + cfg.train.monitor)
+    final = {
+        metric: best if best is not None else float("nan"),
+        "best_value": best if best is not None else float("nan"),
+        "test_accuracy": test.get("accuracy"),
+        "test_macro_recall": test.get("macro_recall"),
+        "test_macro_f1": test.get("macro_f1"),
+        "final_train_loss": metrics.get("final_train_loss"),
+        "test_loss": metrics.get("test_loss"),
+        "train_seconds": metrics.get("train_seconds"),
+        "n_parameters": metrics.get("n_parameters"),
+        "epochs_run": metrics.get("epochs_run"),
+        "trial_seconds": time.perf_counter() - t0,
+        "completed": 1.0,
+    }
+    tune.report(_numeric(final))
+
+
+# -- collecting results -------------------------------------------------------------------------
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    import csv
+
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open() as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v})
+    return rows
+
+
+def _first_line(error: Any) -> str:
+    text = str(error).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):  # the innermost exception comes last in a Ray traceback
+        if "Error" in ln or "error" in ln:
+            return ln.strip()[:500]
+    return (lines[-1] if lines else type(error).__name__)[:500]
+
+
+def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: Path):
+    records: list[TrialRecord] = []
+    for result in grid:
+        m = dict(result.metrics or {})
+        trial_id = str(m.get("trial_id") or Path(result.path).name)
+        run_dir = trials_dir / trial_id
+        history = _read_history(run_dir)
+        try:
+            params = {k: v for k, v in space.decode(result.config or {}).items() if k in space.params}
+        except (ConfigError, KeyError, TypeError, ValueError):
+            params = {}
+        if result.error is not None:
+            status = "error"
+        elif m.get("completed"):
+            status = "completed"
+        else:
+            status = "stopped"
+        values = [row[metric] for row in history if isinstance(row.get(metric), float)]
+        values = [v for v in values if math.isfinite(v)]
+        val = m.get("best_value") if status == "completed" else None
+        if val is None and values:
+            val = max(values) if mode == "max" else min(values)
+        train_s = m.get("train_seconds")
+        if train_s is None and history:
+            train_s = sum(row.get("epoch_seconds", 0.0) for row in history)
+        records.append(
+            TrialRecord(
+                trial_id=trial_id,
+                status=status,
+                params=params,
+                val_metric=val,
+                test_accuracy=m.get("test_accuracy") if status == "completed" else None,
+                test_macro_recall=m.get("test_macro_recall") if status == "completed" else None,
+                test_macro_f1=m.get("test_macro_f1") if status == "completed" else None,
+                final_train_loss=m.get("final_train_loss") if status == "completed" else None,
+                test_loss=m.get("test_loss") if status == "completed" else None,
+                train_seconds=train_s,
+                trial_seconds=m.get("time_total_s"),
+                epochs_run=int(m["epochs_run"]) if m.get("epochs_run") is not None else len(history),
+                n_parameters=int(m["n_parameters"]) if m.get("n_parameters") else None,
+                run_dir=run_dir if run_dir.is_dir() else None,
+                error=_first_line(result.error) if result.error is not None else None,
+                history=history,
+            )
+        )
+    records.sort(key=lambda r: r.trial_id)
+    return records
+
+
+# -- the search ---------------------------------------------------------------------------------
+
+
+def _check_metric(metric: str, mode: str) -> None:
+    if metric not in EPOCH_METRICS:
+        raise ConfigError(
+            f"metric: {metric!r} is not reported every epoch (choose from {', '.join(EPOCH_METRICS)})"
+        )
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode: expected 'max' or 'min', got {mode!r}")
+
+
+def _check_models(base: ExperimentConfig, space: SearchSpace, data: Any, top: dict) -> None:
+    """Build the model of a few sampled trials on the data's shapes: fail before Ray starts."""
+    from ecgzoo.models.registry import build_model
+
+    for values in sample_space(space, 8, seed=base.train.seed + 1):
+        cfg = apply_values(base, values, **top)
+        try:
+            build_model(
+                cfg.model.name,
+                data.n_leads,
+                data.n_samples,
+                len(data.class_names),
+                data.n_features,
+                **cfg.model.params,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{space.source}: sampled trial {values} is invalid: {exc}") from None
+
+
+def _experiment_files(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info):
+    from ecgzoo.train.runfolder import atomic_write_text, write_json
+
+    atomic_write_text(experiment_dir / "base_config.yaml", dump_config(base))
+    atomic_write_text(experiment_dir / "space.yaml", space.to_yaml())
+    write_json(experiment_dir / "search.json", info)
+
+
+def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info) -> None:
+    saved = json.loads((experiment_dir / "search.json").read_text())
+    for key in ("metric", "mode"):
+        if saved.get(key) != info[key]:
+            raise ConfigError(
+                f"{experiment_dir}: the search was started with {key} {saved.get(key)!r}, "
+                f"not {info[key]!r}"
+            )
+    if (experiment_dir / "base_config.yaml").read_text() != dump_config(base):
+        raise ConfigError(
+            f"{experiment_dir}: the search was started with another base config "
+            f"(see {experiment_dir / 'base_config.yaml'})"
+        )
+    if (experiment_dir / "space.yaml").read_text() != space.to_yaml():
+        raise ConfigError(
+            f"{experiment_dir}: the search was started with another search space "
+            f"(see {experiment_dir / 'space.yaml'})"
+        )
+
+
+def run_search(
+    base_config: ExperimentConfig,
+    space: SearchSpace,
+    *,
+    num_samples: int,
+    metric: str = "val_macro_recall",
+    mode: str = "max",
+    cpus_per_trial: float = 1,
+    gpus_per_trial: float = 0,
+    address: str | None = None,
+    resume: bool = False,
+    experiment_dir: Path | str | None = None,
+    max_concurrent: int | None = None,
+    mlflow: bool = True,
+    wandb: bool = False,
+    grace_period: int | None = None,
+    reduction_factor: int = 3,
+    top_k: int = 10,
+    seed: int | None = None,
+) -> SearchResult:
+    """Search ``space`` around ``base_config`` with HyperOpt TPE and ASHA on Ray Tune.
+
+    ``num_samples`` trials, at most ``max_concurrent`` at a time (default: as many as the
+    Ray cluster's CPUs/GPUs allow with ``cpus_per_trial``/``gpus_per_trial``). ``metric``
+    (an epoch metric, see :data:`EPOCH_METRICS`) is maximised or minimised per ``mode``; ASHA
+    compares trials every epoch after ``grace_period`` epochs (default a quarter of
+    ``train.epochs``). ``address`` joins a running Ray cluster (``ecgzoo`` must be installed
+    on its nodes); otherwise Ray starts locally for the search and stops after it, unless it
+    was already running. ``resume`` continues an interrupted search in ``experiment_dir``
+    (finished trials are not redone; a finished search does no new work); without it an
+    existing search there is refused. Trials are logged to MLflow (sqlite, in the experiment
+    folder) and optionally to W&B offline.
+    """
+    _check_metric(metric, mode)
+    if num_samples < 1:
+        raise ConfigError(f"num_samples: expected at least 1, got {num_samples}")
+    if cpus_per_trial <= 0 or gpus_per_trial < 0:
+        raise ConfigError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+    if wandb:
+        from ecgzoo.tune.tracking import require_wandb
+
+        require_wandb()
+    space.check(base_config)
+    experiment_dir = Path(
+        experiment_dir if experiment_dir is not None else Path("runs/tune") / base_config.name
+    ).resolve()
+    ray_dir = experiment_dir / RAY_NAME
+    trials_dir = experiment_dir / TRIALS_DIR
+    info = {
+        "metric": metric,
+        "mode": mode,
+        "num_samples": num_samples,
+        "cpus_per_trial": cpus_per_trial,
+        "gpus_per_trial": gpus_per_trial,
+    }
+    existing = ray_dir.is_dir() and any(ray_dir.iterdir())
+    if existing and not resume:
+        raise ConfigError(
+            f"{experiment_dir}: already holds a search (resume it with --resume, "
+            "or choose another output folder)"
+        )
+    if existing:
+        _check_same(experiment_dir, base_config, space, info)
+
+    # Trials monitor the search metric and use as many threads as they have CPUs.
+    top: dict[str, Any] = {}
+    train_over = {"monitor": metric, "monitor_mode": mode}
+    if base_config.train.num_threads is None:
+        train_over["num_threads"] = max(1, int(cpus_per_trial))
+    top["train"] = dict(base_config.train.model_dump(mode="json"), **train_over)
+    trial_base = apply_values(base_config, {}, **top)  # validates the overrides
+    data = None
+    if not any(k.startswith("data.") for k in space.keys()):
+        from ecgzoo.data.loading import load_data
+
+        data = load_data(base_config.data)
+        _check_models(trial_base, space, data, {})
+
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    trials_dir.mkdir(exist_ok=True)
+    if not existing:
+        _experiment_files(experiment_dir, base_config, space, info)
+
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    started = start_ray(address=address)
+    try:
+        import ray
+
+        resources = ray.cluster_resources()
+        concurrency = int(resources.get("CPU", 1) // cpus_per_trial)
+        if gpus_per_trial:
+            concurrency = min(concurrency, int(resources.get("GPU", 0) // gpus_per_trial))
+        if concurrency < 1:
+            raise ConfigError(
+                f"the Ray cluster ({resources.get('CPU', 0)} CPUs, {resources.get('GPU', 0)} GPUs) "
+                f"cannot fit one trial of {cpus_per_trial} CPUs and {gpus_per_trial} GPUs"
+            )
+        if max_concurrent:
+            concurrency = min(concurrency, max_concurrent)
+        concurrency = min(concurrency, num_samples)
+
+        params = {
+            "space": space,
+            "base_yaml": dump_config(trial_base),
+            "metric": metric,
+            "trials_dir": str(trials_dir),
+            "top": {},
+        }
+        if data is not None:
+            params["data"] = data
+        trainable = tune.with_resources(
+            tune.with_parameters(_trial, **params),
+            {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+        )
+        n_before = sum(1 for p in trials_dir.iterdir() if p.is_dir())
+        t0 = time.perf_counter()
+        if existing:
+            tuner = tune.Tuner.restore(str(ray_dir), trainable, resume_errored=True)
+        else:
+            epochs = max(base_config.train.epochs, 1)
+            searcher = HyperOptSearch(
+                space=space.to_hyperopt(),
+                metric=metric,
+                mode=mode,
+                n_initial_points=min(20, max(1, num_samples // 3)),
+                random_state_seed=base_config.train.seed if seed is None else seed,
+            )
+            scheduler = ASHAScheduler(
+                time_attr="training_iteration",
+                max_t=epochs + 1,  # every epoch plus the final test report
+                grace_period=grace_period or max(1, epochs // 4),
+                reduction_factor=reduction_factor,
+            )
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    metric=metric,
+                    mode=mode,
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=num_samples,
+                    max_concurrent_trials=concurrency,
+                    trial_dirname_creator=_trial_dirname,
+                ),
+                run_config=tune.RunConfig(
+                    name=RAY_NAME,
+                    storage_path=str(experiment_dir),
+                    verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=0),
+                ),
+            )
+        grid = tuner.fit()
+        wall = time.perf_counter() - t0
+    finally:
+        if started:
+            stop_ray()
+
+    trials = _records(grid, space, metric, mode, trials_dir)
+    new_trials = sum(1 for p in trials_dir.iterdir() if p.is_dir()) - n_before
+    from ecgzoo.tune.results import load_overhead
+
+    previous = load_overhead(experiment_dir) if existing else None
+    total_wall = wall + (previous or {}).get("wall_seconds", 0.0) if new_trials else wall
+    if existing and not new_trials and previous:
+        overhead = previous
+    else:
+        overhead = summarize(trials, total_wall, concurrency)
+    best = best_trial(trials, mode)
+    best_cfg = None
+    if best is not None:
+        best_cfg = apply_values(
+            base_config, best.params | _fixed(space), name=f"{base_config.name}-best", **top
+        )
+        best_cfg = apply_values(
+            best_cfg, {"train.num_threads": base_config.train.num_threads}
+        )
+    paths = write_results(
+        experiment_dir, trials, metric, mode, space.short_names(), best_cfg, overhead, top_k
+    )
+    uri = None
+    if mlflow:
+        from ecgzoo.tune.tracking import log_trials_mlflow
+
+        uri = log_trials_mlflow(
+            experiment_dir,
+            base_config.name,
+            trials,
+            metric,
+            tags={"space": space.source, "metric": metric, "mode": mode},
+        )
+    if wandb:
+        from ecgzoo.tune.tracking import log_trials_wandb
+
+        log_trials_wandb(experiment_dir, base_config.name, trials, metric)
+    result = SearchResult(
+        experiment_dir=experiment_dir,
+        metric=metric,
+        mode=mode,
+        trials=trials,
+        best=best,
+        overhead=overhead,
+        mlflow_uri=uri,
+        wall_seconds=wall,
+        new_trials=max(new_trials, 0),
+        **paths,
+    )
+    if trials and all(t.status == "error" for t in trials):
+        raise EcgzooError(f"all {len(trials)} trials failed; the first: {trials[0].error}")
+    return result
+
+
+def _fixed(space: SearchSpace) -> dict[str, Any]:
+    return dict(space.fixed)
+
+
+def tune_command(
+    config_path: str | Path,
+    space_path: str | Path,
+    num_samples: int = 64,
+    metric: str = "val_macro_recall",
+    mode: str = "max",
+    cpus_per_trial: float = 1,
+    gpus_per_trial: float = 0,
+    address: str | None = None,
+    resume: bool = False,
+    output: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> SearchResult:
+    """``ecgzoo tune CONFIG --space SPACE.yaml ...``: run (or resume) a search, print a summary.
+
+    The experiment folder is ``output`` or ``runs/tune/<config name>``.
+    """
+    base = load_config(config_path, overrides)
+    space = load_space(space_path)
+    experiment_dir = Path(output) if output else Path("runs/tune") / base.name
+    result = run_search(
+        base,
+        space,
+        num_samples=num_samples,
+        metric=metric,
+        mode=mode,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        address=address,
+        resume=resume,
+        experiment_dir=experiment_dir,
+    )
+    print(result.summary())
+    return result

@@ -1,0 +1,270 @@
+"""Hyperparameter search (Ray Tune + HyperOpt + ASHA) on real MIT-BIH beats.
+
+Ray starts once for the module (local, 2 CPUs); one 2-trial search is shared by the tests that
+check its outputs and by the resume test.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ecgzoo.config import build_config, load_config
+from ecgzoo.errors import ConfigError
+from ecgzoo.tune import apply_values, load_space, parse_space, run_search, sample_space
+
+REPO = Path(__file__).resolve().parents[1]
+SPACES = REPO / "configs" / "spaces"
+
+TINY = {
+    "name": "tune-tiny",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "209"], "max_beats_per_class": 200},
+    },
+    "model": {"name": "cnn2d", "params": {"hidden": 32}},
+    "train": {"epochs": 2, "batch_size": 64, "max_steps_per_epoch": 5},
+}
+
+
+# -- spaces (no Ray) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn", "resnet1d", "resnet1d_narrow"])
+def test_shipped_spaces_load_and_sample(name):
+    space = load_space(SPACES / f"{name}.yaml")
+    samples = sample_space(space, 50, seed=1)
+    for values in samples:
+        for key, spec in space.params.items():
+            value = values[key]
+            if spec.type in ("int", "uniform", "loguniform", "quniform"):
+                assert spec.low <= value <= spec.high, (key, value)
+            if spec.type == "int":
+                assert isinstance(value, int) and not isinstance(value, bool)
+            if spec.type == "choice":
+                assert value in spec.values
+
+
+def test_cnn_space_reproduces_the_study():
+    space = load_space(SPACES / "cnn.yaml")
+    p = space.params
+    assert (p["model.params.hidden"].low, p["model.params.hidden"].high) == (40, 150)
+    assert (p["model.params.n_blocks"].low, p["model.params.n_blocks"].high) == (1, 2)
+    assert set(p["model.params.activation"].values) == {"relu", "gelu", "leakyrelu"}
+    assert (p["model.params.dropout"].low, p["model.params.dropout"].high) == (0.1, 0.5)
+    assert set(p["model.params.attention"].values) == {True, False}
+
+
+def test_rnn_space_hidden_always_divisible_by_heads():
+    space = load_space(SPACES / "rnn.yaml")
+    samples = sample_space(space, 1000, seed=0)
+    hidden = [s["model.params.hidden"] for s in samples]
+    heads = [s["model.params.n_heads"] for s in samples]
+    assert all(h % n == 0 for h, n in zip(hidden, heads, strict=True))
+    assert all(8 <= h <= 200 for h in hidden)
+    assert {s["model.params.cell"] for s in samples} == {"gru", "lstm"}
+    assert {s["model.params.n_layers"] for s in samples} == {1, 2}
+    assert all(s["model.params.attention"] is True for s in samples)
+    assert len(set(hidden)) > 50  # the whole range is explored, not a handful of values
+    assert set(heads) == {1, 2, 4, 8}
+
+
+def test_rnn_space_suggestions_of_hyperopt_search_are_valid():
+    """What HyperOptSearch (TPE) actually suggests, decoded as the trials decode it."""
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    space = load_space(SPACES / "rnn.yaml")
+    searcher = HyperOptSearch(
+        space=space.to_hyperopt(), metric="val_macro_recall", mode="max", random_state_seed=3
+    )
+    for i in range(200):
+        values = space.decode(searcher.suggest(f"t{i}"))
+        assert values["model.params.hidden"] % values["model.params.n_heads"] == 0
+
+
+def _write(tmp_path: Path, tree: dict) -> Path:
+    path = tmp_path / "bad_space.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"model.params.hiddn": {"type": "int", "low": 8, "high": 64}}, "model.params.hiddn"),
+        ({"train.lrr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}}, "train.lrr"),
+        ({"model.params.hidden": {"type": "int", "low": 64, "high": 8}}, "model.params.hidden"),
+        ({"model.params.dropout": {"type": "uniform", "low": 0.3, "high": 0.3}}, "empty range"),
+        ({"model.params.cell": {"type": "choice", "values": []}}, "model.params.cell"),
+        ({"model.params.dropout": {"type": "gaussian", "low": 0, "high": 1}}, "gaussian"),
+        ({"train.lr": {"type": "loguniform", "low": 0.0, "high": 1e-2}}, "train.lr"),
+        ({"model.params.hidden": {"type": "int", "lo": 8, "high": 64}}, "model.params.hidden"),
+    ],
+)
+def test_bad_space_raises_config_error_naming_file_and_parameter(tmp_path, params, needle):
+    path = _write(tmp_path, {"model": "rnn", "params": params})
+    with pytest.raises(ConfigError) as info:
+        load_space(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_divisible_constraint_with_no_valid_multiple_is_refused(tmp_path):
+    path = _write(
+        tmp_path,
+        {
+            "model": "rnn",
+            "params": {
+                "model.params.hidden": {"type": "int", "low": 9, "high": 15},
+                "model.params.n_heads": {"type": "choice", "values": [4, 16]},
+            },
+            "constraints": {"divisible": ["model.params.hidden", "model.params.n_heads"]},
+        },
+    )
+    with pytest.raises(ConfigError, match=r"bad_space\.yaml.*model\.params\.hidden.*16"):
+        load_space(path)
+
+
+def test_space_for_another_model_is_refused():
+    space = load_space(SPACES / "rnn.yaml")
+    with pytest.raises(ConfigError, match=r"rnn\.yaml.*rnn.*cnn2d"):
+        space.check(build_config(TINY))
+
+
+def test_model_params_checked_against_the_base_config_model():
+    space = parse_space({"params": {"model.params.cell": {"type": "choice", "values": ["gru"]}}})
+    with pytest.raises(ConfigError, match="model.params.cell"):
+        space.check(build_config(TINY))  # cnn2d has no 'cell'
+
+
+def test_apply_values_keeps_types():
+    cfg = apply_values(build_config(TINY), {"train.lr": 1e-05, "model.params.attention": True})
+    assert cfg.train.lr == pytest.approx(1e-5)
+    assert cfg.model.params["attention"] is True
+    assert cfg.model.params["hidden"] == 32
+
+
+def test_wandb_option_needs_wandb():
+    space = load_space(SPACES / "cnn.yaml")
+    with pytest.raises(ConfigError, match="pip install wandb"):
+        run_search(build_config(TINY), space, num_samples=1, wandb=True, experiment_dir="unused")
+
+
+def test_unknown_metric_is_refused(tmp_path):
+    space = load_space(SPACES / "cnn.yaml")
+    with pytest.raises(ConfigError, match="metric"):
+        run_search(build_config(TINY), space, num_samples=1, metric="test_recall",
+                   experiment_dir=tmp_path)
+
+
+# -- a real search ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    from ecgzoo.tune import start_ray, stop_ray
+
+    started = start_ray(num_cpus=2)
+    yield
+    if started:
+        stop_ray()
+
+
+@pytest.fixture(scope="module")
+def search(ray_local, mitdb_dir, tmp_path_factory):
+    experiment = tmp_path_factory.mktemp("tune") / "exp"
+    result = run_search(
+        build_config(TINY),
+        load_space(SPACES / "cnn.yaml"),
+        num_samples=2,
+        cpus_per_trial=1,
+        experiment_dir=experiment,
+    )
+    return result
+
+
+def test_search_runs_trials_and_writes_results(search):
+    assert len(search.trials) == 2
+    assert all(t.status in ("completed", "stopped") for t in search.trials)
+    best = search.best
+    assert best is not None and best.status == "completed"
+    assert 0.0 <= best.test_macro_recall <= 1.0
+    assert 0.0 <= best.test_accuracy <= 1.0
+    assert best.final_train_loss > 0 and best.test_loss > 0
+    assert best.train_seconds > 0 and best.trial_seconds >= best.train_seconds
+    for t in search.trials:  # every trial trained in its own run folder
+        assert (t.run_dir / "history.csv").is_file()
+        assert 40 <= t.params["model.params.hidden"] <= 150
+
+    md = search.table_md.read_text()
+    assert search.table_csv.suffix == ".csv" and search.table_csv.is_file()
+    for column in ("trial", "hidden", "activation", "val_macro_recall", "test_macro_recall",
+                   "test_accuracy", "final_train_loss", "test_loss", "train_seconds"):
+        assert column in md
+    assert best.trial_id in md
+    assert search.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert search.overhead["n_trials"] == 2
+    assert search.overhead["mean_overhead_seconds"] is not None
+
+
+def test_best_config_is_loadable_and_is_the_best_trial(search):
+    cfg = load_config(search.best_config)
+    params = search.best.params
+    assert cfg.model.name == "cnn2d"
+    assert cfg.model.params["hidden"] == params["model.params.hidden"]
+    assert cfg.model.params["activation"] == params["model.params.activation"]
+    assert cfg.train.lr == pytest.approx(params["train.lr"])
+    assert cfg.train.monitor == "val_macro_recall"
+    assert cfg.data.mitbih.records == TINY["data"]["mitbih"]["records"]
+
+
+def test_mlflow_sqlite_holds_one_run_per_trial(search):
+    db = search.experiment_dir / "mlflow.db"
+    assert search.mlflow_uri == f"sqlite:///{db}"
+    with sqlite3.connect(db) as con:
+        runs = con.execute("select run_uuid from runs").fetchall()
+        assert len(runs) == 2
+        params = {r[0] for r in con.execute("select key from params")}
+        assert "model.params.hidden" in params
+        steps = con.execute(
+            "select count(*) from metrics where key = 'val_macro_recall'"
+        ).fetchone()[0]
+        assert steps >= 2  # per-epoch metrics (and the final best value)
+
+
+def test_resume_of_a_finished_search_does_no_new_work(search):
+    trial_dirs = sorted(p.name for p in (search.experiment_dir / "trials").iterdir())
+    t0 = time.perf_counter()
+    again = run_search(
+        build_config(TINY),
+        load_space(SPACES / "cnn.yaml"),
+        num_samples=2,
+        experiment_dir=search.experiment_dir,
+        resume=True,
+    )
+    elapsed = time.perf_counter() - t0
+    assert again.new_trials == 0
+    assert sorted(p.name for p in (search.experiment_dir / "trials").iterdir()) == trial_dirs
+    assert {t.trial_id: t.val_metric for t in again.trials} == {
+        t.trial_id: t.val_metric for t in search.trials
+    }
+    assert again.best.trial_id == search.best.trial_id
+    with sqlite3.connect(search.experiment_dir / "mlflow.db") as con:
+        assert con.execute("select count(*) from runs").fetchone()[0] == 2
+    assert elapsed < 60
+
+
+def test_existing_search_is_not_overwritten_without_resume(search):
+    with pytest.raises(ConfigError, match="resume"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            experiment_dir=search.experiment_dir,
+        )
