@@ -172,13 +172,13 @@ def test_malformed_reference(tmp_path: Path) -> None:
 
 
 def test_record_missing_mat(cinc2017_dir: Path, tmp_path: Path) -> None:
-    folder = _copy_records(cinc2017_dir, tmp_path / "recs", ["A00001", "A00002"])
-    (folder / "A00002.mat").unlink()
+    folder = _copy_records(cinc2017_dir, tmp_path / "recs", ["A00001", "A00003"])
+    (folder / "A00003.mat").unlink()
     ref = tmp_path / "ref.csv"
-    ref.write_text("A00001,N\nA00002,N\n")
+    ref.write_text("A00001,N\nA00003,N\n")
     with pytest.raises(DataError) as exc:
         load_recordings(folder, ref)
-    assert "A00002" in _one_line(exc) and "A00002.mat" in str(exc.value)
+    assert "A00003" in _one_line(exc) and "A00003.mat" in str(exc.value)
 
 
 def test_header_with_other_sampling_rate(cinc2017_dir: Path, tmp_path: Path) -> None:

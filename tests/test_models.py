@@ -141,7 +141,7 @@ def test_resnet1d_fast_config_is_small() -> None:
     model = build_model("resnet1d", 1, BEAT_LEN, 5, **FAST)
     assert count_parameters(model) < 20_000
     assert model(torch.randn(2, 1, BEAT_LEN)).shape == (2, 5)
-    flat = build_model("resnet1d", 1, BEAT_LEN, 5, **FAST, global_pool=False, kernel=4)
+    flat = build_model("resnet1d", 1, BEAT_LEN, 5, **{**FAST, "global_pool": False, "kernel": 4})
     assert flat(torch.randn(2, 1, BEAT_LEN)).shape == (2, 5)
 
 

@@ -159,8 +159,9 @@ def test_wandb_option_needs_wandb():
 def test_unknown_metric_is_refused(tmp_path):
     space = load_space(SPACES / "cnn.yaml")
     with pytest.raises(ConfigError, match="metric"):
-        run_search(build_config(TINY), space, num_samples=1, metric="test_recall",
-                   experiment_dir=tmp_path)
+        run_search(
+            build_config(TINY), space, num_samples=1, metric="test_recall", experiment_dir=tmp_path
+        )
 
 
 # -- a real search ------------------------------------------------------------------------------
@@ -204,8 +205,17 @@ def test_search_runs_trials_and_writes_results(search):
 
     md = search.table_md.read_text()
     assert search.table_csv.suffix == ".csv" and search.table_csv.is_file()
-    for column in ("trial", "hidden", "activation", "val_macro_recall", "test_macro_recall",
-                   "test_accuracy", "final_train_loss", "test_loss", "train_seconds"):
+    for column in (
+        "trial",
+        "hidden",
+        "activation",
+        "val_macro_recall",
+        "test_macro_recall",
+        "test_accuracy",
+        "final_train_loss",
+        "test_loss",
+        "train_seconds",
+    ):
         assert column in md
     assert best.trial_id in md
     assert search.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -222,6 +232,11 @@ def test_best_config_is_loadable_and_is_the_best_trial(search):
     assert cfg.train.lr == pytest.approx(params["train.lr"])
     assert cfg.train.monitor == "val_macro_recall"
     assert cfg.data.mitbih.records == TINY["data"]["mitbih"]["records"]
+    trained = load_config(search.best.run_dir / "config.yaml")  # what the trial trained
+    assert cfg.model == trained.model and cfg.data == trained.data
+    assert cfg.train.model_dump(exclude={"num_threads"}) == trained.train.model_dump(
+        exclude={"num_threads"}
+    )
 
 
 def test_mlflow_sqlite_holds_one_run_per_trial(search):

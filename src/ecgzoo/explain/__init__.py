@@ -160,7 +160,7 @@ def _mitbih_examples(
             ys.append(int(labels[i]))
             ids.append(f"{name}_s{int(peaks[i])}")
             feats.append(beats["rr"][i])
-            extra.append({"record": name, "r_peak_sample_360hz": int(peaks[i])})
+            extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
     x = np.stack(xs)[:, None, :].astype(np.float32)
     features = np.stack(feats).astype(np.float32) if options.rr_features else None
     return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)

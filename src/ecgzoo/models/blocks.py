@@ -96,6 +96,8 @@ def auto_factor(n_samples: int, max_steps: int) -> int:
 
 def check_input(model: nn.Module, x: torch.Tensor) -> None:
     """``x`` must be ``(batch, n_leads, n_samples)`` with the lead count the model was built for."""
+    if torch.jit.is_tracing():  # ONNX export: shapes are fixed by the example input
+        return
     if x.dim() != 3 or x.shape[1] != model.n_leads:
         raise ValueError(
             f"{type(model).__name__}: expected input (batch, {model.n_leads}, n_samples), "
@@ -141,6 +143,7 @@ class ResidualBlock1d(nn.Module):
     ):
         super().__init__()
         pad = kernel // 2
+        self.even_kernel = kernel % 2 == 0
         self.conv1 = nn.Conv1d(in_channels, out_channels, kernel, stride, pad, bias=False)
         self.bn1 = nn.BatchNorm1d(out_channels)
         self.act1 = make_activation(activation, model)
@@ -159,9 +162,9 @@ class ResidualBlock1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.drop(self.act1(self.bn1(self.conv1(x))))
         out = self.bn2(self.conv2(out))
-        # Even kernels can make the branch one sample longer than the shortcut: crop to match.
+        # Even kernels make the branch longer than the shortcut: crop to match.
         short = self.shortcut(x)
-        if out.shape[-1] != short.shape[-1]:
+        if self.even_kernel and out.shape[-1] != short.shape[-1]:
             n = min(out.shape[-1], short.shape[-1])
             out, short = out[..., :n], short[..., :n]
         return self.act2(out + short)

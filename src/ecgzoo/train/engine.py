@@ -275,7 +275,7 @@ def train_run(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
                 seen += len(idx)
                 bar.advance(task, f"loss {total / seen:.4f}")
             train_seconds = time.perf_counter() - t0

@@ -127,7 +127,6 @@ def _trial(
     base_yaml: str,
     metric: str,
     trials_dir: str,
-    top: dict[str, Any],
     data: Any = None,
 ) -> None:
     """A Ray Tune function trainable: one training run, reported epoch by epoch."""
@@ -140,7 +139,7 @@ def _trial(
     t0 = time.perf_counter()
     trial_id = tune.get_context().get_trial_id()
     base = build_config(yaml.safe_load(base_yaml), source="base config")
-    cfg = apply_values(base, space.decode(config), name=f"trial-{trial_id}", **top)
+    cfg = apply_values(base, space.decode(config), name=f"trial-{trial_id}")
     run_dir = Path(trials_dir) / trial_id
 
     def on_epoch(row: dict[str, Any]) -> None:
@@ -202,7 +201,9 @@ def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: 
         run_dir = trials_dir / trial_id
         history = _read_history(run_dir)
         try:
-            params = {k: v for k, v in space.decode(result.config or {}).items() if k in space.params}
+            params = {
+                k: v for k, v in space.decode(result.config or {}).items() if k in space.params
+            }
         except (ConfigError, KeyError, TypeError, ValueError):
             params = {}
         if result.error is not None:
@@ -232,7 +233,9 @@ def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: 
                 test_loss=m.get("test_loss") if status == "completed" else None,
                 train_seconds=train_s,
                 trial_seconds=m.get("time_total_s"),
-                epochs_run=int(m["epochs_run"]) if m.get("epochs_run") is not None else len(history),
+                epochs_run=int(m["epochs_run"])
+                if m.get("epochs_run") is not None
+                else len(history),
                 n_parameters=int(m["n_parameters"]) if m.get("n_parameters") else None,
                 run_dir=run_dir if run_dir.is_dir() else None,
                 error=_first_line(result.error) if result.error is not None else None,
@@ -249,18 +252,19 @@ def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: 
 def _check_metric(metric: str, mode: str) -> None:
     if metric not in EPOCH_METRICS:
         raise ConfigError(
-            f"metric: {metric!r} is not reported every epoch (choose from {', '.join(EPOCH_METRICS)})"
+            f"metric: {metric!r} is not reported every epoch "
+            f"(choose from {', '.join(EPOCH_METRICS)})"
         )
     if mode not in ("max", "min"):
         raise ConfigError(f"mode: expected 'max' or 'min', got {mode!r}")
 
 
-def _check_models(base: ExperimentConfig, space: SearchSpace, data: Any, top: dict) -> None:
+def _check_models(base: ExperimentConfig, space: SearchSpace, data: Any) -> None:
     """Build the model of a few sampled trials on the data's shapes: fail before Ray starts."""
     from ecgzoo.models.registry import build_model
 
     for values in sample_space(space, 8, seed=base.train.seed + 1):
-        cfg = apply_values(base, values, **top)
+        cfg = apply_values(base, values)
         try:
             build_model(
                 cfg.model.name,
@@ -367,18 +371,16 @@ def run_search(
         _check_same(experiment_dir, base_config, space, info)
 
     # Trials monitor the search metric and use as many threads as they have CPUs.
-    top: dict[str, Any] = {}
-    train_over = {"monitor": metric, "monitor_mode": mode}
+    train_over: dict[str, Any] = {"train.monitor": metric, "train.monitor_mode": mode}
     if base_config.train.num_threads is None:
-        train_over["num_threads"] = max(1, int(cpus_per_trial))
-    top["train"] = dict(base_config.train.model_dump(mode="json"), **train_over)
-    trial_base = apply_values(base_config, {}, **top)  # validates the overrides
+        train_over["train.num_threads"] = max(1, int(cpus_per_trial))
+    trial_base = apply_values(base_config, train_over)
     data = None
     if not any(k.startswith("data.") for k in space.keys()):
         from ecgzoo.data.loading import load_data
 
         data = load_data(base_config.data)
-        _check_models(trial_base, space, data, {})
+        _check_models(trial_base, space, data)
 
     experiment_dir.mkdir(parents=True, exist_ok=True)
     trials_dir.mkdir(exist_ok=True)
@@ -411,7 +413,6 @@ def run_search(
             "base_yaml": dump_config(trial_base),
             "metric": metric,
             "trials_dir": str(trials_dir),
-            "top": {},
         }
         if data is not None:
             params["data"] = data
@@ -475,12 +476,8 @@ def run_search(
     best = best_trial(trials, mode)
     best_cfg = None
     if best is not None:
-        best_cfg = apply_values(
-            base_config, best.params | _fixed(space), name=f"{base_config.name}-best", **top
-        )
-        best_cfg = apply_values(
-            best_cfg, {"train.num_threads": base_config.train.num_threads}
-        )
+        values = {**space.fixed, **best.params, "train.num_threads": base_config.train.num_threads}
+        best_cfg = apply_values(trial_base, values, name=f"{base_config.name}-best")
     paths = write_results(
         experiment_dir, trials, metric, mode, space.short_names(), best_cfg, overhead, top_k
     )
@@ -514,10 +511,6 @@ def run_search(
     if trials and all(t.status == "error" for t in trials):
         raise EcgzooError(f"all {len(trials)} trials failed; the first: {trials[0].error}")
     return result
-
-
-def _fixed(space: SearchSpace) -> dict[str, Any]:
-    return dict(space.fixed)
 
 
 def tune_command(

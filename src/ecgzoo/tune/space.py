@@ -254,7 +254,9 @@ class SearchSpace(_Strict):
             if a in targets:
                 raise self._fail(a, "constraints.divisible: a key can have one divisor only")
             if b not in self.params and b not in self.fixed:
-                raise self._fail(b, "constraints.divisible: the divisor must be a parameter or fixed")
+                raise self._fail(
+                    b, "constraints.divisible: the divisor must be a parameter or fixed"
+                )
             if b in self.params and not isinstance(self.params[b], IntParam | ChoiceParam):
                 raise self._fail(b, "constraints.divisible: the divisor must be int or choice")
             targets.add(a)
@@ -298,8 +300,7 @@ class SearchSpace(_Strict):
                     if args is not None and parts[2] not in args:
                         raise self._fail(
                             key,
-                            f"unknown parameter: model {name!r} accepts "
-                            f"{', '.join(sorted(args))}",
+                            f"unknown parameter: model {name!r} accepts {', '.join(sorted(args))}",
                         )
             else:
                 _check_config_key(self, key)
@@ -458,9 +459,7 @@ def sample_space(space: SearchSpace, n: int, seed: int = 0) -> list[dict[str, An
     return [space.decode(stochastic.sample(expr, rng=rng)) for _ in range(n)]
 
 
-def apply_values(
-    base: ExperimentConfig, values: dict[str, Any], **top: Any
-) -> ExperimentConfig:
+def apply_values(base: ExperimentConfig, values: dict[str, Any], **top: Any) -> ExperimentConfig:
     """``base`` with dotted ``values`` set (and top-level fields such as ``name``), validated.
 
     Values are set on the config tree directly (not as ``key=value`` text), so floats such as

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def log_trials_mlflow(
     from mlflow.tracking import MlflowClient
 
     uri = mlflow_uri(experiment_dir)
-    with _quiet_loggers("mlflow", "alembic"):
+    with _quiet_loggers("mlflow", "alembic"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy's, inside MLflow
         client = MlflowClient(tracking_uri=uri)
         _log(client, experiment_dir, experiment_name, trials, metric, tags)
     return uri
@@ -130,7 +132,9 @@ def _log(client, experiment_dir, experiment_name, trials, metric, tags) -> None:
                 run.info.run_id,
                 metrics=metrics[start : start + 900],
                 params=params if start == 0 else [],
-                tags=[RunTag("mlflow.note.content", trial.error)] if trial.error and not start else [],
+                tags=[RunTag("mlflow.note.content", trial.error)]
+                if trial.error and not start
+                else [],
             )
         client.set_terminated(run.info.run_id, status=_STATUS.get(trial.status, "FINISHED"))
 
@@ -141,8 +145,7 @@ def require_wandb() -> None:
         import wandb  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "wandb: Weights & Biases is not installed (pip install wandb), "
-            "or leave W&B logging off"
+            "wandb: Weights & Biases is not installed (pip install wandb), or leave W&B logging off"
         ) from None
 
 
