@@ -139,7 +139,8 @@ def data_info(
         }
     else:
         tree = {"data": {"dataset": "cinc2017"}}
-    data = load_data(build_config(tree, source="options").data)
+    data_cfg = build_config(tree, source="options").data
+    data = load_data(data_cfg)
     rows = _split_counts(data)
     console.print(_rich_table(rows, title=f"{database}: examples per split"))
     out.mkdir(parents=True, exist_ok=True)
@@ -157,12 +158,19 @@ def data_info(
             fs=data.sampling_rate,
         )
     else:
-        lengths = data.meta.get("lengths_s")
-        labels = data.meta.get("labels")
-        if lengths is not None and labels is not None:
-            plots.plot_length_distribution(
-                lengths, labels, data.class_names, out / f"{db}_length_distribution.png"
+        from ecgzoo.data.cinc2017 import record_table, summary
+
+        _, labels, lengths = record_table(labels=data_cfg.cinc2017.labels)
+        plots.plot_length_distribution(
+            lengths, labels, data.class_names, out / f"{db}_length_distribution.png"
+        )
+        info = summary(labels=data_cfg.cinc2017.labels)
+        console.print(
+            _rich_table(
+                [{"statistic": k, "seconds": v} for k, v in info["length_s"].items()],
+                title="recording length",
             )
+        )
         plots.plot_example_grid(
             train.x[:, 0, :],
             train.y,

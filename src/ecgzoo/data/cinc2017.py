@@ -644,6 +644,19 @@ def record_lengths(source: str | Path, records: Sequence[str]) -> np.ndarray:
     return out
 
 
+def record_table(
+    root: str | Path | None = None, labels: str = "v3"
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Record ids, their labels and their lengths in seconds (headers only, no signals)."""
+    if labels not in ("v3", "original"):
+        raise ConfigError(f"labels: must be 'v3' or 'original' (got {labels!r})")
+    root = _resolve_root(root)
+    source = _training_source(root)
+    ref, _ = _reference_for(labels, root, source)
+    ids = sorted(ref)
+    return ids, np.asarray([ref[r] for r in ids]), record_lengths(source, ids)
+
+
 def summary(root: str | Path | None = None, labels: str = "v3") -> dict[str, Any]:
     """Class counts and recording-length distribution (seconds), for ``ecgzoo data info``.
 
@@ -651,14 +664,8 @@ def summary(root: str | Path | None = None, labels: str = "v3") -> dict[str, Any
     "class_counts": {label: n}, "length_s": {"min", "p5", "median", "mean", "p95", "max"},
     "length_histogram_s": {"<10", "10-20", ..., ">=60": n}, "median_length_s_by_class"}``.
     """
-    if labels not in ("v3", "original"):
-        raise ConfigError(f"labels: must be 'v3' or 'original' (got {labels!r})")
     root = _resolve_root(root)
-    source = _training_source(root)
-    ref, _ = _reference_for(labels, root, source)
-    ids = sorted(ref)
-    lengths = record_lengths(source, ids)
-    y = np.asarray([ref[r] for r in ids])
+    ids, y, lengths = record_table(root, labels)
     edges = [0, 10, 20, 30, 40, 50, 60, np.inf]
     hist, _ = np.histogram(lengths, bins=edges)
     names = ["<10", "10-20", "20-30", "30-40", "40-50", "50-60", ">=60"]

@@ -90,7 +90,9 @@ class CNN2D(nn.Module):
         check_shape(NAME, n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "n_blocks", n_blocks)
         if n_blocks > 6:
-            raise ConfigError(f"{NAME}: n_blocks must be at most 6 on a 16 x 12 grid, got {n_blocks}")
+            raise ConfigError(
+                f"{NAME}: n_blocks must be at most 6 on a 16 x 12 grid, got {n_blocks}"
+            )
         check_int(NAME, "channels", channels)
         check_int(NAME, "hidden", hidden, minimum=0)
         check_int(NAME, "n_heads", n_heads)

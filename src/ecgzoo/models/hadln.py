@@ -94,7 +94,9 @@ class HADLN(nn.Module):
         self.stem_stride = stem_stride or max(2, auto_factor(n_samples, max_steps * 2**n_blocks))
         stem_kernel = max(kernel, self.stem_stride)
         self.cnn = nn.Sequential(
-            nn.Conv1d(n_leads, channels, stem_kernel, self.stem_stride, stem_kernel // 2, bias=False),
+            nn.Conv1d(
+                n_leads, channels, stem_kernel, self.stem_stride, stem_kernel // 2, bias=False
+            ),
             nn.BatchNorm1d(channels),
             make_activation(activation, NAME),
             *[

@@ -27,7 +27,7 @@ from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters
 from ecgzoo.train.evaluate import (
     evaluate_split,
-    predict_proba,
+    predict_split,
     score_predictions,
     select_device,
     standardise_features,
@@ -69,6 +69,16 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     shift = 0.1 * torch.randn(shape, generator=gen) * std
     noise = 0.02 * torch.randn(x.shape, generator=gen) * std
     return x * scale + shift + noise
+
+
+def random_crop_batch(
+    x: torch.Tensor, crop: int, lengths: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
+    """One random window of ``crop`` samples per example, inside its real (unpadded) part."""
+    max_start = (lengths - crop).clamp_min(0)
+    start = (torch.rand(len(x), generator=gen) * (max_start + 1).float()).long()
+    index = (start[:, None] + torch.arange(crop)).clamp_max(x.shape[-1] - 1)
+    return x.gather(-1, index[:, None, :].expand(-1, x.shape[1], -1))
 
 
 def _epoch_order(n: int, gen: torch.Generator, sample_weights: torch.Tensor | None) -> torch.Tensor:
@@ -205,6 +215,7 @@ def train_run(
         sampling_rate=float(data.sampling_rate),
         feature_mean=[] if feature_mean is None else feature_mean.tolist(),
         feature_std=[] if feature_std is None else feature_std.tolist(),
+        crop_samples=data.meta.get("random_crop_samples"),
     )
 
     torch.manual_seed(tc.seed)
@@ -240,12 +251,17 @@ def train_run(
     x_train = torch.from_numpy(np.ascontiguousarray(data.train.x))
     y_train = torch.from_numpy(data.train.y.astype(np.int64))
     f_train = standardise_features(data.train.features, spec)
-    f_val = standardise_features(data.val.features, spec)
     sample_weights = None
     if tc.balanced_sampling:
         counts = np.bincount(data.train.y, minlength=n_classes).astype(np.float64)
         sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[data.train.y])
     n_train = len(y_train)
+    crop = spec.crop_samples
+    if crop:
+        lengths = data.meta.get("lengths", {}).get("train")
+        train_lengths = torch.as_tensor(
+            lengths if lengths is not None else [x_train.shape[-1]] * n_train
+        )
     steps = math.ceil(n_train / tc.batch_size)
     if tc.max_steps_per_epoch:
         steps = min(steps, tc.max_steps_per_epoch)
@@ -266,6 +282,8 @@ def train_run(
             for step in range(steps):
                 idx = order[step * tc.batch_size : (step + 1) * tc.batch_size]
                 xb = x_train[idx]
+                if crop:
+                    xb = random_crop_batch(xb, crop, train_lengths[idx], gen)
                 if tc.augment:
                     xb = augment_batch(xb, gen)
                 xb = xb.to(device, non_blocking=True)
@@ -279,7 +297,7 @@ def train_run(
                 seen += len(idx)
                 bar.advance(task, f"loss {total / seen:.4f}")
             train_seconds = time.perf_counter() - t0
-            prob = predict_proba(model, data.val.x, f_val, device=device)
+            prob = predict_split(model, spec, data.val, device)
             val = score_predictions(data.val.y, prob, spec.class_names)
             row: dict[str, Any] = {
                 "epoch": epoch,
@@ -356,9 +374,7 @@ def finish_run(
 
     test, test_prob = evaluate_split(model, spec, data.test, device)
     val, _ = evaluate_split(model, spec, data.val, device)
-    train_prob = predict_proba(
-        model, data.train.x, standardise_features(data.train.features, spec), device=device
-    )
+    train_prob = predict_split(model, spec, data.train, device)
     train_loss = float(
         F.nll_loss(
             torch.log(torch.from_numpy(train_prob).clamp_min(1e-12)),

@@ -53,6 +53,41 @@ def predict_proba(
     return torch.cat(out).numpy()
 
 
+def real_lengths(x: np.ndarray) -> np.ndarray:
+    """Samples up to the last non-zero value of each example (zero padding sits at the end)."""
+    nonzero = np.any(x != 0, axis=tuple(range(1, x.ndim - 1))) if x.ndim > 2 else x != 0
+    last = x.shape[-1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, x.shape[-1])
+
+
+def predict_proba_multicrop(
+    model: nn.Module,
+    x: np.ndarray,
+    crop: int,
+    n_crops: int = 5,
+    features: torch.Tensor | None = None,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Average the probabilities of ``n_crops`` evenly spaced crops inside the real signal."""
+    from ecgzoo.data.transforms import multi_crop
+
+    crops = multi_crop(x, crop, n_crops, real_lengths(x))  # (n, n_crops, ..., crop)
+    flat = crops.reshape((-1,) + crops.shape[2:])
+    f = None if features is None else features.repeat_interleave(n_crops, dim=0)
+    prob = predict_proba(model, flat, f, device=device)
+    return prob.reshape(len(x), n_crops, -1).mean(axis=1)
+
+
+def predict_split(
+    model: nn.Module, spec: ModelSpec, split: ArraySplit, device: torch.device | None = None
+) -> np.ndarray:
+    """Probabilities for a split, with multi-crop voting for models trained on crops."""
+    features = standardise_features(split.features, spec)
+    if spec.crop_samples and split.x.shape[-1] > spec.crop_samples:
+        return predict_proba_multicrop(model, split.x, spec.crop_samples, 5, features, device)
+    return predict_proba(model, split.x, features, device=device)
+
+
 def load_trained_model(
     folder: Path, device: torch.device | None = None
 ) -> tuple[nn.Module, ModelSpec]:
@@ -99,5 +134,5 @@ def evaluate_split(
     model: nn.Module, spec: ModelSpec, split: ArraySplit, device: torch.device | None = None
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Score ``model`` on ``split``; returns the metrics and the probabilities."""
-    prob = predict_proba(model, split.x, standardise_features(split.features, spec), device=device)
+    prob = predict_split(model, spec, split, device)
     return score_predictions(split.y, prob, spec.class_names), prob

@@ -39,6 +39,7 @@ class ModelSpec:
     sampling_rate: float
     feature_mean: list[float] = field(default_factory=list)
     feature_std: list[float] = field(default_factory=list)
+    crop_samples: int | None = None  # trained on random crops: predict by multi-crop voting
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
