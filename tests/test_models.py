@@ -20,15 +20,25 @@ CLASSES = {"N": 0, "V": 1, "F": 2}
 PER_CLASS = 64
 BEFORE, AFTER = 90, BEAT_LEN - 90  # samples around the annotated R peak (360 Hz)
 
-# Small settings for the training test (the defaults are exercised by the shape tests).
-SMALL = {
-    "fc": {"hidden": 128},
-    "cnn2d": {},
-    "rnn": {"hidden": 32, "chunk": 4, "dropout": 0.1, "attention_dropout": 0.0},
-    "cblstm": {"channels": 16, "hidden": 32},
-    "hadln": {"channels": 16, "lstm_hidden": 16, "n_blocks": 2},
-    "resnet1d": {"n_blocks": 3, "width": 16, "kernel": 5, "stem_stride": 4},
-}
+# Training test: default settings, except a narrower, chunked GRU (the default reads 187 steps).
+TRAIN_CASES = [
+    ("fc", {}),
+    ("cnn2d", {}),
+    ("rnn", {"hidden": 32, "chunk": 4}),
+    ("cblstm", {}),
+    ("hadln", {}),
+    ("resnet1d", {}),
+    ("resnet1d", {"n_blocks": 3, "width": 16, "kernel": 5, "stem_stride": 4}),  # FAST
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small tensors: one thread is faster, and much faster on a busy machine (no OpenMP waits)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +223,7 @@ def _train(model, x, y, features=None, steps: int = 30, lr: float = 3e-3) -> lis
     losses = []
     model.train()
     for _ in range(steps):
-        idx = torch.randint(0, len(y), (64,), generator=gen)
+        idx = torch.randint(0, len(y), (32,), generator=gen)
         f = None if features is None else features[idx]
         loss = F.cross_entropy(model(x[idx], f), y[idx])
         opt.zero_grad()
@@ -229,11 +239,13 @@ def _eval_loss(model, x, y, features=None) -> float:
         return F.cross_entropy(model(x, features), y).item()
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_trains_on_real_beats(name: str, beats) -> None:
+@pytest.mark.parametrize(
+    ("name", "params"), TRAIN_CASES, ids=[n + ("-custom" if p else "") for n, p in TRAIN_CASES]
+)
+def test_trains_on_real_beats(name: str, params: dict, beats) -> None:
     x, y, _ = beats
     torch.manual_seed(0)
-    model = build_model(name, 1, BEAT_LEN, len(CLASSES), **SMALL[name])
+    model = build_model(name, 1, BEAT_LEN, len(CLASSES), **params)
     before = _eval_loss(model, x, y)
     losses = _train(model, x, y)
     after = _eval_loss(model, x, y)
@@ -247,8 +259,25 @@ def test_trains_on_real_beats(name: str, beats) -> None:
 def test_trains_with_real_rr_features(beats) -> None:
     x, y, features = beats
     torch.manual_seed(0)
-    model = build_model("resnet1d", 1, BEAT_LEN, len(CLASSES), n_features=2, **SMALL["resnet1d"])
+    model = build_model("cnn2d", 1, BEAT_LEN, len(CLASSES), n_features=2)
     before = _eval_loss(model, x, y, features)
     _train(model, x, y, features)
     assert _eval_loss(model, x, y, features) < 0.7 * before
     assert model.head.feature_norm.weight.grad is not None
+
+
+def test_batch_of_one_trains_with_side_features() -> None:
+    model = build_model("resnet1d", 1, BEAT_LEN, 3, n_features=2, n_blocks=1, width=8)
+    model.train()
+    out = model(torch.randn(1, 1, BEAT_LEN), torch.randn(1, 2))
+    out.sum().backward()
+    assert out.shape == (1, 3)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "last", "attention"])
+def test_rnn_poolings(pooling: str) -> None:
+    model = build_model(
+        "rnn", 1, BEAT_LEN, 3, hidden=16, chunk=8, bidirectional=True, pooling=pooling
+    ).eval()
+    with torch.inference_mode():
+        assert model(torch.randn(2, 1, BEAT_LEN)).shape == (2, 3)

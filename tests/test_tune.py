@@ -164,6 +164,15 @@ def test_unknown_metric_is_refused(tmp_path):
         )
 
 
+def test_tune_command_reports_a_missing_space_file(tmp_path):
+    from ecgzoo.tune import tune_command
+
+    config = tmp_path / "base.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        tune_command(config, tmp_path / "nope.yaml", num_samples=1, output=tmp_path / "out")
+
+
 # -- a real search ------------------------------------------------------------------------------
 
 

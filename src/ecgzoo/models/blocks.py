@@ -203,12 +203,19 @@ class SelfAttention(nn.Module):
         return self.norm(h + out)
 
 
-def pool_sequence(h: torch.Tensor, how: str) -> torch.Tensor:
-    """``(batch, time, dim)`` -> ``(batch, dim)`` by mean, max or last step."""
+def pool_sequence(h: torch.Tensor, how: str, bidirectional: bool = False) -> torch.Tensor:
+    """``(batch, time, dim)`` -> ``(batch, dim)`` by mean, max or last step.
+
+    With ``bidirectional=True`` the second half of ``dim`` runs backwards in time, so ``last``
+    takes its first step: both directions then contribute the state that has read everything.
+    """
     if how == "mean":
         return h.mean(dim=1)
     if how == "max":
         return h.amax(dim=1)
+    if bidirectional:
+        half = h.shape[-1] // 2
+        return torch.cat([h[:, -1, :half], h[:, 0, half:]], dim=1)
     return h[:, -1]
 
 
@@ -255,5 +262,21 @@ class ClassifierHead(nn.Module):
                 raise ValueError(
                     f"expected features (batch, {self.n_features}), got {tuple(features.shape)}"
                 )
-            z = torch.cat([z, self.feature_norm(features.to(z.dtype))], dim=1)
+            features = features.to(z.dtype)
+            norm = self.feature_norm
+            if self.training and features.shape[0] == 1:
+                # A batch of one (the last of an epoch) has no batch statistics: use the running
+                # ones rather than fail.
+                features = F.batch_norm(
+                    features,
+                    norm.running_mean,
+                    norm.running_var,
+                    norm.weight,
+                    norm.bias,
+                    training=False,
+                    eps=norm.eps,
+                )
+            else:
+                features = norm(features)
+            z = torch.cat([z, features], dim=1)
         return self.mlp(z)

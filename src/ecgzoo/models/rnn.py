@@ -45,7 +45,8 @@ class RNN(nn.Module):
             connection and layer norm (true).
         n_heads: attention heads; ``hidden`` must be divisible by it (4).
         attention_dropout: dropout on the attention weights (0.358).
-        pooling: mean | max | last | attention (additive attention pooling) over time (mean).
+        pooling: mean | max | last (bidirectional: last forward and first backward step) |
+            attention (additive attention pooling) over time (mean).
         chunk: samples folded into one time step (input chunking: the recurrent layers see
             ``n_samples / chunk`` steps of ``n_leads * chunk`` values; no sample is dropped).
             0 picks the smallest chunk giving at most ``max_steps`` steps (0).
@@ -107,5 +108,8 @@ class RNN(nn.Module):
         h, _ = self.rnn(chunk_sequence(x, self.chunk))
         if self.attention is not None:
             h = self.attention(h)
-        z = self.pool(h) if self.pool is not None else pool_sequence(h, self.pooling)
+        if self.pool is not None:
+            z = self.pool(h)
+        else:
+            z = pool_sequence(h, self.pooling, self.rnn.bidirectional)
         return self.head(z, features)

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters
 from ecgzoo.train.evaluate import (
+    cross_entropy,
     evaluate_split,
     predict_split,
     score_predictions,
@@ -46,6 +46,7 @@ from ecgzoo.train.runfolder import (
 )
 
 EpochCallback = Callable[[dict[str, Any]], None]
+TRAIN_LOSS_SUBSET = 20_000
 VAL_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
 
 
@@ -374,13 +375,14 @@ def finish_run(
 
     test, test_prob = evaluate_split(model, spec, data.test, device)
     val, _ = evaluate_split(model, spec, data.val, device)
-    train_prob = predict_split(model, spec, data.train, device)
-    train_loss = float(
-        F.nll_loss(
-            torch.log(torch.from_numpy(train_prob).clamp_min(1e-12)),
-            torch.from_numpy(data.train.y.astype(np.int64)),
-        )
-    )
+    # The final train loss (the overfitting gap) is measured on at most 20,000 training examples:
+    # a seeded random subset keeps it cheap for large sets and for every search trial.
+    train = data.train
+    if len(train) > TRAIN_LOSS_SUBSET:
+        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
+        train = train.subset(np.sort(pick))
+    train_prob = predict_split(model, spec, train, device)
+    train_loss = cross_entropy(train_prob, train.y)
     if history:
         plots.plot_learning_curves(history, run_dir / "learning_curves.png")
     plots.plot_confusion_matrix(

@@ -287,6 +287,8 @@ def _experiment_files(experiment_dir: Path, base: ExperimentConfig, space: Searc
 
 
 def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info) -> None:
+    if not (experiment_dir / "search.json").is_file():
+        return
     saved = json.loads((experiment_dir / "search.json").read_text())
     for key in ("metric", "mode"):
         if saved.get(key) != info[key]:
@@ -361,7 +363,9 @@ def run_search(
         "cpus_per_trial": cpus_per_trial,
         "gpus_per_trial": gpus_per_trial,
     }
-    existing = ray_dir.is_dir() and any(ray_dir.iterdir())
+    from ray import tune
+
+    existing = ray_dir.is_dir() and tune.Tuner.can_restore(ray_dir)
     if existing and not resume:
         raise ConfigError(
             f"{experiment_dir}: already holds a search (resume it with --resume, "
@@ -387,7 +391,6 @@ def run_search(
     if not existing:
         _experiment_files(experiment_dir, base_config, space, info)
 
-    from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.hyperopt import HyperOptSearch
 
@@ -468,10 +471,10 @@ def run_search(
     from ecgzoo.tune.results import load_overhead
 
     previous = load_overhead(experiment_dir) if existing else None
-    total_wall = wall + (previous or {}).get("wall_seconds", 0.0) if new_trials else wall
-    if existing and not new_trials and previous:
+    if previous and not new_trials:  # a finished search resumed: keep its timing
         overhead = previous
-    else:
+    else:  # the wall time of every session that ran trials
+        total_wall = wall + (previous or {}).get("wall_seconds", 0.0)
         overhead = summarize(trials, total_wall, concurrency)
     best = best_trial(trials, mode)
     best_cfg = None
