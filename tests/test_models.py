@@ -3,6 +3,7 @@ MIT-BIH beats (records 100, 119 and 208 of the local PhysioNet mirror) for every
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +49,19 @@ def beats(mitdb_dir: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     Returns ``x`` (n, 1, 187), ``y`` (n,) and ``features`` (n, 2): the previous and next RR
     intervals in seconds, from the reference annotations.
     """
-    import wfdb
+    with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings
+        warnings.simplefilter("ignore")
+        import wfdb
 
     xs: list[list[np.ndarray]] = [[] for _ in CLASSES]
     rrs: list[list[tuple[float, float]]] = [[] for _ in CLASSES]
     for record in ("100", "119", "208"):
         path = str(mitdb_dir / record)
-        rec = wfdb.rdrecord(path, channels=[0])
+        with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings
+            warnings.simplefilter("ignore")
+            rec = wfdb.rdrecord(path, channels=[0])
+            ann = wfdb.rdann(path, "atr")
         sig, fs = rec.p_signal[:, 0], float(rec.fs)
-        ann = wfdb.rdann(path, "atr")
         samples, symbols = np.asarray(ann.sample), ann.symbol
         for i in range(1, len(samples) - 1):
             label = CLASSES.get(symbols[i])

@@ -53,6 +53,8 @@ def _rich_table(rows: list[dict], title: str | None = None) -> Table:
 
 
 def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
@@ -228,25 +230,45 @@ def train(
 
 
 def _print_metrics(m: dict, title: str) -> None:
-    summary = {
-        k: m[k]
-        for k in (
-            "accuracy",
-            "macro_precision",
-            "macro_recall",
-            "macro_f1",
-            "weighted_f1",
-            "roc_auc_macro",
-        )
-        if k in m
+    """Summary, per-class and (where they apply) AAMI or challenge tables, narrow enough to read."""
+    names = {
+        "accuracy": "accuracy",
+        "macro_precision": "macro P",
+        "macro_recall": "macro R",
+        "macro_f1": "macro F1",
+        "weighted_f1": "weighted F1",
+        "roc_auc_macro": "ROC AUC",
     }
-    console.print(_rich_table([summary], title=title))
-    rows = [{"class": c, **{k: v for k, v in pc.items()}} for c, pc in m["per_class"].items()]
-    console.print(_rich_table(rows, title="per class"))
+    console.print(_rich_table([{names[k]: m.get(k) for k in names}], title=title))
     if "aami" in m:
-        console.print(_rich_table(m["aami"], title="AAMI EC57"))
+        rows = [
+            {
+                "class": r["class"],
+                "beats": r["support"],
+                "Se": r["Se"],
+                "+P": r["+P"],
+                "FPR": r["FPR"],
+                "F1": r["F1"],
+            }
+            for r in m["aami"]
+        ]
+        console.print(_rich_table(rows, title="AAMI EC57 (Q beats not scored)"))
+    else:
+        rows = [
+            {
+                "class": c,
+                "precision": pc["precision"],
+                "recall": pc["recall"],
+                "F1": pc["f1"],
+                "support": pc["support"],
+            }
+            for c, pc in m["per_class"].items()
+        ]
+        console.print(_rich_table(rows, title="per class"))
     if "challenge" in m:
-        console.print(_rich_table([m["challenge"]], title="PhysioNet/CinC 2017 scores"))
+        ch = m["challenge"]
+        keys = ("challenge_f1", "f1_N", "f1_A", "f1_O", "f1_noisy")
+        console.print(_rich_table([{k: ch[k] for k in keys}], title="PhysioNet/CinC 2017"))
 
 
 @app.command()

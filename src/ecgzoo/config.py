@@ -81,6 +81,9 @@ class TrainConfig(_Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap steps (tests, smoke runs)")
+    max_minutes: float | None = Field(
+        None, gt=0, description="time budget: stop after the epoch in which it runs out"
+    )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
     balanced_sampling: bool = False
     num_threads: int | None = None

@@ -273,6 +273,9 @@ def train_run(
             if bad_epochs >= tc.early_stopping_patience:
                 stopped_early = True
                 break
+            if tc.max_minutes is not None and elapsed >= tc.max_minutes * 60:
+                stopped_early = True
+                break
             t0 = time.perf_counter()
             gen = torch.Generator().manual_seed(tc.seed * 100_003 + epoch)
             torch.manual_seed(tc.seed * 100_003 + epoch)
