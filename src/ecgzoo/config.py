@@ -73,6 +73,9 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     loss: Literal["ce", "weighted_ce", "focal"] = "ce"
     focal_gamma: float = Field(2.0, ge=0)
+    class_weight_power: float = Field(
+        1.0, ge=0, le=1, description="weights (n / (k * count)) ** power; 0.5 softens rare classes"
+    )
     monitor: str = Field("val_macro_recall", description="metric the best checkpoint is kept on")
     monitor_mode: Literal["max", "min"] = "max"
     early_stopping_patience: int = Field(10, ge=1)

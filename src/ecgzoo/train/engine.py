@@ -25,6 +25,7 @@ from ecgzoo.data.arrays import PreparedData
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters
 from ecgzoo.train.evaluate import (
+    AAMI_CLASSES,
     cross_entropy,
     evaluate_split,
     predict_split,
@@ -223,7 +224,9 @@ def train_run(
     model = build_model(
         spec.name, spec.n_leads, spec.n_samples, n_classes, spec.n_features, **spec.params
     ).to(device)
-    loss_fn = make_loss(tc.loss, data.train.y, n_classes, tc.focal_gamma).to(device)
+    loss_fn = make_loss(tc.loss, data.train.y, n_classes, tc.focal_gamma, tc.class_weight_power).to(
+        device
+    )
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad], lr=tc.lr, weight_decay=tc.weight_decay
     )
@@ -309,6 +312,11 @@ def train_run(
                 "val_loss": val["loss"],
             }
             row.update({f"val_{k}": float(val[k]) for k in VAL_KEYS})
+            for cls, stats in val["per_class"].items():
+                key = "noisy" if cls == "~" else cls
+                row[f"val_f1_{key}"] = float(stats["f1"])
+            if spec.class_names == AAMI_CLASSES:  # the inter-patient figure of merit
+                row["val_sv_f1"] = (row["val_f1_S"] + row["val_f1_V"]) / 2
             if "challenge" in val:
                 row["val_challenge_f1"] = float(val["challenge"]["challenge_f1"])
             row["lr"] = optimizer.param_groups[0]["lr"]

@@ -10,12 +10,16 @@ import torch.nn.functional as F
 from ecgzoo.errors import ConfigError
 
 
-def inverse_frequency_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Weights ``n / (n_classes * count_c)``, so every class contributes equally; absent -> 0."""
+def inverse_frequency_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> torch.Tensor:
+    """Weights ``(n / (k * count_c)) ** power`` over the k present classes; absent -> 0.
+
+    ``power = 1`` makes every class contribute equally; ``0.5`` keeps a class with a handful of
+    examples from dominating the loss.
+    """
     counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
     weights = np.zeros(n_classes)
     present = counts > 0
-    weights[present] = counts.sum() / (present.sum() * counts[present])
+    weights[present] = (counts.sum() / (present.sum() * counts[present])) ** power
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -44,12 +48,14 @@ class FocalLoss(nn.Module):
         return (w * loss).sum() / w.sum().clamp_min(1e-12)
 
 
-def make_loss(kind: str, y_train: np.ndarray, n_classes: int, gamma: float = 2.0) -> nn.Module:
+def make_loss(
+    kind: str, y_train: np.ndarray, n_classes: int, gamma: float = 2.0, power: float = 1.0
+) -> nn.Module:
     """The training loss named ``kind``: ``ce``, ``weighted_ce`` or ``focal`` (weighted)."""
     if kind == "ce":
         return nn.CrossEntropyLoss()
     if kind == "weighted_ce":
-        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes))
+        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes, power))
     if kind == "focal":
-        return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes))
+        return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes, power))
     raise ConfigError(f"train.loss: unknown loss {kind!r} (choose ce, weighted_ce, focal)")
