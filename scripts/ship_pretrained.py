@@ -1,0 +1,50 @@
+"""Copy a finished run into the package as pretrained weights (tensors only).
+
+Usage: python scripts/ship_pretrained.py RUN_DIR NAME --command "ecgzoo train ..."
+
+Writes ``src/ecgzoo/pretrained/NAME/`` with the run's ``config.yaml``, ``model.json``,
+``model.safetensors``, ``metrics.json`` and ``TRAINED_WITH.md`` (the exact training command),
+after checking that the weights load and stay under the size limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ecgzoo.train.evaluate import load_trained_model
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "src" / "ecgzoo" / "pretrained"
+FILES = ("config.yaml", "model.json", "model.safetensors", "metrics.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--command", required=True, help="the command that trained the run")
+    parser.add_argument("--max-mb", type=float, default=20.0)
+    args = parser.parse_args()
+
+    load_trained_model(args.run)  # refuses anything but a loadable tensors-only model
+    size_mb = (args.run / "model.safetensors").stat().st_size / 1e6
+    if size_mb > args.max_mb:
+        raise SystemExit(f"{args.run}/model.safetensors is {size_mb:.1f} MB > {args.max_mb} MB")
+    target = PRETRAINED / args.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        shutil.copyfile(args.run / name, target / name)
+    metrics = json.loads((args.run / "metrics.json").read_text())
+    test = metrics["test"]
+    (target / "TRAINED_WITH.md").write_text(
+        f"# pretrained:{args.name}\n\nTrained with:\n\n```bash\n{args.command}\n```\n\n"
+        f"Test split: accuracy {test['accuracy']:.4f}, macro F1 {test['macro_f1']:.4f}; "
+        f"{metrics['n_parameters']:,} parameters, {size_mb:.2f} MB.\n"
+    )
+    print(f"shipped {args.run} as pretrained:{args.name} ({size_mb:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
