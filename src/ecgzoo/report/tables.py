@@ -20,7 +20,7 @@ _COMPARE_ALIASES: dict[str, tuple[str, ...]] = {
     "recall": ("{avg}_recall", "recall"),
     "F1": ("{avg}_f1", "f1", "F1"),
     "accuracy": ("accuracy", "acc"),
-    "parameters": ("parameters", "n_params", "num_params", "params_count"),
+    "parameters": ("parameters", "n_parameters", "n_params", "num_params", "params_count"),
     "train time (s)": ("train_time_s", "train_time", "fit_time_s", "train_seconds", "time_s"),
 }
 _NESTED = ("metrics", "test", "test_metrics", "summary")
@@ -167,7 +167,7 @@ def compare_table(
       ``{average}_f1`` (``average`` is ``"macro"`` or ``"weighted"``), then plain
       ``precision`` / ``recall`` / ``f1``
     * accuracy: ``accuracy``, ``acc``
-    * parameters: ``parameters``, ``n_params``, ``num_params``, ``params_count``
+    * parameters: ``parameters``, ``n_parameters``, ``n_params``, ``num_params``, ``params_count``
     * train time (s): ``train_time_s``, ``train_time``, ``fit_time_s``, ``train_seconds``,
       ``time_s``
 

@@ -1,0 +1,362 @@
+"""Explain a trained run: Grad-CAM overlays per record and class, and a padding summary.
+
+``explain_run(RUN, RECORDS, OUT_DIR)`` is what ``ecgzoo explain RUN RECORD...`` runs:
+
+* ``RUN``: a run folder or ``pretrained:NAME``; the model is rebuilt from it, and its records
+  are read with the run's own data options (same length, padding, sampling rate, transform).
+* cinc2017 runs: a RECORD is a challenge record name (``A00001``), read from ``training2017/``
+  and labelled by the reference the run trained on (``REFERENCE-v3.csv`` or ``REFERENCE.csv``).
+* mitbih runs: a RECORD is a record number, ``100``, which explains ``beats_per_class`` beats
+  (default 2) of every AAMI class present in that record, evenly spaced through it; or
+  ``100:1234``, the beat whose R peak (annotation, at 360 Hz) is nearest sample 1234 (within
+  0.5 s). The beats are segmented exactly as in training, with their RR side features when the
+  model uses them.
+* Targets: with ``classes``, one map per listed class for every record; without, the predicted
+  class and, when it differs, the true class.
+
+Outputs in ``OUT_DIR``: one PNG per record and target class, ``<record>_<class>.png`` (class
+``~`` is written ``noisy``; a beat's record is ``100_s1234``), and ``summary.json`` /
+``summary.md``: per record and target, the prediction, the attribution on the zero padding
+versus the signal, and the padding's share of the input (see :func:`padding_attribution`).
+Zero padding is located from the loader's real lengths for cinc2017 (the header's sample count
+after resampling and pad/trim) and, for MIT-BIH beats, as the run of exact zeros that ends the
+beat (Kachuee beats are zero-padded to 187 samples; centred beats have none).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.errors import EcgzooError
+from ecgzoo.explain.gradcam import (
+    compute_gradcam,
+    padding_attribution,
+)
+
+_SLUGS = {"~": "noisy"}
+_BEAT_RE = re.compile(r"^(\d+):(\d+)$")
+_BEAT_TOLERANCE_S = 0.5
+MITDB_FS = 360.0
+
+
+def _slug(text: str) -> str:
+    text = _SLUGS.get(text, text)
+    return re.sub(r"[^A-Za-z0-9_\-]", lambda m: f"x{ord(m.group()):02x}", text)
+
+
+# --------------------------------------------------------------------------- loading records
+
+
+class _Examples:
+    """Inputs to explain: ``x`` ``(n, leads, samples)``, labels, ids, real lengths, features."""
+
+    def __init__(self, x, y, ids, lengths, features=None, extra=None):
+        self.x = np.asarray(x, dtype=np.float32)
+        self.y = np.asarray(y, dtype=np.int64)
+        self.ids = list(ids)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.features = features
+        self.extra = extra or [{} for _ in self.ids]
+
+
+def _trailing_zero_lengths(x: np.ndarray) -> np.ndarray:
+    """Real samples of each example: everything up to the last non-zero sample (any lead)."""
+    nonzero = np.any(x != 0, axis=1)  # (n, samples)
+    last = x.shape[-1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
+
+
+def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examples:
+    from ecgzoo.data import cinc2017
+
+    root = Path(root) if root is not None else _fetch_cinc2017()
+    source = cinc2017._training_source(root)
+    ref, _ = cinc2017._reference_for(options.labels, root, source)
+    unknown = [r for r in records if r not in ref]
+    if unknown:
+        raise EcgzooError(
+            f"unknown record {unknown[0]!r}: not a challenge-2017 record "
+            f"(names look like A00001; {len(ref)} records in {root})"
+        )
+    split = cinc2017.load_external(source, {r: ref[r] for r in records}, options)
+    order = {r: i for i, r in enumerate(split.groups.tolist())}
+    idx = np.array([order[r] for r in records])
+    seconds = cinc2017.record_lengths(source, records)
+    fs = float(options.fs)
+    real = np.minimum(np.rint(seconds * fs).astype(np.int64), cinc2017.n_samples_for(options))
+    lengths = cinc2017._axis_lengths(options, real)
+    return _Examples(split.x[idx], split.y[idx], records, lengths)
+
+
+def _fetch_cinc2017() -> Path:
+    from ecgzoo.data import cinc2017
+    from ecgzoo.data.physionet import fetch
+
+    return Path(fetch(*cinc2017.DATABASE, progress=False))
+
+
+def _parse_mitbih(spec: str) -> tuple[str, int | None]:
+    match = _BEAT_RE.match(spec)
+    if match:
+        return match.group(1), int(match.group(2))
+    return spec, None
+
+
+def _mitbih_examples(
+    options, records: list[str], root: Path | None, beats_per_class: int
+) -> _Examples:
+    from ecgzoo.data import mitbih
+
+    db_dir = Path(root) if root is not None else mitbih.default_db_dir()
+    available = set(mitbih.list_records(db_dir))
+    xs, ys, ids, feats, extra = [], [], [], [], []
+    for spec in records:
+        name, sample = _parse_mitbih(spec)
+        if name not in available:
+            raise EcgzooError(
+                f"unknown record {spec!r}: not an MIT-BIH record (use 100, or 100:SAMPLE for "
+                "one beat)"
+            )
+        beats = mitbih.prepare_beats(db_dir, options.model_copy(update={"records": [name]}))
+        peaks, labels = beats["sample"], beats["y"]
+        if sample is not None:
+            if len(peaks) == 0:
+                raise EcgzooError(f"unknown record {spec!r}: record {name} has no kept beats")
+            i = int(np.argmin(np.abs(peaks - sample)))
+            if abs(int(peaks[i]) - sample) > _BEAT_TOLERANCE_S * MITDB_FS:
+                raise EcgzooError(
+                    f"unknown record {spec!r}: no beat of record {name} within "
+                    f"{_BEAT_TOLERANCE_S} s of sample {sample} (nearest R peak: {int(peaks[i])})"
+                )
+            chosen = [i]
+        else:
+            chosen = []
+            for c in np.unique(labels):
+                members = np.flatnonzero(labels == c)
+                k = min(beats_per_class, len(members))
+                picks = np.unique(np.round(np.linspace(0, len(members) - 1, k)).astype(int))
+                chosen.extend(members[picks].tolist())
+            chosen.sort()
+        for i in chosen:
+            xs.append(beats["x"][i])
+            ys.append(int(labels[i]))
+            ids.append(f"{name}_s{int(peaks[i])}")
+            feats.append(beats["rr"][i])
+            extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
+    x = np.stack(xs)[:, None, :].astype(np.float32)
+    features = np.stack(feats).astype(np.float32) if options.rr_features else None
+    return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)
+
+
+def _run_config(folder: Path, class_names: list[str]):
+    from ecgzoo.config import ExperimentConfig
+    from ecgzoo.train.evaluate import CHALLENGE_CLASSES
+    from ecgzoo.train.runfolder import read_run_config
+
+    if (folder / "config.yaml").is_file():
+        return read_run_config(folder)
+    # A pretrained folder without its config: the dataset follows from the classes.
+    dataset = "cinc2017" if list(class_names) == CHALLENGE_CLASSES else "mitbih"
+    return ExperimentConfig.model_validate({"data": {"dataset": dataset}})
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    if pct:
+        return f"{100 * value:.1f}%"
+    return f"{value:.2f}"
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# Grad-CAM: {summary['run']}",
+        "",
+        f"Model `{summary['model']}`, layer `{summary['layer']}` ({summary['grid']} grid), "
+        f"dataset {summary['dataset']}.",
+        "",
+        "Attribution on the zero padding vs on the signal (padding share: the padding's share "
+        "of the input; ratio > 1: the map favours the padding over a flat map).",
+        "",
+        "| record | true | predicted | p | target | signal | padding | padding share | ratio "
+        "| png |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary["records"]:
+        for tgt in row["targets"]:
+            lines.append(
+                f"| {row['record']} | {row['true']} | {row['predicted']} "
+                f"| {row['probability']:.2f} | {tgt['class']} "
+                f"| {_fmt(tgt['signal_fraction'], True)} | {_fmt(tgt['padding_fraction'], True)} "
+                f"| {_fmt(row['padding_share'], True)} | {_fmt(tgt['padding_ratio'])} "
+                f"| {tgt['png']} |"
+            )
+    mean = summary["mean"]
+    lines += [
+        "",
+        f"Mean over all maps: signal {_fmt(mean['signal_fraction'], True)}, padding "
+        f"{_fmt(mean['padding_fraction'], True)}, padding share "
+        f"{_fmt(mean['padding_share'], True)}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- explain_run
+
+
+def explain_run(
+    run: str,
+    records: list[str],
+    out_dir: Path,
+    classes: list[str] | None = None,
+    *,
+    root: Path | None = None,
+    beats_per_class: int = 2,
+) -> dict[str, Any]:
+    """Grad-CAM overlays and a padding-vs-signal table for ``records`` of a trained run.
+
+    ``run``: a run folder or ``pretrained:NAME``. ``records``: challenge record names for a
+    cinc2017 run; ``100`` or ``100:SAMPLE`` for a mitbih run (see the module docstring).
+    ``classes``: explain these classes for every record (default: predicted, plus true when
+    different). ``root``: the database folder (cinc2017: the one holding ``training2017/``;
+    mitbih: the one holding ``100.hea``), default the fetched copy. Writes the PNGs and
+    ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
+    """
+    from ecgzoo.explain.overlay import plot_signal_cam, plot_spectrogram_cam
+    from ecgzoo.train.evaluate import load_trained_model, predict_proba, standardise_features
+    from ecgzoo.train.runfolder import atomic_write_text, resolve_run, write_json
+
+    records = [str(r) for r in records]
+    if not records:
+        raise EcgzooError("explain: name at least one record")
+    folder = resolve_run(run)
+    model, spec = load_trained_model(folder)
+    names = list(spec.class_names)
+    if classes is not None:
+        bad = [c for c in classes if c not in names]
+        if bad:
+            raise EcgzooError(f"unknown class {bad[0]!r} (the run's classes: {', '.join(names)})")
+    config = _run_config(folder, names)
+    dataset = config.data.dataset
+    if dataset == "cinc2017":
+        ex = _cinc2017_examples(config.data.cinc2017, records, root)
+    elif dataset == "mitbih":
+        if beats_per_class < 1:
+            raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
+        ex = _mitbih_examples(config.data.mitbih, records, root, beats_per_class)
+    else:
+        raise EcgzooError(f"explain: runs trained on {dataset!r} have no named records to read")
+    if ex.x.shape[1:] != (spec.n_leads, spec.n_samples):
+        raise EcgzooError(
+            f"{folder}: records prepared as {ex.x.shape[1:]} but the model expects "
+            f"({spec.n_leads}, {spec.n_samples})"
+        )
+
+    feats = standardise_features(ex.features, spec)
+    prob = predict_proba(model, ex.x, feats)
+    pred = prob.argmax(axis=1)
+    pairs: list[tuple[int, int]] = []
+    for i in range(len(ex.ids)):
+        if classes is not None:
+            pairs += [(i, names.index(c)) for c in classes]
+        else:
+            pairs.append((i, int(pred[i])))
+            if int(ex.y[i]) != int(pred[i]):
+                pairs.append((i, int(ex.y[i])))
+    idx = np.array([p[0] for p in pairs])
+    targets = np.array([p[1] for p in pairs])
+    result = compute_gradcam(
+        model, ex.x[idx], targets, features=None if feats is None else feats[idx], batch_size=8
+    )
+    pad = padding_attribution(result.cam_time, ex.lengths[idx])
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fs = float(spec.sampling_rate)
+    rows: dict[int, dict[str, Any]] = {}
+    for k, (i, target) in enumerate(pairs):
+        rid = ex.ids[i]
+        true, predicted = names[int(ex.y[i])], names[int(pred[i])]
+        row = rows.setdefault(
+            i,
+            {
+                "record": rid,
+                **ex.extra[i],
+                "true": true,
+                "predicted": predicted,
+                "probability": float(prob[i, pred[i]]),
+                "probabilities": {c: float(p) for c, p in zip(names, prob[i], strict=True)},
+                "length_s": float(ex.lengths[i] / fs),
+                "input_s": float(spec.n_samples / fs),
+                "padding_share": pad["records"][k]["padding_share"],
+                "targets": [],
+            },
+        )
+        tname = names[target]
+        png = f"{_slug(rid)}_{_slug(tname)}.png"
+        title = (
+            f"{rid}   true {true}   predicted {predicted} (p={prob[i, pred[i]]:.2f})   "
+            f"Grad-CAM for {tname} (p={prob[i, target]:.2f})"
+        )
+        pad_k = pad["records"][k]
+        signal = ex.x[i].mean(axis=0)
+        if result.grid == "spectrogram" and result.hop is not None:
+            spectrogram = result.spectrogram[k] if result.spectrogram is not None else None
+            plot_spectrogram_cam(
+                out_dir / png,
+                signal,
+                spectrogram if spectrogram is not None else np.zeros_like(result.cam[k]),
+                result.cam[k],
+                result.cam_time[k],
+                fs,
+                int(result.hop),
+                int(result.nperseg),
+                length=int(ex.lengths[i]),
+                title=title,
+                pad_fraction=pad_k["padding_fraction"],
+            )
+        else:
+            plot_signal_cam(
+                out_dir / png,
+                signal,
+                result.cam_time[k],
+                fs,
+                length=int(ex.lengths[i]),
+                title=title,
+                pad_fraction=pad_k["padding_fraction"],
+            )
+        row["targets"].append(
+            {
+                "class": tname,
+                "probability": float(prob[i, target]),
+                "png": png,
+                "padding_fraction": pad_k["padding_fraction"],
+                "signal_fraction": pad_k["signal_fraction"],
+                "padding_ratio": pad_k["padding_ratio"],
+            }
+        )
+
+    summary = {
+        "run": str(run),
+        "model": spec.name,
+        "layer": result.layer,
+        "grid": result.grid,
+        "dataset": dataset,
+        "class_names": names,
+        "target_rule": "listed classes" if classes is not None else "predicted + true",
+        "sampling_rate": fs,
+        "records": [rows[i] for i in sorted(rows)],
+        "mean": pad["mean"],
+        "n_maps": len(pairs),
+    }
+    write_json(out_dir / "summary.json", summary)
+    atomic_write_text(out_dir / "summary.md", _markdown(summary))
+    return summary
