@@ -49,7 +49,10 @@ def base_tree(space: str, args: argparse.Namespace) -> dict:
     return {
         "name": f"tune-mitbih-{space}",
         "data": {"dataset": "mitbih", "seed": 0, "mitbih": mitbih},
-        "model": {"name": MODELS[space], "params": {}},
+        "model": {
+            "name": MODELS[space],
+            "params": {"chunk": args.rnn_chunk} if space == "rnn" and args.rnn_chunk else {},
+        },
         "train": train,
     }
 
@@ -61,6 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=20, help="epochs per trial at most (20)")
     p.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--rnn-chunk", type=int, default=None, help="samples per RNN time step")
     p.add_argument("--max-beats-per-class", type=int, default=None, help="cap training beats")
     p.add_argument("--records", nargs="+", default=None, help="restrict to these records")
     p.add_argument("--cpus-per-trial", type=float, default=1)
