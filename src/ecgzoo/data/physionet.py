@@ -32,7 +32,7 @@ MIRROR_ENV = "ECGZOO_PHYSIONET_MIRROR"
 MARKER = ".complete"
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
-_USER_AGENT = "ecgzoo (+https://github.com/ecgzoo)"
+_USER_AGENT = "ecgzoo/0.1 (python urllib)"
 
 
 @dataclass(frozen=True)

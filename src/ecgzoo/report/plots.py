@@ -103,9 +103,9 @@ def plot_learning_curves(
 
     ``history`` is a list of per-epoch dicts or a DataFrame with ``epoch`` (1-based index when
     absent), ``train_loss``, ``val_loss`` and any other numeric columns. Panels: losses (every
-    column ending in ``loss``); metrics (the other numeric columns except ``epoch``, ``lr``
-    and timing columns ending in ``_s`` or ``time``); learning rate (``lr``, log scale) when
-    present. The best ``val_loss`` epoch is marked.
+    column ending in ``loss``); metrics (the other numeric columns except ``epoch``, ``lr``,
+    timing columns (``_s``, ``time``, ``seconds``) and per-class ``val_f1_*``); learning rate
+    (``lr``, log scale) when present. The best ``val_loss`` epoch is marked.
     """
     rows = _records(history)
     if not rows:
@@ -120,7 +120,12 @@ def plot_learning_curves(
     metric_keys = [
         k
         for k in keys
-        if k not in skip and k not in loss_keys and not k.endswith("_s") and "time" not in k
+        if k not in skip
+        and k not in loss_keys
+        and not k.endswith("_s")
+        and "time" not in k
+        and "seconds" not in k
+        and not k.startswith("val_f1_")  # per-class F1: too many lines for one panel
     ]
     has_lr = "lr" in keys
     panels = ["loss"] + (["metrics"] if metric_keys else []) + (["lr"] if has_lr else [])
