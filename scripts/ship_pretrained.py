@@ -41,7 +41,10 @@ def main() -> None:
     (target / "TRAINED_WITH.md").write_text(
         f"# pretrained:{args.name}\n\nTrained with:\n\n```bash\n{args.command}\n```\n\n"
         f"Test split: accuracy {test['accuracy']:.4f}, macro F1 {test['macro_f1']:.4f}; "
-        f"{metrics['n_parameters']:,} parameters, {size_mb:.2f} MB.\n"
+        f"{metrics['n_parameters']:,} parameters, {size_mb:.2f} MB. "
+        f"Trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.0f} s on "
+        f"{metrics['device']} (best epoch {metrics['best_epoch']}); a config with "
+        "`max_minutes` stops on time, so another machine may run a different number of epochs.\n"
     )
     print(f"shipped {args.run} as pretrained:{args.name} ({size_mb:.2f} MB)")
 
