@@ -326,7 +326,10 @@ def compare(
         if not path.is_file():
             raise EcgzooError(f"{folder}: no metrics.json (the run has not finished)")
         summaries.append({"run": str(run), **json.loads(path.read_text())})
-    rows = compare_table(summaries)
+    rows = [
+        {"run": row["run"], **{k: v for k, v in row.items() if k != "run"}}
+        for row in compare_table(summaries, extra_columns={"run": "run"})
+    ]
     console.print(_rich_table(rows, title="comparison (test split)"))
     if out is not None:
         write_table(rows, out)
