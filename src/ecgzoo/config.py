@@ -100,7 +100,8 @@ class ExperimentConfig(_Strict):
     output_dir: str = "runs"
 
 
-def _set_dotted(tree: dict, key: str, value: Any) -> None:
+def set_dotted(tree: dict, key: str, value: Any) -> None:
+    """Set ``tree["a"]["b"] = value`` for ``key`` ``"a.b"``, creating sections as needed."""
     parts = key.split(".")
     node = tree
     for part in parts[:-1]:
@@ -142,7 +143,7 @@ def build_config(
     tree = _deep_copy(tree)
     for text in overrides or []:
         key, value = parse_override(text)
-        _set_dotted(tree, key, value)
+        set_dotted(tree, key, value)
     try:
         return ExperimentConfig.model_validate(tree)
     except ValidationError as exc:

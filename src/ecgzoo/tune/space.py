@@ -39,7 +39,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from ecgzoo.config import ExperimentConfig, build_config
+from ecgzoo.config import ExperimentConfig, build_config, set_dotted
 from ecgzoo.errors import ConfigError
 
 __all__ = [
@@ -467,15 +467,6 @@ def apply_values(base: ExperimentConfig, values: dict[str, Any], **top: Any) -> 
     """
     tree = base.model_dump(mode="json")
     for key, value in values.items():
-        node = tree
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"{key}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = _plain(value)
+        set_dotted(tree, key, _plain(value))
     tree.update(top)
     return build_config(tree, source="trial config")
