@@ -117,3 +117,27 @@ def test_weighted_sampling_and_augmentation_train(tmp_path, tiny_data):
     )
     losses = [row["train_loss"] for row in result.history]
     assert all(np.isfinite(losses))
+
+
+def test_init_from_copies_matching_tensors_and_refuses_unrelated_runs(tmp_path, tiny_data):
+    from ecgzoo.train.runfolder import load_weights
+
+    source = _train(tmp_path / "source", tiny_data, ["train.epochs=1"]).run_dir
+    start = _train(tmp_path / "start", tiny_data, ["train.epochs=0", f"train.init_from={source}"])
+    copied = load_weights(start.run_dir / "model.safetensors")
+    original = load_weights(source / "model.safetensors")
+    assert copied.keys() == original.keys()
+    assert all(torch.equal(copied[k], original[k]) for k in original)
+    assert start.metrics["tensors_transferred"].split("/")[0] == str(len(original))
+
+    with pytest.raises(ConfigError, match="train.init_from"):
+        _train(
+            tmp_path / "other",
+            tiny_data,
+            [
+                "train.epochs=0",
+                f"train.init_from={source}",
+                "model.name=resnet1d",
+                "model.params={n_blocks: 1, width: 4}",
+            ],
+        )

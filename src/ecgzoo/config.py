@@ -89,6 +89,11 @@ class TrainConfig(_Strict):
     )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
     balanced_sampling: bool = False
+    init_from: str | None = Field(
+        None,
+        description="start from the weights of this run folder or pretrained:NAME "
+        "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
+    )
     num_threads: int | None = None
 
 

@@ -83,6 +83,25 @@ def random_crop_batch(
     return x.gather(-1, index[:, None, :].expand(-1, x.shape[1], -1))
 
 
+def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
+    """Copy the tensors of a trained run whose names and shapes match ``model``'s.
+
+    Returns ``(copied, total)`` parameter-tensor counts. Used for transfer between datasets:
+    an encoder trained on MIT-BIH beats, fine-tuned on CinC 2017 recordings.
+    """
+    from ecgzoo.train.runfolder import resolve_run
+
+    weights = load_weights(resolve_run(source) / "model.safetensors")
+    own = model.state_dict()
+    matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ConfigError(
+            f"train.init_from: no tensor of {source} fits model {type(model).__name__}"
+        )
+    model.load_state_dict(matched, strict=False)
+    return len(matched), len(own)
+
+
 def _epoch_order(n: int, gen: torch.Generator, sample_weights: torch.Tensor | None) -> torch.Tensor:
     if sample_weights is None:
         return torch.randperm(n, generator=gen)
@@ -224,6 +243,12 @@ def train_run(
     model = build_model(
         spec.name, spec.n_leads, spec.n_samples, n_classes, spec.n_features, **spec.params
     ).to(device)
+    transferred = None
+    if tc.init_from and resume_state is None:
+        copied, total = initialise_from(model, tc.init_from)
+        transferred = f"{copied}/{total}"
+        if progress:
+            print(f"initialised {copied} of {total} tensors from {tc.init_from}")
     loss_fn = make_loss(tc.loss, data.train.y, n_classes, tc.focal_gamma, tc.class_weight_power).to(
         device
     )
@@ -367,6 +392,8 @@ def train_run(
             "stopped_early": stopped_early,
             "train_seconds": elapsed,
             "device": str(device),
+            "init_from": tc.init_from,
+            "tensors_transferred": transferred,
         }
     )
     write_json(run_dir / "metrics.json", metrics)
