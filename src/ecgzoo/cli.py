@@ -85,26 +85,25 @@ def data_prepare(
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
 ) -> None:
     """Prepare (and cache) the arrays of a dataset and print their class counts per split."""
-    from ecgzoo.config import build_config
     from ecgzoo.data.loading import load_data
 
-    if _database(database) == "mitdb":
-        tree = {
-            "data": {
-                "dataset": "mitbih",
-                "seed": seed,
-                "mitbih": {"segmentation": segmentation, "split": split},
-            }
-        }
-    else:
-        tree = {"data": {"dataset": "cinc2017", "seed": seed}}
-    config = build_config(tree, source="options")
-    data = load_data(config.data)
+    data = load_data(_data_config(database, segmentation, split, seed))
     console.print(_rich_table(_split_counts(data), title=f"{database}: examples per split"))
     console.print(
         f"input shape per example: ({data.n_leads}, {data.n_samples}); "
         f"side features: {data.n_features}"
     )
+
+
+def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
+    """The data section for a database named on the command line, validated."""
+    from ecgzoo.config import build_config
+
+    if _database(database) == "mitdb":
+        data = {"dataset": "mitbih", "mitbih": {"segmentation": segmentation, "split": split}}
+    else:
+        data = {"dataset": "cinc2017"}
+    return build_config({"data": {**data, "seed": seed}}, source="options").data
 
 
 def _split_counts(data) -> list[dict]:
@@ -130,18 +129,11 @@ def data_info(
     split: Annotated[str, typer.Option(help="mitdb: intra or inter")] = "intra",
 ) -> None:
     """Class counts per split as a table, plus PNGs of the distribution and example signals."""
-    from ecgzoo.config import build_config
     from ecgzoo.data.loading import load_data
     from ecgzoo.report import plots
 
     db = _database(database)
-    if db == "mitdb":
-        tree = {
-            "data": {"dataset": "mitbih", "mitbih": {"segmentation": segmentation, "split": split}}
-        }
-    else:
-        tree = {"data": {"dataset": "cinc2017"}}
-    data_cfg = build_config(tree, source="options").data
+    data_cfg = _data_config(database, segmentation, split)
     data = load_data(data_cfg)
     rows = _split_counts(data)
     console.print(_rich_table(rows, title=f"{database}: examples per split"))
