@@ -1,0 +1,141 @@
+"""`ecgzoo train`, `evaluate` and `compare`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecgzoo.cli.app import app, console, rich_table
+from ecgzoo.errors import EcgzooError
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="experiment YAML (see configs/)")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace a finished run of the same name")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Train a model; an interrupted run of the same name resumes from its last checkpoint."""
+    from ecgzoo.config import load_config
+    from ecgzoo.train.engine import train_run
+
+    cfg = load_config(config, overrides or [])
+    result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
+    print_metrics(result.metrics["test"], f"{cfg.name}: test split")
+    console.print(f"run folder: {result.run_dir}")
+
+
+def print_metrics(m: dict, title: str) -> None:
+    """Summary, per-class and (where they apply) AAMI or challenge tables, narrow enough to read."""
+    names = {
+        "accuracy": "accuracy",
+        "macro_precision": "macro P",
+        "macro_recall": "macro R",
+        "macro_f1": "macro F1",
+        "weighted_f1": "weighted F1",
+        "roc_auc_macro": "ROC AUC",
+    }
+    console.print(rich_table([{names[k]: m.get(k) for k in names}], title=title))
+    if "aami" in m:
+        rows = [
+            {
+                "class": r["class"],
+                "beats": r["support"],
+                "Se": r["Se"],
+                "+P": r["+P"],
+                "FPR": r["FPR"],
+                "F1": r["F1"],
+            }
+            for r in m["aami"]
+        ]
+        console.print(rich_table(rows, title="AAMI EC57 (Q beats not scored)"))
+    else:
+        rows = [
+            {
+                "class": c,
+                "precision": pc["precision"],
+                "recall": pc["recall"],
+                "F1": pc["f1"],
+                "support": pc["support"],
+            }
+            for c, pc in m["per_class"].items()
+        ]
+        console.print(rich_table(rows, title="per class"))
+    if "challenge" in m:
+        ch = m["challenge"]
+        keys = ("challenge_f1", "f1_N", "f1_A", "f1_O", "f1_noisy")
+        console.print(rich_table([{k: ch[k] for k in keys}], title="PhysioNet/CinC 2017"))
+
+
+@app.command()
+def evaluate(
+    run: Annotated[str, typer.Argument(help="run folder or pretrained:NAME")],
+    split: Annotated[str, typer.Option(help="train, val or test")] = "test",
+    data: Annotated[Path | None, typer.Option(help="external records (folder or zip)")] = None,
+    reference: Annotated[Path | None, typer.Option(help="reference labels for --data")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Score a trained model on a split of its dataset, or on external challenge-format data."""
+    from ecgzoo.train.evaluate import evaluate_split, load_trained_model
+    from ecgzoo.train.runfolder import read_run_config, resolve_run
+
+    folder = resolve_run(run)
+    cfg = read_run_config(folder)
+    model, spec = load_trained_model(folder)
+    if data is not None or reference is not None:
+        if data is None or reference is None:
+            raise EcgzooError("--data and --reference go together")
+        if cfg.data.dataset != "cinc2017":
+            raise EcgzooError(f"--data: {run} was trained on {cfg.data.dataset}, not cinc2017")
+        from ecgzoo.data.cinc2017 import load_external
+
+        arrays = load_external(data, reference, cfg.data.cinc2017)
+        label = str(data)
+    else:
+        if split not in ("train", "val", "test"):
+            raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
+        from ecgzoo.data.loading import load_data
+
+        arrays = load_data(cfg.data).split(split)
+        label = f"{split} split"
+    metrics, _ = evaluate_split(model, spec, arrays)
+    metrics.update({"run": str(run), "data": label, "model": spec.name})
+    if as_json:
+        print(json.dumps(metrics))
+    else:
+        print_metrics(metrics, f"{run}: {label}")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="run folders or pretrained:NAME")],
+    out: Annotated[Path | None, typer.Option(help="write OUT.md and OUT.csv")] = None,
+) -> None:
+    """One table of finished runs: model, precision, recall, F1, accuracy, parameters, time."""
+    from ecgzoo.report.tables import compare_table, to_markdown, write_table
+    from ecgzoo.train.runfolder import resolve_run
+
+    summaries = []
+    for run in runs:
+        folder = resolve_run(run)
+        path = folder / "metrics.json"
+        if not path.is_file():
+            raise EcgzooError(f"{folder}: no metrics.json (the run has not finished)")
+        summaries.append({"run": str(run), **json.loads(path.read_text())})
+    rows = [
+        {"run": row["run"], **{k: v for k, v in row.items() if k != "run"}}
+        for row in compare_table(summaries, extra_columns={"run": "run"})
+    ]
+    console.print(rich_table(rows, title="comparison (test split)"))
+    if out is not None:
+        write_table(rows, out)
+        console.print(f"written {out}.md and {out}.csv")
+    else:
+        console.print(to_markdown(rows))

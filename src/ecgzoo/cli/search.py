@@ -1,0 +1,74 @@
+"""`ecgzoo tune` and `explain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecgzoo.cli.app import app, console, rich_table
+from ecgzoo.errors import EcgzooError
+
+
+@app.command()
+def tune(
+    config: Annotated[Path, typer.Argument(help="base experiment YAML")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides")] = None,
+    space: Annotated[Path, typer.Option(help="search space YAML (configs/spaces/)")] = Path(
+        "configs/spaces/cnn.yaml"
+    ),
+    num_samples: Annotated[int, typer.Option(help="number of trials")] = 64,
+    metric: Annotated[str, typer.Option(help="metric to optimise")] = "val_macro_recall",
+    mode: Annotated[str, typer.Option(help="max or min")] = "max",
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs per trial")] = 1,
+    gpus_per_trial: Annotated[float, typer.Option(help="GPUs per trial")] = 0,
+    address: Annotated[str | None, typer.Option(help="join this Ray cluster")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted search")] = False,
+    output: Annotated[Path | None, typer.Option(help="experiment folder")] = None,
+) -> None:
+    """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
+    if mode not in ("max", "min"):
+        raise EcgzooError(f"--mode: must be max or min, got {mode!r}")
+    from ecgzoo.tune.search import tune_command
+
+    tune_command(
+        config,
+        space,
+        num_samples=num_samples,
+        metric=metric,
+        mode=mode,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        address=address,
+        resume=resume,
+        output=output,
+        overrides=overrides or [],
+    )
+
+
+@app.command()
+def explain(
+    run: Annotated[str, typer.Argument(help="run folder or pretrained:NAME")],
+    records: Annotated[
+        list[str], typer.Argument(help="A00001 (cinc2017), 100 or 100:1234 (mitbih)")
+    ],
+    out: Annotated[Path | None, typer.Option(help="folder for the PNGs and summary")] = None,
+    classes: Annotated[
+        list[str] | None, typer.Option("--class", help="explain these classes (repeatable)")
+    ] = None,
+) -> None:
+    """Grad-CAM overlays per record and class, and how much attribution falls on padding."""
+    from ecgzoo.explain import explain_run
+    from ecgzoo.train.runfolder import resolve_run
+
+    folder = resolve_run(run)
+    out = out or folder / "explain"
+    summary = explain_run(run, records, out, classes=classes)
+    rows = [
+        {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+        for row in summary.get("records", [])
+    ]
+    if rows:
+        console.print(rich_table(rows, title="Grad-CAM: attribution on padding vs signal"))
+    console.print(f"overlays and summary written to {out}")
