@@ -19,7 +19,7 @@ class MitbihOptions(_Strict):
     """How MIT-BIH beats are segmented and split."""
 
     segmentation: Literal["kachuee", "centered"] = "kachuee"
-    split: Literal["intra", "inter"] = "intra"
+    split: Literal["intra", "inter", "group"] = "intra"
     pad_to: int | None = Field(None, description="zero-pad kachuee beats to this length (192)")
     before_s: float = Field(0.25, gt=0, description="centered: seconds before the R peak")
     after_s: float = Field(0.45, gt=0, description="centered: seconds after the R peak")

@@ -58,6 +58,7 @@ class Database:
 
 
 _MITDB_ZIP = "mit-bih-arrhythmia-database-1.0.0.zip"
+_SVDB_ZIP = "mit-bih-supraventricular-arrhythmia-database-1.0.0.zip"
 
 # The checksums are those of the files in the project's PhysioNet mirror.
 CATALOG: dict[str, dict[str, Database]] = {
@@ -74,6 +75,22 @@ CATALOG: dict[str, dict[str, Database]] = {
                     size=66_185_520,
                     extract=True,
                     member_sums="mit-bih-arrhythmia-database-1.0.0/SHA256SUMS.txt",
+                ),
+            ),
+        ),
+    },
+    "svdb": {  # minimal entry (the data layer's reader needs it); the zip as mirrored
+        "1.0.0": Database(
+            name="svdb",
+            version="1.0.0",
+            title="MIT-BIH Supraventricular Arrhythmia Database",
+            files=(
+                RemoteFile(
+                    name=_SVDB_ZIP,
+                    url=f"https://physionet.org/static/published-projects/svdb/{_SVDB_ZIP}",
+                    sha256="927e8c21c1c2aa411f43e519431b08589d496f89d8fa9e118dbae352475f9bd0",
+                    size=22_324_168,
+                    extract=True,
                 ),
             ),
         ),

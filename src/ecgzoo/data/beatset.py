@@ -1,0 +1,258 @@
+"""Beat datasets of any database with reference beat annotations (``mitdb``, ``svdb``).
+
+One pipeline for all of them: a reader lists and reads records, ``examples.beats`` cuts each
+record's chosen lead (MLII, else V5, else the first) into AAMI-labelled beats, record by
+record (streamed into the cache, so memory holds one record), and a split stage assembles
+train/val/test. The per-database modules (``mitbih.py``, ``svdb.py``) only name their reader,
+cache key and splits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.data.cache import cached_arrays
+from ecgzoo.data.examples.beats import (
+    CLASS_NAMES,
+    RR_FEATURE_NAMES,
+    aami_labels,
+    beats_from_lead,
+    choose_lead,
+)
+from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
+from ecgzoo.errors import ConfigError, DataError
+
+
+def resolve_records(reader: WfdbFolderReader, records: list[str] | None, section: str) -> list[str]:
+    """The records to use: all (reader order), or ``records`` sorted after checking them."""
+    if records is None:
+        return reader.list_records()
+    if not reader.folder.is_dir():
+        raise DataError(f"{reader.folder}: {reader.name} database folder not found")
+    wanted = [str(r) for r in records]
+    listing = reader.folder / "RECORDS"
+    if listing.is_file():  # else each record's files are checked when read
+        available = reader.list_records()
+        unknown = [r for r in wanted if r not in available]
+        if unknown:
+            raise ConfigError(f"{section}.records: not in {listing}: {', '.join(unknown)}")
+    if len(set(wanted)) != len(wanted):
+        raise ConfigError(f"{section}.records: a record is listed twice")
+    if not wanted:
+        raise ConfigError(f"{section}.records: empty list")
+    return sorted(wanted)
+
+
+def fingerprint(folder: Path, names: list[str]) -> list[list]:
+    """Sizes of each record's files: a cheap guard against a different copy of the database."""
+    out = []
+    for name in names:
+        sizes = []
+        for ext in (".hea", ".dat", ".atr"):
+            path = Path(folder) / f"{name}{ext}"
+            if not path.is_file():
+                raise DataError(f"{path}: file not found")
+            sizes.append(path.stat().st_size)
+        out.append([str(name), *sizes])
+    return out
+
+
+def record_beats(reader: WfdbFolderReader, name: str, settings: dict[str, Any]) -> dict:
+    """One record's beat arrays (see :func:`ecgzoo.data.examples.beats.beats_from_lead`)."""
+    rec = reader.read(name)
+    channel = choose_lead(rec.lead_names)
+    lead = rec.signal[channel]
+    if not np.all(np.isfinite(lead)):
+        raise DataError(
+            f"{reader.folder / name}.dat: lead {rec.lead_names[channel]} has invalid (NaN) "
+            "samples; beats need a complete lead"
+        )
+    samples, labels = aami_labels(rec.beat_samples, rec.beat_symbols)
+    part = beats_from_lead(lead, rec.fs, samples, labels, settings)
+    part["lead"] = rec.lead_names[channel]
+    return part
+
+
+def _record_id(name: str) -> int:
+    if not name.isdigit():
+        raise DataError(f"record {name!r}: beat databases need numeric record names")
+    return int(name)
+
+
+def _chunk(job: tuple[WfdbFolderReader, str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    reader, name, settings = job
+    p = record_beats(reader, name, settings)
+    rid = _record_id(name)
+    return {
+        "x": p["x"],
+        "y": p["y"],
+        "record": np.full(len(p["y"]), rid, dtype=np.int64),
+        "sample": p["sample"],
+        "rr": p["rr"].reshape(-1, len(RR_FEATURE_NAMES)),
+        "truncated": p["truncated"],
+        "records": np.array([rid], dtype=np.int64),
+        "leads": np.array([p["lead"]], dtype="U8"),
+        "dropped_record": np.full(len(p["dropped_y"]), rid, dtype=np.int64),
+        "dropped_sample": p["dropped_sample"],
+        "dropped_y": p["dropped_y"],
+        "dropped_reason": p["dropped_reason"],
+    }
+
+
+def stream_beats(
+    reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], workers: int = 1
+) -> Iterator[dict[str, np.ndarray]]:
+    """Per-record chunks of beat arrays, in ``names`` order (``workers`` processes if > 1).
+
+    The default is one process: on 2 shared cores a pool was slower (beats are pickled back).
+    """
+    for name in names:
+        _record_id(name)
+    jobs = [(reader, name, settings) for name in names]
+    if workers <= 1:
+        for job in jobs:
+            yield _chunk(job)
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        yield from pool.map(_chunk, jobs)
+
+
+def build_arrays(
+    reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], workers: int = 1
+) -> dict[str, np.ndarray]:
+    """All beats of ``names`` in memory (no cache): the chunks of :func:`stream_beats` joined."""
+    parts = list(stream_beats(reader, names, settings, workers))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def prepare(
+    cache_name: str,
+    params: dict[str, Any],
+    reader: WfdbFolderReader,
+    names: list[str],
+    settings: dict[str, Any],
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Beats streamed record by record into the cache entry of ``params`` (see ``cache``)."""
+    return cached_arrays(
+        cache_name,
+        params,
+        lambda: stream_beats(reader, names, settings, workers or 1),
+        cache_dir=cache_dir,
+    )
+
+
+def count_beats(reader: WfdbFolderReader, names: list[str]) -> dict[str, dict[str, int]]:
+    """AAMI beat counts per record (annotations only) plus an ``"all"`` row."""
+    table: dict[str, dict[str, int]] = {}
+    total = np.zeros(len(CLASS_NAMES), dtype=np.int64)
+    for name in names:
+        bs, bsym, _, _ = reader.read_beats(name)
+        _, labels = aami_labels(bs, bsym)
+        counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+        total += counts
+        table[str(name)] = count_row(counts)
+    table["all"] = count_row(total)
+    return table
+
+
+def count_row(counts: np.ndarray, names: list[str] | None = None) -> dict[str, int]:
+    """``{"N": ..., ..., "total": n}`` from per-class counts."""
+    row = {c: int(n) for c, n in zip(names or CLASS_NAMES, counts, strict=True)}
+    row["total"] = int(np.sum(counts))
+    return row
+
+
+def class_counts(y: np.ndarray, class_names: list[str] | None = None) -> dict[str, int]:
+    """``{"N": ..., "S": ..., ..., "total": n}`` for labels ``y``."""
+    names = class_names or CLASS_NAMES
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(names))[: len(names)]
+    return count_row(counts, names)
+
+
+def split_class_counts(data: PreparedData) -> dict[str, dict[str, int]]:
+    """Class counts per split (``train``, ``val``, ``test``, ``all``): a table-ready dict."""
+    table = {
+        name: class_counts(data.split(name).y, data.class_names)
+        for name in ("train", "val", "test")
+    }
+    table["all"] = {k: sum(table[s][k] for s in ("train", "val", "test")) for k in table["train"]}
+    return table
+
+
+def cap_per_class(
+    index: np.ndarray, y: np.ndarray, cap: int, seed: int, section: str
+) -> np.ndarray:
+    """At most ``cap`` (seeded random) examples of each class among ``index``."""
+    if cap < 1:
+        raise ConfigError(f"{section}.max_beats_per_class: must be at least 1 (got {cap})")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(y[index]):
+        members = index[y[index] == c]
+        if len(members) > cap:
+            members = rng.choice(members, size=cap, replace=False)
+        keep.append(members)
+    return np.sort(np.concatenate(keep)).astype(np.int64)
+
+
+def assemble(
+    arrays: dict[str, np.ndarray],
+    options: Any,
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    meta_split: dict[str, Any],
+    dataset: str,
+    seed: int,
+    section: str,
+) -> PreparedData:
+    """``PreparedData`` of beats from the cached arrays and ``(train, val, test)`` indices."""
+    train, val, test = parts
+    y, record = np.asarray(arrays["y"]), np.asarray(arrays["record"])
+    if options.max_beats_per_class is not None:
+        train = cap_per_class(train, y, options.max_beats_per_class, seed, section)
+    x = arrays["x"]
+    feats = arrays["rr"] if options.rr_features else None
+
+    def split(index: np.ndarray) -> ArraySplit:
+        return ArraySplit(
+            np.ascontiguousarray(x[index])[:, None, :],
+            y[index],
+            record[index],
+            None if feats is None else np.ascontiguousarray(feats[index], dtype=np.float32),
+        )
+
+    data = PreparedData(
+        train=split(train),
+        val=split(val),
+        test=split(test),
+        class_names=list(CLASS_NAMES),
+        sampling_rate=125.0 if options.segmentation == "kachuee" else float(options.fs),
+        meta={},
+    )
+    reasons, counts = np.unique(np.asarray(arrays["dropped_reason"]), return_counts=True)
+    data.meta = {
+        "dataset": dataset,
+        "segmentation": options.segmentation,
+        **meta_split,
+        "records": [int(r) for r in arrays["records"]],
+        "leads": {
+            int(r): str(lead) for r, lead in zip(arrays["records"], arrays["leads"], strict=True)
+        },
+        "n_beats": int(len(y)),
+        "beats": class_counts(y),
+        "dropped": {str(k): int(v) for k, v in zip(reasons, counts, strict=True)},
+        "dropped_beats": class_counts(np.asarray(arrays["dropped_y"])),
+        "counts": split_class_counts(data),
+        "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
+    }
+    return data

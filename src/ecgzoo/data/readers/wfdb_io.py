@@ -1,0 +1,265 @@
+"""The one wfdb-based reading routine every database reader uses.
+
+``read_wfdb`` reads a WFDB record (``.hea`` + ``.dat`` of any WFDB format, or the ``.hea`` +
+MATLAB v4 ``.mat`` of the 2017 and 2021 challenges, which wfdb reads as format 16 at a byte
+offset) into a :class:`~ecgzoo.data.records.Record`. Before wfdb touches the signal file, the
+header is checked against the file itself, because records that lie are otherwise read as if
+valid:
+
+- a signal file the header names must exist;
+- a gain of 0 (WFDB's "uncalibrated", silently read as 200) or a negative gain is refused;
+- the signal file must hold exactly the samples the header declares: more (a header that
+  declares fewer samples than the file holds), fewer (truncated), or a size that fits another
+  format (``212`` declared on a 16-bit file) are refused;
+- a ``.mat`` must start with a MATLAB v4 int16 matrix header of the declared shape;
+- a record with no samples, or whose samples are all invalid (WFDB's invalid value, read as NaN)
+  is refused. Shorter NaN stretches are kept as NaN in the record; the example stage decides
+  (beats refuse a lead with NaN, windows set them to 0, see ``ecgzoo.data.examples``).
+
+Signals are float64 in mV, exactly as wfdb computes them (``(digital - baseline) / gain``): the
+MIT-BIH beat pipeline depends on these exact values, so nothing is rounded to float32 here.
+Errors are :class:`DataError` naming the file; ``display`` maps a file name to what the message
+shows (for example ``archive.zip:member`` for a record copied out of a zip).
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ecgzoo.data.records import Record
+from ecgzoo.errors import DataError
+
+# bytes per sample of each WFDB storage format (212: two 12-bit samples in three bytes, ...)
+_BYTES_PER_SAMPLE: dict[int, float] = {
+    8: 1, 16: 2, 61: 2, 80: 1, 160: 2, 212: 1.5, 310: 4 / 3, 311: 4 / 3, 24: 3, 32: 4,
+}  # fmt: skip
+_MAT_INT16 = 30  # MATLAB v4 MOPT: little-endian (M=0), full matrix, int16 (P=3)
+
+Display = Callable[[str], str]
+
+
+@contextmanager
+def quiet_wfdb() -> Iterator[None]:
+    """Import and call wfdb without its pandas deprecation warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, for one-line errors from library exceptions."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def folder_display(folder: Path) -> Display:
+    """The default ``display``: the file's path in ``folder``."""
+    return lambda name: str(Path(folder) / name)
+
+
+def header_comments(hea: Path, display: Display | None = None) -> list[str]:
+    """The ``#`` comment lines of a header, without the ``#`` (``Age: 81``, ``Dx: ...``)."""
+    show = display or folder_display(hea.parent)
+    try:
+        text = hea.read_text(errors="replace")
+    except FileNotFoundError:
+        raise DataError(f"{show(hea.name)}: header file not found") from None
+    except OSError as exc:
+        raise DataError(f"{show(hea.name)}: cannot read header ({exc.strerror})") from None
+    return [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+
+
+def _raw_gains(hea: Path) -> list[float | None]:
+    """Each signal line's gain as written (``None`` when absent): wfdb turns 0 into 200."""
+    lines = [
+        ln.split()
+        for ln in hea.read_text(errors="replace").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    gains: list[float | None] = []
+    for fields in lines[1:]:
+        if len(fields) < 3:
+            gains.append(None)
+            continue
+        text = fields[2].split("/")[0].split("(")[0]
+        try:
+            gains.append(float(text))
+        except ValueError:
+            gains.append(None)
+    return gains
+
+
+def _check_mat(path: Path, n_rows: int, n_cols: int, offset: int, show: Display) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    if len(head) < 20:
+        raise DataError(f"{show(path.name)}: not a MATLAB v4 file (only {len(head)} bytes)")
+    mopt, rows, cols, imag, namelen = struct.unpack("<5i", head)
+    if mopt != _MAT_INT16 or imag != 0 or not 0 < namelen < 64:
+        raise DataError(f"{show(path.name)}: not a MATLAB v4 int16 matrix file")
+    if 20 + namelen != offset:
+        raise DataError(
+            f"{show(path.name)}: MATLAB header is {20 + namelen} bytes, the .hea says {offset}"
+        )
+    if (rows, cols) != (n_rows, n_cols):
+        raise DataError(
+            f"{show(path.name)}: matrix is {rows} x {cols}, the header declares "
+            f"{n_rows} signals x {n_cols} samples"
+        )
+
+
+def _check_files(folder: Path, header, show: Display) -> None:
+    """Every signal file exists and holds exactly the declared samples."""
+    n = int(header.sig_len or 0)
+    per_file: dict[str, list[int]] = {}
+    for i, name in enumerate(header.file_name):
+        per_file.setdefault(name, []).append(i)
+    for name, chans in per_file.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{show(name)}: file not found (named in the header)")
+        fmts = {int(header.fmt[i]) for i in chans}
+        offset = int(header.byte_offset[chans[0]] or 0)
+        if len(fmts) != 1 or next(iter(fmts)) not in _BYTES_PER_SAMPLE:
+            continue  # mixed or exotic formats: left to wfdb
+        fmt = next(iter(fmts))
+        if name.lower().endswith(".mat"):
+            _check_mat(path, len(chans), n, offset, show)
+        per_sample = _BYTES_PER_SAMPLE[fmt] * len(chans)
+        expected = offset + int(np.ceil(per_sample * n))
+        size = path.stat().st_size
+        if size == expected:
+            continue
+        held = (size - offset) / per_sample
+        if fmt == 212 and size - offset == 2 * len(chans) * n:
+            raise DataError(
+                f"{show(name)}: header says format 212 but the file size fits format 16"
+            )
+        if size > expected:
+            raise DataError(
+                f"{show(name)}: the header declares {n} samples but the file holds "
+                f"{int(held)} (format {fmt})"
+            )
+        raise DataError(f"{show(name)}: truncated: {int(held)} of {n} samples (format {fmt})")
+
+
+def read_wfdb(
+    base: Path,
+    *,
+    database: str = "wfdb",
+    display: Display | None = None,
+    expected_fs: tuple[float, ...] | None = None,
+) -> Record:
+    """Read the WFDB record ``base`` (``folder/NAME``, no extension), all leads, into a Record.
+
+    ``expected_fs``: the rates this database uses; a header at another rate is refused (the
+    caller resamples later, in the example stage). Annotations, labels and demographics are
+    the caller's to add. Raises ``DataError`` naming the file for everything in the module
+    docstring.
+    """
+    base = Path(base)
+    folder, name = base.parent, base.name
+    show = display or folder_display(folder)
+    hea = folder / f"{name}.hea"
+    if not hea.is_file():
+        raise DataError(f"{show(hea.name)}: header file not found")
+    with quiet_wfdb():
+        import wfdb
+
+        try:
+            header = wfdb.rdheader(str(base))
+            if not header.n_sig:
+                raise ValueError("no signals declared")
+        except Exception as exc:  # wfdb raises many types on a malformed header
+            raise DataError(f"{show(hea.name)}: cannot read header ({first_line(exc)})") from None
+    if not header.fs or header.fs <= 0:
+        raise DataError(f"{show(hea.name)}: no sampling rate in the header")
+    if expected_fs is not None and not any(abs(header.fs - f) < 1e-6 for f in expected_fs):
+        rates = " or ".join(f"{f:g}" for f in expected_fs)
+        raise DataError(
+            f"{show(hea.name)}: sampling rate {header.fs:g} Hz, expected {rates} Hz for {database}"
+        )
+    if not header.sig_len:
+        raise DataError(f"{show(hea.name)}: empty record (0 samples)")
+    for i, gain in enumerate(_raw_gains(hea)):
+        if gain is not None and gain <= 0:
+            lead = header.sig_name[i] if i < len(header.sig_name) else str(i)
+            raise DataError(
+                f"{show(hea.name)}: lead {lead} has gain {gain:g}; "
+                "a zero or negative gain cannot be converted to mV"
+            )
+    _check_files(folder, header, show)
+    with quiet_wfdb():
+        import wfdb
+
+        try:
+            rec = wfdb.rdrecord(str(base), physical=True)
+        except Exception as exc:
+            raise DataError(
+                f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"
+            ) from None
+    signal = np.ascontiguousarray(np.asarray(rec.p_signal, dtype=np.float64).T)
+    if signal.shape[1] != header.sig_len:
+        raise DataError(
+            f"{show(header.file_name[0])}: truncated: {signal.shape[1]} of {header.sig_len} samples"
+        )
+    finite = np.isfinite(signal)
+    if not finite.any():
+        raise DataError(f"{show(header.file_name[0])}: every sample is invalid (no signal)")
+    for i, unit in enumerate(rec.units or []):
+        if unit and unit.lower() not in ("mv", "millivolt", "millivolts"):
+            raise DataError(f"{show(hea.name)}: lead {rec.sig_name[i]} is in {unit!r}, expected mV")
+    return Record(
+        name=name,
+        database=database,
+        signal=signal,
+        fs=float(header.fs),
+        lead_names=[str(s) for s in rec.sig_name],
+    )
+
+
+def read_annotations(
+    base: Path, extension: str = "atr", display: Display | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(samples, symbols, aux_notes)`` of ``base.<extension>``, in file order."""
+    base = Path(base)
+    show = display or folder_display(base.parent)
+    path = base.parent / f"{base.name}.{extension}"
+    if not path.is_file():
+        raise DataError(f"{show(path.name)}: file not found")
+    with quiet_wfdb():
+        import wfdb
+
+        try:
+            ann = wfdb.rdann(str(base), extension)
+            samples = np.asarray(ann.sample, dtype=np.int64)
+            symbols = np.asarray(ann.symbol, dtype="U2")
+            aux = np.asarray([a or "" for a in (ann.aux_note or [""] * len(samples))])
+            if len(samples) != len(symbols) or len(aux) != len(samples):
+                raise ValueError("sample and symbol counts differ")
+        except Exception as exc:  # wfdb raises many types on a corrupt file
+            raise DataError(
+                f"{show(path.name)}: cannot read annotations ({first_line(exc)})"
+            ) from None
+    return samples, symbols, aux
+
+
+def list_folder(folder: Path, what: str = "WFDB") -> list[str]:
+    """Record names of a folder: its ``RECORDS`` file, else every ``*.hea``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: {what} database folder not found")
+    listing = folder / "RECORDS"
+    if listing.is_file():
+        names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
+    else:
+        names = sorted(p.stem for p in folder.glob("*.hea"))
+    if not names:
+        raise DataError(f"{folder}: no {what} records (no RECORDS file and no .hea files)")
+    return names
