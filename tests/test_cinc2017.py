@@ -79,8 +79,8 @@ def test_summary(cinc2017_dir: Path) -> None:
 
 def test_split_sizes_and_stratification_full(cinc2017_dir: Path) -> None:
     ref = read_reference(cinc2017_dir / "REFERENCE-v3.csv")
-    y = cinc2017._label_index([ref[r] for r in sorted(ref)])
-    train, val, test = cinc2017._splits(y, Cinc2017Options(), seed=0)
+    y = cinc2017.label_index([ref[r] for r in sorted(ref)])
+    train, val, test = cinc2017.splits(y, Cinc2017Options(), seed=0)
     assert (len(train), len(val), len(test)) == (4516, 1506, 1506)  # 60/20/20
     assert len(np.intersect1d(train, val)) == len(np.intersect1d(train, test)) == 0
     assert len(np.intersect1d(val, test)) == 0
@@ -118,7 +118,7 @@ def test_subset_loader(subset) -> None:
 
 def test_subset_cached(subset, cinc2017_dir: Path) -> None:
     data, options, cache = subset
-    assert len(list((cache / "cinc2017").glob("*.npz"))) == 1
+    assert len(list((cache / "cinc2017").glob("*/complete.json"))) == 1
     start = time.perf_counter()
     again = load_cinc2017(options, seed=0, root=cinc2017_dir, cache_dir=cache)
     assert time.perf_counter() - start < 5.0
@@ -136,7 +136,7 @@ def test_kfold_disjoint_and_covering(subset, cinc2017_dir: Path) -> None:
         assert not (test & train) and not (test & val) and not (train & val)
         assert len(test) == 40 and len(val) == 40 and len(train) == 120
         tests.append(test)
-    assert len(list((cache / "cinc2017").glob("*.npz"))) == 1  # folds share one cache entry
+    assert len(list((cache / "cinc2017").glob("*/complete.json"))) == 1  # folds share one cache entry
     assert sum(len(t) for t in tests) == 200 and len(set().union(*tests)) == 200
 
 

@@ -10,7 +10,7 @@ import pytest
 import wfdb
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
-from ecgzoo.config import MitbihOptions
+from ecgzoo.config import MitbihOptions, build_config
 from ecgzoo.data.mitbih import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
@@ -150,8 +150,8 @@ def test_kachuee_pad_to(mitdb_dir: Path, tmp_path: Path) -> None:
     a = build_beats(mitdb_dir, MitbihOptions(records=["100"], pad_to=192))
     assert a["x"].shape == (2_272, 192)
     assert np.all(a["x"][:, 187:] == 0)
-    with pytest.raises(ConfigError, match="pad_to"):
-        build_beats(mitdb_dir, MitbihOptions(records=["100"], pad_to=100))
+    with pytest.raises(ConfigError, match="pad_to"):  # refused when the config is loaded
+        build_config({"data": {"mitbih": {"records": ["100"], "pad_to": 100}}})
 
 
 # ----------------------------------------------------------------- centered
@@ -220,7 +220,7 @@ def test_same_parameters_give_byte_identical_arrays(mitdb_dir: Path, tmp_path: P
     first = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "a")
     second = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "b")  # built again, cold
     hit = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "a")  # read from the cache
-    assert len(list((tmp_path / "a" / "mitbih").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "a" / "mitbih").glob("*/complete.json"))) == 1
     assert set(first) == set(second) == set(hit)
     for key in first:
         assert first[key].dtype == second[key].dtype == hit[key].dtype
@@ -228,7 +228,7 @@ def test_same_parameters_give_byte_identical_arrays(mitdb_dir: Path, tmp_path: P
     assert first["records"].tolist() == [100, 208]  # record order does not depend on the list
     other = prepare_beats(mitdb_dir, opts.model_copy(update={"pad_to": 192}), tmp_path / "a")
     assert other["x"].shape[1] == 192
-    assert len(list((tmp_path / "a" / "mitbih").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "a" / "mitbih").glob("*/complete.json"))) == 2
 
 
 def test_cache_goes_to_ecgzoo_home(
@@ -236,7 +236,7 @@ def test_cache_goes_to_ecgzoo_home(
 ) -> None:
     monkeypatch.setenv("ECGZOO_HOME", str(tmp_path))
     data = load_mitbih(MitbihOptions(records=["100"]), db_dir=mitdb_dir)
-    assert len(list((tmp_path / "prepared" / "mitbih").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "prepared" / "mitbih").glob("*/complete.json"))) == 1
     assert len(data.train) + len(data.val) + len(data.test) == 2_272
 
 

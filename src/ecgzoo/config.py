@@ -6,20 +6,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ecgzoo.errors import ConfigError
+
+
+TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MitbihOptions(_Strict):
-    """How MIT-BIH beats are segmented and split."""
+class BeatOptions(_Strict):
+    """How beats of a database with reference beat annotations are segmented and split."""
 
     segmentation: Literal["kachuee", "centered"] = "kachuee"
-    split: Literal["intra", "inter", "group"] = "intra"
+    split: Literal["intra", "inter", "group"] = Field(
+        "intra", description="intra: by beat; inter: de Chazal DS1/DS2 (MIT-BIH); group: by record"
+    )
     pad_to: int | None = Field(None, description="zero-pad kachuee beats to this length (192)")
     before_s: float = Field(0.25, gt=0, description="centered: seconds before the R peak")
     after_s: float = Field(0.45, gt=0, description="centered: seconds after the R peak")
@@ -29,6 +34,33 @@ class MitbihOptions(_Strict):
     val_fraction: float = Field(0.1, gt=0, lt=1, description="of the training part")
     records: list[str] | None = Field(None, description="restrict to these records (tests)")
     max_beats_per_class: int | None = Field(None, description="cap training beats per class")
+
+    @model_validator(mode="after")
+    def _window_holds_a_beat(self) -> BeatOptions:
+        # kachuee beats span up to 187 samples at 125 Hz: a shorter pad_to would cut beats
+        if self.segmentation == "kachuee" and self.pad_to is not None and self.pad_to < 187:
+            raise ValueError(
+                f"pad_to: must be at least 187, the longest kachuee beat (got {self.pad_to})"
+            )
+        # a centred window shorter than a QRS complex (~0.12 s) holds no beat
+        if self.segmentation == "centered" and self.before_s + self.after_s < 0.12:
+            raise ValueError(
+                f"before_s + after_s: {self.before_s + self.after_s:g} s is shorter than a beat "
+                "(a QRS complex alone lasts about 0.12 s)"
+            )
+        if self.segmentation == "centered" and round((self.before_s + self.after_s) * self.fs) < 8:
+            raise ValueError("before_s + after_s: fewer than 8 samples at fs per beat")
+        return self
+
+
+class MitbihOptions(BeatOptions):
+    """How MIT-BIH beats are segmented and split."""
+
+
+class SvdbOptions(BeatOptions):
+    """How SVDB beats are segmented and split (``inter`` is MIT-BIH's; use ``group``)."""
+
+    fs: float = Field(128.0, gt=0, description="centered: resample to this rate (Hz)")
 
 
 class Cinc2017Options(_Strict):
@@ -51,12 +83,60 @@ class Cinc2017Options(_Strict):
     n_scales: int = Field(32, ge=2, description="scalogram: wavelet scales, 0.5-40 Hz")
     scalogram_step: int | None = Field(None, ge=1, description="scalogram: samples per column")
 
+    @model_validator(mode="after")
+    def _cross_fields(self) -> Cinc2017Options:
+        if self.random_crop_s is not None and self.random_crop_s > self.length_s:
+            raise ValueError(
+                f"random_crop_s: {self.random_crop_s} s is longer than the recording length "
+                f"length_s ({self.length_s} s)"
+            )
+        if self.transform == "spectrogram":
+            if self.noverlap >= self.nperseg:
+                raise ValueError(
+                    f"noverlap: must be smaller than nperseg ({self.nperseg}), got {self.noverlap}"
+                )
+            if round(self.length_s * self.fs) < self.nperseg:
+                raise ValueError(
+                    f"length_s: {round(self.length_s * self.fs)} samples are fewer than the "
+                    f"spectrogram window nperseg={self.nperseg}"
+                )
+        return self
+
+
+class Cinc2021Options(_Strict):
+    """How 2021 12-lead recordings become multi-label examples."""
+
+    leads: list[str] = Field(
+        default_factory=lambda: list(TWELVE_LEADS), description="leads to keep, by name"
+    )
+    fs: float = Field(500.0, gt=0, description="resample every recording to this rate (Hz)")
+    length_s: float = Field(10.0, gt=0, description="crop or pad every recording to this length")
+    normalise: bool = Field(False, description="z-score each lead (real part, not padding)")
+    sources: list[str] | None = Field(None, description="training sources (default: all)")
+    max_records: int | None = Field(None, ge=1, description="first N records (tests)")
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.25, gt=0, lt=1, description="of the training part")
+    random_crop_s: float | None = Field(None, gt=0, description="train on random crops")
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> Cinc2021Options:
+        if self.random_crop_s is not None and self.random_crop_s > self.length_s:
+            raise ValueError(
+                f"random_crop_s: {self.random_crop_s} s is longer than the recording length "
+                f"length_s ({self.length_s} s)"
+            )
+        if not self.leads:
+            raise ValueError("leads: name at least one lead")
+        return self
+
 
 class DataConfig(_Strict):
-    dataset: Literal["mitbih", "cinc2017", "kaggle_csv"] = "mitbih"
+    dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "kaggle_csv"] = "mitbih"
     seed: int = 0
     mitbih: MitbihOptions = MitbihOptions()
+    svdb: SvdbOptions = SvdbOptions()
     cinc2017: Cinc2017Options = Cinc2017Options()
+    cinc2021: Cinc2021Options = Cinc2021Options()
     kaggle_train: str | None = Field(None, description="kaggle_csv: path to mitbih_train.csv")
     kaggle_test: str | None = Field(None, description="kaggle_csv: path to mitbih_test.csv")
 

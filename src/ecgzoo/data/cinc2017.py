@@ -1,48 +1,23 @@
-"""PhysioNet/CinC Challenge 2017 (AF classification from a short single-lead ECG).
+"""PhysioNet/CinC Challenge 2017 as a dataset: recordings -> fixed-length windows, splits.
 
-Layout read here (the challenge format): a folder, or a zip, of ``<record>.hea`` /
-``<record>.mat`` pairs (int16, 1000 units/mV, 300 Hz, 9-61 s, read with ``wfdb``) and a
-reference file of ``RECORD,LABEL`` lines (no header, CRLF tolerated) with labels
-``N`` (normal), ``A`` (atrial fibrillation), ``O`` (other rhythm) and ``~`` (too noisy).
+Reading (folder or zip, reference files, the 300 Hz rule) is ``readers.cinc2017``; windows
+(pad/trim, spectrogram, scalogram, real lengths) are ``examples.windows``. This module names the
+cache key, the labels (``v3`` or ``original``) and the splits. Shapes, with
+``L = round(length_s * fs)``: ``raw`` ``(n, 1, L)``, ``spectrogram`` ``(n, F, T)``,
+``scalogram`` ``(n, n_scales, L // scalogram_step)``. ``meta["lengths"][split]`` holds each
+example's real positions along the last axis; ``PreparedData.sampling_rate`` is that axis' rate
+and ``meta["signal_fs"]`` the signal's. ``meta["random_crop_samples"]`` (from ``random_crop_s``)
+asks the training loop to draw one ``transforms.random_crop`` per training batch.
 
-Sampling rate: every challenge recording is 300 Hz, so a header with another rate means the
-file is not what it claims to be and raises ``DataError`` (naming the header), unless the caller
-asks for resampling (``load_recordings(..., resample=True)``, ``load_external(...,
-resample=True)``), for example to score an external set recorded at another rate. After
-reading, ``Cinc2017Options.fs`` resamples everything (``resample_poly``) when it is not 300.
-
-A zip is never extracted as is: only members whose file name is ``<record>.hea`` /
-``<record>.mat`` for a record in the reference are copied, under their bare file name, into a
-private temporary folder, which is removed afterwards.
-
-``x`` shapes (``PreparedData`` / ``ArraySplit``), with ``L = round(length_s * fs)``:
-
-- ``transform: raw`` -> ``(n, 1, L)`` signals in mV (z-scored when ``normalise``), zero-padded
-  at the end or trimmed at the end;
-- ``transform: spectrogram`` -> ``(n, F, T)`` log STFT magnitude (``transforms.log_spectrogram``
-  with ``nperseg``, ``noverlap``, ``fmax``), frequency rows as channels, frames as samples;
-- ``transform: scalogram`` -> ``(n, n_scales, L // scalogram_step)`` Morlet ``|cwt|``.
-
-``meta["lengths"][split]`` holds, per example, how many positions along the last axis of ``x``
-are real signal rather than padding; ``PreparedData.sampling_rate`` is the rate of that axis
-(samples, frames or columns per second) and ``meta["signal_fs"]`` the signal's rate.
-``meta["random_crop_samples"]`` (from ``random_crop_s``) asks the training loop to draw one
-``transforms.random_crop`` per training batch; evaluation uses the full ``x`` or
-``transforms.multi_crop`` voting.
+Preparation streams: records are read and windowed in chunks of :data:`CHUNK` (in worker
+processes when there are many) and appended to the cache entry, so memory holds one chunk.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import re
-import sys
-import tempfile
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -50,352 +25,97 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.config import Cinc2017Options
-from ecgzoo.data import transforms
 from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.data.cache import cached_arrays
+from ecgzoo.data.examples.windows import (
+    axis_lengths,
+    axis_rate,
+    hop,
+    n_samples_for,
+    prepare_windows,
+    scalogram_step,
+)
+from ecgzoo.data.readers.archive import record_folder, records_dir, zip_member_text
+from ecgzoo.data.readers.cinc2017 import (
+    CLASS_NAMES,
+    DATABASE,
+    FS,
+    ORIGINAL_REFERENCE,
+    PARALLEL_MIN,
+    RECORDS_DIR,
+    V3_REFERENCE,
+    check_rate,
+    default_workers,
+    load_recordings,
+    parse_reference,
+    read_all,
+    read_reference,
+    record_lengths,
+)
 from ecgzoo.errors import ConfigError, DataError
 
-CLASS_NAMES: list[str] = ["N", "A", "O", "~"]
-FS: float = 300.0
-DATABASE = ("challenge-2017", "1.0.0")
-RECORDS_DIR = "training2017"
-V3_REFERENCE = "REFERENCE-v3.csv"
-ORIGINAL_REFERENCE = "REFERENCE.csv"
+__all__ = [
+    "CLASS_NAMES",
+    "DATABASE",
+    "FS",
+    "axis_lengths",
+    "axis_rate",
+    "load_cinc2017",
+    "load_external",
+    "load_recordings",
+    "n_samples_for",
+    "read_reference",
+    "record_lengths",
+    "record_table",
+    "reference_for",
+    "summary",
+    "training_source",
+]
 
-_RECORD_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-_MEMBER_RE = re.compile(r"^([A-Za-z0-9_\-]+)\.(hea|mat)$")
-_MAX_MEMBER_BYTES = 64 << 20  # no challenge file comes near this; guards against zip bombs
-_PARALLEL_MIN = 400  # below this many records, reading in one process is faster
-
-
-# --------------------------------------------------------------------------- reference
-
-
-def _parse_reference(text: str, name: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    text = text.lstrip("\ufeff")
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 2 or not _RECORD_RE.match(parts[0]):
-            raise DataError(f"{name}: line {lineno}: expected 'RECORD,LABEL', got {line[:60]!r}")
-        record, label = parts
-        if label not in CLASS_NAMES:
-            raise DataError(
-                f"{name}: line {lineno}: unknown label {label!r} for {record} "
-                f"(expected one of {', '.join(CLASS_NAMES)})"
-            )
-        if record in out:
-            raise DataError(f"{name}: line {lineno}: record {record} is listed twice")
-        out[record] = label
-    if not out:
-        raise DataError(f"{name}: reference file lists no records")
-    return out
+CHUNK = 256  # records per streamed chunk (a multiple of the transforms' batches)
 
 
-def read_reference(path: str | Path) -> dict[str, str]:
-    """``{record: label}`` from a ``RECORD,LABEL`` file (no header; CRLF tolerated).
-
-    A malformed line, an unknown label or a record listed twice raises ``DataError`` naming the
-    file and line.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: reference file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read reference file ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: reference file is not UTF-8 text") from None
-    return _parse_reference(text, str(path))
+def _windows_chunk(job: tuple) -> dict[str, np.ndarray]:
+    jobs, labels, ids_dtype, options = job
+    read = read_all(jobs, 1)
+    signals = [
+        check_rate(sig, rate, FS, False, display(f"{name}.hea"))
+        for (_, name, display), (sig, rate) in zip(jobs, read, strict=True)
+    ]
+    x, lengths = prepare_windows(signals, options, FS)
+    return {
+        "x": x,
+        "y": label_index(labels),
+        "ids": np.asarray([name for _, name, _ in jobs], dtype=ids_dtype),
+        "lengths": lengths,
+    }
 
 
-def _as_reference(reference: str | Path | Mapping[str, str]) -> tuple[dict[str, str], str]:
-    if isinstance(reference, Mapping):
-        ref = dict(reference)
-        for record, label in ref.items():
-            if not _RECORD_RE.match(str(record)):
-                raise DataError(f"reference: invalid record name {record!r}")
-            if label not in CLASS_NAMES:
-                raise DataError(f"reference: unknown label {label!r} for {record}")
-        return ref, "reference"
-    return read_reference(reference), str(reference)
-
-
-# --------------------------------------------------------------------------- record sources
-
-
-def _records_dir(folder: Path) -> Path:
-    """``folder`` when it holds ``.hea`` files, else its only subfolder that does."""
-    if any(folder.glob("*.hea")):
-        return folder
-    subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and any(d.glob("*.hea"))]
-    if len(subs) == 1:
-        return subs[0]
-    if not subs:
-        raise DataError(f"{folder}: no .hea record headers found in this folder")
-    names = ", ".join(d.name for d in subs)
-    raise DataError(f"{folder}: several folders hold records ({names}); name one of them")
-
-
-def _zip_index(zf: zipfile.ZipFile, archive: Path) -> dict[str, zipfile.ZipInfo]:
-    """Bare member file name (``A00001.hea``) -> member, for record files only."""
-    index: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        if info.is_dir():
-            continue
-        base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if _MEMBER_RE.match(base):
-            if base in index:
-                raise DataError(f"{archive}: member {base} appears twice in the archive")
-            index[base] = info
-    return index
-
-
-def _zip_member_text(archive: Path, name: str) -> str | None:
-    """The text of the zip member whose bare file name is ``name`` (None if absent)."""
-    with _open_zip(archive) as zf:
-        for info in zf.infolist():
-            if info.filename.replace("\\", "/").rsplit("/", 1)[-1] == name:
-                if info.file_size > _MAX_MEMBER_BYTES:
-                    raise DataError(f"{archive}: member {info.filename} is implausibly large")
-                return zf.read(info).decode("utf-8", errors="replace")
-    return None
-
-
-@contextlib.contextmanager
-def _open_zip(archive: Path) -> Iterator[zipfile.ZipFile]:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            yield zf
-    except FileNotFoundError:
-        raise DataError(f"{archive}: file not found") from None
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"{archive}: not a valid zip archive ({exc})") from None
-
-
-@contextlib.contextmanager
-def _record_folder(
-    source: Path, records: Sequence[str], suffixes: tuple[str, ...] = (".hea", ".mat")
-) -> Iterator[Path]:
-    """A folder holding ``<record><suffix>`` for every record; DataError naming a missing one.
-
-    A folder is used in place; a zip has just those members copied into a temporary folder.
-    """
-    if source.is_dir():
-        folder = _records_dir(source)
-        for record in records:
-            for suffix in suffixes:
-                if not (folder / f"{record}{suffix}").is_file():
-                    raise DataError(
-                        f"{folder / (record + suffix)}: file missing for record {record} "
-                        "listed in the reference"
-                    )
-        yield folder
-        return
-    if not source.is_file():
-        raise DataError(f"{source}: no such folder or zip file")
-    with _open_zip(source) as zf, tempfile.TemporaryDirectory(prefix="ecgzoo-cinc-") as tmp:
-        index = _zip_index(zf, source)
-        out = Path(tmp)
-        for record in records:
-            for suffix in suffixes:
-                info = index.get(f"{record}{suffix}")
-                if info is None:
-                    raise DataError(
-                        f"{source}: {record}{suffix} missing for record {record} "
-                        "listed in the reference"
-                    )
-                if info.file_size > _MAX_MEMBER_BYTES:
-                    raise DataError(f"{source}: member {info.filename} is implausibly large")
-                (out / f"{record}{suffix}").write_bytes(zf.read(info))
-        yield out
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read_record(stem: str) -> tuple[np.ndarray, float]:
-    """One single-lead record as float32 mV and its sampling rate; DataError when unreadable."""
-    import wfdb
-
-    name = Path(stem).name
-    hea = f"{stem}.hea"
-    try:
-        rec = wfdb.rdrecord(stem, physical=True)
-    except Exception as exc:  # wfdb raises many kinds for malformed files
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{hea}: cannot read record ({msg})") from None
-    if rec.n_sig != 1:
-        raise DataError(f"{hea}: expected 1 signal (single lead), found {rec.n_sig}")
-    if list(rec.file_name) != [f"{name}.mat"]:
-        raise DataError(f"{hea}: signal file {rec.file_name[0]!r} is not {name}.mat")
-    if (rec.units[0] or "mV").lower() not in ("mv", "millivolt"):
-        raise DataError(f"{hea}: signal units are {rec.units[0]!r}, expected mV")
-    sig = np.asarray(rec.p_signal[:, 0], dtype=np.float32)
-    if sig.size == 0:
-        raise DataError(f"{hea}: record has no samples")
-    np.nan_to_num(sig, copy=False)  # wfdb marks invalid samples as NaN
-    return sig, float(rec.fs)
-
-
-def _read_chunk(stems: list[str]) -> list[tuple[np.ndarray, float]]:
-    return [_read_record(s) for s in stems]
-
-
-def _default_workers() -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
-
-
-def _read_all(stems: list[str], n_workers: int | None) -> list[tuple[np.ndarray, float]]:
-    """Read records, in ``n_workers`` forked processes on Linux (serially elsewhere).
-
-    Fork, not spawn: spawned workers re-import the caller's ``__main__`` (breaking scripts
-    without a main guard, stdin and notebooks). The workers only run wfdb and numpy, imported
-    here before forking. A pool that breaks falls back to reading serially.
-    """
-    import wfdb  # noqa: F401  (imported before forking)
-
-    n_workers = _default_workers() if n_workers is None else max(1, int(n_workers))
-    if n_workers == 1 or len(stems) < _PARALLEL_MIN or sys.platform != "linux":
-        return _read_chunk(stems)
-    size = max(50, len(stems) // (n_workers * 8))
-    chunks = [stems[i : i + size] for i in range(0, len(stems), size)]
-    try:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("fork")) as pool:
-            return [item for part in pool.map(_read_chunk, chunks) for item in part]
-    except BrokenProcessPool:
-        return _read_chunk(stems)
-
-
-def load_recordings(
-    folder_or_zip: str | Path,
-    reference: str | Path | Mapping[str, str],
-    *,
-    fs: float = FS,
-    resample: bool = False,
+def stream_windows(
+    source: Path,
+    ref: Mapping[str, str],
+    options: Cinc2017Options,
     n_workers: int | None = None,
-) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """Read every record of ``reference``: ``(signals, labels, record ids)`` sorted by record id.
-
-    ``folder_or_zip``: a folder of ``<record>.hea``/``.mat`` pairs (or whose only subfolder
-    holds them), or a zip of them (members found by bare file name, copied to a temporary
-    folder). ``reference``: a ``RECORD,LABEL`` file or a ready ``{record: label}`` mapping.
-    Signals are 1D float32 in mV at ``fs`` Hz. A record whose header states another rate raises
-    ``DataError`` unless ``resample`` (then it is resampled to ``fs``). A record listed in the
-    reference without its ``.hea`` or ``.mat`` raises ``DataError`` naming it. Reading runs in
-    ``n_workers`` processes (default: up to 2).
-    """
-    ref, _ = _as_reference(reference)
+) -> Iterator[dict[str, np.ndarray]]:
+    """Chunks of prepared windows of every record of ``ref`` (sorted by id), in order."""
     ids = sorted(ref)
-    source = Path(folder_or_zip)
-    with _record_folder(source, ids) as folder:
-        read = _read_all([str(folder / r) for r in ids], n_workers)
-        signals: list[np.ndarray] = []
-        for record, (sig, rate) in zip(ids, read, strict=True):
-            if abs(rate - fs) > 1e-6:
-                if not resample:
-                    raise DataError(
-                        f"{folder / record}.hea: sampling rate {rate:g} Hz, expected {fs:g} Hz "
-                        "(challenge-2017 records are 300 Hz; ask for resampling to accept it)"
-                    )
-                sig = transforms.resample(sig, rate, fs)
-            signals.append(sig)
-    return signals, [ref[r] for r in ids], ids
+    ids_dtype = np.asarray(ids).dtype
+    workers = default_workers() if n_workers is None else max(1, int(n_workers))
+    with record_folder(source, ids) as (folder, display):
+        jobs = [
+            ([(str(folder), r, display) for r in ids[i : i + CHUNK]],
+             [ref[r] for r in ids[i : i + CHUNK]], ids_dtype, options)
+            for i in range(0, len(ids), CHUNK)
+        ]  # fmt: skip
+        if workers == 1 or len(ids) < PARALLEL_MIN:
+            for job in jobs:
+                yield _windows_chunk(job)
+            return
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            yield from pool.map(_windows_chunk, jobs)
 
 
-# --------------------------------------------------------------------------- preparation
-
-
-def _signal_fs(options: Cinc2017Options) -> float:
-    return float(options.fs)
-
-
-def _hop(options: Cinc2017Options) -> int:
-    if options.noverlap >= options.nperseg:
-        raise ConfigError(
-            f"data.cinc2017.noverlap: must be smaller than nperseg ({options.nperseg}), "
-            f"got {options.noverlap}"
-        )
-    return options.nperseg - options.noverlap
-
-
-def _scalogram_step(options: Cinc2017Options) -> int:
-    fs = _signal_fs(options)
-    return options.scalogram_step or max(1, int(round(fs / 10.0)))
-
-
-def axis_rate(options: Cinc2017Options) -> float:
-    """Positions per second along the last axis of ``x`` for these options."""
-    fs = _signal_fs(options)
-    if options.transform == "spectrogram":
-        return fs / _hop(options)
-    if options.transform == "scalogram":
-        return fs / _scalogram_step(options)
-    return fs
-
-
-def n_samples_for(options: Cinc2017Options) -> int:
-    """Signal length in samples after pad/trim."""
-    return max(1, int(round(options.length_s * _signal_fs(options))))
-
-
-def _axis_lengths(options: Cinc2017Options, lengths: np.ndarray) -> np.ndarray:
-    """Real positions along x's last axis, from real signal samples."""
-    if options.transform == "spectrogram":
-        frames = (lengths - options.nperseg) // _hop(options) + 1
-        return np.clip(frames, 0, None).astype(np.int64)
-    if options.transform == "scalogram":
-        return (lengths // _scalogram_step(options)).astype(np.int64)
-    return lengths.astype(np.int64)
-
-
-def _prepare(
-    signals: list[np.ndarray], options: Cinc2017Options, fs_in: float = FS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Resample, normalise, pad/trim and transform: ``(x, lengths along x's last axis)``."""
-    fs = _signal_fs(options)
-    if fs != fs_in:
-        signals = [transforms.resample(s, fs_in, fs) for s in signals]
-    if options.normalise:
-        signals = [transforms.normalise(s[None, :])[0] for s in signals]
-    length = n_samples_for(options)
-    x, lengths = transforms.pad_or_trim(signals, length)
-    x = x[:, None, :]  # (n, 1, L)
-    if options.transform == "raw":
-        return x, lengths
-    if options.transform == "spectrogram":
-        _hop(options)
-        if length < options.nperseg:
-            raise ConfigError(
-                f"data.cinc2017.length_s: {length} samples are fewer than nperseg={options.nperseg}"
-            )
-        chunks = [
-            transforms.log_spectrogram(
-                x[i : i + 256], fs, options.nperseg, options.noverlap, fmax=options.fmax
-            )[:, 0]
-            for i in range(0, len(x), 256)
-        ]
-    else:
-        step = _scalogram_step(options)
-        if length < step:
-            raise ConfigError(f"data.cinc2017.scalogram_step: {step} exceeds the {length} samples")
-        chunks = [
-            transforms.scalogram(x[i : i + 64], fs, options.n_scales, step=step)[:, 0]
-            for i in range(0, len(x), 64)
-        ]
-    return np.concatenate(chunks).astype(np.float32), _axis_lengths(options, lengths)
-
-
-def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Sorted indices of ``n`` examples keeping class proportions (every class at least one)."""
     if n >= len(y):
         return np.arange(len(y))
@@ -419,11 +139,11 @@ def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def _file_sha(path: Path) -> str:
+def file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def _training_source(root: Path) -> Path:
+def training_source(root: Path) -> Path:
     """The records of a challenge folder: ``training2017/``, else ``training2017.zip``."""
     for candidate in (root / RECORDS_DIR, root / f"{RECORDS_DIR}.zip"):
         if candidate.exists():
@@ -433,23 +153,23 @@ def _training_source(root: Path) -> Path:
     raise DataError(f"{root}: neither {RECORDS_DIR}/ nor {RECORDS_DIR}.zip found")
 
 
-def _reference_for(labels: str, root: Path, source: Path) -> tuple[dict[str, str], str]:
+def reference_for(labels: str, root: Path, source: Path) -> tuple[dict[str, str], str]:
     """The label mapping for ``labels`` (v3 or original) and a digest of its text."""
     if labels == "v3":
         path = root / V3_REFERENCE if root.is_dir() else root.parent / V3_REFERENCE
         ref = read_reference(path)
-        return ref, _file_sha(path)
+        return ref, file_sha(path)
     if source.is_dir():
-        path = _records_dir(source) / ORIGINAL_REFERENCE
-        return read_reference(path), _file_sha(path)
-    text = _zip_member_text(source, ORIGINAL_REFERENCE)
+        path = records_dir(source) / ORIGINAL_REFERENCE
+        return read_reference(path), file_sha(path)
+    text = zip_member_text(source, ORIGINAL_REFERENCE)
     if text is None:
         raise DataError(f"{source}: {ORIGINAL_REFERENCE} not found in the archive")
-    ref = _parse_reference(text, f"{source}:{ORIGINAL_REFERENCE}")
+    ref = parse_reference(text, f"{source}:{ORIGINAL_REFERENCE}")
     return ref, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _resolve_root(root: str | Path | None) -> Path:
+def resolve_root(root: str | Path | None) -> Path:
     if root is not None:
         return Path(root).expanduser()
     from ecgzoo.data.physionet import fetch
@@ -457,12 +177,12 @@ def _resolve_root(root: str | Path | None) -> Path:
     return fetch(*DATABASE)
 
 
-def _label_index(labels: Sequence[str]) -> np.ndarray:
+def label_index(labels: Sequence[str]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(CLASS_NAMES)}
     return np.asarray([lookup[v] for v in labels], dtype=np.int64)
 
 
-def _splits(
+def splits(
     y: np.ndarray, options: Cinc2017Options, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from ecgzoo.data.splits import stratified_holdout, stratified_kfold
@@ -501,15 +221,15 @@ def load_cinc2017(
             f"({options.length_s} s)"
         )
     if options.transform == "spectrogram":
-        _hop(options)
-    root = _resolve_root(root)
-    source = _training_source(root)
-    ref, ref_digest = _reference_for(options.labels, root, source)
+        hop(options)
+    root = resolve_root(root)
+    source = training_source(root)
+    ref, ref_digest = reference_for(options.labels, root, source)
     ids_all = sorted(ref)
-    y_all = _label_index([ref[r] for r in ids_all])
+    y_all = label_index([ref[r] for r in ids_all])
     keep = np.arange(len(ids_all))
     if options.max_records is not None:
-        keep = _stratified_subset(y_all, options.max_records, seed)
+        keep = stratified_subset(y_all, options.max_records, seed)
     ids = [ids_all[i] for i in keep]
 
     shaping = options.model_dump(
@@ -518,7 +238,7 @@ def load_cinc2017(
     if options.transform == "spectrogram":
         shaping.update(nperseg=options.nperseg, noverlap=options.noverlap, fmax=options.fmax)
     if options.transform == "scalogram":
-        shaping.update(n_scales=options.n_scales, step=_scalogram_step(options))
+        shaping.update(n_scales=options.n_scales, step=scalogram_step(options))
     params: dict[str, Any] = {
         "root": str(source.resolve()),
         "reference": ref_digest,
@@ -526,30 +246,19 @@ def load_cinc2017(
         **shaping,
     }
 
-    def build() -> dict[str, np.ndarray]:
-        signals, labels, rec_ids = load_recordings(
-            source, {r: ref[r] for r in ids}, fs=FS, n_workers=n_workers
-        )
-        x, lengths = _prepare(signals, options)
-        return {
-            "x": x,
-            "y": _label_index(labels),
-            "ids": np.asarray(rec_ids),
-            "lengths": lengths,
-        }
-
-    from ecgzoo.data.cache import cached_arrays
+    def build() -> Iterator[dict[str, np.ndarray]]:
+        return stream_windows(source, {r: ref[r] for r in ids}, options, n_workers)
 
     arrays = cached_arrays("cinc2017", params, build, cache_dir=cache_dir)
     x, y, groups, lengths = arrays["x"], arrays["y"], arrays["ids"], arrays["lengths"]
-    train, val, test = _splits(y, options, seed)
+    train, val, test = splits(y, options, seed)
     rate = axis_rate(options)
     parts = {"train": train, "val": val, "test": test}
     meta: dict[str, Any] = {
         "dataset": "cinc2017",
         "labels": options.labels,
         "transform": options.transform,
-        "signal_fs": _signal_fs(options),
+        "signal_fs": float(options.fs),
         "n_signal_samples": n_samples_for(options),
         "split": "holdout" if options.fold is None else f"fold {options.fold}/{options.n_folds}",
         "root": str(root),
@@ -585,63 +294,20 @@ def load_external(
     path = Path(path)
     if reference is None:
         if path.is_dir():
-            reference = _records_dir(path) / ORIGINAL_REFERENCE
+            reference = records_dir(path) / ORIGINAL_REFERENCE
         else:
-            text = _zip_member_text(path, ORIGINAL_REFERENCE)
+            text = zip_member_text(path, ORIGINAL_REFERENCE)
             if text is None:
                 raise DataError(f"{path}: no {ORIGINAL_REFERENCE} inside; pass a reference file")
-            reference = _parse_reference(text, f"{path}:{ORIGINAL_REFERENCE}")
+            reference = parse_reference(text, f"{path}:{ORIGINAL_REFERENCE}")
     signals, labels, ids = load_recordings(
         path, reference, fs=FS, resample=resample, n_workers=n_workers
     )
-    x, _ = _prepare(signals, options)
-    return ArraySplit(x, _label_index(labels), np.asarray(ids))
+    x, _ = prepare_windows(signals, options, FS)
+    return ArraySplit(x, label_index(labels), np.asarray(ids))
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def _header_rate_and_length(text: str, name: str) -> tuple[float, int]:
-    """Sampling rate and length from a header's record line (``A00001 1 300 9000 ...``)."""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split()
-        try:
-            rate = float(fields[2].split("/")[0])
-            n = int(fields[3])
-        except (IndexError, ValueError):
-            break
-        return rate, n
-    raise DataError(f"{name}: malformed record line in header")
-
-
-def record_lengths(source: str | Path, records: Sequence[str]) -> np.ndarray:
-    """Length in seconds of each record, from its header alone (no signal is read)."""
-    source = Path(source)
-    out = np.empty(len(records), dtype=np.float64)
-    if source.is_dir():
-        folder = _records_dir(source)
-        for i, record in enumerate(records):
-            hea = folder / f"{record}.hea"
-            try:
-                text = hea.read_text(errors="replace")
-            except FileNotFoundError:
-                raise DataError(f"{hea}: header missing for record {record}") from None
-            rate, n = _header_rate_and_length(text, str(hea))
-            out[i] = n / rate
-        return out
-    with _open_zip(source) as zf:
-        index = _zip_index(zf, source)
-        for i, record in enumerate(records):
-            info = index.get(f"{record}.hea")
-            if info is None:
-                raise DataError(f"{source}: {record}.hea missing for record {record}")
-            text = zf.read(info).decode("utf-8", errors="replace")
-            rate, n = _header_rate_and_length(text, f"{source}:{info.filename}")
-            out[i] = n / rate
-    return out
 
 
 def record_table(
@@ -650,9 +316,9 @@ def record_table(
     """Record ids, their labels and their lengths in seconds (headers only, no signals)."""
     if labels not in ("v3", "original"):
         raise ConfigError(f"labels: must be 'v3' or 'original' (got {labels!r})")
-    root = _resolve_root(root)
-    source = _training_source(root)
-    ref, _ = _reference_for(labels, root, source)
+    root = resolve_root(root)
+    source = training_source(root)
+    ref, _ = reference_for(labels, root, source)
     ids = sorted(ref)
     return ids, np.asarray([ref[r] for r in ids]), record_lengths(source, ids)
 
@@ -664,7 +330,7 @@ def summary(root: str | Path | None = None, labels: str = "v3") -> dict[str, Any
     "class_counts": {label: n}, "length_s": {"min", "p5", "median", "mean", "p95", "max"},
     "length_histogram_s": {"<10", "10-20", ..., ">=60": n}, "median_length_s_by_class"}``.
     """
-    root = _resolve_root(root)
+    root = resolve_root(root)
     ids, y, lengths = record_table(root, labels)
     edges = [0, 10, 20, 30, 40, 50, 60, np.inf]
     hist, _ = np.histogram(lengths, bins=edges)

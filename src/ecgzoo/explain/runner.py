@@ -74,8 +74,8 @@ def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examp
     from ecgzoo.data import cinc2017
 
     root = Path(root) if root is not None else _fetch_cinc2017()
-    source = cinc2017._training_source(root)
-    ref, _ = cinc2017._reference_for(options.labels, root, source)
+    source = cinc2017.training_source(root)
+    ref, _ = cinc2017.reference_for(options.labels, root, source)
     unknown = [r for r in records if r not in ref]
     if unknown:
         raise EcgzooError(
@@ -88,7 +88,7 @@ def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examp
     seconds = cinc2017.record_lengths(source, records)
     fs = float(options.fs)
     real = np.minimum(np.rint(seconds * fs).astype(np.int64), cinc2017.n_samples_for(options))
-    lengths = cinc2017._axis_lengths(options, real)
+    lengths = cinc2017.axis_lengths(options, real)
     return _Examples(split.x[idx], split.y[idx], records, lengths)
 
 
