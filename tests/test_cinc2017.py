@@ -136,7 +136,8 @@ def test_kfold_disjoint_and_covering(subset, cinc2017_dir: Path) -> None:
         assert not (test & train) and not (test & val) and not (train & val)
         assert len(test) == 40 and len(val) == 40 and len(train) == 120
         tests.append(test)
-    assert len(list((cache / "cinc2017").glob("*/complete.json"))) == 1  # folds share one cache entry
+    # folds share one cache entry
+    assert len(list((cache / "cinc2017").glob("*/complete.json"))) == 1
     assert sum(len(t) for t in tests) == 200 and len(set().union(*tests)) == 200
 
 

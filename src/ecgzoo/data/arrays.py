@@ -11,7 +11,8 @@ import numpy as np
 class ArraySplit:
     """One split of examples.
 
-    ``x``: float32 ``(n, n_leads, n_samples)``; ``y``: int64 ``(n,)`` class indices;
+    ``x``: float32 ``(n, n_leads, n_samples)``; ``y``: int64 ``(n,)`` class indices, or for a
+    multi-label dataset (``meta["multilabel"]``) float32 ``(n, n_classes)`` multi-hot targets;
     ``groups``: ``(n,)`` record (patient) id of each example, for leakage checks;
     ``features``: optional float32 ``(n, n_features)`` side features (for example RR intervals).
     """

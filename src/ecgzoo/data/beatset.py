@@ -10,7 +10,6 @@ cache key and splits.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from ecgzoo.data.examples.beats import (
     choose_lead,
 )
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
+from ecgzoo.data.splits import intra_patient_split, stratified_holdout, validation_by_group
+from ecgzoo.data.streaming import ordered_map
 from ecgzoo.errors import ConfigError, DataError
 
 
@@ -74,8 +75,14 @@ def record_beats(reader: WfdbFolderReader, name: str, settings: dict[str, Any]) 
             "samples; beats need a complete lead"
         )
     samples, labels = aami_labels(rec.beat_samples, rec.beat_symbols)
-    part = beats_from_lead(lead, rec.fs, samples, labels, settings)
+    inside = (samples >= 0) & (samples < rec.n_samples)
+    part = beats_from_lead(lead, rec.fs, samples[inside], labels[inside], settings)
     part["lead"] = rec.lead_names[channel]
+    if not inside.all():  # annotated past the recording's end: no signal to cut
+        part["dropped_sample"] = np.concatenate([part["dropped_sample"], samples[~inside]])
+        part["dropped_y"] = np.concatenate([part["dropped_y"], labels[~inside]])
+        reasons = np.full(int((~inside).sum()), "outside_signal", dtype="U32")
+        part["dropped_reason"] = np.concatenate([part["dropped_reason"], reasons])
     return part
 
 
@@ -114,16 +121,7 @@ def stream_beats(
     """
     for name in names:
         _record_id(name)
-    jobs = [(reader, name, settings) for name in names]
-    if workers <= 1:
-        for job in jobs:
-            yield _chunk(job)
-        return
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        yield from pool.map(_chunk, jobs)
+    yield from ordered_map(_chunk, [(reader, name, settings) for name in names], workers)
 
 
 def build_arrays(
@@ -256,3 +254,18 @@ def assemble(
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
     }
     return data
+
+
+def split_beats(
+    y: np.ndarray, record: np.ndarray, options: Any, seed: int, meta: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``intra`` (stratified by beat) or ``group`` (whole records) train/val/test indices."""
+    if options.split == "intra":
+        rest, test = intra_patient_split(y, options.test_fraction, seed)
+        tr, va = stratified_holdout(y[rest], options.val_fraction, seed)
+        return rest[tr], rest[va], test
+    rest, test = validation_by_group(record, y, options.test_fraction, seed)
+    tr, va = validation_by_group(record[rest], y[rest], options.val_fraction, seed)
+    meta["test_records"] = sorted(int(r) for r in np.unique(record[test]))
+    meta["val_records"] = sorted(int(r) for r in np.unique(record[rest[va]]))
+    return rest[tr], rest[va], test

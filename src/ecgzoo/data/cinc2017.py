@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,7 @@ from ecgzoo.data.readers.cinc2017 import (
     read_reference,
     record_lengths,
 )
+from ecgzoo.data.streaming import ordered_map
 from ecgzoo.errors import ConfigError, DataError
 
 __all__ = [
@@ -107,12 +106,9 @@ def stream_windows(
              [ref[r] for r in ids[i : i + CHUNK]], ids_dtype, options)
             for i in range(0, len(ids), CHUNK)
         ]  # fmt: skip
-        if workers == 1 or len(ids) < PARALLEL_MIN:
-            for job in jobs:
-                yield _windows_chunk(job)
-            return
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            yield from pool.map(_windows_chunk, jobs)
+        if len(ids) < PARALLEL_MIN:
+            workers = 1
+        yield from ordered_map(_windows_chunk, jobs, workers)
 
 
 def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -13,6 +13,14 @@ def load_data(config: DataConfig) -> PreparedData:
         from ecgzoo.data.mitbih import load_mitbih
 
         return load_mitbih(config.mitbih, seed=config.seed)
+    if config.dataset == "svdb":
+        from ecgzoo.data.svdb import load_svdb
+
+        return load_svdb(config.svdb, seed=config.seed)
+    if config.dataset == "cinc2021":
+        from ecgzoo.data.cinc2021 import load_cinc2021
+
+        return load_cinc2021(config.cinc2021, seed=config.seed)
     if config.dataset == "cinc2017":
         from ecgzoo.data.cinc2017 import load_cinc2017
 

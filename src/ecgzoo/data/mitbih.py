@@ -35,12 +35,7 @@ from ecgzoo.data.readers.mitdb import FOLDER as MITDB_FOLDER
 from ecgzoo.data.readers.mitdb import FS as MITDB_FS
 from ecgzoo.data.readers.mitdb import MitdbReader
 from ecgzoo.data.readers.mitdb import default_folder as default_db_dir
-from ecgzoo.data.splits import (
-    inter_patient_split,
-    intra_patient_split,
-    stratified_holdout,
-    validation_by_group,
-)
+from ecgzoo.data.splits import inter_patient_split, validation_by_group
 from ecgzoo.errors import ConfigError, DataError
 
 __all__ = [
@@ -183,20 +178,5 @@ def load_mitbih(
         meta_split["val_records"] = sorted(int(r) for r in np.unique(record[parts[1]]))
         meta_split["excluded_beats"] = int(len(y) - len(ds1) - len(ds2))
     else:
-        parts = split_beats(y, record, options, seed, meta_split)
+        parts = beatset.split_beats(y, record, options, seed, meta_split)
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
-
-
-def split_beats(
-    y: np.ndarray, record: np.ndarray, options: Any, seed: int, meta: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``intra`` (stratified by beat) or ``group`` (whole records) train/val/test indices."""
-    if options.split == "intra":
-        rest, test = intra_patient_split(y, options.test_fraction, seed)
-        tr, va = stratified_holdout(y[rest], options.val_fraction, seed)
-        return rest[tr], rest[va], test
-    rest, test = validation_by_group(record, y, options.test_fraction, seed)
-    tr, va = validation_by_group(record[rest], y[rest], options.val_fraction, seed)
-    meta["test_records"] = sorted(int(r) for r in np.unique(record[test]))
-    meta["val_records"] = sorted(int(r) for r in np.unique(record[rest[va]]))
-    return rest[tr], rest[va], test
