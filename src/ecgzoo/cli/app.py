@@ -27,13 +27,16 @@ DATABASES = {
     "mitbih": "mitdb",
     "challenge-2017": "challenge-2017",
     "cinc2017": "challenge-2017",
+    "svdb": "svdb",
+    "challenge-2021": "challenge-2021",
+    "cinc2021": "challenge-2021",
 }
 
 
 def database_name(name: str) -> str:
     """The catalog name of a database given on the command line (aliases accepted)."""
     if name not in DATABASES:
-        raise EcgzooError(f"unknown database {name!r} (choose mitdb or cinc2017)")
+        raise EcgzooError(f"unknown database {name!r} (choose mitdb, svdb, cinc2017 or cinc2021)")
     return DATABASES[name]
 
 

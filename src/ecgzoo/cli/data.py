@@ -1,4 +1,4 @@
-"""`ecgzoo data fetch|prepare|info`."""
+"""`ecgzoo data fetch|prepare|info` for mitdb, svdb, cinc2017 (challenge-2017), cinc2021."""
 
 from __future__ import annotations
 
@@ -8,32 +8,49 @@ from typing import Annotated
 import typer
 
 from ecgzoo.cli.app import console, data_app, database_name, rich_table
+from ecgzoo.errors import EcgzooError
+
+# catalog name -> the DataConfig.dataset that prepares it
+DATASETS = {
+    "mitdb": "mitbih",
+    "svdb": "svdb",
+    "challenge-2017": "cinc2017",
+    "challenge-2021": "cinc2021",
+}
+DB_HELP = "mitdb, svdb, cinc2017 (challenge-2017) or cinc2021 (challenge-2021)"
 
 
 @data_app.command("fetch")
 def data_fetch(
-    database: Annotated[str, typer.Argument(help="mitdb or cinc2017 (challenge-2017)")],
-    version: Annotated[str, typer.Option(help="database version")] = "1.0.0",
+    database: Annotated[str, typer.Argument(help=DB_HELP)],
+    version: Annotated[str | None, typer.Option(help="database version")] = None,
 ) -> None:
     """Download (or copy from the mirror), verify and unpack a PhysioNet database."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.data import physionet
 
-    path = fetch(database_name(database), version)
+    db = database_name(database)
+    if db == "challenge-2021" and db not in physionet.CATALOG:
+        from ecgzoo.data.readers.cinc2021 import default_paths
+
+        training, scoring = default_paths()
+        console.print(f"[green]ready[/green] {training} (read in place; scoring: {scoring})")
+        return
+    path = physionet.fetch(db, version or "1.0.0")
     console.print(f"[green]ready[/green] {path}")
 
 
 @data_app.command("prepare")
 def data_prepare(
-    database: Annotated[str, typer.Argument(help="mitdb or cinc2017")],
-    segmentation: Annotated[str, typer.Option(help="mitdb: kachuee or centered")] = "kachuee",
-    split: Annotated[str, typer.Option(help="mitdb: intra or inter")] = "intra",
+    database: Annotated[str, typer.Argument(help=DB_HELP)],
+    segmentation: Annotated[str, typer.Option(help="beats: kachuee or centered")] = "kachuee",
+    split: Annotated[str, typer.Option(help="beats: intra, inter (mitdb) or group")] = "intra",
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
 ) -> None:
     """Prepare (and cache) the arrays of a dataset and print their class counts per split."""
     from ecgzoo.data.loading import load_data
 
     data = load_data(_data_config(database, segmentation, split, seed))
-    console.print(rich_table(_split_counts(data), title=f"{database}: examples per split"))
+    console.print(rich_table(split_counts(data), title=f"{database}: examples per split"))
     console.print(
         f"input shape per example: ({data.n_leads}, {data.n_samples}); "
         f"side features: {data.n_features}"
@@ -44,78 +61,109 @@ def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
     """The data section for a database named on the command line, validated."""
     from ecgzoo.config import build_config
 
-    if database_name(database) == "mitdb":
-        data = {"dataset": "mitbih", "mitbih": {"segmentation": segmentation, "split": split}}
-    else:
-        data = {"dataset": "cinc2017"}
+    dataset = DATASETS[database_name(database)]
+    data: dict = {"dataset": dataset}
+    if dataset in ("mitbih", "svdb"):
+        data[dataset] = {"segmentation": segmentation, "split": split}
     return build_config({"data": {**data, "seed": seed}}, source="options").data
 
 
-def _split_counts(data) -> list[dict]:
+def split_counts(data) -> list[dict]:
+    """One row per split: examples per class (multi-label: positives per label), records."""
     import numpy as np
 
     rows = []
     for name in ("train", "val", "test"):
         split = data.split(name)
-        counts = np.bincount(split.y, minlength=len(data.class_names))
-        row = {"split": name}
+        y = np.asarray(split.y)
+        counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=len(data.class_names))
+        row: dict = {"split": name}
         row.update({c: int(n) for c, n in zip(data.class_names, counts, strict=True)})
-        row["total"] = int(counts.sum())
-        row["records"] = int(len(set(split.groups.tolist())))
+        row["total" if y.ndim == 1 else "records"] = int(len(y))
+        if y.ndim == 1:
+            row["records"] = int(len(set(split.groups.tolist())))
         rows.append(row)
     return rows
 
 
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise EcgzooError(f"--out: {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EcgzooError(f"--out: cannot create {out} ({exc.strerror})") from None
+
+
 @data_app.command("info")
 def data_info(
-    database: Annotated[str, typer.Argument(help="mitdb or cinc2017")],
+    database: Annotated[str, typer.Argument(help=DB_HELP)],
     out: Annotated[Path, typer.Option(help="folder for the PNGs")] = Path("runs/data-info"),
-    segmentation: Annotated[str, typer.Option(help="mitdb: kachuee or centered")] = "kachuee",
-    split: Annotated[str, typer.Option(help="mitdb: intra or inter")] = "intra",
+    segmentation: Annotated[str, typer.Option(help="beats: kachuee or centered")] = "kachuee",
+    split: Annotated[str, typer.Option(help="beats: intra, inter (mitdb) or group")] = "intra",
 ) -> None:
-    """Class counts per split as a table, plus PNGs of the distribution and example signals."""
+    """Class counts per split as a table (multi-label: positives per label), plus PNGs."""
     from ecgzoo.data.loading import load_data
     from ecgzoo.report import plots
 
     db = database_name(database)
+    _check_out(out)
     data_cfg = _data_config(database, segmentation, split)
     data = load_data(data_cfg)
-    rows = _split_counts(data)
-    console.print(rich_table(rows, title=f"{database}: examples per split"))
-    out.mkdir(parents=True, exist_ok=True)
+    rows = split_counts(data)
+    title = f"{database}: " + (
+        "positives per label and split" if data.meta.get("multilabel") else "examples per split"
+    )
+    console.print(rich_table(rows, title=title))
     counts = {r["split"]: {c: r[c] for c in data.class_names} for r in rows}
     plots.plot_class_distribution(
         counts, out / f"{db}_class_distribution.png", title=f"{database}: class distribution"
     )
     train = data.train
-    if db == "mitdb":
+    if db in ("mitdb", "svdb"):
         plots.plot_example_grid(
-            train.x[:, 0, :],
-            train.y,
-            data.class_names,
-            out / f"{db}_example_beats.png",
+            train.x[:, 0, :], train.y, data.class_names, out / f"{db}_example_beats.png",
             fs=data.sampling_rate,
-        )
+        )  # fmt: skip
+    elif db == "challenge-2017":
+        _cinc2017_lengths(data, data_cfg, out)
     else:
-        from ecgzoo.data.cinc2017 import record_table, summary
-
-        _, labels, lengths = record_table(labels=data_cfg.cinc2017.labels)
-        plots.plot_length_distribution(
-            lengths, labels, data.class_names, out / f"{db}_length_distribution.png"
-        )
-        info = summary(labels=data_cfg.cinc2017.labels)
-        console.print(
-            rich_table(
-                [{"statistic": k, "seconds": v} for k, v in info["length_s"].items()],
-                title="recording length",
-            )
-        )
-        plots.plot_example_grid(
-            train.x[:, 0, :],
-            train.y,
-            data.class_names,
-            out / f"{db}_example_recordings.png",
-            per_class=2,
-            fs=data.sampling_rate,
-        )
+        _multilabel_examples(data, out / f"{db}_example_recordings.png")
     console.print(f"plots written to {out}")
+
+
+def _cinc2017_lengths(data, data_cfg, out: Path) -> None:
+    from ecgzoo.data.cinc2017 import record_table, summary
+    from ecgzoo.report import plots
+
+    _, labels, lengths = record_table(labels=data_cfg.cinc2017.labels)
+    plots.plot_length_distribution(
+        lengths, labels, data.class_names, out / "challenge-2017_length_distribution.png"
+    )
+    info = summary(labels=data_cfg.cinc2017.labels)
+    console.print(
+        rich_table(
+            [{"statistic": k, "seconds": v} for k, v in info["length_s"].items()],
+            title="recording length",
+        )
+    )
+    plots.plot_example_grid(
+        data.train.x[:, 0, :], data.train.y, data.class_names,
+        out / "challenge-2017_example_recordings.png", per_class=2, fs=data.sampling_rate,
+    )  # fmt: skip
+
+
+def _multilabel_examples(data, path: Path) -> None:
+    """Lead II (else the first) of a few recordings, titled by their most frequent label."""
+    import numpy as np
+
+    from ecgzoo.report import plots
+
+    y = np.asarray(data.train.y)
+    leads = [name.lower() for name in data.meta.get("leads", [])]
+    lead = leads.index("ii") if "ii" in leads else 0
+    primary = np.argmax(y * (y.sum(axis=0) + 1)[None, :], axis=1)  # the most frequent positive
+    plots.plot_example_grid(
+        data.train.x[:, lead, :], primary, data.class_names, path, per_class=1,
+        fs=data.sampling_rate,
+    )  # fmt: skip
