@@ -61,3 +61,21 @@ def cinc2017_dir(test_home: Path, physionet_mirror: Path) -> Path:
     return fetch(
         "challenge-2017", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False
     )
+
+
+@pytest.fixture(scope="session")
+def svdb_dir(test_home: Path, physionet_mirror: Path) -> Path:
+    """Folder holding the 52 SVDB records of the mirror (``800.hea`` ...), extracted."""
+    from ecgzoo.data.physionet import fetch
+
+    root = fetch("svdb", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False)
+    return root / "mit-bih-supraventricular-arrhythmia-database-1.0.0"
+
+
+@pytest.fixture(scope="session")
+def cinc2021_dirs(physionet_mirror: Path) -> tuple[Path, Path]:
+    """``(training, scoring)`` folders of the 2021 challenge in the mirror (read in place)."""
+    base = physionet_mirror / "challenge-2021"
+    if not (base / "1.0.3" / "training").is_dir():
+        pytest.fail(f"challenge-2021 not found in the mirror at {base}")
+    return base / "1.0.3" / "training", base / "scoring"
