@@ -9,17 +9,49 @@ import typer
 
 from ecgzoo.cli.app import console, data_app, database_name, rich_table
 
+# command-line names of the catalog's databases beyond those the other commands know
+_FETCH_ALIASES = {"cinc2021": "challenge-2021"}
+
 
 @data_app.command("fetch")
 def data_fetch(
-    database: Annotated[str, typer.Argument(help="mitdb or cinc2017 (challenge-2017)")],
-    version: Annotated[str, typer.Option(help="database version")] = "1.0.0",
+    database: Annotated[
+        str, typer.Argument(help="mitdb, svdb, cinc2017 (challenge-2017) or cinc2021")
+    ],
+    version: Annotated[
+        str | None, typer.Option(help="database version (default: the newest catalogued)")
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(help="cinc2021: fetch only this folder, e.g. training/georgia (repeatable)"),
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="re-hash every file of an existing copy")
+    ] = False,
 ) -> None:
     """Download (or copy from the mirror), verify and unpack a PhysioNet database."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.data.physionet import CATALOG, fetch, fetch_summary, verify_fetched
 
-    path = fetch(database_name(database), version)
-    console.print(f"[green]ready[/green] {path}")
+    name = _FETCH_ALIASES.get(database, database)
+    if name not in CATALOG:
+        name = database_name(database)
+    if verify:
+        for problem in verify_fetched(name, version, include=include)[:10]:
+            console.print(f"[yellow]fetching again[/yellow] {problem}")
+    path = fetch(name, version, include=include, verify=verify)
+    s = fetch_summary(name, version)
+    unverified = s["unverified"]
+    console.print(
+        f"[green]ready[/green] {path}: {s['files']} files, {s['bytes'] / 1e6:.1f} MB; "
+        f"{s['pinned']} checked against upstream's published SHA-256, {s['listed']} against "
+        f"the source's SHA256SUMS.txt, {len(unverified)} not verified"
+    )
+    if unverified:
+        shown = ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else "")
+        console.print(
+            f"[yellow]not verified[/yellow] (no checksum for them at the source "
+            f"or pinned upstream): {shown}"
+        )
 
 
 @data_app.command("prepare")
