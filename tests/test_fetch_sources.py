@@ -211,3 +211,38 @@ def test_source_listing_disagreeing_with_a_pin_is_refused(
         fetch("tiny", "1.0", home=home, mirror=str(mirror), progress=False)
     assert leftovers(home) == []
     assert not is_fetched("tiny", "1.0", home=home)
+
+
+def test_cli_fetch_reports_verification_and_repairs(tmp_path: Path, physionet_mirror: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "ECGZOO_HOME": str(tmp_path / "home"),
+        "ECGZOO_PHYSIONET_MIRROR": str(physionet_mirror),
+        "COLUMNS": "200",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "ecgzoo", "data", "fetch", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    done = run("svdb")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "ready" in done.stdout and "277 checked against upstream's published SHA-256" in done.stdout
+    )
+    assert f"{SVDB}/RECORDS" in done.stdout  # named as not verified
+    record = tmp_path / "home" / "physionet" / "svdb" / "1.0.0" / SVDB / "802.dat"
+    record.unlink()
+    again = run("svdb", "--verify")
+    assert again.returncode == 0, again.stderr
+    assert f"fetching again {SVDB}/802.dat: missing" in again.stdout
+    assert record.is_file()
+    bad = run("cinc2017", "--include", "training/x")
+    assert bad.returncode != 0 and bad.stdout == ""
+    assert bad.stderr.strip() == (
+        "error: include: challenge-2017 is fetched whole (only listed databases take it)"
+    )
