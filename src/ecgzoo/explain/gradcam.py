@@ -16,10 +16,10 @@ Which layer (:func:`gradcam_layer`, i.e. ``model.gradcam_layer()``):
    forward pass (found with forward hooks on a probe input, so the order of execution counts,
    not the order of registration). When that convolution sits inside a residual block (a
    module with a ``shortcut`` or ``downsample`` attribute, such as
-   :class:`~ecgzoo.models.blocks.ResidualBlock1d`), the whole block is used instead, so the map includes the skip connection
-   and the block's final activation rather than one branch of it. For ``resnet1d`` and
-   ``hadln`` that is the last residual block; for ``cblstm`` the last convolution before the
-   BiLSTM; for ``cnn2d`` the last ``ConvBlock`` convolution;
+   :class:`~ecgzoo.models.blocks.ResidualBlock1d`), the whole block is used instead, so the map
+   includes the skip connection and the block's final activation rather than one branch of it.
+   For ``resnet1d`` and ``hadln`` that is the last residual block; for ``cblstm`` the last
+   convolution before the BiLSTM; for ``cnn2d`` the last ``ConvBlock`` convolution;
 3. a model without any convolution (``rnn``, ``fc``) raises :class:`~ecgzoo.errors.EcgzooError`.
 
 Where the map lives (:class:`GradCamResult`; for 2D layers ``model.cam_view()`` says):
