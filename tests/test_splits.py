@@ -12,13 +12,19 @@ from ecgzoo.data.splits import (
     DS1,
     DS2,
     PACED,
+    check_disjoint,
+    cross_database_split,
+    group_holdout,
+    group_kfold,
     inter_patient_split,
     intra_patient_split,
+    parse_protocol,
+    split_by_protocol,
     stratified_holdout,
     stratified_kfold,
     validation_by_group,
 )
-from ecgzoo.errors import ConfigError
+from ecgzoo.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +116,77 @@ def test_validation_by_group_takes_whole_records(ds1_beats) -> None:
     np.testing.assert_array_equal(again, train)
     with pytest.raises(ConfigError, match="2 groups"):
         validation_by_group(np.zeros(10), np.zeros(10), 0.1)
+
+
+# --------------------------------------------------------------------------- group-aware
+
+
+def test_check_disjoint_names_the_leaking_groups() -> None:
+    groups = np.array(["101", "101", "203", "208", "208"])
+    check_disjoint(groups, train=np.array([0, 1]), test=np.array([2, 3, 4]))
+    with pytest.raises(DataError, match=r"group\(s\) 208 have examples in both train and val"):
+        check_disjoint(groups, train=np.array([0, 3]), val=np.array([4]), test=np.array([2]))
+
+
+def test_group_kfold_keeps_records_whole(ds1_beats) -> None:
+    y, groups = ds1_beats
+    tests = []
+    for fold in range(4):
+        train, test = group_kfold(groups, y, 4, fold, seed=0)
+        assert not set(groups[train].tolist()) & set(groups[test].tolist())
+        assert len(train) + len(test) == len(y)
+        tests.append(test)
+    assert sorted(np.concatenate(tests).tolist()) == list(range(len(y)))
+    again, _ = group_kfold(groups, y, 4, 0, seed=0)
+    np.testing.assert_array_equal(again, group_kfold(groups, y, 4, 0, seed=0)[0])
+    with pytest.raises(ConfigError, match="at least 30 groups, got 22"):
+        group_kfold(groups, y, 30, 0)
+    train, test = group_holdout(groups, y, 0.25, seed=1)
+    assert not set(groups[train].tolist()) & set(groups[test].tolist())
+    assert 0.1 < len(test) / len(y) < 0.45
+
+
+@pytest.fixture(scope="module")
+def svdb_records(test_home: Path, physionet_mirror: Path) -> list[str]:
+    from ecgzoo.data.physionet import fetch
+
+    root = fetch("svdb", home=test_home, mirror=str(physionet_mirror), progress=False)
+    folder = root / "mit-bih-supraventricular-arrhythmia-database-1.0.0"
+    return sorted(p.stem for p in folder.glob("*.hea"))
+
+
+def test_cross_database_protocols_on_real_records(mitdb_dir: Path, svdb_records: list[str]) -> None:
+    mit = list_records(mitdb_dir)
+    assert len(mit) == 48 and len(svdb_records) == 52
+    databases = np.array(["mitdb"] * len(mit) * 2 + ["svdb"] * len(svdb_records) * 2)
+    records = np.array([r for r in mit for _ in range(2)] + [r for r in svdb_records for _ in "ab"])
+    y = np.zeros(len(records), dtype=np.int64)
+
+    train, test = split_by_protocol(
+        "mitdb:DS1 + svdb -> mitdb:DS2", y, records, databases=databases
+    )
+    assert set(records[train]) == set(DS1) | set(svdb_records)
+    assert set(records[test]) == set(DS2)
+    train, test = cross_database_split(databases, records, ["mitdb"], ["svdb"])
+    assert set(records[train]) == set(DS1) | set(DS2)  # paced records left out
+    assert set(records[test]) == set(svdb_records)
+    assert set(databases[test]) == {"svdb"}
+
+    with pytest.raises(DataError, match="split leaks: group.*mitdb/101"):
+        cross_database_split(databases, records, ["mitdb:DS1"], ["mitdb"])
+    with pytest.raises(DataError, match="'incartdb'"):
+        cross_database_split(databases, records, ["mitdb"], ["incartdb"])
+
+
+def test_protocol_names_and_errors(ds1_beats) -> None:
+    y, groups = ds1_beats
+    assert parse_protocol("mitdb -> svdb") == (("mitdb",), ("svdb",))
+    for bad in ("mitdb svdb", "-> svdb", "mitdb:DS3 -> svdb"):
+        with pytest.raises(ConfigError, match="split protocol"):
+            parse_protocol(bad)
+    with pytest.raises(ConfigError, match="choose from intra, inter"):
+        split_by_protocol("leave-one-out", y, groups)
+    with pytest.raises(ConfigError, match="needs each example's database"):
+        split_by_protocol("mitdb -> svdb", y, groups)
+    train, test = split_by_protocol("kfold", y, groups, n_folds=3, fold=2)
+    assert not set(groups[train].tolist()) & set(groups[test].tolist())

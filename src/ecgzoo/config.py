@@ -144,6 +144,19 @@ class ModelConfig(_Strict):
     name: str = "resnet1d"
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _known_model_and_params(self) -> ModelConfig:
+        """The model exists and ``params`` fit its constructor (names and types)."""
+        from ecgzoo.models.registry import model_params_problem
+
+        try:
+            problem = model_params_problem(self.name, self.params)
+        except ConfigError as exc:  # unknown model name
+            raise ValueError(str(exc)) from None
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 class TrainConfig(_Strict):
     epochs: int = Field(20, ge=0)
@@ -179,9 +192,20 @@ class TrainConfig(_Strict):
 class ExperimentConfig(_Strict):
     name: str = "experiment"
     data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = Field(default_factory=ModelConfig)  # built (and checked) when used
     train: TrainConfig = TrainConfig()
     output_dir: str = "runs"
+
+    @model_validator(mode="after")
+    def _monitor_is_logged(self) -> ExperimentConfig:
+        """``train.monitor`` names a metric this task logs, in the right direction."""
+        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor
+
+        classes = DATASET_CLASSES.get(str(self.data.dataset))
+        problem = check_monitor(self.train.monitor, self.train.monitor_mode, classes)
+        if problem:
+            raise ValueError(f"train.monitor: {problem}")
+        return self
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:
@@ -216,8 +240,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 def _format_validation(source: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {loc}: {err['msg']}{more}"
+    if err["type"] == "value_error" and msg.startswith(("model.", "train.")):
+        return f"{source}: {msg}{more}"  # the validator's message names the option itself
+    return f"{source}: {loc}: {msg}{more}"
 
 
 def build_config(

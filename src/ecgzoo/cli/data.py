@@ -23,20 +23,38 @@ DB_HELP = "mitdb, svdb, cinc2017 (challenge-2017) or cinc2021 (challenge-2021)"
 @data_app.command("fetch")
 def data_fetch(
     database: Annotated[str, typer.Argument(help=DB_HELP)],
-    version: Annotated[str | None, typer.Option(help="database version")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="database version (default: the newest catalogued)")
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(help="cinc2021: fetch only this folder, e.g. training/georgia (repeatable)"),
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="re-hash every file of an existing copy")
+    ] = False,
 ) -> None:
     """Download (or copy from the mirror), verify and unpack a PhysioNet database."""
-    from ecgzoo.data import physionet
+    from ecgzoo.data.physionet import fetch, fetch_summary, verify_fetched
 
-    db = database_name(database)
-    if db == "challenge-2021" and db not in physionet.CATALOG:
-        from ecgzoo.data.readers.cinc2021 import default_paths
-
-        training, scoring = default_paths()
-        console.print(f"[green]ready[/green] {training} (read in place; scoring: {scoring})")
-        return
-    path = physionet.fetch(db, version or "1.0.0")
-    console.print(f"[green]ready[/green] {path}")
+    name = database_name(database)
+    if verify:
+        for problem in verify_fetched(name, version, include=include)[:10]:
+            console.print(f"[yellow]fetching again[/yellow] {problem}")
+    path = fetch(name, version, include=include, verify=verify)
+    s = fetch_summary(name, version)
+    unverified = s["unverified"]
+    console.print(
+        f"[green]ready[/green] {path}: {s['files']} files, {s['bytes'] / 1e6:.1f} MB; "
+        f"{s['pinned']} checked against upstream's published SHA-256, {s['listed']} against "
+        f"the source's SHA256SUMS.txt, {len(unverified)} not verified"
+    )
+    if unverified:
+        shown = ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else "")
+        console.print(
+            f"[yellow]not verified[/yellow] (no checksum for them at the source "
+            f"or pinned upstream): {shown}"
+        )
 
 
 @data_app.command("prepare")

@@ -1,7 +1,12 @@
-"""Split helpers over per-example labels and groups (records, patients).
+"""Splits, a stage of their own: per-example labels and groups (records, patients) in, sorted
+``int64`` index arrays out, so the caller can ``subset`` any number of aligned arrays with them.
+All randomness is seeded.
 
-Every function returns sorted ``int64`` index arrays into the arrays it was given, so the
-caller can ``subset`` any number of aligned arrays with them. All randomness is seeded.
+Protocols (:func:`split_by_protocol`): ``intra`` (beats of one record on both sides, by design),
+``inter`` (de Chazal DS1 -> DS2), ``stratified`` (whole groups, class proportions kept),
+``kfold`` (stratified k-fold by group) and cross-database ones such as ``mitdb:DS1+svdb ->
+mitdb:DS2`` or ``mitdb -> svdb``. Every group-aware split checks with :func:`check_disjoint` that
+no group (record or patient) is on both sides.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
-from ecgzoo.errors import ConfigError
+from ecgzoo.errors import ConfigError, DataError
 
 # de Chazal, O'Dwyer, Reilly 2004 (IEEE TBME 51(7)): the inter-patient MIT-BIH split.
 DS1: tuple[str, ...] = (
@@ -122,9 +127,10 @@ def inter_patient_split(records: np.ndarray | Sequence) -> tuple[np.ndarray, np.
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     unique, inverse = np.unique(ids, return_inverse=True)
     names = _as_str(unique)
-    ds1 = np.isin(names, DS1)[inverse]
-    ds2 = np.isin(names, DS2)[inverse]
-    return _sorted(np.flatnonzero(ds1)), _sorted(np.flatnonzero(ds2))
+    ds1 = _sorted(np.flatnonzero(np.isin(names, DS1)[inverse]))
+    ds2 = _sorted(np.flatnonzero(np.isin(names, DS2)[inverse]))
+    check_disjoint(ids, train=ds1, test=ds2)
+    return ds1, ds2
 
 
 def validation_by_group(
@@ -179,4 +185,170 @@ def validation_by_group(
             best, best_pick = score, pick
     assert best_pick is not None
     val_mask = np.isin(g_index, best_pick)
-    return _sorted(np.flatnonzero(~val_mask)), _sorted(np.flatnonzero(val_mask))
+    train, val = _sorted(np.flatnonzero(~val_mask)), _sorted(np.flatnonzero(val_mask))
+    check_disjoint(groups, train=train, val=val)
+    return train, val
+
+
+# --------------------------------------------------------------------------- group-aware
+
+
+def check_disjoint(groups: np.ndarray | Sequence, **sides: np.ndarray) -> None:
+    """Raise DataError when a group (record, patient) has examples on two of the ``sides``.
+
+    ``check_disjoint(groups, train=tr, test=te)``: ``groups`` holds every example's group and
+    each side is an index array into it.
+    """
+    groups = np.asarray(groups)
+    seen: dict[str, set] = {}
+    for name, index in sides.items():
+        seen[name] = set(groups[np.asarray(index, dtype=np.int64)].tolist())
+    names = list(seen)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = sorted(seen[a] & seen[b], key=str)
+            if shared:
+                shown = ", ".join(str(g) for g in shared[:5])
+                more = f" and {len(shared) - 5} more" if len(shared) > 5 else ""
+                raise DataError(
+                    f"split leaks: group(s) {shown}{more} have examples in both {a} and {b}"
+                )
+
+
+def group_kfold(
+    groups: np.ndarray | Sequence, y: np.ndarray, n_folds: int, fold: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` of fold ``fold`` of a shuffled stratified k-fold over whole groups
+    (scikit-learn's ``StratifiedGroupKFold``)."""
+    groups = np.asarray(groups)
+    y = np.asarray(y)
+    if n_folds < 2:
+        raise ConfigError(f"n_folds: must be at least 2 (got {n_folds})")
+    if not 0 <= fold < n_folds:
+        raise ConfigError(f"fold: must be in 0..{n_folds - 1} (got {fold})")
+    if len(groups) != len(y):
+        raise ConfigError(f"groups ({len(groups)}) and labels ({len(y)}) differ in length")
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise ConfigError(
+            f"n_folds: {n_folds} folds need at least {n_folds} groups, got {n_groups}"
+        )
+    sgkf = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # classes with fewer groups than folds: a warning only
+        warnings.simplefilter("ignore", UserWarning)
+        for i, (train, test) in enumerate(sgkf.split(np.zeros(len(y)), y, groups)):
+            if i == fold:
+                train, test = _sorted(train), _sorted(test)
+                check_disjoint(groups, train=train, test=test)
+                return train, test
+    raise AssertionError("unreachable")
+
+
+def group_holdout(
+    groups: np.ndarray | Sequence, y: np.ndarray, test_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified ``(train, test)`` split over whole groups holding about ``test_fraction``:
+    the first fold of a stratified group k-fold with ``round(1 / test_fraction)`` folds."""
+    _check_fraction("test_fraction", test_fraction)
+    n_folds = max(2, round(1 / float(test_fraction)))
+    return group_kfold(groups, y, n_folds, 0, seed)
+
+
+def _db_selection(spec: str) -> tuple[str, tuple[str, ...] | None]:
+    """``"mitdb:DS1"`` -> ``("mitdb", DS1)``; ``"mitdb"`` -> DS1 + DS2 (paced records out)."""
+    name, _, subset = spec.strip().partition(":")
+    subsets = {"DS1": DS1, "DS2": DS2}
+    if subset:
+        if name != "mitdb" or subset not in subsets:
+            raise ConfigError(
+                f"split protocol: unknown subset {spec!r} (only mitdb:DS1 and mitdb:DS2)"
+            )
+        return name, subsets[subset]
+    return name, (DS1 + DS2 if name == "mitdb" else None)
+
+
+def cross_database_split(
+    databases: np.ndarray | Sequence,
+    records: np.ndarray | Sequence,
+    train: Sequence[str],
+    test: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` for training on some databases and testing on others.
+
+    ``databases``/``records`` give each example's database and record; ``train`` and ``test``
+    name databases, optionally narrowed to de Chazal's sets (``("mitdb:DS1", "svdb")`` ->
+    ``("mitdb:DS2",)``, or ``("mitdb",)`` -> ``("svdb",)``; plain ``mitdb`` leaves the paced
+    records out). Groups are ``database/record``, checked disjoint.
+    """
+    dbs = np.asarray([str(d) for d in np.asarray(databases).tolist()])
+    recs = _as_str(records)
+    if len(dbs) != len(recs):
+        raise ConfigError(f"databases ({len(dbs)}) and records ({len(recs)}) differ in length")
+    groups = np.char.add(np.char.add(dbs.astype(str), "/"), recs.astype(str)) if len(dbs) else dbs
+
+    def pick(specs: Sequence[str], side: str) -> np.ndarray:
+        if not specs:
+            raise ConfigError(f"split protocol: no {side} database named")
+        mask = np.zeros(len(dbs), dtype=bool)
+        for spec in specs:
+            name, subset = _db_selection(spec)
+            here = dbs == name
+            if not here.any():
+                raise DataError(f"split protocol: no example comes from database {name!r}")
+            mask |= here if subset is None else here & np.isin(recs, subset)
+        return _sorted(np.flatnonzero(mask))
+
+    tr, te = pick(train, "train"), pick(test, "test")
+    check_disjoint(groups, train=tr, test=te)
+    return tr, te
+
+
+def parse_protocol(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``"mitdb:DS1+svdb -> mitdb:DS2"`` -> ``(("mitdb:DS1", "svdb"), ("mitdb:DS2",))``."""
+    left, arrow, right = text.partition("->")
+    train = tuple(p.strip() for p in left.split("+") if p.strip())
+    test = tuple(p.strip() for p in right.split("+") if p.strip())
+    if not arrow or not train or not test:
+        raise ConfigError(
+            f"split protocol {text!r}: expected 'TRAIN[+TRAIN...] -> TEST', "
+            "e.g. 'mitdb:DS1+svdb -> mitdb:DS2'"
+        )
+    for spec in train + test:
+        _db_selection(spec)
+    return train, test
+
+
+PROTOCOLS = ("intra", "inter", "stratified", "kfold", "TRAIN -> TEST")
+
+
+def split_by_protocol(
+    protocol: str,
+    y: np.ndarray,
+    groups: np.ndarray | Sequence,
+    *,
+    databases: np.ndarray | Sequence | None = None,
+    test_fraction: float = 0.2,
+    n_folds: int = 5,
+    fold: int = 0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` by protocol name (see the module docstring); ``groups`` are records
+    or patients, ``databases`` each example's database (cross-database protocols)."""
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    if len(groups) != len(y):
+        raise ConfigError(f"groups ({len(groups)}) and labels ({len(y)}) differ in length")
+    if protocol == "intra":
+        return intra_patient_split(y, test_fraction, seed)
+    if protocol == "inter":
+        return inter_patient_split(groups)
+    if protocol == "stratified":
+        return group_holdout(groups, y, test_fraction, seed)
+    if protocol == "kfold":
+        return group_kfold(groups, y, n_folds, fold, seed)
+    if "->" in protocol:
+        if databases is None:
+            raise ConfigError(f"split protocol {protocol!r} needs each example's database")
+        train, test = parse_protocol(protocol)
+        return cross_database_split(databases, groups, train, test)
+    raise ConfigError(f"split protocol {protocol!r}: choose from {', '.join(PROTOCOLS)}")

@@ -5,22 +5,24 @@ spatially averaged gradient of the target logit and sums them over channels. The
 captum's :class:`~captum.attr.LayerGradCam`, upsampled with
 :meth:`~captum.attr.LayerAttribution.interpolate`; no gradient is taken by hand here.
 
-Which layer (:func:`gradcam_layer`):
+There is no per-model code here: every zoo model derives from
+:class:`~ecgzoo.models.base.EcgModel`, which answers the two questions Grad-CAM asks.
 
-1. ``model.gradcam_layer()``, else ``model.feature_layer()``, when the model defines one (the
-   model knows its best layer: ``spectrogram_cnn``'s ``feature_layer()`` is the EfficientNet's
-   last convolution, ``_conv_head``);
-2. otherwise the last ``nn.Conv1d`` / ``nn.Conv2d`` that runs in the forward pass (found with
-   forward hooks on a probe input, so the order of execution counts, not the order of
-   registration). When that convolution sits inside a residual block (a module with a
-   ``shortcut`` or ``downsample`` attribute, such as :class:`~ecgzoo.models.blocks.
-   ResidualBlock1d`), the whole block is used instead, so the map includes the skip connection
-   and the block's final activation rather than one branch of it. For ``resnet1d`` and
-   ``hadln`` that is the last residual block; for ``cblstm`` the last convolution before the
-   BiLSTM; for ``cnn2d`` the last ``ConvBlock`` convolution;
+Which layer (:func:`gradcam_layer`, i.e. ``model.gradcam_layer()``):
+
+1. a model that knows its best layer says so (``spectrogram_cnn``: the EfficientNet's last
+   convolution, ``_conv_head``);
+2. otherwise (the base class's rule) the last ``nn.Conv1d`` / ``nn.Conv2d`` that runs in the
+   forward pass (found with forward hooks on a probe input, so the order of execution counts,
+   not the order of registration). When that convolution sits inside a residual block (a
+   module with a ``shortcut`` or ``downsample`` attribute, such as
+   :class:`~ecgzoo.models.blocks.ResidualBlock1d`), the whole block is used instead, so the map
+   includes the skip connection and the block's final activation rather than one branch of it.
+   For ``resnet1d`` and ``hadln`` that is the last residual block; for ``cblstm`` the last
+   convolution before the BiLSTM; for ``cnn2d`` the last ``ConvBlock`` convolution;
 3. a model without any convolution (``rnn``, ``fc``) raises :class:`~ecgzoo.errors.EcgzooError`.
 
-Where the map lives (:class:`GradCamResult`):
+Where the map lives (:class:`GradCamResult`; for 2D layers ``model.cam_view()`` says):
 
 * 1D layers: the map is interpolated (linear) to the input's ``n_samples``: ``(batch, n_samples)``.
 * ``cnn2d``: the map on the 16 x 12 beat grid is interpolated (bilinear) to the grid, unfolded
@@ -43,16 +45,15 @@ statistics frozen, dropout off) and its previous mode is restored afterwards.
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ecgzoo.errors import EcgzooError
+from ecgzoo.models.base import CamView, default_gradcam_layer, image_view, model_name
 
 __all__ = [
     "GradCamResult",
@@ -62,9 +63,6 @@ __all__ = [
     "normalise_maps",
     "padding_attribution",
 ]
-
-_CONVS = (nn.Conv1d, nn.Conv2d)
-_RESIDUAL_ATTRS = ("shortcut", "downsample")
 
 
 @dataclass
@@ -92,79 +90,21 @@ class GradCamResult:
 # --------------------------------------------------------------------------- layer choice
 
 
-def _model_name(model: nn.Module) -> str:
-    """The registry name of ``model`` (its module's ``NAME``), else its class name."""
-    module = sys.modules.get(type(model).__module__)
-    return str(getattr(module, "NAME", None) or type(model).__name__)
+def gradcam_layer(model: nn.Module) -> nn.Module:
+    """The layer Grad-CAM uses for ``model``: its ``gradcam_layer()`` (every
+    :class:`~ecgzoo.models.base.EcgModel` has one), else the default rule of
+    :func:`~ecgzoo.models.base.default_gradcam_layer`."""
+    custom = getattr(model, "gradcam_layer", None)
+    if callable(custom) and not isinstance(custom, nn.Module):
+        layer = custom()
+        if not isinstance(layer, nn.Module):
+            raise EcgzooError(f"{model_name(model)}: gradcam_layer() did not return a module")
+        return layer
+    return default_gradcam_layer(model)
 
 
 def _module_names(model: nn.Module) -> dict[int, str]:
     return {id(m): name for name, m in model.named_modules()}
-
-
-def _probe_input(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    n_leads = int(getattr(model, "n_leads", 1))
-    n_samples = int(getattr(model, "n_samples", 0))
-    if n_samples < 1:
-        raise EcgzooError(
-            f"{_model_name(model)}: cannot find its last convolution (the model has no "
-            "n_samples attribute); define gradcam_layer() or pass layer="
-        )
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    x = torch.zeros(2, n_leads, n_samples, device=device)
-    n_features = int(getattr(model, "n_features", 0) or 0)
-    feats = torch.zeros(2, n_features, device=device) if n_features else None
-    return x, feats
-
-
-def _executed_convs(model: nn.Module) -> list[nn.Module]:
-    """Convolutions in the order the forward pass runs them (one probe forward, no grad)."""
-    order: list[nn.Module] = []
-    hooks = [
-        m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
-        for m in model.modules()
-        if isinstance(m, _CONVS)
-    ]
-    was_training = model.training
-    try:
-        model.eval()
-        x, feats = _probe_input(model)
-        with torch.no_grad():
-            model(x, feats)
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
-    return order
-
-
-def gradcam_layer(model: nn.Module) -> nn.Module:
-    """The layer Grad-CAM uses for ``model`` (see the module docstring for the rules)."""
-    for method in ("gradcam_layer", "feature_layer"):
-        custom = getattr(model, method, None)
-        if callable(custom) and not isinstance(custom, nn.Module):
-            layer = custom()
-            if not isinstance(layer, nn.Module):
-                raise EcgzooError(f"{_model_name(model)}: {method}() did not return a module")
-            return layer
-    if not any(isinstance(m, _CONVS) for m in model.modules()):
-        raise EcgzooError(
-            f"Grad-CAM needs a convolutional layer, and model {_model_name(model)!r} has none "
-            "(use a convolutional model such as resnet1d, cblstm, hadln, cnn2d or spectrogram_cnn)"
-        )
-    order = _executed_convs(model)
-    if not order:  # convolutions exist but none ran: fall back on registration order
-        order = [m for m in model.modules() if isinstance(m, _CONVS)]
-    last = order[-1]
-    names = _module_names(model)
-    path = names[id(last)].split(".")
-    # The nearest residual block holding the convolution, if any.
-    for cut in range(len(path) - 1, 0, -1):
-        parent = model.get_submodule(".".join(path[:cut]))
-        if any(isinstance(getattr(parent, a, None), nn.Module) for a in _RESIDUAL_ATTRS):
-            return parent
-    return last
 
 
 # --------------------------------------------------------------------------- grids
@@ -179,131 +119,12 @@ def normalise_maps(maps: np.ndarray) -> np.ndarray:
     return (flat / scale[:, None]).reshape(maps.shape).astype(np.float32)
 
 
-def _frames_to_time(frame_scores: np.ndarray, n_samples: int, hop: int, nperseg: int) -> np.ndarray:
-    """``(batch, T)`` frame scores -> ``(batch, n_samples)``: each frame covers
-    ``[j hop, j hop + nperseg)``; overlapping frames are averaged, uncovered samples (the tail
-    shorter than a hop) take the nearest covered value."""
-    b, n_frames = frame_scores.shape
-    total = np.zeros((b, n_samples), dtype=np.float64)
-    count = np.zeros(n_samples, dtype=np.float64)
-    for j in range(n_frames):
-        start = j * hop
-        stop = min(start + nperseg, n_samples)
-        if start >= n_samples:
-            break
-        total[:, start:stop] += frame_scores[:, j : j + 1]
-        count[start:stop] += 1
-    covered = np.flatnonzero(count > 0)
-    out = np.zeros((b, n_samples), dtype=np.float32)
-    if len(covered) == 0:
-        return out
-    out[:, covered] = total[:, covered] / count[covered]
-    if covered[-1] < n_samples - 1:
-        out[:, covered[-1] + 1 :] = out[:, covered[-1] : covered[-1] + 1]
-    if covered[0] > 0:
-        out[:, : covered[0]] = out[:, covered[0] : covered[0] + 1]
-    return out
-
-
-@dataclass
-class _View:
-    """How a 2D layer's map relates to the input: its grid and the way back to time."""
-
-    grid: str
-    shape: tuple[int, int]
-    to_time: Callable[[np.ndarray], np.ndarray]
-    spectrogram: np.ndarray | None = None
-    hop: int | None = None
-    nperseg: int | None = None
-
-
-def _cnn2d_view(model: nn.Module, n_samples: int) -> _View:
-    from ecgzoo.models import cnn2d
-
-    grid = cnn2d.GRID
-
-    def to_time(maps: np.ndarray) -> np.ndarray:
-        flat = maps.reshape(len(maps), grid)  # row-major: the inverse of to_grid's reshape
-        if n_samples == grid:
-            return flat
-        if model.reshape == "resample":
-            t = torch.from_numpy(np.ascontiguousarray(flat))[:, None, :]
-            return F.interpolate(t, size=n_samples, mode="linear", align_corners=False)[
-                :, 0
-            ].numpy()
-        if n_samples < grid:  # padded at the end: drop the padding
-            return flat[:, :n_samples]
-        out = np.zeros((len(maps), n_samples), dtype=np.float32)  # centre crop: outside is 0
-        start = (n_samples - grid) // 2
-        out[:, start : start + grid] = flat
-        return out
-
-    return _View("beat_grid", (cnn2d.HEIGHT, cnn2d.WIDTH), to_time)
-
-
-def _spectrogram_settings(model: nn.Module) -> tuple[int, int] | None:
-    """``(nperseg, hop)`` of a model that builds an STFT spectrogram from the raw signal: read
-    from the model or from its spectrogram module (``model.spectrogram``)."""
-    for owner in (model, getattr(model, "spectrogram", None)):
-        if owner is None:
-            continue
-        nperseg = getattr(owner, "nperseg", None)
-        hop = getattr(owner, "hop", None)
-        if hop is None and nperseg is not None and getattr(owner, "noverlap", None) is not None:
-            hop = int(nperseg) - int(owner.noverlap)
-        if nperseg is not None and hop is not None:
-            return int(nperseg), int(hop)
-    return None
-
-
-def _model_spectrogram(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """The model's own log spectrogram ``(batch, F, T)`` of ``x``, when it exposes one."""
-    for name in ("spectrogram", "compute_spectrogram", "log_spectrogram"):
-        fn = getattr(model, name, None)
-        if callable(fn):  # a method or a module (SpectrogramCNN.spectrogram)
-            with torch.no_grad():
-                spec = fn(x)
-            spec = spec.detach().float().cpu()
-            while spec.dim() > 3:
-                spec = spec.mean(dim=1)  # (batch, channels, F, T) -> (batch, F, T)
-            return spec
-    return None
-
-
-def _view_for(model: nn.Module, x: torch.Tensor, layer_out_shape: tuple[int, ...]) -> _View:
-    n_samples = int(x.shape[-1])
-    if hasattr(model, "to_grid"):  # cnn2d: the beat folded into 16 x 12
-        return _cnn2d_view(model, n_samples)
-    if getattr(model, "input", None) == "spectrogram":  # x is already (batch, F, T)
-        f_bins = int(x.shape[1])
-
-        def frames(maps: np.ndarray) -> np.ndarray:
-            return maps.mean(axis=1)
-
-        image = x.detach().float().cpu().numpy()
-        return _View("spectrogram", (f_bins, n_samples), frames, image, None, None)
-    spec = _model_spectrogram(model, x)
-    settings = _spectrogram_settings(model)
-    if spec is not None and spec.shape[-1] > 1:
-        f_bins, n_frames = int(spec.shape[-2]), int(spec.shape[-1])
-        if settings is None:  # infer the hop from the frame count, assuming nperseg = 2 (F - 1)
-            nperseg = max(2, 2 * (f_bins - 1))
-            hop = max(1, (n_samples - nperseg) // max(n_frames - 1, 1))
-        else:
-            nperseg, hop = settings
-
-        def to_time(maps: np.ndarray) -> np.ndarray:
-            return _frames_to_time(maps.mean(axis=1), n_samples, hop, nperseg)
-
-        return _View("spectrogram", (f_bins, n_frames), to_time, spec.numpy(), hop, nperseg)
-    # Unknown 2D layer: assume its last axis is time (as in an image of frequency x time).
-    h = int(layer_out_shape[-2])
-
-    def to_time_generic(maps: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(maps.mean(axis=1)))[:, None, :]
-        return F.interpolate(t, size=n_samples, mode="linear", align_corners=False)[:, 0].numpy()
-
-    return _View("image", (h, n_samples), to_time_generic)
+def _view_for(model: nn.Module, x: torch.Tensor, layer_out_shape: tuple[int, ...]) -> CamView:
+    """The model's own account of its 2D maps (``cam_view``), else: the last axis is time."""
+    view = getattr(model, "cam_view", None)
+    if callable(view):
+        return view(x, layer_out_shape)
+    return image_view(int(x.shape[-1]), layer_out_shape)
 
 
 # --------------------------------------------------------------------------- Grad-CAM
@@ -344,7 +165,7 @@ def _layer_output_shape(model: nn.Module, layer: nn.Module, x: torch.Tensor, fea
         handle.remove()
     if not shapes:
         raise EcgzooError(
-            f"{_model_name(model)}: the Grad-CAM layer does not run in the forward pass"
+            f"{model_name(model)}: the Grad-CAM layer does not run in the forward pass"
         )
     return shapes[0]
 
@@ -390,7 +211,7 @@ def compute_gradcam(
         out_shape = _layer_output_shape(model, layer, xt, ft)
         if len(out_shape) not in (3, 4):
             raise EcgzooError(
-                f"{_model_name(model)}: Grad-CAM layer {layer_name!r} outputs shape "
+                f"{model_name(model)}: Grad-CAM layer {layer_name!r} outputs shape "
                 f"{out_shape}; a (batch, channels, time) or (batch, channels, H, W) map is needed"
             )
         view = _view_for(model, xt, out_shape) if len(out_shape) == 4 else None

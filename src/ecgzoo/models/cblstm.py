@@ -16,14 +16,13 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.errors import ConfigError
+from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     AttentionPool1d,
     ClassifierHead,
     check_choice,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     make_activation,
     pool_sequence,
 )
@@ -32,7 +31,7 @@ NAME = "cblstm"
 POOLINGS = ("mean", "max", "last", "attention")
 
 
-class CBLSTM(nn.Module):
+class CBLSTM(EcgModel):
     """``n_conv`` x (Conv1d -> BN -> ReLU -> MaxPool) -> BiLSTM -> pooling -> classifier.
 
     Hyperparameters:
@@ -51,6 +50,8 @@ class CBLSTM(nn.Module):
         max_steps: bound used by ``n_conv=0`` (128).
     """
 
+    name = NAME
+
     def __init__(
         self,
         n_leads: int,
@@ -68,8 +69,7 @@ class CBLSTM(nn.Module):
         pooling: str = "last",
         max_steps: int = 128,
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "n_conv", n_conv, minimum=0)
         check_int(NAME, "channels", channels)
         check_int(NAME, "kernel", kernel)
@@ -80,7 +80,6 @@ class CBLSTM(nn.Module):
         dropout = check_dropout(NAME, "dropout", dropout)
         self.pooling = check_choice(NAME, "pooling", pooling, POOLINGS)
         make_activation(activation, NAME)
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
         if n_conv == 0:
             ratio = n_samples / max_steps
             n_conv = max(2, math.ceil(math.log(ratio, pool))) if ratio > 1 and pool > 1 else 2
@@ -117,7 +116,7 @@ class CBLSTM(nn.Module):
         self.head = ClassifierHead(2 * hidden, n_features, n_classes, dropout=dropout, model=NAME)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         h, (h_n, _) = self.lstm(self.conv(x).transpose(1, 2))
         if self.pooling == "last":
             z = torch.cat([h_n[-2], h_n[-1]], dim=1)  # last layer, forward and backward

@@ -9,11 +9,13 @@ compact network (one ConvBlock, 64 hidden units, LeakyReLU) is the default here:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ecgzoo.errors import ConfigError
+from ecgzoo.models.base import CamView, EcgModel
 from ecgzoo.models.blocks import (
     ClassifierHead,
     SelfAttention,
@@ -21,9 +23,7 @@ from ecgzoo.models.blocks import (
     check_choice,
     check_divisible,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     make_activation,
 )
 
@@ -46,7 +46,7 @@ class ConvBlock(nn.Module):
         return self.act(self.norm(self.conv(x)))
 
 
-class CNN2D(nn.Module):
+class CNN2D(EcgModel):
     """ConvBlocks on the beat reshaped to 16 x 12 (per lead: leads are the input channels).
 
     Hyperparameters:
@@ -70,6 +70,8 @@ class CNN2D(nn.Module):
     Side features are concatenated to the flattened feature maps, before the dense head.
     """
 
+    name = NAME
+
     def __init__(
         self,
         n_leads: int,
@@ -86,8 +88,7 @@ class CNN2D(nn.Module):
         n_heads: int = 4,
         reshape: str = "pad",
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "n_blocks", n_blocks)
         if n_blocks > 6:
             raise ConfigError(
@@ -108,7 +109,6 @@ class CNN2D(nn.Module):
         if attention:
             check_divisible(NAME, "channels", channels, "n_heads", n_heads)
         make_activation(activation, NAME)  # validate before building
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
 
         layers: list[nn.Module] = []
         h, w, c = HEIGHT, WIDTH, n_leads
@@ -139,8 +139,30 @@ class CNN2D(nn.Module):
                 raise ValueError(f"{NAME}: input of {t} samples exceeds {GRID} with reshape='pad'")
         return x.reshape(x.shape[0], x.shape[1], HEIGHT, WIDTH)
 
+    def cam_view(self, x: torch.Tensor, layer_shape: tuple[int, ...]) -> CamView:
+        """Grad-CAM maps live on the 16 x 12 beat grid; back on the time axis they are unfolded
+        row by row and :meth:`to_grid`'s padding, cropping or resampling is undone."""
+        n_samples = int(x.shape[-1])
+
+        def to_time(maps: np.ndarray) -> np.ndarray:
+            flat = maps.reshape(len(maps), GRID)  # row-major: the inverse of to_grid's reshape
+            if n_samples == GRID:
+                return flat
+            if self.reshape == "resample":
+                t = torch.from_numpy(np.ascontiguousarray(flat))[:, None, :]
+                up = F.interpolate(t, size=n_samples, mode="linear", align_corners=False)
+                return up[:, 0].numpy()
+            if n_samples < GRID:  # padded at the end: drop the padding
+                return flat[:, :n_samples]
+            out = np.zeros((len(maps), n_samples), dtype=np.float32)  # centre crop: 0 outside
+            start = (n_samples - GRID) // 2
+            out[:, start : start + GRID] = flat
+            return out
+
+        return CamView("beat_grid", (HEIGHT, WIDTH), to_time)
+
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         z = self.features(self.to_grid(x))
         if self.attention is not None:
             b, c, h, w = z.shape

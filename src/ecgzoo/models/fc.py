@@ -11,20 +11,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     ClassifierHead,
     auto_factor,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     make_activation,
 )
 
 NAME = "fc"
 
 
-class FC(nn.Module):
+class FC(EcgModel):
     """Flatten -> ``n_layers`` x (Linear(``hidden``) -> activation -> dropout) -> classifier.
 
     Hyperparameters:
@@ -39,6 +38,9 @@ class FC(nn.Module):
     Side features are concatenated to the last hidden layer's output.
     """
 
+    name = NAME
+    fixed_length = True  # a dense layer on the whole (pooled) input
+
     def __init__(
         self,
         n_leads: int,
@@ -51,13 +53,11 @@ class FC(nn.Module):
         activation: str = "relu",
         max_inputs: int = 1024,
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "hidden", hidden)
         check_int(NAME, "n_layers", n_layers)
         check_int(NAME, "max_inputs", max_inputs)
         dropout = check_dropout(NAME, "dropout", dropout)
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
         self.input_pool = auto_factor(n_samples, max_inputs)
         dim = n_leads * (n_samples // self.input_pool if self.input_pool > 1 else n_samples)
         layers: list[nn.Module] = []
@@ -70,7 +70,7 @@ class FC(nn.Module):
         self.head = ClassifierHead(dim, n_features, n_classes, model=NAME)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         if self.input_pool > 1:
             x = F.avg_pool1d(x, self.input_pool)
         return self.head(self.body(x.flatten(1)), features)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     AttentionPool1d,
     ClassifierHead,
@@ -24,9 +25,7 @@ from ecgzoo.models.blocks import (
     check_choice,
     check_divisible,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     chunk_sequence,
     make_activation,
 )
@@ -35,7 +34,7 @@ NAME = "hadln"
 ATTENTIONS = ("additive", "multihead")
 
 
-class HADLN(nn.Module):
+class HADLN(EcgModel):
     """Parallel ResNet and BiLSTM branches -> concatenation along time -> attention -> classifier.
 
     Hyperparameters:
@@ -56,6 +55,8 @@ class HADLN(nn.Module):
         max_steps: bound used by the automatic choices above (64).
     """
 
+    name = NAME
+
     def __init__(
         self,
         n_leads: int,
@@ -74,8 +75,7 @@ class HADLN(nn.Module):
         activation: str = "relu",
         max_steps: int = 64,
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "channels", channels)
         check_int(NAME, "n_blocks", n_blocks, minimum=0)
         check_int(NAME, "kernel", kernel)
@@ -89,7 +89,6 @@ class HADLN(nn.Module):
         if attention == "multihead":
             check_divisible(NAME, "channels", channels, "n_heads", n_heads)
         make_activation(activation, NAME)
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
 
         self.stem_stride = stem_stride or max(2, auto_factor(n_samples, max_steps * 2**n_blocks))
         stem_kernel = max(kernel, self.stem_stride)
@@ -116,7 +115,7 @@ class HADLN(nn.Module):
         self.head = ClassifierHead(channels, n_features, n_classes, dropout=dropout, model=NAME)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         morph = self.cnn(x).transpose(1, 2)  # (batch, t1, channels)
         temporal, _ = self.lstm(chunk_sequence(x, self.lstm_chunk))
         seq = torch.cat([morph, self.lstm_proj(temporal)], dim=1)  # (batch, t1 + t2, channels)

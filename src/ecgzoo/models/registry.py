@@ -7,12 +7,20 @@ side features ``(batch, n_features)``, and returns logits ``(batch, n_classes)``
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
+import typing
 from dataclasses import dataclass
+from typing import Any
 
 import torch.nn as nn
+from pydantic import ConfigDict, ValidationError, create_model
 
 from ecgzoo.errors import ConfigError
+
+#: Constructor arguments every model takes from the data, never from ``model.params``.
+SHAPE_ARGS = ("n_leads", "n_samples", "n_classes", "n_features")
 
 # name -> (module, class name, one-line description); imported lazily to keep import cheap.
 _MODELS: dict[str, tuple[str, str, str]] = {
@@ -60,3 +68,51 @@ def build_model(
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def model_params(name: str) -> dict[str, inspect.Parameter]:
+    """The hyperparameters ``model.params`` may set for model ``name``: its constructor's
+    keyword arguments beyond the shape ones, with their defaults."""
+    params = inspect.signature(model_class(name).__init__).parameters
+    return {
+        k: p
+        for k, p in params.items()
+        if k != "self" and k not in SHAPE_ARGS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+def _params_schema(name: str) -> type:
+    """A strict pydantic model of ``name``'s hyperparameters, built from its constructor."""
+    cls = model_class(name)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be resolved: check names only
+        hints = {}
+    fields: dict[str, Any] = {
+        k: (hints.get(k, Any), ... if p.default is p.empty else p.default)
+        for k, p in model_params(name).items()
+    }
+    return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
+    """Why ``params`` are not valid hyperparameters of model ``name`` (None when they are):
+    unknown or misspelt names (with the valid ones listed) and values of the wrong type."""
+    valid = model_params(name)
+    for key in params:
+        if key in SHAPE_ARGS:
+            return f"model.params.{key}: set by the data, not by the config"
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            return (
+                f"model.params.{key}: {name!r} has no such parameter ({hint}"
+                f"valid: {', '.join(valid) or 'none'})"
+            )
+    try:
+        _params_schema(name).model_validate(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        return f"model.params.{loc}: {err['msg']} (got {err.get('input')!r})"
+    return None

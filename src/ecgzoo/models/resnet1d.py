@@ -21,14 +21,13 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.errors import ConfigError
+from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     ClassifierHead,
     ResidualBlock1d,
     check_bool,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     make_activation,
 )
 
@@ -42,7 +41,7 @@ def _conv_len(n: int, kernel: int, stride: int) -> int:
     return (n + 2 * (kernel // 2) - kernel) // stride + 1
 
 
-class ResNet1D(nn.Module):
+class ResNet1D(EcgModel):
     """Stem conv -> ``n_blocks`` residual blocks -> global average pool / flatten -> classifier.
 
     Hyperparameters:
@@ -65,6 +64,8 @@ class ResNet1D(nn.Module):
         activation: relu | gelu | leakyrelu | elu | silu | tanh (relu).
     """
 
+    name = NAME
+
     def __init__(
         self,
         n_leads: int,
@@ -83,8 +84,7 @@ class ResNet1D(nn.Module):
         dropout: float = 0.1,
         activation: str = "relu",
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "n_blocks", n_blocks, minimum=0)
         check_int(NAME, "width", width)
         check_int(NAME, "kernel", kernel)
@@ -96,7 +96,6 @@ class ResNet1D(nn.Module):
         check_bool(NAME, "global_pool", global_pool)
         dropout = check_dropout(NAME, "dropout", dropout)
         make_activation(activation, NAME)
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
 
         if stem_stride == 0:
             stem_stride = 1 if n_samples <= 1024 else 2 ** math.ceil(math.log2(n_samples / 1024))
@@ -130,7 +129,7 @@ class ResNet1D(nn.Module):
         self.head = ClassifierHead(in_dim, n_features, n_classes, dropout=dropout, model=NAME)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         z = self.blocks(self.stem(x))
         z = z.mean(dim=-1) if self.global_pool else z.flatten(1)
         return self.head(z, features)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     AttentionPool1d,
     ClassifierHead,
@@ -20,9 +21,7 @@ from ecgzoo.models.blocks import (
     check_choice,
     check_divisible,
     check_dropout,
-    check_input,
     check_int,
-    check_shape,
     chunk_sequence,
     pool_sequence,
 )
@@ -32,7 +31,7 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 POOLINGS = ("mean", "max", "last", "attention")
 
 
-class RNN(nn.Module):
+class RNN(EcgModel):
     """Chunking -> GRU/LSTM -> multi-head self-attention -> pooling -> classifier.
 
     Hyperparameters:
@@ -54,6 +53,8 @@ class RNN(nn.Module):
             and a 60 s rhythm at 300 Hz (18,000 samples) in 254 steps of 71 samples.
     """
 
+    name = NAME
+
     def __init__(
         self,
         n_leads: int,
@@ -72,8 +73,7 @@ class RNN(nn.Module):
         chunk: int = 0,
         max_steps: int = 256,
     ):
-        super().__init__()
-        check_shape(NAME, n_leads, n_samples, n_classes, n_features)
+        super().__init__(n_leads, n_samples, n_classes, n_features)
         check_choice(NAME, "cell", cell, tuple(CELLS))
         check_int(NAME, "hidden", hidden)
         check_int(NAME, "n_layers", n_layers)
@@ -87,7 +87,6 @@ class RNN(nn.Module):
         self.pooling = check_choice(NAME, "pooling", pooling, POOLINGS)
         if attention:
             check_divisible(NAME, "hidden", hidden, "n_heads", n_heads)
-        self.n_leads, self.n_samples, self.n_features = n_leads, n_samples, n_features
         self.chunk = chunk or auto_factor(n_samples, max_steps)
 
         self.rnn = CELLS[cell](
@@ -104,7 +103,7 @@ class RNN(nn.Module):
         self.head = ClassifierHead(dim, n_features, n_classes, dropout=dropout, model=NAME)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        check_input(self, x)
+        self.check_input(x, features)
         h, _ = self.rnn(chunk_sequence(x, self.chunk))
         if self.attention is not None:
             h = self.attention(h)

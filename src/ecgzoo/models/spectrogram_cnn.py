@@ -31,6 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ecgzoo.models.base import CamView, EcgModel, frames_to_time
+
 MODEL_NAME = "efficientnet-lite0"
 N_BACKBONE_FEATURES = 1280
 
@@ -117,7 +119,7 @@ class LogSpectrogram(nn.Module):
         return torch.log(mag + self.eps).reshape(b, c, self.n_bins, -1)
 
 
-class SpectrogramCNN(nn.Module):
+class SpectrogramCNN(EcgModel):
     """EfficientNet-Lite0 (ImageNet-pretrained) on a log spectrogram of each recording.
 
     Hyperparameters: ``pretrained`` (ImageNet transfer, else from scratch), ``freeze_backbone``
@@ -129,6 +131,8 @@ class SpectrogramCNN(nn.Module):
     (``signal``: raw ``(batch, n_leads, n_samples)``; ``spectrogram``: precomputed
     ``(batch, F, T)``).
     """
+
+    name = "spectrogram_cnn"
 
     def __init__(
         self,
@@ -147,15 +151,11 @@ class SpectrogramCNN(nn.Module):
         dropout: float = 0.2,
         input: Literal["signal", "spectrogram"] = "signal",
     ) -> None:
-        super().__init__()
+        super().__init__(n_leads, n_samples, n_classes, n_features, fs=fs)
         if input not in ("signal", "spectrogram"):
             raise ValueError(f"input must be 'signal' or 'spectrogram' (got {input!r})")
         if channel_map not in ("auto", "repeat", "conv"):
             raise ValueError(f"channel_map must be auto, repeat or conv (got {channel_map!r})")
-        self.n_leads = int(n_leads)
-        self.n_samples = int(n_samples)
-        self.n_classes = int(n_classes)
-        self.n_features = int(n_features)
         self.input = input
         self.freeze_backbone = bool(freeze_backbone)
         if input == "signal":
@@ -200,6 +200,31 @@ class SpectrogramCNN(nn.Module):
         """The last convolution of the backbone, the usual Grad-CAM target layer."""
         return self.backbone._conv_head
 
+    def gradcam_layer(self) -> nn.Module:
+        """Grad-CAM explains :meth:`feature_layer`."""
+        return self.feature_layer()
+
+    def cam_view(self, x: torch.Tensor, layer_shape: tuple[int, ...]) -> CamView:
+        """Maps live on the spectrogram grid ``(F, T)``; back on the time axis each frame's
+        mean over frequency is spread over the samples its STFT window covers."""
+        n_samples = int(x.shape[-1])
+        if self.spectrogram is None:  # x is already (batch, F, T): per frame
+
+            def frames(maps: np.ndarray) -> np.ndarray:
+                return maps.mean(axis=1)
+
+            image = x.detach().float().cpu().numpy()
+            return CamView("spectrogram", (int(x.shape[1]), n_samples), frames, image)
+        with torch.no_grad():
+            spec = self.spectrogram(x).detach().float().cpu().mean(dim=1)  # over leads
+        nperseg, hop = self.spectrogram.nperseg, self.spectrogram.hop
+
+        def to_time(maps: np.ndarray) -> np.ndarray:
+            return frames_to_time(maps.mean(axis=1), n_samples, hop, nperseg)
+
+        shape = (int(spec.shape[-2]), int(spec.shape[-1]))
+        return CamView("spectrogram", shape, to_time, spec.numpy(), hop, nperseg)
+
     def image(self, x: torch.Tensor) -> torch.Tensor:
         """The standardised, resized 3-channel image the backbone sees: ``(batch, 3, H, W)``."""
         if self.spectrogram is not None:
@@ -216,6 +241,7 @@ class SpectrogramCNN(nn.Module):
         return img if img.shape[1] == 3 else img.expand(-1, 3, -1, -1)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x, features)
         maps = self.backbone.extract_features(self.image(x))
         pooled = self.dropout(torch.flatten(self.pooling(maps), 1))
         if self.n_features:

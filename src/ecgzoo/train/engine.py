@@ -23,6 +23,7 @@ import torch.nn as nn
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.metrics.names import VAL_KEYS  # the one list of metric names
 from ecgzoo.models.registry import build_model, count_parameters
 from ecgzoo.train.evaluate import (
     AAMI_CLASSES,
@@ -48,7 +49,6 @@ from ecgzoo.train.runfolder import (
 
 EpochCallback = Callable[[dict[str, Any]], None]
 TRAIN_LOSS_SUBSET = 20_000
-VAL_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
 
 
 @dataclass

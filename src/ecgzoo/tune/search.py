@@ -33,22 +33,12 @@ from typing import Any
 
 from ecgzoo.config import ExperimentConfig, dump_config, load_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and configs
 from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
 
 __all__ = ["EPOCH_METRICS", "run_search", "start_ray", "stop_ray", "tune_command"]
 
-#: Metrics every epoch reports; the search metric must be one of them.
-EPOCH_METRICS = (
-    "val_macro_recall",
-    "val_macro_f1",
-    "val_macro_precision",
-    "val_accuracy",
-    "val_weighted_f1",
-    "val_loss",
-    "train_loss",
-    "val_challenge_f1",
-)
 RAY_NAME = "ray"
 TRIALS_DIR = "trials"
 _started_temp: list[str] = []

@@ -167,7 +167,7 @@ def default_paths() -> tuple[Path, Path]:
 
     if "challenge-2021" in physionet.CATALOG:
         root = Path(physionet.fetch("challenge-2021", VERSION))
-        return root / "training", root.parent.parent / "challenge-2021" / "scoring"
+        return root / "training", root / "scoring"
     mirror = os.environ.get(physionet.MIRROR_ENV, "")
     base = Path(mirror) / "challenge-2021" if mirror and "://" not in mirror else None
     if base is None or not (base / VERSION / "training").is_dir():

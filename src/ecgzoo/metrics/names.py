@@ -1,0 +1,85 @@
+"""The one list of metric names: what the engine logs every epoch, what ``train.monitor`` and
+``tune --metric`` may name, per task.
+
+Kept free of heavy imports so that configs can be validated without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Aggregate validation metrics logged every epoch as ``val_<key>``.
+VAL_KEYS: tuple[str, ...] = (
+    "accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "weighted_f1",
+)
+#: Classes of the AAMI EC57 beat task (MIT-BIH, Kaggle CSV) and of the CinC 2017 rhythm task.
+AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
+CHALLENGE_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
+#: Class names of the datasets whose classes are fixed before any data is read.
+DATASET_CLASSES: dict[str, tuple[str, ...]] = {
+    "mitbih": AAMI_CLASSES,
+    "kaggle_csv": AAMI_CLASSES,
+    "cinc2017": CHALLENGE_CLASSES,
+}
+#: Logged every epoch, but bookkeeping rather than a quality metric: never monitored.
+BOOKKEEPING: tuple[str, ...] = ("epoch", "lr", "train_samples_per_s", "epoch_seconds")
+
+GENERIC: tuple[str, ...] = tuple(f"val_{k}" for k in VAL_KEYS) + ("val_loss", "train_loss")
+#: Every metric some task logs every epoch (``tune --metric`` chooses from these).
+EPOCH_METRICS: tuple[str, ...] = (
+    "val_macro_recall",
+    "val_macro_f1",
+    "val_macro_precision",
+    "val_accuracy",
+    "val_weighted_f1",
+    "val_loss",
+    "train_loss",
+    "val_challenge_f1",
+)
+
+
+def class_metric(class_name: str) -> str:
+    """``val_f1_<class>`` as logged (``~``, the noisy class, is spelt ``noisy``)."""
+    return f"val_f1_{'noisy' if class_name == '~' else class_name}"
+
+
+def epoch_metrics(class_names: Sequence[str] | None) -> tuple[str, ...]:
+    """The quality metrics logged every epoch for a task with ``class_names`` (None: unknown
+    classes, the metrics every task logs)."""
+    names = list(GENERIC)
+    if class_names is None:
+        return tuple(names)
+    names += [class_metric(c) for c in class_names]
+    if tuple(class_names) == AAMI_CLASSES:
+        names.append("val_sv_f1")  # mean F1 of S and V: the inter-patient figure of merit
+    if tuple(class_names) == CHALLENGE_CLASSES:
+        names.append("val_challenge_f1")
+    return tuple(names)
+
+
+def minimised(metric: str) -> bool:
+    """Whether lower is better for ``metric`` (the losses)."""
+    return metric.endswith("_loss")
+
+
+def check_monitor(metric: str, mode: str, class_names: Sequence[str] | None) -> str | None:
+    """Why ``metric`` with ``mode`` cannot be monitored for such a task (None when it can).
+
+    With unknown classes, ``val_f1_<class>`` names are accepted (the data decides them).
+    """
+    known = epoch_metrics(class_names)
+    if metric not in known:
+        if class_names is None and metric.startswith("val_f1_") and len(metric) > 7:
+            pass
+        else:
+            where = f"a task with classes {', '.join(class_names)}" if class_names else "every task"
+            return f"{metric!r} is not logged for {where} (choose from {', '.join(known)})"
+    if minimised(metric) and mode == "max":
+        return f"{metric!r} is a loss: set train.monitor_mode to 'min'"
+    if not minimised(metric) and mode == "min":
+        return f"{metric!r} is better when higher: set train.monitor_mode to 'max'"
+    return None
