@@ -38,9 +38,7 @@ class RunInterrupted(Exception):
 
 def finite_state(state: dict[str, torch.Tensor]) -> bool:
     """Whether every floating-point tensor of a state dict is finite."""
-    return all(
-        bool(torch.isfinite(t).all()) for t in state.values() if torch.is_floating_point(t)
-    )
+    return all(bool(torch.isfinite(t).all()) for t in state.values() if torch.is_floating_point(t))
 
 
 def read_history(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
@@ -71,11 +69,12 @@ def guarded_write(path: Path, write: Callable[[], None]) -> None:
         write()
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise EcgzooError(f"{path}: could not write ({reason}); free some space and rerun") from None
+        message = f"{path}: could not write ({reason}); free some space and rerun"
+        raise EcgzooError(message) from None
 
 
 class RunRecorder(pl.Callback):
-    """Writes the run folder ``run_dir`` epoch by epoch (files only from the global-zero process)."""
+    """Writes the run folder ``run_dir`` epoch by epoch (files: global-zero process only)."""
 
     def __init__(self, run_dir: Path, tc: TrainConfig, on_epoch: EpochCallback | None = None):
         self.run_dir, self.tc, self.on_epoch = Path(run_dir), tc, on_epoch
@@ -110,10 +109,13 @@ class RunRecorder(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         # The plateau schedule is stepped here, not by Lightning, so that it is stepped before
-        # the checkpoint is written (Lightning skips that step when resuming an epoch-end one).
+        # the checkpoint is written (Lightning skips that step resuming an epoch-end one).
         tc = self.tc
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            trainer.optimizers[0], mode=tc.monitor_mode, factor=tc.lr_factor, patience=tc.lr_patience
+            trainer.optimizers[0],
+            mode=tc.monitor_mode,
+            factor=tc.lr_factor,
+            patience=tc.lr_patience,
         )
         if self._plateau_state is not None:
             self.plateau.load_state_dict(self._plateau_state)

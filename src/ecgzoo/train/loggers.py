@@ -63,9 +63,7 @@ def make_loggers(config: ExperimentConfig, run_dir: Path) -> list[Any]:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_SILENT", "true")
         loggers.append(
-            WandbLogger(
-                project="ecgzoo", name=config.name, save_dir=str(run_dir), offline=True
-            )
+            WandbLogger(project="ecgzoo", name=config.name, save_dir=str(run_dir), offline=True)
         )
     return loggers
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import lightning.pytorch as pl
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -66,9 +66,8 @@ class ZooModule(pl.LightningModule):
 
     def epoch_train_loss(self) -> tuple[float, int]:
         """``(mean training loss, examples seen)`` of the epoch, over every process."""
-        total = torch.stack(
-            [self._loss_sum, torch.tensor(float(self._seen), dtype=torch.float64, device=self.device)]
-        )
+        seen = torch.tensor(float(self._seen), dtype=torch.float64, device=self.device)
+        total = torch.stack([self._loss_sum, seen])
         total = self.trainer.strategy.reduce(total, reduce_op="sum")
         loss, seen = float(total[0]), int(total[1])
         return loss / max(seen, 1), seen

@@ -50,4 +50,3 @@ class SingleLabelTask:
 def make_task(tc: TrainConfig, y_train: np.ndarray, class_names: list[str]) -> SingleLabelTask:
     """The task of a run (single-label classification is the only one so far)."""
     return SingleLabelTask(tc, y_train, class_names)
-
