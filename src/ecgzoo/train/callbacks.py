@@ -65,10 +65,12 @@ def write_history(path: Path, history: list[dict[str, Any]]) -> None:
 
 def guarded_write(path: Path, write: Callable[[], None]) -> None:
     """Run ``write``; a full disk or a write error becomes one clear line naming the file."""
+    from safetensors import SafetensorError
+
     try:
         write()
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
+    except (OSError, SafetensorError) as exc:  # safetensors wraps the OS error in its own type
+        reason = getattr(exc, "strerror", None) or str(exc).split(": ")[-1] or type(exc).__name__
         message = f"{path}: could not write ({reason}); free some space and rerun"
         raise EcgzooError(message) from None
 

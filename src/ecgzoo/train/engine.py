@@ -30,7 +30,13 @@ from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters, model_class
-from ecgzoo.train.callbacks import EpochCallback, RunInterrupted, RunRecorder, finite_state
+from ecgzoo.train.callbacks import (
+    EpochCallback,
+    RunInterrupted,
+    RunRecorder,
+    finite_state,
+    guarded_write,
+)
 from ecgzoo.train.runfolder import (
     ModelSpec,
     load_checkpoint,
@@ -332,7 +338,8 @@ def train_run(
                 "tensors_transferred": transferred,
             }
         )
-        write_json(work_dir / "metrics.json", metrics)
+        target = work_dir / "metrics.json"
+        guarded_write(target, lambda: write_json(target, metrics))
         for logger in loggers:
             logger.log_metrics(final_numbers(metrics), step=len(recorder.history) + 1)
             logger.finalize("success")
@@ -362,11 +369,14 @@ def finish(
         state = model.state_dict()
         if not finite_state(state):
             raise EcgzooError("train: the weights are non-finite (the run diverged); not saved")
-        save_weights(weights, state)
+        guarded_write(weights, lambda: save_weights(weights, state))
     device = trainer.strategy.root_device
     model.load_state_dict(load_weights(weights))
     model.to(device)
-    metrics = score_run(model, spec, data, work_dir, recorder.history, device)
+    try:
+        metrics = score_run(model, spec, data, work_dir, recorder.history, device)
+    except OSError as exc:  # the plots: a full disk is one line, not a traceback
+        raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
     metrics["device"] = str(device)
     return metrics
 
