@@ -141,6 +141,7 @@ def quiet_lightning():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*(LitLogger|litlogger|Tip:).*")
+        warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")  # Lightning vs torch
         try:
             yield
         finally:
