@@ -11,7 +11,8 @@ Cases: ``demo`` (``configs/demo.yaml``: resnet1d on MIT-BIH beats, 1 x 187) and 
 (resnet1d, default size, on real 12-lead Challenge-2021 recordings: every whole 10-s window of
 5,000 samples at 500 Hz, label = normal sinus rhythm or not). The figure is the training
 samples/s the engine logs for an epoch (``train_samples_per_s``: examples over the time of the
-training steps, validation excluded), the median over epochs 2.. (epoch 1 warms up).
+training steps, validation excluded) over epochs 2.. of every repeat (epoch 1 warms up): the
+best epoch (least disturbed by other load on a shared machine) and the median.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def worker(args: argparse.Namespace) -> None:
     Path(args.json).write_text(json.dumps({"rates": rates}))
 
 
-def measure(src: str, case: str, args: argparse.Namespace, extra: list[str]) -> float:
+def measure(src: str, case: str, args: argparse.Namespace, extra: list[str]) -> list[float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         target = fh.name
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--case", case]
@@ -95,7 +96,7 @@ def measure(src: str, case: str, args: argparse.Namespace, extra: list[str]) -> 
     env = dict(os.environ, PYTHONPATH=src)
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
     rates = json.loads(Path(target).read_text())["rates"]
-    return statistics.median(rates[1:] or rates)
+    return rates[1:] or rates  # epoch 1 warms up
 
 
 def main() -> None:
@@ -115,23 +116,35 @@ def main() -> None:
     if args.worker:
         return worker(args)
     new_src = str(REPO / "src")
-    rows = []
     for case in args.cases.split(","):
+        old: list[float] = []
+        new: list[float] = []
         for _ in range(args.repeats):  # interleaved, so drift in the machine's load hits both
-            old = measure(args.old_src, case, args, []) if args.old_src else None
-            new = measure(new_src, case, args, ["train.accelerator=cpu"])
-            rows.append((case, old, new))
-            ratio = f"{new / old:.2f}" if old else "n/a"
-            print(f"{case:9s} old {old or 0:9.1f}  new {new:9.1f} samples/s  new/old {ratio}")
+            if args.old_src:
+                old += measure(args.old_src, case, args, [])
+            new += measure(new_src, case, args, ["train.accelerator=cpu"])
+        report(case, "old", old, "new", new)
     if args.ddp:
-        one = measure(new_src, "demo", args, ["train.accelerator=cpu"])
-        two = measure(
-            new_src,
-            "demo",
-            args,
-            ["train.accelerator=cpu", "train.devices=2", "train.strategy=ddp"],
-        )
-        print(f"demo DDP  1 process {one:9.1f}  2 processes {two:9.1f} samples/s  {two / one:.2f}x")
+        one: list[float] = []
+        two: list[float] = []
+        for _ in range(args.repeats):
+            one += measure(new_src, "demo", args, ["train.accelerator=cpu"])
+            ddp = ["train.accelerator=cpu", "train.devices=2", "train.strategy=ddp"]
+            two += measure(new_src, "demo", args, ddp)
+        report("demo DDP", "1 process", one, "2 processes", two)
+
+
+def report(case: str, a_name: str, a: list[float], b_name: str, b: list[float]) -> None:
+    """Best epoch (the least disturbed by other load on a shared machine) and median, b/a."""
+    if not a:
+        print(f"{case}: {b_name} best {max(b):.1f} median {statistics.median(b):.1f} samples/s")
+        return
+    print(
+        f"{case}: {a_name} best {max(a):.1f} median {statistics.median(a):.1f} | "
+        f"{b_name} best {max(b):.1f} median {statistics.median(b):.1f} samples/s | "
+        f"{b_name}/{a_name} best {max(b) / max(a):.2f} median "
+        f"{statistics.median(b) / statistics.median(a):.2f} (epochs: {len(a)}, {len(b)})"
+    )
 
 
 if __name__ == "__main__":

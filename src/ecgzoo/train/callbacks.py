@@ -122,6 +122,14 @@ class RunRecorder(pl.Callback):
         if self._plateau_state is not None:
             self.plateau.load_state_dict(self._plateau_state)
         self.history = read_history(self.run_dir / "history.csv", trainer.current_epoch)
+        if self.history and self._should_stop(trainer.current_epoch):
+            # resumed after the run had already decided to stop (interrupted while scoring)
+            self.stopped_early = trainer.should_stop = True
+
+    def _should_stop(self, epoch: int) -> bool:
+        tc = self.tc
+        over_budget = tc.max_minutes is not None and self.elapsed >= tc.max_minutes * 60
+        return (self.bad_epochs >= tc.early_stopping_patience or over_budget) and epoch < tc.epochs
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -166,10 +174,8 @@ class RunRecorder(pl.Callback):
                 self.on_epoch(dict(row, best_value=self.best_value, best_epoch=self.best_epoch))
             except KeyboardInterrupt:
                 raise RunInterrupted from None
-        over_budget = tc.max_minutes is not None and self.elapsed >= tc.max_minutes * 60
-        if (self.bad_epochs >= tc.early_stopping_patience or over_budget) and epoch < tc.epochs:
-            self.stopped_early = True
-            trainer.should_stop = True
+        if self._should_stop(epoch):
+            self.stopped_early = trainer.should_stop = True
 
     def _write_epoch(self, pl_module: ZooModule, improved: bool) -> None:
         weights = pl_module.model.state_dict()
