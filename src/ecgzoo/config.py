@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecgzoo.errors import ConfigError
 
@@ -174,7 +174,9 @@ class TrainConfig(_Strict):
     lr_patience: int = Field(5, ge=0)
     lr_factor: float = Field(0.5, gt=0, lt=1)
     seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="older spelling of train.accelerator, kept for existing run folders"
+    )
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     max_minutes: float | None = Field(
         None, gt=0, description="time budget: stop after the epoch in which it runs out"
@@ -187,6 +189,33 @@ class TrainConfig(_Strict):
         "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
     )
     num_threads: int | None = None
+    # Where and how to train (PyTorch Lightning Trainer options; see docs/guide.md).
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
+        "auto", description="auto: a GPU when one is visible (train.device=cpu forces the CPU)"
+    )
+    devices: int | Literal["auto"] = Field(
+        1, description="devices per node; more than one trains data-parallel (DDP)"
+    )
+    strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true"] = "auto"
+    num_nodes: int = Field(1, ge=1, description="machines taking part (multi-node DDP)")
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "bf16-true"] = Field(
+        "32-true", description="16-mixed needs a GPU; bf16-mixed works on CPU and recent GPUs"
+    )
+    gradient_clip_val: float | None = Field(None, gt=0, description="clip gradients to this")
+    gradient_clip_algorithm: Literal["norm", "value"] = "norm"
+    accumulate_grad_batches: int = Field(1, ge=1, description="batches per optimizer step")
+    loggers: list[Literal["mlflow", "wandb"]] = Field(
+        default_factory=list,
+        description="extra loggers besides history.csv: mlflow (sqlite in output_dir), "
+        "wandb (offline, in RUN/wandb)",
+    )
+
+    @field_validator("devices")
+    @classmethod
+    def _positive_devices(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("devices must be >= 1 or 'auto'")
+        return value
 
 
 class ExperimentConfig(_Strict):

@@ -28,6 +28,8 @@ def train(
 
     cfg = load_config(config, overrides or [])
     result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
+    if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
+        return
     print_metrics(result.metrics["test"], f"{cfg.name}: test split")
     console.print(f"run folder: {result.run_dir}")
 

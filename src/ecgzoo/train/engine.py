@@ -1,18 +1,24 @@
-"""The training engine: fit with validation every epoch, checkpoint on a metric, early stop, resume.
+"""The training engine, on PyTorch Lightning: one entry point, :func:`train_run`.
 
-Each epoch draws its shuffling, augmentation and dropout randomness from a generator seeded by
+It wraps the zoo model in :class:`~ecgzoo.train.module.ZooModule`, feeds it from
+:class:`~ecgzoo.train.datamodule.ArrayDataModule`, and lets
+:class:`~ecgzoo.train.callbacks.RunRecorder` write the run folder epoch by epoch; the final
+scoring and plots are :func:`ecgzoo.train.evaluate.score_run`. The Trainer options
+(``train.accelerator/devices/strategy/num_nodes/precision``, gradient clipping and
+accumulation) come from the config, so the same code trains on a CPU, a GPU, several GPUs or
+several machines. Each epoch draws its shuffling, augmentation and dropout randomness from
 ``(seed, epoch)``, so a run interrupted and resumed from ``checkpoint.pt`` ends exactly where an
-uninterrupted run would.
+uninterrupted one would.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+import logging
+import signal
+import threading
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,67 +26,44 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ecgzoo.config import ExperimentConfig, dump_config
+from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.errors import ConfigError, EcgzooError
-from ecgzoo.metrics.names import VAL_KEYS  # the one list of metric names
-from ecgzoo.models.registry import build_model, count_parameters
-from ecgzoo.train.evaluate import (
-    AAMI_CLASSES,
-    cross_entropy,
-    evaluate_split,
-    predict_split,
-    score_predictions,
-    select_device,
-    standardise_features,
+from ecgzoo.models.registry import build_model, count_parameters, model_class
+from ecgzoo.train.callbacks import (
+    EpochCallback,
+    RunInterrupted,
+    RunRecorder,
+    finite_state,
+    guarded_write,
 )
-from ecgzoo.train.losses import make_loss
 from ecgzoo.train.runfolder import (
     ModelSpec,
-    atomic_write_text,
     load_checkpoint,
     load_weights,
-    save_checkpoint,
     save_weights,
     write_json,
     write_run_config,
     write_spec,
 )
+from ecgzoo.train.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
 
-EpochCallback = Callable[[dict[str, Any]], None]
-TRAIN_LOSS_SUBSET = 20_000
+__all__ = ["RunResult", "train_run", "run_dir_for", "initialise_from"]
 
 
 @dataclass
 class RunResult:
+    """What a run produced. ``primary`` is False in the extra processes of a data-parallel run,
+    which write nothing and return no metrics."""
+
     run_dir: Path
     metrics: dict[str, Any]
     history: list[dict[str, Any]]
+    primary: bool = field(default=True)
 
 
 def run_dir_for(config: ExperimentConfig) -> Path:
     return Path(config.output_dir) / config.name
-
-
-def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random amplitude scaling, baseline shift and Gaussian noise, per example."""
-    n = x.shape[0]
-    shape = (n,) + (1,) * (x.dim() - 1)
-    scale = 1.0 + 0.1 * torch.randn(shape, generator=gen)
-    std = x.std(dim=-1, keepdim=True).clamp_min(1e-3)
-    shift = 0.1 * torch.randn(shape, generator=gen) * std
-    noise = 0.02 * torch.randn(x.shape, generator=gen) * std
-    return x * scale + shift + noise
-
-
-def random_crop_batch(
-    x: torch.Tensor, crop: int, lengths: torch.Tensor, gen: torch.Generator
-) -> torch.Tensor:
-    """One random window of ``crop`` samples per example, inside its real (unpadded) part."""
-    max_start = (lengths - crop).clamp_min(0)
-    start = (torch.rand(len(x), generator=gen) * (max_start + 1).float()).long()
-    index = (start[:, None] + torch.arange(crop)).clamp_max(x.shape[-1] - 1)
-    return x.gather(-1, index[:, None, :].expand(-1, x.shape[1], -1))
 
 
 def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
@@ -102,79 +85,165 @@ def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
     return len(matched), len(own)
 
 
-def _epoch_order(n: int, gen: torch.Generator, sample_weights: torch.Tensor | None) -> torch.Tensor:
-    if sample_weights is None:
-        return torch.randperm(n, generator=gen)
-    return torch.multinomial(sample_weights, n, replacement=True, generator=gen)
+def accelerator_of(tc: TrainConfig) -> str:
+    """``train.accelerator``, honouring the older ``train.device`` when it is left on auto."""
+    if tc.accelerator == "auto" and tc.device != "auto":
+        return "gpu" if tc.device == "cuda" else "cpu"
+    return tc.accelerator
 
 
-def _history_from_csv(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open() as fh:
-        for row in csv.DictReader(fh):
-            if int(row["epoch"]) <= upto_epoch:
-                rows.append({k: (float(v) if k != "epoch" else int(v)) for k, v in row.items()})
-    return rows
+def make_trainer(tc: TrainConfig, callbacks: list[Any], loggers: list[Any], progress: bool):
+    """A Lightning Trainer for the config; impossible combinations are one-line ConfigErrors."""
+    import lightning.pytorch as pl
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    accelerator = accelerator_of(tc)
+    if tc.precision == "16-mixed" and (
+        accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    ):
+        raise ConfigError("train.precision: 16-mixed needs a GPU (use bf16-mixed or 32-true)")
+    if progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        callbacks = [*callbacks, RichProgressBar()]
+    try:
+        return pl.Trainer(
+            accelerator=accelerator,
+            devices=tc.devices,
+            strategy=tc.strategy,
+            num_nodes=tc.num_nodes,
+            precision=tc.precision,
+            max_epochs=tc.epochs,
+            gradient_clip_val=tc.gradient_clip_val,
+            gradient_clip_algorithm=tc.gradient_clip_algorithm,
+            accumulate_grad_batches=tc.accumulate_grad_batches,
+            callbacks=callbacks,
+            logger=loggers or False,
+            enable_checkpointing=False,  # RunRecorder writes checkpoint.pt itself
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,  # EpochBatches shards the seeded order itself
+            log_every_n_steps=1,
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"train: {first}") from None
 
 
-def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    if not history:
+@contextlib.contextmanager
+def quiet_lightning():
+    """Keep Lightning's banners and data-loader hints off the console during a run."""
+    names = ("lightning.pytorch", "lightning.fabric", "lightning")
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*(LitLogger|litlogger|Tip:).*")
+        warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")  # Lightning vs torch
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def interrupts_as_errors():
+    """Turn Ctrl-C into :class:`RunInterrupted` while Lightning runs.
+
+    Lightning answers a KeyboardInterrupt by ignoring SIGINT for good and calling ``sys.exit``;
+    an ordinary exception passes through it, and the engine turns it back into KeyboardInterrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0].keys()))
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buf.getvalue())
+
+    def handler(signum, frame):
+        raise RunInterrupted
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def _is_better(value: float, best: float, mode: str) -> bool:
-    if math.isnan(value):
-        return False
-    return value > best if mode == "max" else value < best
+def prepare_folder(run_dir: Path, work_dir: Path, resolved: str, overwrite: bool) -> Path | None:
+    """Check the run folder (global-zero process, lock held); the checkpoint to resume, if any."""
+    if overwrite:
+        fresh_staging_dir(run_dir)
+        return None
+    if (run_dir / "metrics.json").is_file():
+        raise EcgzooError(f"{run_dir}: already holds a finished run (choose another name=...)")
+    ckpt = run_dir / "checkpoint.pt"
+    if not ckpt.is_file():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return None
+    saved = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    if saved != resolved:
+        raise EcgzooError(
+            f"{run_dir}: holds an unfinished run with a different config "
+            "(choose another name=... to start a new run)"
+        )
+    load_checkpoint(ckpt)  # refuses anything but tensors and plain containers
+    return ckpt
 
 
-class _Progress:
-    """A rich progress bar over training steps, silent when disabled."""
+def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
+    """The shape, classes and feature scaling a trained model needs (``model.json``)."""
+    feature_mean = feature_std = None
+    if data.n_features:
+        feats = np.asarray(data.train.features, dtype=np.float64)
+        feature_mean, feature_std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+    return ModelSpec(
+        name=config.model.name,
+        params=dict(config.model.params),
+        n_leads=data.n_leads,
+        n_samples=data.n_samples,
+        n_classes=len(data.class_names),
+        n_features=data.n_features,
+        class_names=list(data.class_names),
+        sampling_rate=float(data.sampling_rate),
+        feature_mean=[] if feature_mean is None else feature_mean.tolist(),
+        feature_std=[] if feature_std is None else feature_std.tolist(),
+        crop_samples=data.meta.get("random_crop_samples"),
+    )
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._progress = None
 
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
+    """The DataModule over the prepared splits (indexed per batch: they may be memory-mapped)."""
+    from ecgzoo.train.datamodule import ArrayDataModule, SplitBatches
+    from ecgzoo.train.evaluate import standardise_features
 
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                transient=False,
-            )
-            self._progress.start()
-        return self
-
-    def task(self, description: str, total: int):
-        if self._progress is None:
-            return None
-        return self._progress.add_task(description, total=total, info="")
-
-    def advance(self, task, info: str = "") -> None:
-        if self._progress is not None and task is not None:
-            self._progress.update(task, advance=1, info=info)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.stop()
+    n_train = len(data.train)
+    sample_weights = None
+    if tc.balanced_sampling:
+        y = np.asarray(data.train.y)
+        counts = np.bincount(y, minlength=spec.n_classes).astype(np.float64)
+        sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[y])
+    lengths = None
+    if spec.crop_samples:
+        given = data.meta.get("lengths", {}).get("train")
+        lengths = torch.as_tensor(given if given is not None else [data.n_samples] * n_train)
+    train = SplitBatches(
+        data.train,
+        standardise_features(data.train.features, spec),
+        spec.crop_samples,
+        lengths,
+        tc.augment,
+    )
+    val = SplitBatches(data.val, standardise_features(data.val.features, spec), spec.crop_samples)
+    return ArrayDataModule(
+        train,
+        val,
+        batch_size=tc.batch_size,
+        eval_batch_size=min(2048, 8 * tc.batch_size),
+        seed=tc.seed,
+        sample_weights=sample_weights,
+        max_steps=tc.max_steps_per_epoch,
+    )
 
 
 def train_run(
@@ -189,248 +258,135 @@ def train_run(
     """Train the model a config describes and write its run folder.
 
     A run folder holding an unfinished run with the same config resumes from its last
-    checkpoint; a finished one is refused unless ``overwrite``.
+    checkpoint; a finished one is refused unless ``overwrite``, which trains in a folder aside
+    and replaces the old run only when the new one is complete. One process at a time may write
+    a run folder (a second one gets an error).
     """
     from ecgzoo.data.loading import load_data
+    from ecgzoo.train.loggers import flat_params, make_loggers
+    from ecgzoo.train.module import ZooModule
+    from ecgzoo.train.tasks import make_task
 
     tc = config.train
+    model_class(config.model.name)  # an unknown model fails before any folder exists
     run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)
-    ckpt_path = run_dir / "checkpoint.pt"
+    work_dir = staging_dir(run_dir) if overwrite else run_dir
     resolved = dump_config(config)
-    if (run_dir / "metrics.json").is_file() and not overwrite:
-        raise EcgzooError(f"{run_dir}: already holds a finished run (choose another name=...)")
-    resume_state = None
-    if ckpt_path.is_file() and not overwrite:
-        saved = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
-        if saved != resolved:
-            raise EcgzooError(
-                f"{run_dir}: holds an unfinished run with a different config "
-                "(choose another name=... to start a new run)"
-            )
-        resume_state = load_checkpoint(ckpt_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for stale in ("checkpoint.pt", "metrics.json", "history.csv"):
-            (run_dir / stale).unlink(missing_ok=True)
-
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
-    device = select_device(tc.device)
-    data = data if data is not None else load_data(config.data)
-    n_classes = len(data.class_names)
-    if len(data.train) == 0 or len(data.val) == 0:
-        raise EcgzooError("the training or validation split is empty: check data.* options")
 
-    feature_mean = feature_std = None
-    if data.n_features:
-        feature_mean = data.train.features.mean(axis=0)
-        feature_std = data.train.features.std(axis=0) + 1e-6
-    spec = ModelSpec(
-        name=config.model.name,
-        params=dict(config.model.params),
-        n_leads=data.n_leads,
-        n_samples=data.n_samples,
-        n_classes=n_classes,
-        n_features=data.n_features,
-        class_names=list(data.class_names),
-        sampling_rate=float(data.sampling_rate),
-        feature_mean=[] if feature_mean is None else feature_mean.tolist(),
-        feature_std=[] if feature_std is None else feature_std.tolist(),
-        crop_samples=data.meta.get("random_crop_samples"),
-    )
+    recorder = RunRecorder(work_dir, tc, on_epoch)
+    with quiet_lightning():
+        loggers = make_loggers(config, work_dir)
+        trainer = make_trainer(tc, [recorder], loggers, progress)
+    primary = trainer.global_rank == 0
+    lock = RunLock(run_dir).acquire() if primary else None
+    try:
+        if primary:
+            ckpt = prepare_folder(run_dir, work_dir, resolved, overwrite)
+        else:  # launched by the global-zero process, which has prepared the folder
+            found = work_dir / "checkpoint.pt"
+            ckpt = found if found.is_file() else None
 
-    torch.manual_seed(tc.seed)
-    model = build_model(
-        spec.name, spec.n_leads, spec.n_samples, n_classes, spec.n_features, **spec.params
-    ).to(device)
-    transferred = None
-    if tc.init_from and resume_state is None:
-        copied, total = initialise_from(model, tc.init_from)
-        transferred = f"{copied}/{total}"
-        if progress:
-            print(f"initialised {copied} of {total} tensors from {tc.init_from}")
-    loss_fn = make_loss(tc.loss, data.train.y, n_classes, tc.focal_gamma, tc.class_weight_power).to(
-        device
-    )
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad], lr=tc.lr, weight_decay=tc.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=tc.monitor_mode, factor=tc.lr_factor, patience=tc.lr_patience
-    )
-
-    write_run_config(run_dir, config)
-    write_spec(run_dir, spec)
-
-    start_epoch, best_value, best_epoch, bad_epochs, elapsed = 1, None, 0, 0, 0.0
-    history: list[dict[str, Any]] = []
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        start_epoch = int(resume_state["epoch"]) + 1
-        best_value = float(resume_state["best_value"])
-        best_epoch = int(resume_state["best_epoch"])
-        bad_epochs = int(resume_state["bad_epochs"])
-        elapsed = float(resume_state["elapsed"])
-        history = _history_from_csv(run_dir / "history.csv", start_epoch - 1)
-    if best_value is None:
-        best_value = -math.inf if tc.monitor_mode == "max" else math.inf
-
-    x_train = torch.from_numpy(np.ascontiguousarray(data.train.x))
-    y_train = torch.from_numpy(data.train.y.astype(np.int64))
-    f_train = standardise_features(data.train.features, spec)
-    sample_weights = None
-    if tc.balanced_sampling:
-        counts = np.bincount(data.train.y, minlength=n_classes).astype(np.float64)
-        sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[data.train.y])
-    n_train = len(y_train)
-    crop = spec.crop_samples
-    if crop:
-        lengths = data.meta.get("lengths", {}).get("train")
-        train_lengths = torch.as_tensor(
-            lengths if lengths is not None else [x_train.shape[-1]] * n_train
+        data = data if data is not None else load_data(config.data)
+        if len(data.train) == 0 or len(data.val) == 0:
+            raise EcgzooError("the training or validation split is empty: check data.* options")
+        spec = model_spec(config, data)
+        torch.manual_seed(tc.seed)
+        model = build_model(
+            spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
         )
-    steps = math.ceil(n_train / tc.batch_size)
-    if tc.max_steps_per_epoch:
-        steps = min(steps, tc.max_steps_per_epoch)
+        transferred = None
+        if tc.init_from and ckpt is None:
+            copied, total = initialise_from(model, tc.init_from)
+            transferred = f"{copied}/{total}"
+            if progress and primary:
+                print(f"initialised {copied} of {total} tensors from {tc.init_from}")
+        task = make_task(tc, np.asarray(data.train.y), spec.class_names)
+        module = ZooModule(model, task, tc)
+        module.val_y = np.asarray(data.val.y)
+        if primary:
+            write_run_config(work_dir, config)
+            write_spec(work_dir, spec)
+            for logger in loggers:
+                logger.log_hyperparams(flat_params(config.model_dump(mode="json")))
 
-    stopped_early = start_epoch > tc.epochs or bad_epochs >= tc.early_stopping_patience
-    with _Progress(progress) as bar:
-        for epoch in range(start_epoch, tc.epochs + 1):
-            if bad_epochs >= tc.early_stopping_patience:
-                stopped_early = True
-                break
-            if tc.max_minutes is not None and elapsed >= tc.max_minutes * 60:
-                stopped_early = True
-                break
-            t0 = time.perf_counter()
-            gen = torch.Generator().manual_seed(tc.seed * 100_003 + epoch)
-            torch.manual_seed(tc.seed * 100_003 + epoch)
-            order = _epoch_order(n_train, gen, sample_weights)
-            model.train()
-            total, seen = 0.0, 0
-            task = bar.task(f"epoch {epoch}/{tc.epochs}", steps)
-            for step in range(steps):
-                idx = order[step * tc.batch_size : (step + 1) * tc.batch_size]
-                xb = x_train[idx]
-                if crop:
-                    xb = random_crop_batch(xb, crop, train_lengths[idx], gen)
-                if tc.augment:
-                    xb = augment_batch(xb, gen)
-                xb = xb.to(device, non_blocking=True)
-                yb = y_train[idx].to(device)
-                fb = None if f_train is None else f_train[idx].to(device)
-                loss = loss_fn(model(xb, fb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-                seen += len(idx)
-                bar.advance(task, f"loss {total / seen:.4f}")
-            train_seconds = time.perf_counter() - t0
-            prob = predict_split(model, spec, data.val, device)
-            val = score_predictions(data.val.y, prob, spec.class_names)
-            row: dict[str, Any] = {
-                "epoch": epoch,
-                "train_loss": total / max(seen, 1),
-                "val_loss": val["loss"],
-            }
-            row.update({f"val_{k}": float(val[k]) for k in VAL_KEYS})
-            for cls, stats in val["per_class"].items():
-                key = "noisy" if cls == "~" else cls
-                row[f"val_f1_{key}"] = float(stats["f1"])
-            if spec.class_names == AAMI_CLASSES:  # the inter-patient figure of merit
-                row["val_sv_f1"] = (row["val_f1_S"] + row["val_f1_V"]) / 2
-            if "challenge" in val:
-                row["val_challenge_f1"] = float(val["challenge"]["challenge_f1"])
-            row["lr"] = optimizer.param_groups[0]["lr"]
-            row["train_samples_per_s"] = seen / max(train_seconds, 1e-9)
-            row["epoch_seconds"] = time.perf_counter() - t0
-            if tc.monitor not in row:
-                raise ConfigError(
-                    f"train.monitor: {tc.monitor!r} is not a logged metric "
-                    f"(choose from {', '.join(k for k in row if k != 'epoch')})"
+        if tc.epochs > 0:
+            with quiet_lightning(), interrupts_as_errors():
+                trainer.fit(
+                    module,
+                    datamodule=make_datamodule(tc, data, spec),
+                    ckpt_path=ckpt,
+                    weights_only=True,
                 )
-            value = float(row[tc.monitor])
-            scheduler.step(value)
-            elapsed += row["epoch_seconds"]
-            history.append(row)
-            if _is_better(value, best_value, tc.monitor_mode):
-                best_value, best_epoch, bad_epochs = value, epoch, 0
-                save_weights(run_dir / "model.safetensors", model.state_dict())
-            else:
-                bad_epochs += 1
-            _write_history(run_dir / "history.csv", history)
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch,
-                    "best_value": best_value,
-                    "best_epoch": best_epoch,
-                    "bad_epochs": bad_epochs,
-                    "elapsed": elapsed,
-                },
-            )
-            if on_epoch is not None:
-                on_epoch(dict(row, best_value=best_value, best_epoch=best_epoch))
+        if not primary:
+            return RunResult(run_dir, {}, recorder.history, primary=False)
 
-    if not (run_dir / "model.safetensors").is_file():  # zero epochs: keep the initial weights
-        save_weights(run_dir / "model.safetensors", model.state_dict())
-    model.load_state_dict(load_weights(run_dir / "model.safetensors"))
-    metrics = finish_run(model, spec, data, run_dir, device, history)
-    metrics.update(
-        {
-            "model": spec.name,
-            "n_parameters": count_parameters(model),
-            "best_epoch": best_epoch,
-            "best_" + tc.monitor: None if not history else best_value,
-            "epochs_run": len(history),
-            "stopped_early": stopped_early,
-            "train_seconds": elapsed,
-            "device": str(device),
-            "init_from": tc.init_from,
-            "tensors_transferred": transferred,
-        }
-    )
-    write_json(run_dir / "metrics.json", metrics)
-    return RunResult(run_dir, metrics, history)
+        metrics = finish(model, spec, data, work_dir, recorder, trainer)
+        metrics.update(
+            {
+                "model": spec.name,
+                "n_parameters": count_parameters(model),
+                "best_epoch": recorder.best_epoch,
+                "best_" + tc.monitor: recorder.best_value if recorder.history else None,
+                "epochs_run": len(recorder.history),
+                "stopped_early": recorder.stopped_early,
+                "train_seconds": recorder.elapsed,
+                "device": metrics.pop("device"),
+                "devices": trainer.world_size,
+                "precision": tc.precision,
+                "init_from": tc.init_from,
+                "tensors_transferred": transferred,
+            }
+        )
+        target = work_dir / "metrics.json"
+        guarded_write(target, lambda: write_json(target, metrics))
+        for logger in loggers:
+            logger.log_metrics(final_numbers(metrics), step=len(recorder.history) + 1)
+            logger.finalize("success")
+        if overwrite:
+            swap_in(work_dir, run_dir)
+        return RunResult(run_dir, metrics, recorder.history)
+    except RunInterrupted:
+        raise KeyboardInterrupt from None
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def finish_run(
+def finish(
     model: nn.Module,
     spec: ModelSpec,
     data: PreparedData,
-    run_dir: Path,
-    device: torch.device,
-    history: list[dict[str, Any]],
+    work_dir: Path,
+    recorder: RunRecorder,
+    trainer: Any,
 ) -> dict[str, Any]:
-    """Score the best weights on val and test, measure the overfitting gap, draw the plots."""
-    from ecgzoo.report import plots
+    """Load the best weights (the current ones when no epoch improved) and score them."""
+    from ecgzoo.train.evaluate import score_run
 
-    test, test_prob = evaluate_split(model, spec, data.test, device)
-    val, _ = evaluate_split(model, spec, data.val, device)
-    # The final train loss (the overfitting gap) is measured on at most 20,000 training examples:
-    # a seeded random subset keeps it cheap for large sets and for every search trial.
-    train = data.train
-    if len(train) > TRAIN_LOSS_SUBSET:
-        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
-        train = train.subset(np.sort(pick))
-    train_prob = predict_split(model, spec, train, device)
-    train_loss = cross_entropy(train_prob, train.y)
-    if history:
-        plots.plot_learning_curves(history, run_dir / "learning_curves.png")
-    plots.plot_confusion_matrix(
-        np.asarray(test["confusion_matrix"]), spec.class_names, run_dir / "confusion_matrix.png"
-    )
-    plots.plot_roc_curves(data.test.y, test_prob, spec.class_names, run_dir / "roc_curves.png")
-    return {
-        "test": test,
-        "val": val,
-        "final_train_loss": train_loss,
-        "test_loss": test["loss"],
-        "overfit_gap": test["loss"] - train_loss,
-    }
+    weights = work_dir / "model.safetensors"
+    if not weights.is_file():  # zero epochs, or no epoch with a finite monitored value
+        state = model.state_dict()
+        if not finite_state(state):
+            raise EcgzooError("train: the weights are non-finite (the run diverged); not saved")
+        guarded_write(weights, lambda: save_weights(weights, state))
+    device = trainer.strategy.root_device
+    model.load_state_dict(load_weights(weights))
+    model.to(device)
+    try:
+        metrics = score_run(model, spec, data, work_dir, recorder.history, device)
+    except OSError as exc:  # the plots: a full disk is one line, not a traceback
+        raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
+    metrics["device"] = str(device)
+    return metrics
+
+
+def final_numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    """The headline test figures, for the experiment loggers."""
+    test = metrics.get("test", {})
+    keys = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+    out = {f"test_{k}": float(test[k]) for k in keys if isinstance(test.get(k), int | float)}
+    if isinstance(metrics.get("test_loss"), float) and np.isfinite(metrics["test_loss"]):
+        out["test_loss"] = metrics["test_loss"]
+    return out

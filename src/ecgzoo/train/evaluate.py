@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
 
@@ -136,3 +136,42 @@ def evaluate_split(
     """Score ``model`` on ``split``; returns the metrics and the probabilities."""
     prob = predict_split(model, spec, split, device)
     return score_predictions(split.y, prob, spec.class_names), prob
+
+
+TRAIN_LOSS_SUBSET = 20_000
+
+
+def score_run(
+    model: nn.Module,
+    spec: ModelSpec,
+    data: PreparedData,
+    run_dir: Path,
+    history: list[dict[str, Any]],
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """Score a run's best weights on val and test, measure the overfitting gap, draw its plots."""
+    from ecgzoo.report import plots
+
+    test, test_prob = evaluate_split(model, spec, data.test, device)
+    val, _ = evaluate_split(model, spec, data.val, device)
+    # The final train loss (the overfitting gap) is measured on at most 20,000 training examples:
+    # a seeded random subset keeps it cheap for large sets and for every search trial.
+    train = data.train
+    if len(train) > TRAIN_LOSS_SUBSET:
+        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
+        train = train.subset(np.sort(pick))
+    train_prob = predict_split(model, spec, train, device)
+    train_loss = cross_entropy(train_prob, train.y)
+    if history:
+        plots.plot_learning_curves(history, run_dir / "learning_curves.png")
+    plots.plot_confusion_matrix(
+        np.asarray(test["confusion_matrix"]), spec.class_names, run_dir / "confusion_matrix.png"
+    )
+    plots.plot_roc_curves(data.test.y, test_prob, spec.class_names, run_dir / "roc_curves.png")
+    return {
+        "test": test,
+        "val": val,
+        "final_train_loss": train_loss,
+        "test_loss": test["loss"],
+        "overfit_gap": test["loss"] - train_loss,
+    }

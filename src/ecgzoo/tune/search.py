@@ -364,8 +364,15 @@ def run_search(
     if existing:
         _check_same(experiment_dir, base_config, space, info)
 
-    # Trials monitor the search metric and use as many threads as they have CPUs.
-    train_over: dict[str, Any] = {"train.monitor": metric, "train.monitor_mode": mode}
+    # Trials monitor the search metric and use as many threads as they have CPUs; each trains on
+    # one device of those Ray gives it (a GPU when gpus_per_trial > 0, via the same engine).
+    train_over: dict[str, Any] = {
+        "train.monitor": metric,
+        "train.monitor_mode": mode,
+        "train.devices": 1,
+        "train.strategy": "auto",
+        "train.num_nodes": 1,
+    }
     if base_config.train.num_threads is None:
         train_over["train.num_threads"] = max(1, int(cpus_per_trial))
     trial_base = apply_values(base_config, train_over)

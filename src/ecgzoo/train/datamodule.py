@@ -1,0 +1,211 @@
+"""Batches from the prepared arrays for the Lightning engine.
+
+The arrays may be memory-mapped, so every batch is gathered with one fancy index and no split is
+ever copied whole. Each epoch draws its order, random crops and augmentation from one generator
+seeded by ``(seed, epoch)``: an interrupted run resumed at epoch ``k`` sees exactly the batches an
+uninterrupted one would. Under data-parallel training every process computes the same order and
+takes every ``world_size``-th batch, so the processes run the same number of steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.data.transforms import multi_crop
+from ecgzoo.train.evaluate import real_lengths
+
+EVAL_CROPS = 5  # as ecgzoo.train.evaluate.predict_split votes
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch`` (1-based) of a run seeded ``seed``."""
+    return seed * 100_003 + epoch
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random amplitude scaling, baseline shift and Gaussian noise, per example."""
+    n = x.shape[0]
+    shape = (n,) + (1,) * (x.dim() - 1)
+    scale = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+    std = x.std(dim=-1, keepdim=True).clamp_min(1e-3)
+    shift = 0.1 * torch.randn(shape, generator=gen) * std
+    noise = 0.02 * torch.randn(x.shape, generator=gen) * std
+    return x * scale + shift + noise
+
+
+def random_crop_batch(
+    x: torch.Tensor, crop: int, lengths: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
+    """One random window of ``crop`` samples per example, inside its real (unpadded) part."""
+    max_start = (lengths - crop).clamp_min(0)
+    start = (torch.rand(len(x), generator=gen) * (max_start + 1).float()).long()
+    index = (start[:, None] + torch.arange(crop)).clamp_max(x.shape[-1] - 1)
+    return x.gather(-1, index[:, None, :].expand(-1, x.shape[1], -1))
+
+
+@dataclass
+class BatchRequest:
+    """The examples of one batch and the epoch generator its crops and augmentation draw from."""
+
+    index: np.ndarray
+    gen: torch.Generator | None = None
+
+
+def keep_batch(batch: Any) -> Any:
+    """Collate function for ready-made batches (module level, so it pickles for ddp_spawn)."""
+    return batch
+
+
+class EpochBatches(Sampler):
+    """Training batches of one epoch for one process; Lightning calls ``set_epoch`` (0-based)."""
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        sample_weights: torch.Tensor | None = None,
+        max_steps: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.sample_weights = sample_weights
+        self.rank, self.world_size = rank, world_size
+        self.n_batches = math.ceil(n / batch_size)
+        steps = math.ceil(self.n_batches / world_size)
+        self.steps = min(steps, max_steps) if max_steps else steps
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch + 1
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[BatchRequest]:
+        gen = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        if self.sample_weights is None:
+            order = torch.randperm(self.n, generator=gen)
+        else:
+            order = torch.multinomial(self.sample_weights, self.n, replacement=True, generator=gen)
+        order = order.numpy()
+        for step in range(self.steps):
+            # wrap around so every process runs the same number of steps
+            b = (self.rank + step * self.world_size) % self.n_batches
+            yield BatchRequest(order[b * self.batch_size : (b + 1) * self.batch_size], gen)
+
+
+class SplitBatches(Dataset):
+    """``dataset[BatchRequest]`` -> ``(x, y, features, index)`` tensors of one batch."""
+
+    def __init__(
+        self,
+        split: ArraySplit,
+        features: torch.Tensor | None,
+        crop: int | None = None,
+        lengths: torch.Tensor | None = None,
+        augment: bool = False,
+    ):
+        self.split, self.features = split, features
+        self.crop, self.lengths, self.augment = crop, lengths, augment
+        self.y = torch.from_numpy(np.asarray(split.y, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, request: BatchRequest):
+        idx = request.index
+        xa = np.ascontiguousarray(self.split.x[idx], dtype=np.float32)
+        tidx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+        f = None if self.features is None else self.features[tidx]
+        if request.gen is None and self.crop and xa.shape[-1] > self.crop:
+            # evaluation of a model trained on crops: EVAL_CROPS evenly spaced crops per example,
+            # flattened; the module averages their probabilities (as predict_split does)
+            crops = multi_crop(xa, self.crop, EVAL_CROPS, real_lengths(xa))
+            x = torch.from_numpy(crops.reshape((-1,) + crops.shape[2:]))
+            f = None if f is None else f.repeat_interleave(EVAL_CROPS, dim=0)
+            return x, self.y[tidx], f, tidx
+        x = torch.from_numpy(xa)
+        if self.crop and request.gen is not None:
+            x = random_crop_batch(x, self.crop, self.lengths[tidx], request.gen)
+        if self.augment and request.gen is not None:
+            x = augment_batch(x, request.gen)
+        return x, self.y[tidx], f, tidx
+
+
+class ShardBatches(Sampler):
+    """Consecutive evaluation batches of this process's contiguous share of a split."""
+
+    def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1):
+        self.shard = np.array_split(np.arange(n), world_size)[rank]
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.shard) / self.batch_size)
+
+    def __iter__(self) -> Iterator[BatchRequest]:
+        for start in range(0, len(self.shard), self.batch_size):
+            yield BatchRequest(self.shard[start : start + self.batch_size])
+
+
+class ArrayDataModule(pl.LightningDataModule):
+    """Train and validation loaders over a :class:`~ecgzoo.data.arrays.PreparedData`."""
+
+    def __init__(
+        self,
+        train: SplitBatches,
+        val: SplitBatches,
+        *,
+        batch_size: int,
+        eval_batch_size: int,
+        seed: int,
+        sample_weights: torch.Tensor | None = None,
+        max_steps: int | None = None,
+    ):
+        super().__init__()
+        self.train_batches, self.val_batches = train, val
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.seed, self.sample_weights, self.max_steps = seed, sample_weights, max_steps
+
+    def _loader(self, dataset: SplitBatches, sampler: Sampler) -> DataLoader:
+        # An explicit generator keeps the loader from drawing its base seed from torch's global
+        # generator, which dropout uses: resumed and uninterrupted runs see the same stream.
+        return DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=sampler,
+            collate_fn=keep_batch,
+            generator=torch.Generator(),
+        )
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._rank()
+        sampler = EpochBatches(
+            len(self.train_batches),
+            self.batch_size,
+            self.seed,
+            self.sample_weights,
+            self.max_steps,
+            rank,
+            world,
+        )
+        return self._loader(self.train_batches, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        rank, world = self._rank()
+        sampler = ShardBatches(len(self.val_batches), self.eval_batch_size, rank, world)
+        return self._loader(self.val_batches, sampler)

@@ -1,0 +1,112 @@
+"""The LightningModule: any zoo model, trained on a task (loss, probabilities, epoch metrics)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ecgzoo.config import TrainConfig
+from ecgzoo.errors import EcgzooError
+from ecgzoo.train.tasks import SingleLabelTask
+
+
+class NonFiniteLossError(EcgzooError):
+    """The training loss became NaN or infinite: the run diverged."""
+
+
+class ZooModule(pl.LightningModule):
+    """Wraps ``model`` (called as ``model(x, features)``) for Lightning.
+
+    Training sums the loss per example (``train_loss`` of the epoch, reduced over processes);
+    validation collects probabilities, gathers them from every process and scores them with the
+    task into ``self.val_row``. The learning-rate schedule, checkpoints and stopping live in
+    :class:`ecgzoo.train.callbacks.RunRecorder`.
+    """
+
+    def __init__(self, model: nn.Module, task: SingleLabelTask, tc: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.loss_fn = task.loss  # a submodule: its class weights follow the device
+        self.lr, self.weight_decay = tc.lr, tc.weight_decay
+        self.val_row: dict[str, float] = {}
+        self._loss_sum = self._seen = None
+        self._probs: list[torch.Tensor] = []
+        self._index: list[torch.Tensor] = []
+        self.val_y: np.ndarray | None = None
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(x, features)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._seen = 0
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y, f, _ = batch
+        loss = self.loss_fn(self.model(x, f), y)
+        if not torch.isfinite(loss):
+            # stop before the optimizer writes NaN into the weights
+            raise NonFiniteLossError(
+                f"train: the loss became {loss.item()} at epoch {self.current_epoch + 1}, "
+                f"step {batch_idx + 1}: the run diverged (lower train.lr, set "
+                "train.gradient_clip_val, or check the data); no weights of this epoch were saved"
+            )
+        self._loss_sum += loss.detach().double() * len(y)
+        self._seen += len(y)
+        return loss
+
+    def epoch_train_loss(self) -> tuple[float, int]:
+        """``(mean training loss, examples seen)`` of the epoch, over every process."""
+        seen = torch.tensor(float(self._seen), dtype=torch.float64, device=self.device)
+        total = torch.stack([self._loss_sum, seen])
+        total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        loss, seen = float(total[0]), int(total[1])
+        return loss / max(seen, 1), seen
+
+    # -- validation --------------------------------------------------------------------------
+
+    def on_validation_epoch_start(self) -> None:
+        self._probs, self._index = [], []
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y, f, index = batch
+        prob = self.task.probabilities(self.model(x, f))
+        if len(prob) != len(y):  # several crops per example: average them
+            prob = prob.reshape(len(y), -1, prob.shape[-1]).mean(dim=1)
+        self._probs.append(prob)
+        self._index.append(index)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        n_classes = len(self.task.class_names)
+        prob = torch.cat(self._probs) if self._probs else torch.zeros(0, n_classes)
+        index = torch.cat(self._index) if self._index else torch.zeros(0, dtype=torch.long)
+        prob, index = self._gather(prob.to(self.device), index.to(self.device))
+        order = torch.argsort(index)
+        prob = prob[order].cpu().numpy()
+        self.val_row = self.task.epoch_metrics(self.val_y, prob)
+        self._probs, self._index = [], []
+
+    def _gather(self, prob: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every process's share of the validation split (shares differ by at most one)."""
+        if self.trainer.world_size == 1:
+            return prob, index
+        size = self.all_gather(torch.tensor(len(index), device=self.device))
+        longest = int(size.max())
+        pad = longest - len(index)
+        prob = torch.cat([prob, prob.new_zeros(pad, prob.shape[1])])
+        index = torch.cat([index, index.new_full((pad,), -1)])
+        prob = self.all_gather(prob).reshape(-1, prob.shape[1])
+        index = self.all_gather(index).reshape(-1)
+        keep = index >= 0
+        return prob[keep], index[keep]

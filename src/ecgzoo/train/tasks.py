@@ -1,0 +1,50 @@
+"""What is being learnt: the loss, how logits become probabilities, and the per-epoch metrics.
+
+The engine knows nothing about labels beyond this object; a multi-label task adds one class
+here (sigmoid probabilities, a BCE-style loss, its own epoch metrics) and a case in
+:func:`make_task`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecgzoo.config import TrainConfig
+from ecgzoo.metrics.names import VAL_KEYS, class_metric  # the one list of metric names
+from ecgzoo.train.evaluate import AAMI_CLASSES, score_predictions
+from ecgzoo.train.losses import make_loss
+
+
+class SingleLabelTask:
+    """One class per example: softmax probabilities, CE/weighted/focal loss, P/R/F1 per class."""
+
+    def __init__(self, tc: TrainConfig, y_train: np.ndarray, class_names: list[str]):
+        self.class_names = list(class_names)
+        self.loss = make_loss(
+            tc.loss, y_train, len(class_names), tc.focal_gamma, tc.class_weight_power
+        )
+
+    @staticmethod
+    def probabilities(logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits.float(), dim=1)
+
+    def epoch_metrics(self, y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+        """The ``val_*`` columns of ``history.csv`` for one epoch."""
+        val: dict[str, Any] = score_predictions(y, prob, self.class_names)
+        row = {"val_loss": float(val["loss"])}
+        row.update({f"val_{k}": float(val[k]) for k in VAL_KEYS})
+        for cls, stats in val["per_class"].items():
+            row[class_metric(cls)] = float(stats["f1"])
+        if self.class_names == AAMI_CLASSES:  # the inter-patient figure of merit
+            row["val_sv_f1"] = (row["val_f1_S"] + row["val_f1_V"]) / 2
+        if "challenge" in val:
+            row["val_challenge_f1"] = float(val["challenge"]["challenge_f1"])
+        return row
+
+
+def make_task(tc: TrainConfig, y_train: np.ndarray, class_names: list[str]) -> SingleLabelTask:
+    """The task of a run (single-label classification is the only one so far)."""
+    return SingleLabelTask(tc, y_train, class_names)

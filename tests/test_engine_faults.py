@@ -1,0 +1,147 @@
+"""Faults the training engine must survive (issue 9 items 2, 3, 4 and two of item 11)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from ecgzoo.config import build_config
+from ecgzoo.data.loading import load_data
+from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.models.registry import build_model
+from ecgzoo.train.engine import train_run
+from ecgzoo.train.runfolder import load_weights, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "name": "tiny",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "209", "232"], "max_beats_per_class": 150},
+    },
+    "model": {"name": "fc", "params": {"hidden": 32}},
+    "train": {"epochs": 2, "batch_size": 64, "max_steps_per_epoch": 4, "lr": 3e-3},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(mitdb_dir):
+    return load_data(build_config(TINY).data)
+
+
+def _config(tmp_path, overrides=()):
+    return build_config(TINY, [f"output_dir={tmp_path}", *overrides])
+
+
+def test_second_writer_of_a_run_folder_gets_a_clear_error(tmp_path, tiny_data):
+    cfg = _config(tmp_path)
+    errors = []
+
+    def start_a_second_run(row):
+        if row["epoch"] == 1:
+            try:
+                train_run(cfg, data=tiny_data, progress=False)
+            except EcgzooError as exc:
+                errors.append(str(exc))
+
+    first = train_run(cfg, data=tiny_data, progress=False, on_epoch=start_a_second_run)
+    assert len(errors) == 1 and "another ecgzoo run is writing" in errors[0]
+    assert first.metrics["epochs_run"] == 2
+    # the lock goes with the run: a later run of the same name is refused only as finished
+    with pytest.raises(EcgzooError, match="finished run"):
+        train_run(cfg, data=tiny_data, progress=False)
+
+
+def test_overwrite_starts_from_an_empty_folder(tmp_path, tiny_data):
+    old = train_run(_config(tmp_path), data=tiny_data, progress=False)
+    old_weights = load_weights(old.run_dir / "model.safetensors")
+    new = train_run(
+        _config(tmp_path, ["train.epochs=0", "train.seed=7"]),
+        data=tiny_data,
+        progress=False,
+        overwrite=True,
+    )
+    assert new.run_dir == old.run_dir
+    weights = load_weights(new.run_dir / "model.safetensors")
+    torch.manual_seed(7)
+    fresh = build_model("fc", tiny_data.n_leads, tiny_data.n_samples, 5, hidden=32).state_dict()
+    assert all(torch.equal(weights[k], fresh[k]) for k in fresh)
+    assert not all(torch.equal(weights[k], old_weights[k]) for k in fresh)
+    assert new.metrics["epochs_run"] == 0
+    assert not (new.run_dir / "history.csv").exists()
+    assert not (new.run_dir / "checkpoint.pt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tiny.lock", "tiny"]
+
+
+def _poisoned(data):
+    """The same beats with a NaN stretch in every training beat (a record that lies)."""
+    x = np.array(data.train.x, copy=True)
+    x[:, :, 40:60] = np.nan
+    return replace(data, train=replace(data.train, x=x))
+
+
+def test_diverged_run_stops_saves_no_nan_and_keeps_the_old_run(tmp_path, tiny_data):
+    old = train_run(_config(tmp_path), data=tiny_data, progress=False)
+    before = (old.run_dir / "metrics.json").read_text()
+    with pytest.raises(EcgzooError, match="loss became nan.*diverged"):
+        train_run(_config(tmp_path), data=_poisoned(tiny_data), progress=False, overwrite=True)
+    assert (old.run_dir / "metrics.json").read_text() == before
+    weights = load_weights(old.run_dir / "model.safetensors")
+    assert all(torch.isfinite(t).all() for t in weights.values())
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(EcgzooError, match="diverged"):
+        train_run(_config(fresh), data=_poisoned(tiny_data), progress=False)
+    assert not (fresh / "tiny" / "metrics.json").exists()
+    assert not (fresh / "tiny" / "model.safetensors").exists()
+
+
+def test_metrics_json_is_strict_json(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_json(path, {"a": math.nan, "b": [math.inf, 1.0], "c": {"d": -math.inf}})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [None, 1.0], "c": {"d": None}}
+
+
+def test_unknown_model_fails_before_any_folder_exists(tmp_path, tiny_data):
+    with pytest.raises(ConfigError, match="model.name"):
+        train_run(_config(tmp_path, ["model.name=nope"]), data=tiny_data, progress=False)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def _limit_file_size():
+    # Like a full disk: writes past 60 kB fail (EFBIG) instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+
+def test_checkpoint_write_failure_is_one_line(tmp_path, tiny_data):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "output_dir": str(tmp_path / "runs")}))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_limit_file_size,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "checkpoint.pt: could not write (File too large)" in proc.stderr
+    assert not list((tmp_path / "runs" / "tiny").glob("*.tmp"))
