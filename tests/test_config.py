@@ -95,11 +95,11 @@ def test_monitor_is_checked_against_the_task_metrics():
 
 def test_one_list_of_metric_names_for_engine_configs_and_tune():
     from ecgzoo.metrics import names
-    from ecgzoo.train import engine
+    from ecgzoo.train import tasks
     from ecgzoo.tune import search
 
     assert search.EPOCH_METRICS is names.EPOCH_METRICS
-    assert engine.VAL_KEYS is names.VAL_KEYS
+    assert tasks.VAL_KEYS is names.VAL_KEYS
     # every metric tune offers is logged by some task, and every logged metric can be tuned on
     logged = {m for classes in names.DATASET_CLASSES.values() for m in names.epoch_metrics(classes)}
     assert set(names.EPOCH_METRICS) <= logged

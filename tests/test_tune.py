@@ -150,7 +150,10 @@ def test_apply_values_keeps_types():
     assert cfg.model.params["hidden"] == 32
 
 
-def test_wandb_option_needs_wandb():
+def test_wandb_option_needs_wandb(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if wandb were not installed
     space = load_space(SPACES / "cnn.yaml")
     with pytest.raises(ConfigError, match="pip install wandb"):
         run_search(build_config(TINY), space, num_samples=1, wandb=True, experiment_dir="unused")
