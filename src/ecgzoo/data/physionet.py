@@ -156,7 +156,8 @@ def fetch(
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(target.parent / f".{db.version}.lock"):
-        if not _problems(db, target, includes, verify):  # another process finished it
+        # another process may have finished it meanwhile (a failed full check is not re-run)
+        if not verify and not _problems(db, target, includes, full=False):
             return target
         created = not target.exists()
         target.mkdir(exist_ok=True)

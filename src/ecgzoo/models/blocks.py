@@ -94,17 +94,6 @@ def auto_factor(n_samples: int, max_steps: int) -> int:
     return max(1, math.ceil(n_samples / max_steps))
 
 
-def check_input(model: nn.Module, x: torch.Tensor) -> None:
-    """``x`` must be ``(batch, n_leads, n_samples)`` with the lead count the model was built for."""
-    if torch.jit.is_tracing():  # ONNX export: shapes are fixed by the example input
-        return
-    if x.dim() != 3 or x.shape[1] != model.n_leads:
-        raise ValueError(
-            f"{type(model).__name__}: expected input (batch, {model.n_leads}, n_samples), "
-            f"got {tuple(x.shape)}"
-        )
-
-
 # --------------------------------------------------------------------------- layers
 
 

@@ -8,6 +8,7 @@ side features ``(batch, n_features)``, and returns logits ``(batch, n_classes)``
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import typing
@@ -81,6 +82,7 @@ def model_params(name: str) -> dict[str, inspect.Parameter]:
     }
 
 
+@functools.cache  # one schema per model: tune validates many trial configs
 def _params_schema(name: str) -> type:
     """A strict pydantic model of ``name``'s hyperparameters, built from its constructor."""
     cls = model_class(name)
