@@ -14,6 +14,7 @@ import pytest
 from ecgzoo.errors import DataError
 from ecgzoo.metrics.challenge2021 import (
     SINUS_RHYTHM,
+    challenge_output_text,
     dx_codes_from_header,
     load_scoring,
     modified_confusion_matrix,
@@ -191,3 +192,37 @@ def test_header_parsing_and_bad_input(tmp_path):
         dx_codes_from_header(bad)
     with pytest.raises(DataError, match="weights.csv"):
         load_scoring(tmp_path)
+
+
+def reference_read_output(text, classes):
+    """The official loader of one output file: classes split on '|', matched by intersection."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    record_id = lines[0][1:].strip()
+    rec_classes = [set(e.strip().split("|")) for e in lines[1].split(",")]
+    rec_binary = [
+        1 if e.strip() in ("1", "True", "true", "T", "t") else 0 for e in lines[2].split(",")
+    ]
+    rec_scalar = [float(e) for e in lines[3].split(",")]
+    binary = np.zeros(len(classes), dtype=bool)
+    scalar = np.zeros(len(classes))
+    for j, x in enumerate(classes):
+        bv = [rec_binary[k] for k, y in enumerate(rec_classes) if x & y]
+        sv = [rec_scalar[k] for k, y in enumerate(rec_classes) if x & y]
+        if bv:
+            binary[j] = any(bv)
+            scalar[j] = np.mean(sv)
+    return record_id, binary, scalar
+
+
+def test_output_file_reads_back_through_the_official_loader(scoring, scoring_folder):
+    classes, _ = reference_weights(scoring_folder / "weights.csv")
+    rng = np.random.default_rng(3)
+    prob = rng.random(scoring.n_classes)
+    binary = prob >= 0.5
+    text = challenge_output_text("JS00001", scoring, binary, prob)
+    record_id, b, p = reference_read_output(text, classes)
+    assert record_id == "JS00001"
+    np.testing.assert_array_equal(b, binary)
+    np.testing.assert_allclose(p, prob, rtol=1e-5)
+    with pytest.raises(ValueError, match="26 outputs"):
+        challenge_output_text("x", scoring, binary[:3], prob[:3])

@@ -13,9 +13,9 @@ Definition (Reyna et al. 2021; ``evaluate_model.py`` of physionetchallenges/eval
   classifier that always outputs sinus rhythm (426783006) alone scores 0 and the one that
   outputs exactly the labels scores 1 (0 when those two coincide).
 
-Also here: reading the scored and unscored SNOMED CT code tables and mapping a record's
-``# Dx:`` codes onto the scored classes (a multi-hot vector), which the reader of the 2021
-records and ``ecgzoo predict`` share.
+Also here: reading the scored and unscored SNOMED CT code tables, mapping a record's ``# Dx:``
+codes onto the scored classes (a multi-hot vector), and the text of one record's output file in
+the challenge format (what the official ``evaluate_model.py`` reads).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ecgzoo.paths import shared_mirror
 __all__ = [
     "SINUS_RHYTHM",
     "ChallengeScoring",
+    "challenge_output_text",
     "challenge_score",
     "dx_codes_from_header",
     "load_scoring",
@@ -227,3 +228,28 @@ def challenge_score(
     if correct == inactive:
         return 0.0
     return float((observed - inactive) / (correct - inactive))
+
+
+def challenge_output_text(
+    record_id: str, scoring: ChallengeScoring, binary: np.ndarray, prob: np.ndarray
+) -> str:
+    """One record's output file in the challenge format (``<record id>.csv``).
+
+    Four lines: ``#<record id>``, the classes (merged classes written ``a|b``, which the
+    official loader splits), the binary outputs (0/1) and the probabilities.
+    """
+    b = np.asarray(binary).reshape(-1)
+    p = np.asarray(prob, dtype=np.float64).reshape(-1)
+    if len(b) != scoring.n_classes or len(p) != scoring.n_classes:
+        raise ValueError(
+            f"expected {scoring.n_classes} outputs per record, got {len(b)} and {len(p)}"
+        )
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"record {record_id}: non-finite probability")
+    lines = [
+        f"#{record_id}",
+        ",".join(scoring.names),
+        ",".join("1" if v else "0" for v in b.astype(bool)),
+        ",".join(f"{v:.6g}" for v in p),
+    ]
+    return "\n".join(lines) + "\n"
