@@ -65,6 +65,9 @@ def test_tiny_sweep_writes_table_best_and_plots(sweep):
     for name in ("metric_vs_scale", "metric_vs_receptive_field", "gap_vs_flatten", "best_scales"):
         png = folder / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["gap_flatten_pairs"] == 1 and summary["n_points"] == 2
+    assert set(summary["axis_means"]["pooling"]) == {"gap", "flatten"}
     recorded = json.loads((folder / "results.json").read_text())["points"]
     assert set(recorded) == {"d1-c8-k3-gap", "d1-c8-k3-flatten"}
 

@@ -1,6 +1,8 @@
 """Tables and figures of a scale sweep, like those of Lee, Jo and Kwon's scaling study.
 
 * ``table.csv`` / ``table.md``: one row per grid point (scale, cost, metrics);
+* ``summary.json``: mean metric per depth, width, kernel and pooling value, its rank
+  correlation with the receptive field, GAP-vs-flatten wins (:func:`scale_summary`);
 * ``best.csv`` / ``best.md``: for the overall metric and every class, label and label group,
   the point with the best VALIDATION value and its test value (never chosen on test);
 * ``plots/metric_vs_scale.png``: the test metric against D, C and K, one panel each (every
@@ -14,6 +16,7 @@ Figures are drawn on a pyplot-free Agg canvas and renamed into place when comple
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -24,7 +27,7 @@ import numpy as np
 
 from ecgzoo.report.tables import to_markdown, write_table
 
-__all__ = ["best_scales", "write_report"]
+__all__ = ["best_scales", "scale_summary", "write_report"]
 
 AXES = (("depth", "depth D (blocks)"), ("width", "width C (channels)"), ("kernel", "kernel K"))
 TABLE_LEAD = [
@@ -96,6 +99,44 @@ def best_scales(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, A
     return out
 
 
+def _paired(ok: Sequence[dict[str, Any]], key: str) -> list[tuple[tuple, float, float]]:
+    """``(scale, gap value, flatten value)`` for each D x C x K run with both poolings."""
+    by_scale: dict[tuple, dict[str, float]] = {}
+    for r in ok:
+        by_scale.setdefault((r["depth"], r["width"], r["kernel"]), {})[r["pooling"]] = r[key]
+    return [(s, v["gap"], v["flatten"]) for s, v in by_scale.items() if len(v) == 2]
+
+
+def scale_summary(rows: Sequence[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """The study's findings in numbers, on the test ``metric`` of the finished points.
+
+    ``axis_means``: mean over the other axes for each depth, width, kernel and pooling value;
+    ``spearman_rf``: rank correlation of the metric with the receptive field (seconds);
+    ``gap_wins``: at how many D x C x K with both poolings GAP beat flatten.
+    """
+    from scipy.stats import spearmanr
+
+    key = f"test_{metric}"
+    ok = _ok(rows, key)
+    means: dict[str, dict[str, float]] = {}
+    for axis in ("depth", "width", "kernel", "pooling"):
+        values = sorted({r[axis] for r in ok}, key=str)
+        means[axis] = {str(v): float(np.mean([r[key] for r in ok if r[axis] == v])) for v in values}
+    rf = [r["rf_seconds"] for r in ok]
+    rho = None
+    if len(ok) >= 3 and len(set(rf)) > 1 and len({r[key] for r in ok}) > 1:
+        rho = float(spearmanr(rf, [r[key] for r in ok]).statistic)
+    pairs = _paired(ok, key)
+    return {
+        "metric": key,
+        "n_points": len(ok),
+        "axis_means": means,
+        "spearman_rf": rho,
+        "gap_wins": sum(g > f for _, g, f in pairs),
+        "gap_flatten_pairs": len(pairs),
+    }
+
+
 # -- figures ------------------------------------------------------------------------------------
 
 
@@ -149,7 +190,9 @@ def plot_metric_vs_scale(rows: Sequence[dict[str, Any]], metric: str, path: Path
     return _save(fig, path)
 
 
-def plot_metric_vs_receptive_field(rows: Sequence[dict[str, Any]], metric: str, path: Path) -> Path:
+def plot_metric_vs_receptive_field(
+    rows: Sequence[dict[str, Any]], metric: str, path: Path, rho: float | None = None
+) -> Path:
     key = f"test_{metric}"
     ok = _ok(rows, key)
     fig = _figure(6.5, 4.2)
@@ -172,31 +215,30 @@ def plot_metric_vs_receptive_field(rows: Sequence[dict[str, Any]], metric: str, 
     ax.set_ylabel(key)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{key} against the receptive field of the last feature map", fontsize=10)
+    extra = "" if rho is None else f" (Spearman rho {rho:+.2f})"
+    ax.set_title(f"{key} against the receptive field{extra}", fontsize=10)
     return _save(fig, path)
 
 
 def plot_gap_vs_flatten(rows: Sequence[dict[str, Any]], metric: str, path: Path) -> Path:
     key = f"test_{metric}"
     ok = _ok(rows, key)
-    by_scale: dict[tuple, dict[str, dict[str, Any]]] = {}
-    for r in ok:
-        by_scale.setdefault((r["depth"], r["width"], r["kernel"]), {})[r["pooling"]] = r
-    pairs = [(s, v["gap"], v["flatten"]) for s, v in by_scale.items() if len(v) == 2]
+    pairs = _paired(ok, key)
     fig = _figure(5.2, 4.8)
     ax = fig.subplots()
     if not pairs:
         _empty(ax, "no scale was run with both GAP and flatten")
         return _save(fig, path)
-    gap = np.array([g[key] for _, g, _ in pairs])
-    flat = np.array([f[key] for _, _, f in pairs])
-    rf = np.array([g["rf_seconds"] for _, g, _ in pairs])
+    rf_of = {(r["depth"], r["width"], r["kernel"]): r["rf_seconds"] for r in ok}
+    gap = np.array([g for _, g, _ in pairs])
+    flat = np.array([f for _, _, f in pairs])
+    rf = np.array([rf_of[s] for s, _, _ in pairs])
     points = ax.scatter(flat, gap, c=np.log10(rf), cmap="viridis")
     fig.colorbar(points, ax=ax, label="log10 receptive field (s)")
     lo, hi = float(min(gap.min(), flat.min())), float(max(gap.max(), flat.max()))
     ax.plot([lo, hi], [lo, hi], "k--", linewidth=0.8)
     for (d, c, k), g, f in pairs:
-        ax.annotate(f"d{d}c{c}k{k}", (f[key], g[key]), fontsize=6, alpha=0.7)
+        ax.annotate(f"d{d}c{c}k{k}", (f, g), fontsize=6, alpha=0.7)
     wins = int((gap > flat).sum())
     ax.set_xlabel(f"flatten: {key}")
     ax.set_ylabel(f"GAP: {key}")
@@ -248,11 +290,16 @@ def write_report(folder: Path, rows: list[dict[str, Any]], metric: str) -> list[
     best = best_scales(rows, metric)
     if best:
         files += list(write_table(best, folder / "best"))
+    summary = scale_summary(rows, metric)
+    summary_path = folder / "summary.json"
+    tmp = summary_path.with_name(f".summary.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, summary_path)
+    files.append(summary_path)
     plots = folder / "plots"
     files.append(plot_metric_vs_scale(rows, metric, plots / "metric_vs_scale.png"))
-    files.append(
-        plot_metric_vs_receptive_field(rows, metric, plots / "metric_vs_receptive_field.png")
-    )
+    rf_png = plots / "metric_vs_receptive_field.png"
+    files.append(plot_metric_vs_receptive_field(rows, metric, rf_png, summary["spearman_rf"]))
     files.append(plot_gap_vs_flatten(rows, metric, plots / "gap_vs_flatten.png"))
     files.append(plot_best_scales(best, plots / "best_scales.png"))
     return files
