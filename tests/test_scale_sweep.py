@@ -1,0 +1,109 @@
+"""`ecgzoo scale` on a tiny grid of real MIT-BIH beats: table, best scales, plots, resume.
+
+One 2-point sweep (Ray local, 1 CPU per point) is shared by the tests of this module; Ray's
+start and two trainings take about a minute on a shared 2-core box, so those tests are slow.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from ecgzoo.config import build_config
+from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.study import load_grid, parse_grid, run_sweep
+
+TINY = {
+    "name": "scale-tiny",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "209"], "max_beats_per_class": 150},
+    },
+    "model": {"name": "resnet1d", "params": {"stem_stride": 2}},
+    "train": {"epochs": 1, "batch_size": 64, "max_steps_per_epoch": 3},
+}
+GRID = {
+    "depth": [1],
+    "width": [8],
+    "kernel": [3],
+    "pooling": ["gap", "flatten"],
+    "metric": "macro_f1",
+    "overrides": {"train.epochs": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, mitdb_dir):
+    folder = tmp_path_factory.mktemp("scale") / "sweep"
+    result = run_sweep(
+        build_config(TINY), parse_grid(GRID), output=folder, cpus_per_trial=1, progress=False
+    )
+    return result
+
+
+@pytest.mark.slow
+def test_tiny_sweep_writes_table_best_and_plots(sweep):
+    folder = sweep.sweep_dir
+    assert sweep.new_points == 2
+    assert [r["point"] for r in sweep.rows] == ["d1-c8-k3-gap", "d1-c8-k3-flatten"]
+    for row in sweep.rows:
+        assert row["status"] == "ok", row.get("error")
+        assert row["params"] > 0 and row["macs"] > 0 and row["train_seconds"] > 0
+        assert 0 <= row["test_macro_f1"] <= 1 and "test_f1_N" in row
+        # stem k3 (max(kernel 3, stride 2)) s2: 3, jump 2; one block of two k3 convs: 3 + 4 + 4
+        assert row["rf_samples"] == 11
+    gap, flat = sweep.rows
+    assert flat["params"] > gap["params"]
+    header = (folder / "table.csv").read_text().splitlines()[0].split(",")
+    for col in ("depth", "width", "kernel", "pooling", "params", "rf_seconds", "macs"):
+        assert col in header
+    assert "d1-c8-k3-flatten" in (folder / "table.md").read_text()
+    best = (folder / "best.csv").read_text()
+    assert best.startswith("task,point") and "f1_N" in best
+    for name in ("metric_vs_scale", "metric_vs_receptive_field", "gap_vs_flatten", "best_scales"):
+        png = folder / "plots" / f"{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["gap_flatten_pairs"] == 1 and summary["n_points"] == 2
+    assert set(summary["axis_means"]["pooling"]) == {"gap", "flatten"}
+    recorded = json.loads((folder / "results.json").read_text())["points"]
+    assert set(recorded) == {"d1-c8-k3-gap", "d1-c8-k3-flatten"}
+
+
+@pytest.mark.slow
+def test_resume_skips_finished_points_and_refuses_other_grid(sweep):
+    folder = sweep.sweep_dir
+    with pytest.raises(ConfigError, match="--resume"):
+        run_sweep(build_config(TINY), parse_grid(GRID), output=folder, progress=False)
+    again = run_sweep(
+        build_config(TINY), parse_grid(GRID), output=folder, resume=True, progress=False
+    )
+    assert again.new_points == 0
+    assert [r["test_macro_f1"] for r in again.rows] == [r["test_macro_f1"] for r in sweep.rows]
+    other = parse_grid({**GRID, "kernel": [5]})
+    with pytest.raises(ConfigError, match="grid.yaml"):
+        run_sweep(build_config(TINY), other, output=folder, resume=True, progress=False)
+
+
+def test_bad_grids_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="pooling"):
+        parse_grid({**GRID, "pooling": ["max"]})
+    with pytest.raises(ConfigError, match="depth"):
+        parse_grid({**GRID, "depth": []})
+    with pytest.raises(ConfigError, match="model.params.width"):
+        parse_grid({**GRID, "overrides": {"model.params.width": 3}})
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({**GRID, "colour": "red"}))
+    with pytest.raises(ConfigError, match="g.yaml"):
+        load_grid(path)
+    with pytest.raises(EcgzooError, match="not found"):
+        load_grid(tmp_path / "missing.yaml")
+
+
+def test_shipped_grids_load():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "configs" / "scale").glob("*.yaml")):
+        assert load_grid(path).points()
