@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ecgzoo.cli.app import console, data_app, database_name, rich_table
+from ecgzoo.errors import EcgzooError
 
 
 @data_app.command("fetch")
@@ -78,6 +79,8 @@ def data_info(
     from ecgzoo.report import plots
 
     db = database_name(database)
+    if out.exists() and not out.is_dir():  # checked before the (slow) data preparation
+        raise EcgzooError(f"--out: {out} is a file, not a folder")
     data_cfg = _data_config(database, segmentation, split)
     data = load_data(data_cfg)
     rows = _split_counts(data)
