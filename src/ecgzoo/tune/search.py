@@ -21,6 +21,7 @@ Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -36,7 +37,15 @@ from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
 
-__all__ = ["EPOCH_METRICS", "run_search", "start_ray", "stop_ray", "tune_command"]
+__all__ = [
+    "EPOCH_METRICS",
+    "SearchInterrupted",
+    "reap_stale_ray",
+    "run_search",
+    "start_ray",
+    "stop_ray",
+    "tune_command",
+]
 
 #: Metrics every epoch reports; the search metric must be one of them.
 EPOCH_METRICS = (
@@ -51,7 +60,18 @@ EPOCH_METRICS = (
 )
 RAY_NAME = "ray"
 TRIALS_DIR = "trials"
+ASHA_STOPPED = "asha_stopped.json"
 _started_temp: list[str] = []
+_TEMP_PREFIX = "ecgzoo-ray-"
+_DRIVER_PID = "ecgzoo-driver.pid"
+# Trials ASHA decided to stop, recorded in the driver (where schedulers run) by _RecordingASHA.
+_asha_stops: set[str] = set()
+
+
+class SearchInterrupted(EcgzooError):
+    """A search stopped before all its trials finished (Ctrl-C, a lost cluster): resumable."""
+
+    exit_code = 130
 
 
 # -- Ray lifecycle ------------------------------------------------------------------------------
@@ -83,8 +103,10 @@ def start_ray(
         ray.init(address=address, **quiet)
         return True
     base = "/tmp" if os.path.isdir("/tmp") else None
-    temp = tempfile.mkdtemp(prefix="ecgzoo-ray-", dir=base)
+    reap_stale_ray(base or tempfile.gettempdir())
+    temp = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base)
     _started_temp.append(temp)
+    Path(temp, _DRIVER_PID).write_text(f"{os.getpid()}\n")
     ray.init(
         num_cpus=num_cpus or _cpu_count(),
         num_gpus=num_gpus,
@@ -95,6 +117,54 @@ def start_ray(
     return True
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def reap_stale_ray(base: str | Path) -> list[str]:
+    """Remove what a killed ecgzoo driver left: its Ray processes and its temporary folder.
+
+    Each local Ray that :func:`start_ray` starts lives in ``<base>/ecgzoo-ray-*`` with the
+    driver's pid beside it. A folder whose driver is gone (killed, so ``stop_ray`` never ran)
+    has its processes (found by the folder in their command line, ours only) terminated and is
+    deleted. Returns the folders removed.
+    """
+    import signal
+
+    removed = []
+    for folder in Path(base).glob(_TEMP_PREFIX + "*"):
+        try:
+            pid = int((folder / _DRIVER_PID).read_text().strip())
+        except (OSError, ValueError):
+            continue  # not (yet) claimed by a driver: leave it
+        if _alive(pid):
+            continue
+        needle = str(folder).encode()
+        victims = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if proc.stat().st_uid == os.getuid() and needle in (proc / "cmdline").read_bytes():
+                    victims.append(int(proc.name))
+            except OSError:
+                continue
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for victim in victims:
+                with contextlib.suppress(OSError):
+                    os.kill(victim, sig)
+            deadline = time.monotonic() + 5
+            while any(_alive(v) for v in victims) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
 def stop_ray() -> None:
     """Shut Ray down and remove the temporary folders :func:`start_ray` made."""
     import ray
@@ -102,6 +172,37 @@ def stop_ray() -> None:
     ray.shutdown()
     while _started_temp:
         shutil.rmtree(_started_temp.pop(), ignore_errors=True)
+
+
+def _recording_asha() -> type:
+    """ASHA that remembers which trials it stopped (so a killed trial is never called that)."""
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    class _RecordingASHA(ASHAScheduler):
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            decision = super().on_trial_result(tune_controller, trial, result)
+            if decision == TrialScheduler.STOP and not result.get("completed"):
+                _asha_stops.add(str(trial.trial_id))
+            return decision
+
+    _RecordingASHA.__module__ = __name__
+    _RecordingASHA.__qualname__ = "_RecordingASHA"
+    return _RecordingASHA
+
+
+def _asha_class() -> type:
+    cls = globals().get("_RecordingASHA")
+    if cls is None:  # one class per process, so pickling finds this very class by name
+        cls = globals()["_RecordingASHA"] = _recording_asha()
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    # Ray pickles the scheduler with the search; the class is built on first use (Ray is not
+    # imported when this module is) and found here again when a resumed search unpickles it.
+    if name == "_RecordingASHA":
+        return _asha_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the trial ----------------------------------------------------------------------------------
@@ -193,7 +294,14 @@ def _first_line(error: Any) -> str:
     return (lines[-1] if lines else type(error).__name__)[:500]
 
 
-def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: Path):
+def _records(
+    grid: Any,
+    space: SearchSpace,
+    metric: str,
+    mode: str,
+    trials_dir: Path,
+    asha_stopped: set[str] = frozenset(),
+):
     records: list[TrialRecord] = []
     for result in grid:
         m = dict(result.metrics or {})
@@ -210,8 +318,10 @@ def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: 
             status = "error"
         elif m.get("completed"):
             status = "completed"
-        else:
+        elif trial_id in asha_stopped:
             status = "stopped"
+        else:  # neither finished nor stopped by ASHA: the search was interrupted under it
+            status = "interrupted"
         values = [row[metric] for row in history if isinstance(row.get(metric), float)]
         values = [v for v in values if math.isfinite(v)]
         val = m.get("best_value") if status == "completed" else None
@@ -296,6 +406,14 @@ def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace
                 f"{experiment_dir}: the search was started with {key} {saved.get(key)!r}, "
                 f"not {info[key]!r}"
             )
+    if saved.get("num_samples") != info["num_samples"]:
+        # Ray resumes a search with the number of trials it was started with, whatever is
+        # passed now: say so rather than silently running a different number.
+        raise ConfigError(
+            f"--num-samples: {experiment_dir} was started with {saved.get('num_samples')} "
+            f"trials, not {info['num_samples']}; a resumed search keeps its number (pass "
+            f"--num-samples {saved.get('num_samples')}, or start a new search elsewhere)"
+        )
     if (experiment_dir / "base_config.yaml").read_text() != dump_config(base):
         raise ConfigError(
             f"{experiment_dir}: the search was started with another base config "
@@ -306,6 +424,22 @@ def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace
             f"{experiment_dir}: the search was started with another search space "
             f"(see {experiment_dir / 'space.yaml'})"
         )
+
+
+def _save_asha_stops(experiment_dir: Path) -> None:
+    from ecgzoo.train.runfolder import write_json
+
+    stops = sorted(_load_asha_stops(experiment_dir) | _asha_stops)
+    write_json(experiment_dir / ASHA_STOPPED, stops)
+
+
+def _load_asha_stops(experiment_dir: Path) -> set[str]:
+    path = experiment_dir / ASHA_STOPPED
+    try:
+        stops = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return set()
+    return {str(s) for s in stops} if isinstance(stops, list) else set()
 
 
 def run_search(
@@ -344,12 +478,22 @@ def run_search(
     _check_metric(metric, mode)
     if num_samples < 1:
         raise ConfigError(f"num_samples: expected at least 1, got {num_samples}")
-    if cpus_per_trial <= 0 or gpus_per_trial < 0:
+    if not (math.isfinite(cpus_per_trial) and cpus_per_trial > 0) or not (
+        math.isfinite(gpus_per_trial) and gpus_per_trial >= 0
+    ):
         raise ConfigError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+    if address is None and cpus_per_trial > _cpu_count():
+        raise ConfigError(
+            f"cpus_per_trial: {cpus_per_trial:g} CPUs per trial, but this machine has "
+            f"{_cpu_count()} (join a larger cluster with --address)"
+        )
     if wandb:
         from ecgzoo.tune.tracking import require_wandb
 
         require_wandb()
+    from ecgzoo.models.registry import model_class
+
+    model_class(base_config.model.name)  # an unknown model fails here, before any folder
     space.check(base_config)
     experiment_dir = Path(
         experiment_dir if experiment_dir is not None else Path("runs/tune") / base_config.name
@@ -363,16 +507,23 @@ def run_search(
         "cpus_per_trial": cpus_per_trial,
         "gpus_per_trial": gpus_per_trial,
     }
-    from ray import tune
-
-    existing = ray_dir.is_dir() and tune.Tuner.can_restore(ray_dir)
+    existing = (experiment_dir / "search.json").is_file() or ray_dir.is_dir()
     if existing and not resume:
         raise ConfigError(
             f"{experiment_dir}: already holds a search (resume it with --resume, "
             "or choose another output folder)"
         )
+    if resume and not existing:
+        raise ConfigError(
+            f"--resume: {experiment_dir} holds no search to resume "
+            "(run without --resume to start one there)"
+        )
     if existing:
         _check_same(experiment_dir, base_config, space, info)
+        # Ray's state is pickles: check ecgzoo's seal before Ray reads a byte of it.
+        from ecgzoo.tune.seal import verify_state
+
+        verify_state(experiment_dir, ray_dir)
 
     # Trials monitor the search metric and use as many threads as they have CPUs.
     train_over: dict[str, Any] = {"train.monitor": metric, "train.monitor_mode": mode}
@@ -386,15 +537,19 @@ def run_search(
         data = load_data(base_config.data)
         _check_models(trial_base, space, data)
 
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    trials_dir.mkdir(exist_ok=True)
-    if not existing:
-        _experiment_files(experiment_dir, base_config, space, info)
-
-    from ray.tune.schedulers import ASHAScheduler
+    from ray import tune
     from ray.tune.search.hyperopt import HyperOptSearch
 
+    if existing and not tune.Tuner.can_restore(ray_dir):
+        raise ConfigError(
+            f"--resume: {ray_dir} holds no resumable Ray state "
+            "(the search stopped before Ray saved it); start a new search in another folder"
+        )
+
     started = start_ray(address=address)
+    made_dirs = False
+    interrupted = False
+    grid = None
     try:
         import ray
 
@@ -410,6 +565,13 @@ def run_search(
         if max_concurrent:
             concurrency = min(concurrency, max_concurrent)
         concurrency = min(concurrency, num_samples)
+
+        # Only now, with every check passed, does the experiment folder appear.
+        experiment_dir.mkdir(parents=True, exist_ok=True)
+        trials_dir.mkdir(exist_ok=True)
+        made_dirs = True
+        if not existing:
+            _experiment_files(experiment_dir, base_config, space, info)
 
         params = {
             "space": space,
@@ -436,7 +598,7 @@ def run_search(
                 n_initial_points=min(20, max(1, num_samples // 3)),
                 random_state_seed=base_config.train.seed if seed is None else seed,
             )
-            scheduler = ASHAScheduler(
+            scheduler = _asha_class()(
                 time_attr="training_iteration",
                 max_t=epochs + 1,  # every epoch plus the final test report
                 grace_period=grace_period or max(1, epochs // 4),
@@ -460,13 +622,31 @@ def run_search(
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             )
-        grid = tuner.fit()
+        try:
+            # Ray catches the first Ctrl-C itself, saves its state and returns normally: the
+            # trial statuses below tell an interrupted search from a finished one.
+            grid = tuner.fit()
+        except KeyboardInterrupt:  # a second Ctrl-C: Ray gave up saving
+            interrupted = True
         wall = time.perf_counter() - t0
     finally:
         if started:
             stop_ray()
+        if made_dirs:
+            _save_asha_stops(experiment_dir)
+            from ecgzoo.tune.seal import seal_state
 
-    trials = _records(grid, space, metric, mode, trials_dir)
+            seal_state(experiment_dir, ray_dir)
+
+    asha_stopped = _load_asha_stops(experiment_dir)
+    trials = [] if grid is None else _records(grid, space, metric, mode, trials_dir, asha_stopped)
+    finished = [t for t in trials if t.status in ("completed", "stopped", "error")]
+    if interrupted or len(finished) < num_samples:
+        raise SearchInterrupted(
+            f"search interrupted: {len(finished)} of {num_samples} trials finished in "
+            f"{experiment_dir}; results/ was not written. Resume it with the same command "
+            "and --resume"
+        )
     new_trials = sum(1 for p in trials_dir.iterdir() if p.is_dir()) - n_before
     from ecgzoo.tune.results import load_overhead
 
@@ -536,17 +716,24 @@ def tune_command(
     base = load_config(config_path, overrides)
     space = load_space(space_path)
     experiment_dir = Path(output) if output else Path("runs/tune") / base.name
-    result = run_search(
-        base,
-        space,
-        num_samples=num_samples,
-        metric=metric,
-        mode=mode,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        address=address,
-        resume=resume,
-        experiment_dir=experiment_dir,
-    )
+    try:
+        result = run_search(
+            base,
+            space,
+            num_samples=num_samples,
+            metric=metric,
+            mode=mode,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            address=address,
+            resume=resume,
+            experiment_dir=experiment_dir,
+        )
+    except SearchInterrupted as exc:
+        again = ["ecgzoo tune", str(config_path), *(overrides or []), "--space", str(space_path)]
+        again += ["--num-samples", str(num_samples), "--output", str(experiment_dir), "--resume"]
+        if metric != "val_macro_recall" or mode != "max":
+            again += ["--metric", metric, "--mode", mode]
+        raise SearchInterrupted(f"{exc}: {' '.join(again)}") from None
     print(result.summary())
     return result
