@@ -12,28 +12,31 @@ Layout of an experiment folder (default ``runs/tune/<config name>``)::
 
     search.json  base_config.yaml  space.yaml   what was searched (resume checks them)
     ray/                                          Ray Tune's experiment state (resumable)
+    ray.seal.json                                 ecgzoo's HMAC seal over ray/ (see seal.py)
+    asha_stopped.json                             the trials ASHA stopped early
     trials/<trial id>/                            run folders (config, weights, history, plots)
     results/                                      tables, figure, best_config.yaml, overhead
     mlflow.db                                     MLflow tracking store (one run per trial)
+
+A search stopped before all its trials finished (Ctrl-C) raises :class:`SearchInterrupted`
+and writes no results; ``--resume`` continues it once :mod:`ecgzoo.tune.seal` has checked that
+this installation wrote ``ray/`` and nobody changed it since.
 
 Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import math
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from ecgzoo.config import ExperimentConfig, dump_config, load_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
+from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
 from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
 
@@ -61,148 +64,12 @@ EPOCH_METRICS = (
 RAY_NAME = "ray"
 TRIALS_DIR = "trials"
 ASHA_STOPPED = "asha_stopped.json"
-_started_temp: list[str] = []
-_TEMP_PREFIX = "ecgzoo-ray-"
-_DRIVER_PID = "ecgzoo-driver.pid"
-# Trials ASHA decided to stop, recorded in the driver (where schedulers run) by _RecordingASHA.
-_asha_stops: set[str] = set()
 
 
 class SearchInterrupted(EcgzooError):
     """A search stopped before all its trials finished (Ctrl-C, a lost cluster): resumable."""
 
     exit_code = 130
-
-
-# -- Ray lifecycle ------------------------------------------------------------------------------
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def start_ray(
-    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
-) -> bool:
-    """Start Ray locally and quietly (or join ``address``); False if Ray was already running.
-
-    A local instance gets a short temporary folder under ``/tmp`` (Ray's unix socket paths
-    must stay under 107 characters), no dashboard and no usage statistics.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # verbose=0 is then silent
-    quiet = {"log_to_driver": False, "configure_logging": False, "logging_level": logging.WARNING}
-    if address:
-        ray.init(address=address, **quiet)
-        return True
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    reap_stale_ray(base or tempfile.gettempdir())
-    temp = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base)
-    _started_temp.append(temp)
-    Path(temp, _DRIVER_PID).write_text(f"{os.getpid()}\n")
-    ray.init(
-        num_cpus=num_cpus or _cpu_count(),
-        num_gpus=num_gpus,
-        include_dashboard=False,
-        _temp_dir=temp,
-        **quiet,
-    )
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def reap_stale_ray(base: str | Path) -> list[str]:
-    """Remove what a killed ecgzoo driver left: its Ray processes and its temporary folder.
-
-    Each local Ray that :func:`start_ray` starts lives in ``<base>/ecgzoo-ray-*`` with the
-    driver's pid beside it. A folder whose driver is gone (killed, so ``stop_ray`` never ran)
-    has its processes (found by the folder in their command line, ours only) terminated and is
-    deleted. Returns the folders removed.
-    """
-    import signal
-
-    removed = []
-    for folder in Path(base).glob(_TEMP_PREFIX + "*"):
-        try:
-            pid = int((folder / _DRIVER_PID).read_text().strip())
-        except (OSError, ValueError):
-            continue  # not (yet) claimed by a driver: leave it
-        if _alive(pid):
-            continue
-        needle = str(folder).encode()
-        victims = []
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                if proc.stat().st_uid == os.getuid() and needle in (proc / "cmdline").read_bytes():
-                    victims.append(int(proc.name))
-            except OSError:
-                continue
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for victim in victims:
-                with contextlib.suppress(OSError):
-                    os.kill(victim, sig)
-            deadline = time.monotonic() + 5
-            while any(_alive(v) for v in victims) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(str(folder))
-    return removed
-
-
-def stop_ray() -> None:
-    """Shut Ray down and remove the temporary folders :func:`start_ray` made."""
-    import ray
-
-    ray.shutdown()
-    while _started_temp:
-        shutil.rmtree(_started_temp.pop(), ignore_errors=True)
-
-
-def _recording_asha() -> type:
-    """ASHA that remembers which trials it stopped (so a killed trial is never called that)."""
-    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
-
-    class _RecordingASHA(ASHAScheduler):
-        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-            decision = super().on_trial_result(tune_controller, trial, result)
-            if decision == TrialScheduler.STOP and not result.get("completed"):
-                _asha_stops.add(str(trial.trial_id))
-            return decision
-
-    _RecordingASHA.__module__ = __name__
-    _RecordingASHA.__qualname__ = "_RecordingASHA"
-    return _RecordingASHA
-
-
-def _asha_class() -> type:
-    cls = globals().get("_RecordingASHA")
-    if cls is None:  # one class per process, so pickling finds this very class by name
-        cls = globals()["_RecordingASHA"] = _recording_asha()
-    return cls
-
-
-def __getattr__(name: str) -> Any:
-    # Ray pickles the scheduler with the search; the class is built on first use (Ray is not
-    # imported when this module is) and found here again when a resumed search unpickles it.
-    if name == "_RecordingASHA":
-        return _asha_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the trial ----------------------------------------------------------------------------------
@@ -426,22 +293,6 @@ def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace
         )
 
 
-def _save_asha_stops(experiment_dir: Path) -> None:
-    from ecgzoo.train.runfolder import write_json
-
-    stops = sorted(_load_asha_stops(experiment_dir) | _asha_stops)
-    write_json(experiment_dir / ASHA_STOPPED, stops)
-
-
-def _load_asha_stops(experiment_dir: Path) -> set[str]:
-    path = experiment_dir / ASHA_STOPPED
-    try:
-        stops = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return set()
-    return {str(s) for s in stops} if isinstance(stops, list) else set()
-
-
 def run_search(
     base_config: ExperimentConfig,
     space: SearchSpace,
@@ -482,10 +333,10 @@ def run_search(
         math.isfinite(gpus_per_trial) and gpus_per_trial >= 0
     ):
         raise ConfigError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
-    if address is None and cpus_per_trial > _cpu_count():
+    if address is None and cpus_per_trial > cpu_count():
         raise ConfigError(
             f"cpus_per_trial: {cpus_per_trial:g} CPUs per trial, but this machine has "
-            f"{_cpu_count()} (join a larger cluster with --address)"
+            f"{cpu_count()} (join a larger cluster with --address)"
         )
     if wandb:
         from ecgzoo.tune.tracking import require_wandb
@@ -598,7 +449,7 @@ def run_search(
                 n_initial_points=min(20, max(1, num_samples // 3)),
                 random_state_seed=base_config.train.seed if seed is None else seed,
             )
-            scheduler = _asha_class()(
+            scheduler = asha_class()(
                 time_attr="training_iteration",
                 max_t=epochs + 1,  # every epoch plus the final test report
                 grace_period=grace_period or max(1, epochs // 4),
@@ -633,12 +484,12 @@ def run_search(
         if started:
             stop_ray()
         if made_dirs:
-            _save_asha_stops(experiment_dir)
+            save_asha_stops(experiment_dir / ASHA_STOPPED)
             from ecgzoo.tune.seal import seal_state
 
             seal_state(experiment_dir, ray_dir)
 
-    asha_stopped = _load_asha_stops(experiment_dir)
+    asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
     trials = [] if grid is None else _records(grid, space, metric, mode, trials_dir, asha_stopped)
     finished = [t for t in trials if t.status in ("completed", "stopped", "error")]
     if interrupted or len(finished) < num_samples:
