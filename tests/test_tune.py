@@ -150,10 +150,16 @@ def test_apply_values_keeps_types():
     assert cfg.model.params["hidden"] == 32
 
 
-def test_wandb_option_needs_wandb():
+def test_wandb_option_needs_wandb(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it may be here)
     space = load_space(SPACES / "cnn.yaml")
     with pytest.raises(ConfigError, match="pip install wandb"):
-        run_search(build_config(TINY), space, num_samples=1, wandb=True, experiment_dir="unused")
+        run_search(
+            build_config(TINY), space, num_samples=1, wandb=True, experiment_dir=tmp_path / "x"
+        )
+    assert not (tmp_path / "x").exists()
 
 
 def test_unknown_metric_is_refused(tmp_path):
