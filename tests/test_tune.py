@@ -150,13 +150,16 @@ def test_apply_values_keeps_types():
     assert cfg.model.params["hidden"] == 32
 
 
-def test_wandb_option_needs_wandb(monkeypatch):
+def test_wandb_option_needs_wandb(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "wandb", None)  # as if wandb were not installed
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it may be here)
     space = load_space(SPACES / "cnn.yaml")
     with pytest.raises(ConfigError, match="pip install wandb"):
-        run_search(build_config(TINY), space, num_samples=1, wandb=True, experiment_dir="unused")
+        run_search(
+            build_config(TINY), space, num_samples=1, wandb=True, experiment_dir=tmp_path / "x"
+        )
+    assert not (tmp_path / "x").exists()
 
 
 def test_unknown_metric_is_refused(tmp_path):
@@ -295,3 +298,182 @@ def test_existing_search_is_not_overwritten_without_resume(search):
             num_samples=2,
             experiment_dir=search.experiment_dir,
         )
+
+
+# -- faults and untrusted folders (issue 9) ----------------------------------------------------
+
+
+class _Planted:
+    """Unpickling this creates a file: what a hostile tuner.pkl could do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _copy_search(search, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "received"
+    shutil.copytree(search.experiment_dir, target)
+    return target
+
+
+def test_resume_refuses_a_planted_pickle_before_loading_it(search, tmp_path):
+    import pickle
+
+    folder = _copy_search(search, tmp_path)
+    marker = tmp_path / "pwned"
+    (folder / "ray" / "tuner.pkl").write_bytes(pickle.dumps(_Planted(marker)))
+    with pytest.raises(ConfigError, match=r"refusing to resume.*modified.*tuner\.pkl"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            experiment_dir=folder,
+            resume=True,
+        )
+    assert not marker.exists()
+
+
+def test_resume_refuses_a_search_sealed_elsewhere(search, tmp_path, monkeypatch):
+    folder = _copy_search(search, tmp_path)
+    monkeypatch.setenv("ECGZOO_HOME", str(tmp_path / "another-home"))  # another key
+    with pytest.raises(ConfigError, match="not sealed by this ecgzoo installation"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            experiment_dir=folder,
+            resume=True,
+        )
+    (folder / "ray.seal.json").unlink()  # a folder from an older ecgzoo or a killed driver
+    with pytest.raises(ConfigError, match="has no seal"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            experiment_dir=folder,
+            resume=True,
+        )
+
+
+def test_resume_with_another_num_samples_says_so(search):
+    with pytest.raises(ConfigError, match=r"--num-samples: .* started with 2 trials, not 5"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=5,
+            experiment_dir=search.experiment_dir,
+            resume=True,
+        )
+
+
+def test_resume_of_a_folder_without_a_search_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="holds no search to resume"):
+        run_search(
+            build_config(TINY),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            experiment_dir=tmp_path / "nothing",
+            resume=True,
+        )
+    assert not (tmp_path / "nothing").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "cpus", "needle"),
+    [("no-such-model", 1, "no-such-model"), ("cnn2d", 512, "cpus_per_trial")],
+)
+def test_bad_search_options_leave_no_folder(tmp_path, model, cpus, needle):
+    tree = {**TINY, "model": {"name": model, "params": {}}}
+    with pytest.raises(ConfigError, match=needle):
+        run_search(
+            build_config(tree),
+            load_space(SPACES / "cnn.yaml"),
+            num_samples=2,
+            cpus_per_trial=cpus,
+            experiment_dir=tmp_path / "exp",
+        )
+    assert not (tmp_path / "exp").exists()
+
+
+def _tune_process(tmp_path: Path, output: Path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "base.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 30}}))
+    src = str(REPO / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, "-m", "ecgzoo", "tune", str(config), "--space"]
+    cmd += [str(SPACES / "cnn.yaml"), "--num-samples", "2", "--output", str(output)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_tune_is_an_incomplete_search_not_a_result(tmp_path, mitdb_dir):
+    import signal
+
+    output = tmp_path / "exp"
+    proc = _tune_process(tmp_path, output)
+    started = _wait_for(lambda: any((output / "trials").glob("*/history.csv")), 240)
+    assert started, proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert "search interrupted" in last and "--resume" in last and str(output) in last
+    assert "ASHA" not in out + err
+    assert not (output / "results").exists()
+    assert (output / "ray.seal.json").is_file()  # sealed: resumable
+
+
+@pytest.mark.slow
+def test_a_killed_driver_leaves_nothing_once_the_next_search_starts(tmp_path, mitdb_dir):
+    import signal
+
+    from ecgzoo.tune.search import reap_stale_ray
+
+    def temp_dirs() -> set[Path]:
+        return {
+            p
+            for p in Path("/tmp").glob("ecgzoo-ray-*")
+            if (p / "ecgzoo-driver.pid").is_file()
+            and (p / "ecgzoo-driver.pid").read_text().strip() == str(proc.pid)
+        }
+
+    proc = _tune_process(tmp_path, tmp_path / "exp")
+    assert _wait_for(lambda: any((tmp_path / "exp" / "trials").glob("*/history.csv")), 240)
+    ours = temp_dirs()
+    assert ours
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+
+    def ray_processes() -> list[int]:
+        found = []
+        for p in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(str(d).encode() in cmdline for d in ours):
+                found.append(int(p.name))
+        return found
+
+    assert ray_processes()  # what a SIGKILL leaves behind
+    reap_stale_ray("/tmp")  # what the next start_ray does first
+    assert not ray_processes()
+    assert not any(d.exists() for d in ours)

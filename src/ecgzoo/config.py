@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -262,8 +263,33 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from None
+        problem = yaml_problem(exc)
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({problem})") from None
     return key, value
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error, keeping where it is (``line N, column M: problem``)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def check_name(name: str, source: str = "config") -> None:
+    """Refuse a run name that is not one plain folder name (it is joined to ``output_dir``)."""
+    bad = (
+        not name.strip()
+        or name in (".", "..")
+        or any(sep in name for sep in ("/", "\\", "\0", os.sep))
+        or (os.altsep is not None and os.altsep in name)
+    )
+    if bad:
+        raise ConfigError(
+            f"{source}: name: {name!r} must be a plain folder name "
+            "(no path separators, not '.' or '..')"
+        )
 
 
 def _format_validation(source: str, exc: ValidationError) -> str:
@@ -285,9 +311,11 @@ def build_config(
         key, value = parse_override(text)
         set_dotted(tree, key, value)
     try:
-        return ExperimentConfig.model_validate(tree)
+        config = ExperimentConfig.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_format_validation(source, exc)) from None
+    check_name(config.name, source)
+    return config
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -296,9 +324,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        tree = yaml.safe_load(path.read_text()) or {}
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
+    if tree is None:
+        # An empty file would otherwise train the full default experiment without a word.
+        raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return build_config(tree, overrides, source=str(path))

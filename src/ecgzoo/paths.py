@@ -18,3 +18,23 @@ def shared_mirror() -> Path | None:
     if env and "://" not in env:
         return Path(env).expanduser()
     return None
+
+
+def default_file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: ``0o666`` less the process umask.
+
+    ``tempfile.mkstemp`` creates files ``0600``; files written through a temporary file and a
+    rename get this mode instead, so they read like any other file the user writes.
+    """
+    umask = None
+    try:  # Linux reports the umask without changing it (os.umask would, for every thread)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+                break
+    except (OSError, ValueError):
+        umask = None
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask

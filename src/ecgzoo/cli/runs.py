@@ -85,7 +85,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
-    from ecgzoo.train.evaluate import evaluate_split, load_trained_model
+    from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
     from ecgzoo.train.runfolder import read_run_config, resolve_run
 
     folder = resolve_run(run)
@@ -96,23 +96,43 @@ def evaluate(
             raise EcgzooError("--data and --reference go together")
         if cfg.data.dataset != "cinc2017":
             raise EcgzooError(f"--data: {run} was trained on {cfg.data.dataset}, not cinc2017")
-        from ecgzoo.data.cinc2017 import load_external
+        from ecgzoo.data.cinc2017 import CLASS_NAMES, axis_rate, load_external
 
         arrays = load_external(data, reference, cfg.data.cinc2017)
         label = str(data)
+        classes, rate = CLASS_NAMES, axis_rate(cfg.data.cinc2017)
     else:
         if split not in ("train", "val", "test"):
             raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
         from ecgzoo.data.loading import load_data
 
-        arrays = load_data(cfg.data).split(split)
+        prepared = load_data(cfg.data)
+        arrays = prepared.split(split)
         label = f"{split} split"
+        classes, rate = prepared.class_names, prepared.sampling_rate
+    # model.json is checked against the data before anything is scored under its class names
+    check_data_matches(spec, folder, arrays, classes, rate)
     metrics, _ = evaluate_split(model, spec, arrays)
     metrics.update({"run": str(run), "data": label, "model": spec.name})
     if as_json:
         print(json.dumps(metrics))
     else:
         print_metrics(metrics, f"{run}: {label}")
+
+
+def _read_metrics(path: Path) -> dict:
+    """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EcgzooError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise EcgzooError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("test", {}), dict):
+        raise EcgzooError(f"{path}: not an ecgzoo metrics file (expected an object with 'test')")
+    return metrics
 
 
 @app.command()
@@ -130,7 +150,7 @@ def compare(
         path = folder / "metrics.json"
         if not path.is_file():
             raise EcgzooError(f"{folder}: no metrics.json (the run has not finished)")
-        summaries.append({"run": str(run), **json.loads(path.read_text())})
+        summaries.append({"run": str(run), **_read_metrics(path)})
     rows = [
         {"run": row["run"], **{k: v for k, v in row.items() if k != "run"}}
         for row in compare_table(summaries, extra_columns={"run": "run"})

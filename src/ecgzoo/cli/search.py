@@ -53,17 +53,19 @@ def explain(
     records: Annotated[
         list[str], typer.Argument(help="A00001 (cinc2017), 100 or 100:1234 (mitbih)")
     ],
-    out: Annotated[Path | None, typer.Option(help="folder for the PNGs and summary")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="folder for the PNGs and summary [RUN/explain, ./explain-NAME]"),
+    ] = None,
     classes: Annotated[
         list[str] | None, typer.Option("--class", help="explain these classes (repeatable)")
     ] = None,
 ) -> None:
     """Grad-CAM overlays per record and class, and how much attribution falls on padding."""
     from ecgzoo.explain import explain_run
-    from ecgzoo.train.runfolder import resolve_run
+    from ecgzoo.explain.runner import default_out_dir
 
-    folder = resolve_run(run)
-    out = out or folder / "explain"
+    out = out or default_out_dir(run)
     summary = explain_run(run, records, out, classes=classes)
     rows = [
         {k: v for k, v in row.items() if not isinstance(v, dict | list)}

@@ -19,16 +19,36 @@ import pandas as pd
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.splits import stratified_holdout
 from ecgzoo.errors import DataError
+from ecgzoo.paths import default_file_mode
 
 KAGGLE_LENGTH = 187
 KAGGLE_FS = 125.0
 CLASS_NAMES: list[str] = ["N", "S", "V", "F", "Q"]
 N_COLUMNS = KAGGLE_LENGTH + 1
+# Beats are scaled to [0, 1]; anything far outside is not a Kaggle beat and would overflow
+# float32 arithmetic in training (1e308 becomes inf, then NaN metrics).
+MAX_ABS_VALUE = 1e6
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise DataError(f"{path}: line {lineno}: not UTF-8 text (byte 0x{byte})") from None
 
 
 def _diagnose(path: Path) -> DataError:
     """Scan the file line by line for the first bad line (slow path, only after a failure)."""
-    with open(path, newline="") as fh:
+    import io
+
+    try:
+        text = _decode(path)
+    except DataError as exc:
+        return exc
+    with io.StringIO(text, newline="") as fh:
         for lineno, row in enumerate(csv.reader(fh), start=1):
             if not row or (len(row) == 1 and not row[0].strip()):
                 return DataError(f"{path}: line {lineno}: empty line")
@@ -44,6 +64,11 @@ def _diagnose(path: Path) -> DataError:
                     return DataError(f"{path}: line {lineno}: column {col}: not a number {text!r}")
                 if not np.isfinite(value):
                     return DataError(f"{path}: line {lineno}: column {col}: not finite {text!r}")
+                if abs(value) > MAX_ABS_VALUE:
+                    return DataError(
+                        f"{path}: line {lineno}: column {col}: value {text!r} out of range "
+                        f"(beats are scaled to [0, 1]; |value| must be <= {MAX_ABS_VALUE:g})"
+                    )
             label = float(row[-1])
             if label not in range(len(CLASS_NAMES)):
                 return DataError(
@@ -65,10 +90,12 @@ def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.read_csv(path, header=None, dtype=np.float64, engine="c", skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file") from None
-    except (ValueError, pd.errors.ParserError):
+    except (ValueError, pd.errors.ParserError):  # UnicodeDecodeError is a ValueError too
         raise _diagnose(path) from None
     values = frame.to_numpy()
     if values.ndim != 2 or values.shape[1] != N_COLUMNS or not np.all(np.isfinite(values)):
+        raise _diagnose(path)
+    if np.abs(values).max(initial=0.0) > MAX_ABS_VALUE:
         raise _diagnose(path)
     labels = values[:, -1]
     if not np.all(np.isin(labels, np.arange(len(CLASS_NAMES), dtype=np.float64))):
@@ -95,6 +122,7 @@ def write_kaggle_csv(path: str | Path, x: np.ndarray, y: np.ndarray) -> Path:
     try:
         with os.fdopen(fd, "w", newline="") as fh:
             np.savetxt(fh, table, fmt="%.18e", delimiter=",")
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -212,6 +212,34 @@ def _markdown(summary: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- explain_run
 
 
+def default_out_dir(run: str) -> Path:
+    """Where ``explain`` writes without ``--out``: ``RUN/explain`` for a run folder, and
+    ``./explain-NAME`` for ``pretrained:NAME`` (never into the installed package)."""
+    from ecgzoo.train.runfolder import PRETRAINED_PREFIX
+
+    text = str(run)
+    if text.startswith(PRETRAINED_PREFIX):
+        return Path(f"explain-{_slug(text[len(PRETRAINED_PREFIX) :])}")
+    return Path(text) / "explain"
+
+
+def writable_dir(out_dir: Path) -> Path:
+    """Create ``out_dir`` and check a file can be written in it; one line naming it if not."""
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except FileExistsError:
+        raise EcgzooError(f"--out: {out_dir} is a file, not a folder") from None
+    except OSError as exc:
+        raise EcgzooError(
+            f"--out: cannot write to {out_dir} ({exc.strerror or exc}); choose another folder"
+        ) from None
+    return out_dir
+
+
 def explain_run(
     run: str,
     records: list[str],
@@ -238,6 +266,7 @@ def explain_run(
     if not records:
         raise EcgzooError("explain: name at least one record")
     folder = resolve_run(run)
+    out_dir = writable_dir(Path(out_dir))  # before the Grad-CAM work, not after it
     model, spec = load_trained_model(folder)
     names = list(spec.class_names)
     if classes is not None:
@@ -278,8 +307,6 @@ def explain_run(
     )
     pad = padding_attribution(result.cam_time, ex.lengths[idx])
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     fs = float(spec.sampling_rate)
     rows: dict[int, dict[str, Any]] = {}
     for k, (i, target) in enumerate(pairs):

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.errors import DataError
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
 
@@ -91,14 +92,111 @@ def predict_split(
 def load_trained_model(
     folder: Path, device: torch.device | None = None
 ) -> tuple[nn.Module, ModelSpec]:
-    """Rebuild a model from a run folder (or pretrained folder); weights are tensors only."""
+    """Rebuild a model from a run folder (or pretrained folder); weights are tensors only.
+
+    ``model.json`` is not trusted: an unknown architecture, parameters the model does not
+    take, a class list that disagrees with its class count, and weights with missing,
+    unexpected or mis-shaped tensors are each a one-line :class:`DataError` naming the file.
+    """
+    from ecgzoo.errors import EcgzooError
+
+    folder = Path(folder)
+    spec_path = folder / "model.json"
     spec = read_spec(folder)
-    model = build_model(
-        spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
-    )
-    model.load_state_dict(load_weights(folder / "model.safetensors"))
+    if len(spec.class_names) != spec.n_classes or len(set(spec.class_names)) != spec.n_classes:
+        raise DataError(
+            f"{spec_path}: n_classes is {spec.n_classes} but class_names are {spec.class_names}"
+        )
+    try:
+        model = build_model(
+            spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
+        )
+    except EcgzooError as exc:
+        raise DataError(f"{spec_path}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{spec_path}: cannot build model {spec.name!r} ({exc})") from None
+    weights_path = folder / "model.safetensors"
+    check_weights(model.state_dict(), load_weights(weights_path), spec_path, weights_path)
+    model.load_state_dict(load_weights(weights_path))
     model.to(device or torch.device("cpu")).eval()
     return model, spec
+
+
+def check_weights(
+    expected: dict[str, torch.Tensor],
+    weights: dict[str, torch.Tensor],
+    spec_path: Path,
+    weights_path: Path,
+) -> None:
+    """Refuse weights that do not fit the model ``model.json`` describes, naming one tensor."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shaped = [
+        k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
+    ]
+    problem = None
+    if shaped:
+        k = shaped[0]
+        problem = (
+            f"tensor {k!r} is {tuple(weights[k].shape)} in the weights but "
+            f"{tuple(expected[k].shape)} in the model"
+        )
+    elif missing:
+        problem = f"tensor {missing[0]!r} is missing from the weights"
+    elif unexpected:
+        problem = f"the weights hold tensor {unexpected[0]!r} the model does not have"
+    if problem:
+        more = len(shaped) + len(missing) + len(unexpected) - 1
+        raise DataError(
+            f"{spec_path} does not match {weights_path.name}: {problem}"
+            + (f" (and {more} more)" if more else "")
+        )
+
+
+def check_data_matches(
+    spec: ModelSpec,
+    folder: Path,
+    split: ArraySplit,
+    class_names: list[str] | None = None,
+    sampling_rate: float | None = None,
+) -> None:
+    """Refuse to score data the model was not built for: classes, rate, leads, length, features.
+
+    A model whose ``model.json`` lists other classes than the data would report metrics under
+    the wrong names; other shapes would fail deep inside the network.
+    """
+    source = Path(folder) / "model.json"
+    if class_names is not None and list(class_names) != list(spec.class_names):
+        raise DataError(
+            f"{source}: the model's classes {spec.class_names} are not "
+            f"the data's {list(class_names)}"
+        )
+    if sampling_rate is not None and abs(float(sampling_rate) - spec.sampling_rate) > 1e-6:
+        raise DataError(
+            f"{source}: the model expects {spec.sampling_rate:g} Hz, "
+            f"the data is {sampling_rate:g} Hz"
+        )
+    if split.x.ndim < 3 or split.x.shape[1] != spec.n_leads:
+        raise DataError(
+            f"{source}: the model expects {spec.n_leads} lead(s), the data has shape "
+            f"{tuple(split.x.shape[1:])}"
+        )
+    length = split.x.shape[-1]
+    if length != spec.n_samples and not (spec.crop_samples and length >= spec.crop_samples):
+        raise DataError(
+            f"{source}: the model expects {spec.n_samples} samples per example, "
+            f"the data has {length}"
+        )
+    n_features = 0 if split.features is None else int(split.features.shape[-1])
+    if spec.n_features and n_features != spec.n_features:
+        raise DataError(
+            f"{source}: the model expects {spec.n_features} side features, "
+            f"the data has {n_features}"
+        )
+    if len(split.y) and (int(split.y.min()) < 0 or int(split.y.max()) >= spec.n_classes):
+        raise DataError(
+            f"{source}: the data has labels outside the model's {spec.n_classes} classes"
+        )
 
 
 def cross_entropy(prob: np.ndarray, y: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.paths import default_file_mode
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -50,6 +51,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, default_file_mode())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -84,6 +86,7 @@ def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
     os.close(fd)
     try:
         save_file(tensors, tmp)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -104,6 +107,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -151,7 +155,46 @@ def write_run_config(folder: Path, config: ExperimentConfig) -> None:
 
 
 def read_spec(folder: Path) -> ModelSpec:
-    return ModelSpec(**json.loads((folder / "model.json").read_text()))
+    """``model.json`` as a :class:`ModelSpec`; a corrupt or foreign file is one line naming it."""
+    path = Path(folder) / "model.json"
+    try:
+        tree = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(tree, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    known = set(ModelSpec.__dataclass_fields__)
+    required = {
+        n
+        for n, f in ModelSpec.__dataclass_fields__.items()
+        if f.default is MISSING and f.default_factory is MISSING
+    }
+    missing = sorted(required - set(tree))
+    unknown = sorted(set(tree) - known)
+    if missing or unknown:
+        what = f"missing {missing[0]!r}" if missing else f"unknown key {unknown[0]!r}"
+        raise DataError(f"{path}: not an ecgzoo model spec ({what})")
+    checks = {
+        "name": lambda v: isinstance(v, str),
+        "params": lambda v: isinstance(v, dict),
+        "n_leads": _positive_int,
+        "n_samples": _positive_int,
+        "n_classes": _positive_int,
+        "n_features": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "class_names": lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+        "sampling_rate": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+        "crop_samples": lambda v: v is None or _positive_int(v),
+    }
+    for key, ok in checks.items():
+        if key in tree and not ok(tree[key]):
+            raise DataError(f"{path}: {key}: invalid value {tree[key]!r}")
+    return ModelSpec(**tree)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def write_spec(folder: Path, spec: ModelSpec) -> None:

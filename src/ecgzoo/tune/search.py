@@ -12,9 +12,15 @@ Layout of an experiment folder (default ``runs/tune/<config name>``)::
 
     search.json  base_config.yaml  space.yaml   what was searched (resume checks them)
     ray/                                          Ray Tune's experiment state (resumable)
+    ray.seal.json                                 ecgzoo's HMAC seal over ray/ (see seal.py)
+    asha_stopped.json                             the trials ASHA stopped early
     trials/<trial id>/                            run folders (config, weights, history, plots)
     results/                                      tables, figure, best_config.yaml, overhead
     mlflow.db                                     MLflow tracking store (one run per trial)
+
+A search stopped before all its trials finished (Ctrl-C) raises :class:`SearchInterrupted`
+and writes no results; ``--resume`` continues it once :mod:`ecgzoo.tune.seal` has checked that
+this installation wrote ``ray/`` and nobody changed it since.
 
 Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 """
@@ -22,11 +28,7 @@ Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,64 +36,30 @@ from typing import Any
 from ecgzoo.config import ExperimentConfig, dump_config, load_config
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and configs
+from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
+from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
 from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
 
-__all__ = ["EPOCH_METRICS", "run_search", "start_ray", "stop_ray", "tune_command"]
+__all__ = [
+    "EPOCH_METRICS",
+    "SearchInterrupted",
+    "reap_stale_ray",
+    "run_search",
+    "start_ray",
+    "stop_ray",
+    "tune_command",
+]
 
 RAY_NAME = "ray"
 TRIALS_DIR = "trials"
-_started_temp: list[str] = []
+ASHA_STOPPED = "asha_stopped.json"
 
 
-# -- Ray lifecycle ------------------------------------------------------------------------------
+class SearchInterrupted(EcgzooError):
+    """A search stopped before all its trials finished (Ctrl-C, a lost cluster): resumable."""
 
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def start_ray(
-    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
-) -> bool:
-    """Start Ray locally and quietly (or join ``address``); False if Ray was already running.
-
-    A local instance gets a short temporary folder under ``/tmp`` (Ray's unix socket paths
-    must stay under 107 characters), no dashboard and no usage statistics.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # verbose=0 is then silent
-    quiet = {"log_to_driver": False, "configure_logging": False, "logging_level": logging.WARNING}
-    if address:
-        ray.init(address=address, **quiet)
-        return True
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    temp = tempfile.mkdtemp(prefix="ecgzoo-ray-", dir=base)
-    _started_temp.append(temp)
-    ray.init(
-        num_cpus=num_cpus or _cpu_count(),
-        num_gpus=num_gpus,
-        include_dashboard=False,
-        _temp_dir=temp,
-        **quiet,
-    )
-    return True
-
-
-def stop_ray() -> None:
-    """Shut Ray down and remove the temporary folders :func:`start_ray` made."""
-    import ray
-
-    ray.shutdown()
-    while _started_temp:
-        shutil.rmtree(_started_temp.pop(), ignore_errors=True)
+    exit_code = 130
 
 
 # -- the trial ----------------------------------------------------------------------------------
@@ -183,7 +151,14 @@ def _first_line(error: Any) -> str:
     return (lines[-1] if lines else type(error).__name__)[:500]
 
 
-def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: Path):
+def _records(
+    grid: Any,
+    space: SearchSpace,
+    metric: str,
+    mode: str,
+    trials_dir: Path,
+    asha_stopped: set[str] = frozenset(),
+):
     records: list[TrialRecord] = []
     for result in grid:
         m = dict(result.metrics or {})
@@ -200,8 +175,10 @@ def _records(grid: Any, space: SearchSpace, metric: str, mode: str, trials_dir: 
             status = "error"
         elif m.get("completed"):
             status = "completed"
-        else:
+        elif trial_id in asha_stopped:
             status = "stopped"
+        else:  # neither finished nor stopped by ASHA: the search was interrupted under it
+            status = "interrupted"
         values = [row[metric] for row in history if isinstance(row.get(metric), float)]
         values = [v for v in values if math.isfinite(v)]
         val = m.get("best_value") if status == "completed" else None
@@ -286,6 +263,14 @@ def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace
                 f"{experiment_dir}: the search was started with {key} {saved.get(key)!r}, "
                 f"not {info[key]!r}"
             )
+    if saved.get("num_samples") != info["num_samples"]:
+        # Ray resumes a search with the number of trials it was started with, whatever is
+        # passed now: say so rather than silently running a different number.
+        raise ConfigError(
+            f"--num-samples: {experiment_dir} was started with {saved.get('num_samples')} "
+            f"trials, not {info['num_samples']}; a resumed search keeps its number (pass "
+            f"--num-samples {saved.get('num_samples')}, or start a new search elsewhere)"
+        )
     if (experiment_dir / "base_config.yaml").read_text() != dump_config(base):
         raise ConfigError(
             f"{experiment_dir}: the search was started with another base config "
@@ -334,12 +319,22 @@ def run_search(
     _check_metric(metric, mode)
     if num_samples < 1:
         raise ConfigError(f"num_samples: expected at least 1, got {num_samples}")
-    if cpus_per_trial <= 0 or gpus_per_trial < 0:
+    if not (math.isfinite(cpus_per_trial) and cpus_per_trial > 0) or not (
+        math.isfinite(gpus_per_trial) and gpus_per_trial >= 0
+    ):
         raise ConfigError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+    if address is None and cpus_per_trial > cpu_count():
+        raise ConfigError(
+            f"cpus_per_trial: {cpus_per_trial:g} CPUs per trial, but this machine has "
+            f"{cpu_count()} (join a larger cluster with --address)"
+        )
     if wandb:
         from ecgzoo.tune.tracking import require_wandb
 
         require_wandb()
+    from ecgzoo.models.registry import model_class
+
+    model_class(base_config.model.name)  # an unknown model fails here, before any folder
     space.check(base_config)
     experiment_dir = Path(
         experiment_dir if experiment_dir is not None else Path("runs/tune") / base_config.name
@@ -353,16 +348,23 @@ def run_search(
         "cpus_per_trial": cpus_per_trial,
         "gpus_per_trial": gpus_per_trial,
     }
-    from ray import tune
-
-    existing = ray_dir.is_dir() and tune.Tuner.can_restore(ray_dir)
+    existing = (experiment_dir / "search.json").is_file() or ray_dir.is_dir()
     if existing and not resume:
         raise ConfigError(
             f"{experiment_dir}: already holds a search (resume it with --resume, "
             "or choose another output folder)"
         )
+    if resume and not existing:
+        raise ConfigError(
+            f"--resume: {experiment_dir} holds no search to resume "
+            "(run without --resume to start one there)"
+        )
     if existing:
         _check_same(experiment_dir, base_config, space, info)
+        # Ray's state is pickles: check ecgzoo's seal before Ray reads a byte of it.
+        from ecgzoo.tune.seal import verify_state
+
+        verify_state(experiment_dir, ray_dir)
 
     # Trials monitor the search metric and use as many threads as they have CPUs; each trains on
     # one device of those Ray gives it (a GPU when gpus_per_trial > 0, via the same engine).
@@ -383,15 +385,19 @@ def run_search(
         data = load_data(base_config.data)
         _check_models(trial_base, space, data)
 
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    trials_dir.mkdir(exist_ok=True)
-    if not existing:
-        _experiment_files(experiment_dir, base_config, space, info)
-
-    from ray.tune.schedulers import ASHAScheduler
+    from ray import tune
     from ray.tune.search.hyperopt import HyperOptSearch
 
+    if existing and not tune.Tuner.can_restore(ray_dir):
+        raise ConfigError(
+            f"--resume: {ray_dir} holds no resumable Ray state "
+            "(the search stopped before Ray saved it); start a new search in another folder"
+        )
+
     started = start_ray(address=address)
+    made_dirs = False
+    interrupted = False
+    grid = None
     try:
         import ray
 
@@ -407,6 +413,13 @@ def run_search(
         if max_concurrent:
             concurrency = min(concurrency, max_concurrent)
         concurrency = min(concurrency, num_samples)
+
+        # Only now, with every check passed, does the experiment folder appear.
+        experiment_dir.mkdir(parents=True, exist_ok=True)
+        trials_dir.mkdir(exist_ok=True)
+        made_dirs = True
+        if not existing:
+            _experiment_files(experiment_dir, base_config, space, info)
 
         params = {
             "space": space,
@@ -433,7 +446,7 @@ def run_search(
                 n_initial_points=min(20, max(1, num_samples // 3)),
                 random_state_seed=base_config.train.seed if seed is None else seed,
             )
-            scheduler = ASHAScheduler(
+            scheduler = asha_class()(
                 time_attr="training_iteration",
                 max_t=epochs + 1,  # every epoch plus the final test report
                 grace_period=grace_period or max(1, epochs // 4),
@@ -457,13 +470,31 @@ def run_search(
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             )
-        grid = tuner.fit()
+        try:
+            # Ray catches the first Ctrl-C itself, saves its state and returns normally: the
+            # trial statuses below tell an interrupted search from a finished one.
+            grid = tuner.fit()
+        except KeyboardInterrupt:  # a second Ctrl-C: Ray gave up saving
+            interrupted = True
         wall = time.perf_counter() - t0
     finally:
         if started:
             stop_ray()
+        if made_dirs:
+            save_asha_stops(experiment_dir / ASHA_STOPPED)
+            from ecgzoo.tune.seal import seal_state
 
-    trials = _records(grid, space, metric, mode, trials_dir)
+            seal_state(experiment_dir, ray_dir)
+
+    asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
+    trials = [] if grid is None else _records(grid, space, metric, mode, trials_dir, asha_stopped)
+    finished = [t for t in trials if t.status in ("completed", "stopped", "error")]
+    if interrupted or len(finished) < num_samples:
+        raise SearchInterrupted(
+            f"search interrupted: {len(finished)} of {num_samples} trials finished in "
+            f"{experiment_dir}; results/ was not written. Resume it with the same command "
+            "and --resume"
+        )
     new_trials = sum(1 for p in trials_dir.iterdir() if p.is_dir()) - n_before
     from ecgzoo.tune.results import load_overhead
 
@@ -533,17 +564,24 @@ def tune_command(
     base = load_config(config_path, overrides)
     space = load_space(space_path)
     experiment_dir = Path(output) if output else Path("runs/tune") / base.name
-    result = run_search(
-        base,
-        space,
-        num_samples=num_samples,
-        metric=metric,
-        mode=mode,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        address=address,
-        resume=resume,
-        experiment_dir=experiment_dir,
-    )
+    try:
+        result = run_search(
+            base,
+            space,
+            num_samples=num_samples,
+            metric=metric,
+            mode=mode,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            address=address,
+            resume=resume,
+            experiment_dir=experiment_dir,
+        )
+    except SearchInterrupted as exc:
+        again = ["ecgzoo tune", str(config_path), *(overrides or []), "--space", str(space_path)]
+        again += ["--num-samples", str(num_samples), "--output", str(experiment_dir), "--resume"]
+        if metric != "val_macro_recall" or mode != "max":
+            again += ["--metric", metric, "--mode", mode]
+        raise SearchInterrupted(f"{exc}: {' '.join(again)}") from None
     print(result.summary())
     return result

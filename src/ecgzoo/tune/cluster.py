@@ -1,0 +1,122 @@
+"""The local Ray instance a search starts, and what a killed search leaves behind.
+
+:func:`start_ray` starts Ray quietly in a short temporary folder under ``/tmp`` and writes the
+driver's pid there; :func:`stop_ray` shuts it down and deletes the folder. A driver killed
+before :func:`stop_ray` ran leaves Ray's processes and that folder: :func:`reap_stale_ray`
+(called by every :func:`start_ray`) finds folders whose driver is gone, ends their processes
+and deletes them. Ray is imported when called, never at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["cpu_count", "reap_stale_ray", "start_ray", "stop_ray"]
+
+_started_temp: list[str] = []
+_TEMP_PREFIX = "ecgzoo-ray-"
+_DRIVER_PID = "ecgzoo-driver.pid"
+
+
+def cpu_count() -> int:
+    """CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def start_ray(
+    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
+) -> bool:
+    """Start Ray locally and quietly (or join ``address``); False if Ray was already running.
+
+    A local instance gets a short temporary folder under ``/tmp`` (Ray's unix socket paths
+    must stay under 107 characters), no dashboard and no usage statistics.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # verbose=0 is then silent
+    quiet = {"log_to_driver": False, "configure_logging": False, "logging_level": logging.WARNING}
+    if address:
+        ray.init(address=address, **quiet)
+        return True
+    base = "/tmp" if os.path.isdir("/tmp") else None
+    reap_stale_ray(base or tempfile.gettempdir())
+    temp = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base)
+    _started_temp.append(temp)
+    Path(temp, _DRIVER_PID).write_text(f"{os.getpid()}\n")
+    ray.init(
+        num_cpus=num_cpus or cpu_count(),
+        num_gpus=num_gpus,
+        include_dashboard=False,
+        _temp_dir=temp,
+        **quiet,
+    )
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def reap_stale_ray(base: str | Path) -> list[str]:
+    """Remove what a killed ecgzoo driver left: its Ray processes and its temporary folder.
+
+    Each local Ray that :func:`start_ray` starts lives in ``<base>/ecgzoo-ray-*`` with the
+    driver's pid beside it. A folder whose driver is gone (killed, so ``stop_ray`` never ran)
+    has its processes (found by the folder in their command line, ours only) terminated and is
+    deleted. Returns the folders removed.
+    """
+    import signal
+
+    removed = []
+    for folder in Path(base).glob(_TEMP_PREFIX + "*"):
+        try:
+            pid = int((folder / _DRIVER_PID).read_text().strip())
+        except (OSError, ValueError):
+            continue  # not (yet) claimed by a driver: leave it
+        if _alive(pid):
+            continue
+        needle = str(folder).encode()
+        victims = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if proc.stat().st_uid == os.getuid() and needle in (proc / "cmdline").read_bytes():
+                    victims.append(int(proc.name))
+            except OSError:
+                continue
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for victim in victims:
+                with contextlib.suppress(OSError):
+                    os.kill(victim, sig)
+            deadline = time.monotonic() + 5
+            while any(_alive(v) for v in victims) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+def stop_ray() -> None:
+    """Shut Ray down and remove the temporary folders :func:`start_ray` made."""
+    import ray
+
+    ray.shutdown()
+    while _started_temp:
+        shutil.rmtree(_started_temp.pop(), ignore_errors=True)
