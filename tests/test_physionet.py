@@ -392,7 +392,11 @@ def test_zip_slip_is_refused(tmp_path: Path, tiny_db: Callable[..., Path], evil:
 
 
 def test_catalog_and_unknown_names(tmp_path: Path) -> None:
-    assert available_databases() == {"challenge-2017": ["1.0.0"], "mitdb": ["1.0.0"]}
+    assert available_databases() == {
+        "challenge-2017": ["1.0.0"],
+        "mitdb": ["1.0.0"],
+        "svdb": ["1.0.0"],
+    }
 
     with pytest.raises(ConfigError, match="'nosuchdb'") as info:
         fetch("nosuchdb", home=tmp_path)

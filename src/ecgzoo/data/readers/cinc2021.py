@@ -18,7 +18,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecgzoo.data.readers.wfdb_io import header_comments, list_folder, read_wfdb
+from ecgzoo.data.readers.wfdb_io import list_folder, read_wfdb
 from ecgzoo.data.records import Record
 from ecgzoo.errors import DataError
 
@@ -120,7 +120,7 @@ class Cinc2021Reader:
         base = self.root / record
         rec = read_wfdb(base, database="cinc2021", expected_fs=RATES)
         hea = base.parent / f"{base.name}.hea"
-        info = parse_comments(header_comments(hea), str(hea))
+        info = parse_comments(rec.comments, str(hea))
         rec.labels = self.codes(info["dx"], str(hea))
         rec.age = _age(info.get("age"))
         rec.sex = _sex(info.get("sex"))
