@@ -165,14 +165,18 @@ def default_paths() -> tuple[Path, Path]:
 
     from ecgzoo.data import physionet
 
+    mirror = os.environ.get(physionet.MIRROR_ENV, "")
+    local = Path(mirror) / "challenge-2021" if mirror and "://" not in mirror else None
     if "challenge-2021" in physionet.CATALOG:
         root = Path(physionet.fetch("challenge-2021", VERSION))
-        return root / "training", root.parent.parent / "challenge-2021" / "scoring"
-    mirror = os.environ.get(physionet.MIRROR_ENV, "")
-    base = Path(mirror) / "challenge-2021" if mirror and "://" not in mirror else None
-    if base is None or not (base / VERSION / "training").is_dir():
+        candidates = [root / "scoring", root.parent / "scoring"]
+        if local is not None:
+            candidates.append(local / "scoring")
+        scoring = next((c for c in candidates if (c / "weights.csv").is_file()), candidates[0])
+        return root / "training", scoring
+    if local is None or not (local / VERSION / "training").is_dir():
         raise DataError(
             "challenge-2021: not in the fetch catalog yet; point ECGZOO_PHYSIONET_MIRROR at a "
             "local mirror holding challenge-2021/1.0.3/training and challenge-2021/scoring"
         )
-    return base / VERSION / "training", base / "scoring"
+    return local / VERSION / "training", local / "scoring"
