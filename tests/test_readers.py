@@ -162,3 +162,22 @@ def test_cross_field_rules_are_refused_when_the_config_loads() -> None:
     with pytest.raises(ConfigError, match="shorter than a beat"):
         build_config({}, ["data.svdb.segmentation=centered", "data.svdb.before_s=0.02",
                           "data.svdb.after_s=0.03"])  # fmt: skip
+
+
+def test_data_info_multilabel_and_out_on_a_file(
+    cinc2021_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ecgzoo.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "info", "cinc2021", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "positives per label" in result.output
+    for png in ("class_distribution", "example_recordings"):
+        assert (tmp_path / f"challenge-2021_{png}.png").read_bytes()[:4] == b"\x89PNG"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = runner.invoke(app, ["data", "info", "svdb", "--out", str(afile)])
+    assert result.exit_code != 0 and "exists and is not a folder" in str(result.exception)
