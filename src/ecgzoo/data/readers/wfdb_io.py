@@ -247,7 +247,7 @@ def read_wfdb(
             raise DataError(
                 f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"
             ) from None
-    signal = np.ascontiguousarray(np.asarray(rec.p_signal, dtype=np.float64).T)
+    signal = np.asarray(rec.p_signal, dtype=np.float64).T  # a view: rows are leads, no copy
     if signal.shape[1] != header.sig_len:
         raise DataError(
             f"{show(header.file_name[0])}: truncated: {signal.shape[1]} of {header.sig_len} samples"
