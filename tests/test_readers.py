@@ -15,6 +15,7 @@ from ecgzoo.data.cinc2021 import load_cinc2021
 from ecgzoo.data.examples.beats import rr_features, segment_beats
 from ecgzoo.data.examples.multilabel import multi_hot
 from ecgzoo.data.mitbih import prepare_beats
+from ecgzoo.data.readers import open_reader
 from ecgzoo.data.readers.cinc2017 import Cinc2017Reader
 from ecgzoo.data.readers.cinc2021 import Cinc2021Reader, parse_comments
 from ecgzoo.data.readers.mitdb import MitdbReader
@@ -52,12 +53,19 @@ def test_every_reader_follows_the_protocol(
     mitdb_dir: Path, svdb_dir: Path, cinc2017_dir: Path, cinc2021_dirs: tuple[Path, Path]
 ) -> None:
     readers = [
-        MitdbReader(mitdb_dir),
-        SvdbReader(svdb_dir),
-        Cinc2017Reader(cinc2017_dir / "training2017", cinc2017_dir / "REFERENCE-v3.csv"),
-        Cinc2021Reader(*cinc2021_dirs),
-        WfdbFolderReader(svdb_dir),
+        open_reader("mitdb", mitdb_dir),
+        open_reader("svdb", svdb_dir),
+        open_reader(
+            "cinc2017", cinc2017_dir / "training2017", reference=cinc2017_dir / "REFERENCE-v3.csv"
+        ),
+        open_reader("cinc2021", cinc2021_dirs[0], scoring=cinc2021_dirs[1]),
+        open_reader("wfdb-folder", svdb_dir),
     ]
+    assert [type(r) for r in readers] == [
+        MitdbReader, SvdbReader, Cinc2017Reader, Cinc2021Reader, WfdbFolderReader
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match="nosuch"):
+        open_reader("nosuch")
     for reader in readers:
         assert isinstance(reader, DatabaseReader)
         rec = reader.read(reader.list_records()[0])
@@ -162,3 +170,22 @@ def test_cross_field_rules_are_refused_when_the_config_loads() -> None:
     with pytest.raises(ConfigError, match="shorter than a beat"):
         build_config({}, ["data.svdb.segmentation=centered", "data.svdb.before_s=0.02",
                           "data.svdb.after_s=0.03"])  # fmt: skip
+
+
+def test_data_info_multilabel_and_out_on_a_file(
+    cinc2021_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ecgzoo.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "info", "cinc2021", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "positives per label" in result.output
+    for png in ("class_distribution", "example_recordings"):
+        assert (tmp_path / f"challenge-2021_{png}.png").read_bytes()[:4] == b"\x89PNG"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = runner.invoke(app, ["data", "info", "svdb", "--out", str(afile)])
+    assert result.exit_code != 0 and "exists and is not a folder" in str(result.exception)

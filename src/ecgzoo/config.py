@@ -14,6 +14,14 @@ from ecgzoo.errors import ConfigError
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
+def _crop_fits(crop_s: float | None, length_s: float) -> None:
+    """A random crop longer than the (padded) recording cannot be drawn."""
+    if crop_s is not None and crop_s > length_s:
+        raise ValueError(
+            f"random_crop_s: {crop_s} s is longer than the recording length length_s ({length_s} s)"
+        )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -85,11 +93,7 @@ class Cinc2017Options(_Strict):
 
     @model_validator(mode="after")
     def _cross_fields(self) -> Cinc2017Options:
-        if self.random_crop_s is not None and self.random_crop_s > self.length_s:
-            raise ValueError(
-                f"random_crop_s: {self.random_crop_s} s is longer than the recording length "
-                f"length_s ({self.length_s} s)"
-            )
+        _crop_fits(self.random_crop_s, self.length_s)
         if self.transform == "spectrogram":
             if self.noverlap >= self.nperseg:
                 raise ValueError(
@@ -120,11 +124,7 @@ class Cinc2021Options(_Strict):
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Cinc2021Options:
-        if self.random_crop_s is not None and self.random_crop_s > self.length_s:
-            raise ValueError(
-                f"random_crop_s: {self.random_crop_s} s is longer than the recording length "
-                f"length_s ({self.length_s} s)"
-            )
+        _crop_fits(self.random_crop_s, self.length_s)
         if not self.leads:
             raise ValueError("leads: name at least one lead")
         return self

@@ -21,6 +21,7 @@ from ecgzoo.data.examples.beats import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
     aami_labels,
+    beat_settings,
     beats_from_lead,
     choose_lead,
 )
@@ -148,6 +149,30 @@ def prepare(
         lambda: stream_beats(reader, names, settings, workers or 1),
         cache_dir=cache_dir,
     )
+
+
+def prepare_database(
+    cache_name: str,
+    database: str,
+    prep_version: int,
+    reader: WfdbFolderReader,
+    options: Any,
+    section: str,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Beats of the records ``options`` names, cached under a key of everything that shapes
+    them (the key layout is the pre-reader release's, so earlier MIT-BIH entries still hit)."""
+    names = resolve_records(reader, options.records, section)
+    settings = beat_settings(options)
+    params = {
+        "prep_version": prep_version,
+        "database": database,
+        "settings": settings,
+        "records": names,
+        "files": fingerprint(reader.folder, names),
+    }
+    return prepare(cache_name, params, reader, names, settings, cache_dir, workers)
 
 
 def count_beats(reader: WfdbFolderReader, names: list[str]) -> dict[str, dict[str, int]]:

@@ -102,17 +102,6 @@ def count_beats(db_dir: Path, records: list[str] | None = None) -> dict[str, dic
     return beatset.count_beats(reader, records if records is not None else reader.list_records())
 
 
-def _params(db_dir: Path, names: list[str], settings: dict[str, Any]) -> dict[str, Any]:
-    # Unchanged from the pre-reader release, so existing cache entries keep their keys.
-    return {
-        "prep_version": PREP_VERSION,
-        "database": "mitdb-1.0.0",
-        "settings": settings,
-        "records": names,
-        "files": beatset.fingerprint(db_dir, names),
-    }
-
-
 def build_beats(
     db_dir: Path, options: MitbihOptions, workers: int | None = None
 ) -> dict[str, np.ndarray]:
@@ -137,12 +126,10 @@ def prepare_beats(
     ``dropped_record``, ``dropped_sample``, ``dropped_y``, ``dropped_reason``. Large arrays are
     memory-mapped from the cache. ``workers`` (processes; default 1) does not change the result.
     """
-    db_dir = Path(db_dir)
-    reader = MitdbReader(db_dir)
-    names = beatset.resolve_records(reader, options.records, SECTION)
-    settings = beat_settings(options)
-    params = _params(db_dir, names, settings)
-    return beatset.prepare("mitbih", params, reader, names, settings, cache_dir, workers)
+    return beatset.prepare_database(
+        "mitbih", "mitdb-1.0.0", PREP_VERSION, MitdbReader(db_dir), options, SECTION, cache_dir,
+        workers,
+    )  # fmt: skip
 
 
 def load_mitbih(

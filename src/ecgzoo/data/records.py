@@ -18,7 +18,8 @@ import numpy as np
 class Record:
     """One recording as read from disk.
 
-    ``signal``: float32 ``(n_leads, n_samples)`` in mV; ``fs``: sampling rate in Hz;
+    ``signal``: float ``(n_leads, n_samples)`` in mV (float64 as wfdb computes it, so prepared
+    arrays stay bit-identical; the example stage casts to float32); ``fs``: rate in Hz;
     ``lead_names``: one name per row of ``signal``.
     ``beat_samples`` / ``beat_symbols``: reference beat annotations (sample index at ``fs``,
     WFDB symbol such as ``N``, ``A``, ``V``), ascending; empty when the database has none.
@@ -42,6 +43,7 @@ class Record:
     age: float | None = None
     sex: str | None = None
     patient: str = ""
+    comments: list[str] = field(default_factory=list)  # header ``#`` lines, without the ``#``
 
     def __post_init__(self) -> None:
         if not self.patient:

@@ -17,7 +17,6 @@ import numpy as np
 from ecgzoo.config import SvdbOptions
 from ecgzoo.data import beatset
 from ecgzoo.data.arrays import PreparedData
-from ecgzoo.data.examples.beats import beat_settings
 from ecgzoo.data.readers.svdb import SvdbReader
 from ecgzoo.data.readers.svdb import default_folder as default_db_dir
 from ecgzoo.errors import ConfigError, DataError
@@ -38,18 +37,10 @@ def prepare_beats(
     db_dir: Path, options: SvdbOptions, cache_dir: Path | None = None, workers: int | None = None
 ) -> dict[str, np.ndarray]:
     """Beats of the records named by ``options`` (arrays as ``mitbih.prepare_beats``), cached."""
-    db_dir = Path(db_dir)
-    reader = SvdbReader(db_dir)
-    names = beatset.resolve_records(reader, options.records, SECTION)
-    settings = beat_settings(options)
-    params: dict[str, Any] = {
-        "prep_version": PREP_VERSION,
-        "database": "svdb-1.0.0",
-        "settings": settings,
-        "records": names,
-        "files": beatset.fingerprint(db_dir, names),
-    }
-    return beatset.prepare("svdb", params, reader, names, settings, cache_dir, workers)
+    return beatset.prepare_database(
+        "svdb", "svdb-1.0.0", PREP_VERSION, SvdbReader(db_dir), options, SECTION, cache_dir,
+        workers,
+    )  # fmt: skip
 
 
 def load_svdb(

@@ -18,7 +18,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecgzoo.data.readers.wfdb_io import header_comments, list_folder, read_wfdb
+from ecgzoo.data.readers.wfdb_io import list_folder, read_wfdb
 from ecgzoo.data.records import Record
 from ecgzoo.errors import DataError
 
@@ -120,7 +120,7 @@ class Cinc2021Reader:
         base = self.root / record
         rec = read_wfdb(base, database="cinc2021", expected_fs=RATES)
         hea = base.parent / f"{base.name}.hea"
-        info = parse_comments(header_comments(hea), str(hea))
+        info = parse_comments(rec.comments, str(hea))
         rec.labels = self.codes(info["dx"], str(hea))
         rec.age = _age(info.get("age"))
         rec.sex = _sex(info.get("sex"))
@@ -159,20 +159,9 @@ def _sex(text: str | None) -> str | None:
 
 
 def default_paths() -> tuple[Path, Path]:
-    """``(training folder, scoring folder)``: fetched when the catalog has challenge-2021,
-    else read in place from a local ``$ECGZOO_PHYSIONET_MIRROR`` folder."""
-    import os
-
+    """``(training folder, scoring folder)`` of the fetched challenge-2021 release (fetched on
+    first use, from physionet.org or ``$ECGZOO_PHYSIONET_MIRROR``)."""
     from ecgzoo.data import physionet
 
-    if "challenge-2021" in physionet.CATALOG:
-        root = Path(physionet.fetch("challenge-2021", VERSION))
-        return root / "training", root / "scoring"
-    mirror = os.environ.get(physionet.MIRROR_ENV, "")
-    base = Path(mirror) / "challenge-2021" if mirror and "://" not in mirror else None
-    if base is None or not (base / VERSION / "training").is_dir():
-        raise DataError(
-            "challenge-2021: not in the fetch catalog yet; point ECGZOO_PHYSIONET_MIRROR at a "
-            "local mirror holding challenge-2021/1.0.3/training and challenge-2021/scoring"
-        )
-    return base / VERSION / "training", base / "scoring"
+    root = Path(physionet.fetch("challenge-2021", VERSION))
+    return root / "training", root / "scoring"

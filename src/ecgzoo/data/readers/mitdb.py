@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
+from ecgzoo.data.readers.wfdb_folder import AnnotatedDatabase
 
 FS = 360.0
 FOLDER = "mit-bih-arrhythmia-database-1.0.0"
 
 
+class MitdbReader(AnnotatedDatabase):
+    """MIT-BIH records (MLII and V1, V2, V4 or V5); reference beat annotations required."""
+
+    catalog = "mitdb"
+    folder_name = FOLDER
+    fs = FS
+
+
 def default_folder() -> Path:
-    """The fetched (or mirrored) MIT-BIH folder, via :func:`ecgzoo.data.physionet.fetch`."""
-    from ecgzoo.data.physionet import fetch
-
-    return Path(fetch("mitdb", "1.0.0")) / FOLDER
-
-
-class MitdbReader(WfdbFolderReader):
-    """MIT-BIH records; reference beat annotations are required."""
-
-    def __init__(self, folder: str | Path | None = None) -> None:
-        super().__init__(
-            default_folder() if folder is None else folder,
-            annotator="atr",
-            require_annotations=True,
-            expected_fs=(FS,),
-            database="mitdb",
-        )
+    """The fetched (or mirrored) MIT-BIH folder."""
+    return MitdbReader.default_folder()

@@ -96,6 +96,32 @@ class WfdbFolderReader:
         return rec
 
 
+class AnnotatedDatabase(WfdbFolderReader):
+    """A PhysioNet database of WFDB records with reference beat annotations (``.atr``), at one
+    rate, fetched into ``<fetch(catalog)>/<folder_name>``; subclasses set the class fields."""
+
+    catalog: str = ""
+    version: str = "1.0.0"
+    folder_name: str = ""
+    fs: float = 0.0
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        super().__init__(
+            self.default_folder() if folder is None else folder,
+            annotator="atr",
+            require_annotations=True,
+            expected_fs=(self.fs,),
+            database=self.catalog,
+        )
+
+    @classmethod
+    def default_folder(cls) -> Path:
+        """The fetched (or mirrored) folder, via :func:`ecgzoo.data.physionet.fetch`."""
+        from ecgzoo.data.physionet import fetch
+
+        return Path(fetch(cls.catalog, cls.version)) / cls.folder_name
+
+
 def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None = None) -> Record:
     """A plain signal in mV: ``.npy`` (``(n_samples,)`` or ``(n_leads, n_samples)``) or ``.csv``
     (one column per lead, an optional header line of lead names), at the stated rate ``fs``.

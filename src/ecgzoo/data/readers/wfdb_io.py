@@ -25,10 +25,13 @@ shows (for example ``archive.zip:member`` for a record copied out of a zip).
 
 from __future__ import annotations
 
+import contextlib
+import re
 import struct
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,24 +89,52 @@ def header_comments(hea: Path, display: Display | None = None) -> list[str]:
     return [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
 
 
-def _raw_gains(hea: Path) -> list[tuple[float, bool] | None]:
-    """Each signal line's ``(gain, units stated)`` as written (``None`` when absent)."""
-    lines = [
-        ln.split()
-        for ln in hea.read_text(errors="replace").splitlines()
-        if ln.strip() and not ln.startswith("#")
-    ]
-    gains: list[tuple[float, bool] | None] = []
-    for fields in lines[1:]:
-        if len(fields) < 3:
-            gains.append(None)
-            continue
-        text = fields[2].split("/")[0].split("(")[0]
-        try:
-            gains.append((float(text), "/" in fields[2]))
-        except ValueError:
-            gains.append(None)
-    return gains
+@dataclass
+class Header:
+    """The fields of a WFDB header the checks need (parsed here: wfdb's own parser is slow)."""
+
+    fs: float
+    sig_len: int
+    file_name: list[str]
+    fmt: list[int | None]
+    byte_offset: list[int]
+    gains: list[tuple[float, bool] | None]  # (gain as written, units stated) per signal
+    comments: list[str]
+
+
+_FMT_RE = re.compile(r"^(\d+)(?:x\d+)?(?::\d+)?(?:\+(\d+))?$")
+
+
+def parse_header(text: str) -> Header:
+    """A single-segment WFDB header; ``ValueError`` when malformed."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
+    body = [ln.split() for ln in lines if ln and not ln.startswith("#")]
+    if not body or len(body[0]) < 2:
+        raise ValueError("no record line")
+    record = body[0]
+    if "/" in record[0]:
+        raise ValueError("multi-segment records are not supported")
+    n_sig = int(record[1])
+    fs = float(re.split(r"[/(]", record[2])[0]) if len(record) > 2 else 250.0  # WFDB default
+    sig_len = int(record[3]) if len(record) > 3 else 0
+    signals = body[1 : 1 + n_sig]
+    if n_sig < 1 or len(signals) < n_sig:
+        raise ValueError(f"declares {n_sig} signals but lists {len(signals)}")
+    header = Header(fs, sig_len, [], [], [], [], comments)
+    for fields in signals:
+        match = _FMT_RE.match(fields[1]) if len(fields) > 1 else None
+        if match is None:
+            raise ValueError(f"bad signal line {' '.join(fields)[:60]!r}")
+        header.file_name.append(fields[0])
+        header.fmt.append(int(match.group(1)))
+        header.byte_offset.append(int(match.group(2) or 0))
+        gain = None
+        if len(fields) > 2:
+            with contextlib.suppress(ValueError):
+                gain = (float(fields[2].split("/")[0].split("(")[0]), "/" in fields[2])
+        header.gains.append(gain)
+    return header
 
 
 def _check_mat(path: Path, n_rows: int, n_cols: int, offset: int, show: Display) -> None:
@@ -125,7 +156,7 @@ def _check_mat(path: Path, n_rows: int, n_cols: int, offset: int, show: Display)
         )
 
 
-def _check_files(folder: Path, header, show: Display) -> None:
+def _check_files(folder: Path, header: Header, show: Display) -> None:
     """Every signal file exists and holds exactly the declared samples."""
     n = int(header.sig_len or 0)
     per_file: dict[str, list[int]] = {}
@@ -180,15 +211,12 @@ def read_wfdb(
     hea = folder / f"{name}.hea"
     if not hea.is_file():
         raise DataError(f"{show(hea.name)}: header file not found")
-    with quiet_wfdb():
-        import wfdb
-
-        try:
-            header = wfdb.rdheader(str(base))
-            if not header.n_sig:
-                raise ValueError("no signals declared")
-        except Exception as exc:  # wfdb raises many types on a malformed header
-            raise DataError(f"{show(hea.name)}: cannot read header ({first_line(exc)})") from None
+    try:
+        header = parse_header(hea.read_text(errors="replace"))
+    except (ValueError, IndexError) as exc:
+        raise DataError(f"{show(hea.name)}: cannot read header ({first_line(exc)})") from None
+    except OSError as exc:
+        raise DataError(f"{show(hea.name)}: cannot read header ({exc.strerror})") from None
     if not header.fs or header.fs <= 0:
         raise DataError(f"{show(hea.name)}: no sampling rate in the header")
     if expected_fs is not None and not any(abs(header.fs - f) < 1e-6 for f in expected_fs):
@@ -198,16 +226,15 @@ def read_wfdb(
         )
     if not header.sig_len:
         raise DataError(f"{show(hea.name)}: empty record (0 samples)")
-    for i, found in enumerate(_raw_gains(hea)):
+    for i, found in enumerate(header.gains):
         if found is None:
             continue
         gain, has_units = found
         # A bare 0 is WFDB's "uncalibrated" (SVDB 820 has it; wfdb then uses 200 adu/mV); a
         # 0 with units ("0/mV") claims a calibration that cannot be, and a negative gain too.
         if gain < 0 or (gain == 0 and has_units):
-            lead = header.sig_name[i] if i < len(header.sig_name) else str(i)
             raise DataError(
-                f"{show(hea.name)}: lead {lead} has gain {gain:g}; "
+                f"{show(hea.name)}: signal {i + 1} has gain {gain:g}; "
                 "a zero or negative gain cannot be converted to mV"
             )
     _check_files(folder, header, show)
@@ -220,7 +247,7 @@ def read_wfdb(
             raise DataError(
                 f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"
             ) from None
-    signal = np.ascontiguousarray(np.asarray(rec.p_signal, dtype=np.float64).T)
+    signal = np.asarray(rec.p_signal, dtype=np.float64).T  # a view: rows are leads, no copy
     if signal.shape[1] != header.sig_len:
         raise DataError(
             f"{show(header.file_name[0])}: truncated: {signal.shape[1]} of {header.sig_len} samples"
@@ -237,6 +264,7 @@ def read_wfdb(
         signal=signal,
         fs=float(header.fs),
         lead_names=[str(s) for s in rec.sig_name],
+        comments=header.comments,
     )
 
 
