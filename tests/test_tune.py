@@ -7,6 +7,7 @@ check its outputs and by the resume test.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -150,7 +151,8 @@ def test_apply_values_keeps_types():
     assert cfg.model.params["hidden"] == 32
 
 
-def test_wandb_option_needs_wandb():
+def test_wandb_option_needs_wandb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it is optional)
     space = load_space(SPACES / "cnn.yaml")
     with pytest.raises(ConfigError, match="pip install wandb"):
         run_search(build_config(TINY), space, num_samples=1, wandb=True, experiment_dir="unused")
