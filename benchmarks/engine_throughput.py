@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,23 +81,20 @@ def worker(args: argparse.Namespace) -> None:
         split = ArraySplit(x[~val], y[~val], g[~val])
         held = ArraySplit(x[val], y[val], g[val])
         data = PreparedData(split, held, held, ["other", "NSR"], 500.0)
-    result = train_run(cfg, data=data, progress=False)
+    marks = [time.process_time()]
+    result = train_run(
+        cfg, data=data, progress=False, on_epoch=lambda row: marks.append(time.process_time())
+    )
     if not getattr(result, "primary", True):
         return
     rates = [row["train_samples_per_s"] for row in result.history]
-    Path(args.json).write_text(json.dumps({"rates": rates}))
+    cpu = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    Path(args.json).write_text(json.dumps({"rates": rates, "cpu": cpu}))
 
 
 def measure(src: str, case: str, args: argparse.Namespace, extra: list[str]) -> list[float]:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-        target = fh.name
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--case", case]
-    cmd += ["--json", target, "--epochs", str(args.epochs), "--steps", str(args.steps)]
-    cmd += ["--threads", str(args.threads)] + [f"--override={o}" for o in extra]
-    env = dict(os.environ, PYTHONPATH=src)
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    rates = json.loads(Path(target).read_text())["rates"]
-    return rates[1:] or rates  # epoch 1 warms up
+    """Wall-clock training samples/s of epochs 2.. of one worker run."""
+    return measure_both(src, case, args, extra)["rates"]
 
 
 def main() -> None:
@@ -119,11 +117,23 @@ def main() -> None:
     for case in args.cases.split(","):
         old: list[float] = []
         new: list[float] = []
+        old_cpu: list[float] = []
+        new_cpu: list[float] = []
         for _ in range(args.repeats):  # interleaved, so drift in the machine's load hits both
             if args.old_src:
-                old += measure(args.old_src, case, args, [])
-            new += measure(new_src, case, args, ["train.accelerator=cpu"])
+                out = measure_both(args.old_src, case, args, [])
+                old += out["rates"]
+                old_cpu += out["cpu"]
+            out = measure_both(new_src, case, args, ["train.accelerator=cpu"])
+            new += out["rates"]
+            new_cpu += out["cpu"]
         report(case, "old", old, "new", new)
+        if old_cpu:
+            a, b = statistics.median(old_cpu), statistics.median(new_cpu)
+            print(
+                f"{case}: CPU seconds per epoch (training + validation), median: old {a:.2f} "
+                f"new {b:.2f}; old/new {a / b:.2f} (above 1: the new engine uses less CPU)"
+            )
     if args.ddp:
         one: list[float] = []
         two: list[float] = []
@@ -132,6 +142,18 @@ def main() -> None:
             ddp = ["train.accelerator=cpu", "train.devices=2", "train.strategy=ddp"]
             two += measure(new_src, "demo", args, ddp)
         report("demo DDP", "1 process", one, "2 processes", two)
+
+
+def measure_both(src: str, case: str, args: argparse.Namespace, extra: list[str]) -> dict:
+    """Wall-clock training rates and CPU seconds per epoch, from one worker run."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        target = fh.name
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--case", case]
+    cmd += ["--json", target, "--epochs", str(args.epochs), "--steps", str(args.steps)]
+    cmd += ["--threads", str(args.threads)] + [f"--override={o}" for o in extra]
+    subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=src), stdout=subprocess.DEVNULL)
+    values = json.loads(Path(target).read_text())
+    return {k: v[1:] or v for k, v in values.items()}  # epoch 1 warms up
 
 
 def report(case: str, a_name: str, a: list[float], b_name: str, b: list[float]) -> None:

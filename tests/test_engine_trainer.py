@@ -110,6 +110,13 @@ def test_impossible_trainer_options_are_config_errors(tmp_path, tiny_data):
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+def test_missing_wandb_is_a_clear_error(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it is optional)
+    with pytest.raises(ConfigError, match=r"wandb is not installed \(pip install wandb\)"):
+        _train(tmp_path, tiny_data, ["train.loggers=[wandb]"])
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def _header_and_keys(run: Path) -> tuple[list[str], list[str]]:
     with (run / "history.csv").open() as fh:
         header = next(csv.reader(fh))

@@ -7,6 +7,7 @@ check its outputs and by the resume test.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -151,7 +152,6 @@ def test_apply_values_keeps_types():
 
 
 def test_wandb_option_needs_wandb(tmp_path, monkeypatch):
-    import sys
 
     monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it may be here)
     space = load_space(SPACES / "cnn.yaml")
@@ -403,7 +403,6 @@ def test_bad_search_options_leave_no_folder(tmp_path, model, cpus, needle):
 def _tune_process(tmp_path: Path, output: Path):
     import os
     import subprocess
-    import sys
 
     config = tmp_path / "base.yaml"
     config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 30}}))
