@@ -400,16 +400,16 @@ def test_bad_search_options_leave_no_folder(tmp_path, model, cpus, needle):
     assert not (tmp_path / "exp").exists()
 
 
-def _tune_process(tmp_path: Path, output: Path):
+def _tune_process(tmp_path: Path, output: Path, *extra: str):
     import os
     import subprocess
 
     config = tmp_path / "base.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 30}}))
+    config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 12}}))
     src = str(REPO / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "ecgzoo", "tune", str(config), "--space"]
-    cmd += [str(SPACES / "cnn.yaml"), "--num-samples", "2", "--output", str(output)]
+    cmd += [str(SPACES / "cnn.yaml"), "--num-samples", "2", "--output", str(output), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -438,6 +438,11 @@ def test_ctrl_c_during_tune_is_an_incomplete_search_not_a_result(tmp_path, mitdb
     assert "ASHA" not in out + err
     assert not (output / "results").exists()
     assert (output / "ray.seal.json").is_file()  # sealed: resumable
+
+    resumed = _tune_process(tmp_path, output, "--resume")  # the command it printed
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    assert (output / "results" / "top_trials.md").is_file()
 
 
 @pytest.mark.slow

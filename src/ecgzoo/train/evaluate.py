@@ -116,8 +116,9 @@ def load_trained_model(
     except (TypeError, ValueError, RuntimeError) as exc:
         raise DataError(f"{spec_path}: cannot build model {spec.name!r} ({exc})") from None
     weights_path = folder / "model.safetensors"
-    check_weights(model.state_dict(), load_weights(weights_path), spec_path, weights_path)
-    model.load_state_dict(load_weights(weights_path))
+    weights = load_weights(weights_path)
+    check_weights(model.state_dict(), weights, spec_path, weights_path)
+    model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()
     return model, spec
 

@@ -34,9 +34,11 @@ class TrialRecord:
     """One trial of a search.
 
     ``status``: ``completed`` (trained and tested), ``stopped`` (stopped early by ASHA: no test
-    metrics) or ``error``. ``val_metric`` is the best value of the search metric over its
-    epochs. ``trial_seconds`` is the wall time Ray measured for the trial, ``train_seconds`` the
-    time inside it spent in training epochs (including per-epoch validation).
+    metrics), ``error``, or ``interrupted`` (cut short by an interrupted search; a search with
+    such a trial is incomplete and writes no results). ``val_metric`` is the best value of the
+    search metric over its epochs. ``trial_seconds`` is the wall time Ray measured for the
+    trial, ``train_seconds`` the time inside it spent in training epochs (including per-epoch
+    validation).
     """
 
     trial_id: str

@@ -39,6 +39,7 @@ from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and con
 from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
 from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
 from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
+from ecgzoo.tune.seal import seal_state, verify_state
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
 
 __all__ = [
@@ -171,7 +172,9 @@ def _records(
             }
         except (ConfigError, KeyError, TypeError, ValueError):
             params = {}
-        if result.error is not None:
+        if result.error is not None and "KeyboardInterrupt" in str(result.error):
+            status = "interrupted"  # Ctrl-C reached the trial's process too (same terminal)
+        elif result.error is not None:
             status = "error"
         elif m.get("completed"):
             status = "completed"
@@ -362,8 +365,6 @@ def run_search(
     if existing:
         _check_same(experiment_dir, base_config, space, info)
         # Ray's state is pickles: check ecgzoo's seal before Ray reads a byte of it.
-        from ecgzoo.tune.seal import verify_state
-
         verify_state(experiment_dir, ray_dir)
 
     # Trials monitor the search metric and use as many threads as they have CPUs; each trains on
@@ -436,6 +437,7 @@ def run_search(
         n_before = sum(1 for p in trials_dir.iterdir() if p.is_dir())
         t0 = time.perf_counter()
         if existing:
+            verify_state(experiment_dir, ray_dir)  # again: the data loading took a while
             tuner = tune.Tuner.restore(str(ray_dir), trainable, resume_errored=True)
         else:
             epochs = max(base_config.train.epochs, 1)
@@ -482,8 +484,6 @@ def run_search(
             stop_ray()
         if made_dirs:
             save_asha_stops(experiment_dir / ASHA_STOPPED)
-            from ecgzoo.tune.seal import seal_state
-
             seal_state(experiment_dir, ray_dir)
 
     asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
