@@ -81,6 +81,10 @@ def test_resume_skips_finished_points_and_refuses_other_grid(sweep):
         build_config(TINY), parse_grid(GRID), output=folder, resume=True, progress=False
     )
     assert again.new_points == 0
+    report = run_sweep(
+        build_config(TINY), parse_grid(GRID), output=folder, report_only=True, progress=False
+    )
+    assert report.new_points == 0 and len(report.rows) == 2
     assert [r["test_macro_f1"] for r in again.rows] == [r["test_macro_f1"] for r in sweep.rows]
     other = parse_grid({**GRID, "kernel": [5]})
     with pytest.raises(ConfigError, match="grid.yaml"):
@@ -88,6 +92,8 @@ def test_resume_skips_finished_points_and_refuses_other_grid(sweep):
 
 
 def test_bad_grids_are_one_line_errors(tmp_path):
+    with pytest.raises(EcgzooError, match="no sweep"):
+        run_sweep(build_config(TINY), parse_grid(GRID), output=tmp_path, report_only=True)
     with pytest.raises(ConfigError, match="pooling"):
         parse_grid({**GRID, "pooling": ["max"]})
     with pytest.raises(ConfigError, match="depth"):

@@ -25,6 +25,9 @@ def scale(
     max_concurrent: Annotated[int | None, typer.Option(help="points at a time")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted sweep")] = False,
     output: Annotated[Path | None, typer.Option(help="sweep folder")] = None,
+    report_only: Annotated[
+        bool, typer.Option(help="train nothing: redraw table and plots of the finished points")
+    ] = False,
 ) -> None:
     """Train resnet1d at every D x C x K x pooling point; write a table and the study's plots."""
     from ecgzoo.config import load_config
@@ -41,6 +44,7 @@ def scale(
         gpus_per_trial=gpus_per_trial,
         address=address,
         max_concurrent=max_concurrent,
+        report_only=report_only,
     )
     metric = f"test_{sweep.metric}"
     rows = [{k: r.get(k) for k in (*SHOWN[:-1], metric, SHOWN[-1])} for r in result.rows]

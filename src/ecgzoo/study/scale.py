@@ -27,7 +27,7 @@ import fcntl
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,11 +300,14 @@ def run_sweep(
     address: str | None = None,
     max_concurrent: int | None = None,
     progress: bool = True,
+    report_only: bool = False,
 ) -> SweepResult:
     """Sweep ``grid`` around ``base`` (or continue an interrupted sweep with ``resume``).
 
     Writes ``results.json``, the tables and the figures into the sweep folder and returns
-    one row per point (finished or failed). Raises if every point failed.
+    one row per point (finished or failed). ``report_only`` trains nothing: it redraws the
+    tables and figures of an existing sweep from the points finished so far (the others are
+    rows with status ``not run``). Raises if every point failed.
     """
     from ecgzoo.study.report import write_report
 
@@ -318,8 +321,11 @@ def run_sweep(
     grid_eff = grid.model_copy(update={"overrides": {**overrides, **grid.overrides}})
     configs = {p.id: p.config(base, grid_eff, folder / RUNS) for p in points}
     t0 = time.perf_counter()
-    with _locked(folder):
-        done = _prepare_folder(folder, base, grid, resume)
+    # A report reads results.json (replaced atomically) and may run beside a sweep in progress.
+    with nullcontext() if report_only else _locked(folder):
+        if report_only and not (folder / RESULTS).is_file():
+            raise EcgzooError(f"{folder}: no sweep to report on ({RESULTS} not found)")
+        done = _prepare_folder(folder, base, grid, resume or report_only)
         profiles = _profiles(configs, points)
         todo = [
             (p.id, dump_config(configs[p.id]))
@@ -331,7 +337,7 @@ def run_sweep(
             done[point_id] = result
             _save_results(folder, done)
 
-        if todo:
+        if todo and not report_only:
             _run_on_ray(
                 todo, record, cpus_per_trial, gpus_per_trial, address, max_concurrent, progress
             )
@@ -349,7 +355,7 @@ def run_sweep(
             rows.append(row)
         files = write_report(folder, rows, grid.metric)
     wall = time.perf_counter() - t0
-    if rows and all(r.get("status") != "ok" for r in rows):
+    if rows and all(r.get("status") != "ok" for r in rows) and not report_only:
         first = next((r.get("error") for r in rows if r.get("error")), "no point finished")
         raise EcgzooError(f"all {len(rows)} scale points failed; the first: {first}")
-    return SweepResult(folder, rows, len(todo), wall, files)
+    return SweepResult(folder, rows, 0 if report_only else len(todo), wall, files)
