@@ -283,3 +283,17 @@ def test_disk_full_while_writing_the_cache(tmp_path: Path, monkeypatch) -> None:
         cached_arrays("t", {"p": 1}, _arrays, cache_dir=tmp_path)
     assert "no space left" in _one_line(exc)
     assert [p.name for p in (tmp_path / "t").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_an_earlier_npz_entry_keeps_its_key_and_is_converted(tmp_path: Path) -> None:
+    params = {"p": "old"}
+    npz = entry_dir("t", params, tmp_path).with_suffix(".npz")
+    npz.parent.mkdir(parents=True)
+    np.savez(npz, **_arrays())  # the pre-reader release's layout, same key
+
+    def build():
+        raise AssertionError("a valid earlier entry must not be rebuilt")
+
+    out = cached_arrays("t", params, build, cache_dir=tmp_path)
+    np.testing.assert_array_equal(out["x"], _arrays()["x"])
+    assert not npz.exists() and (npz.with_suffix("") / "complete.json").is_file()

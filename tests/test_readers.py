@@ -172,6 +172,7 @@ def test_cross_field_rules_are_refused_when_the_config_loads() -> None:
                           "data.svdb.after_s=0.03"])  # fmt: skip
 
 
+@pytest.mark.slow  # prepares all 149 12-lead records on a cold cache
 def test_data_info_multilabel_and_out_on_a_file(
     cinc2021_dirs: tuple[Path, Path], tmp_path: Path
 ) -> None:
