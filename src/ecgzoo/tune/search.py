@@ -364,6 +364,11 @@ def run_search(
         )
     if existing:
         _check_same(experiment_dir, base_config, space, info)
+        if not ray_dir.is_dir():
+            raise ConfigError(
+                f"--resume: {experiment_dir} holds no Ray state (the search stopped before Ray "
+                "saved any); start a new search in another folder"
+            )
         # Ray's state is pickles: check ecgzoo's seal before Ray reads a byte of it.
         verify_state(experiment_dir, ray_dir)
 
