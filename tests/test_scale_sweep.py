@@ -61,7 +61,7 @@ def test_tiny_sweep_writes_table_best_and_plots(sweep):
         assert col in header
     assert "d1-c8-k3-flatten" in (folder / "table.md").read_text()
     best = (folder / "best.csv").read_text()
-    assert best.startswith("task,point") and "f1_N" in best
+    assert best.startswith("task,point") and "f1_N" in best and "tied" in best
     for name in ("metric_vs_scale", "metric_vs_receptive_field", "gap_vs_flatten", "best_scales"):
         png = folder / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
