@@ -61,7 +61,7 @@ def test_tiny_sweep_writes_table_best_and_plots(sweep):
         assert col in header
     assert "d1-c8-k3-flatten" in (folder / "table.md").read_text()
     best = (folder / "best.csv").read_text()
-    assert best.startswith("task,point") and "f1_N" in best
+    assert best.startswith("task,point") and "f1_N" in best and "tied" in best
     for name in ("metric_vs_scale", "metric_vs_receptive_field", "gap_vs_flatten", "best_scales"):
         png = folder / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
@@ -113,3 +113,25 @@ def test_shipped_grids_load():
 
     for path in sorted((Path(__file__).resolve().parents[1] / "configs" / "scale").glob("*.yaml")):
         assert load_grid(path).points()
+
+
+def test_cli_mistakes_are_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**GRID, "pooling": ["avg"]}))
+    for grid, needle in ((tmp_path / "nope.yaml", "nope.yaml"), (bad, "pooling")):
+        result = subprocess.run(
+            [sys.executable, "-m", "ecgzoo", "scale", "configs/demo.yaml", "--grid", str(grid)],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo / "src")},
+            timeout=120,
+        )
+        assert result.returncode == 2 and needle in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

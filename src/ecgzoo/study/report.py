@@ -4,7 +4,8 @@
 * ``summary.json``: mean metric per depth, width, kernel and pooling value, its rank
   correlation with the receptive field, GAP-vs-flatten wins (:func:`scale_summary`);
 * ``best.csv`` / ``best.md``: for the overall metric and every class, label and label group,
-  the point with the best VALIDATION value and its test value (never chosen on test);
+  the point with the best VALIDATION value and its test value (never chosen on test), and how
+  many points tie at that value (``tied`` > 1: the grid does not separate them);
 * ``plots/metric_vs_scale.png``: the test metric against D, C and K, one panel each (every
   point faint, the mean over the other axes as a line per pooling);
 * ``plots/metric_vs_receptive_field.png``: the test metric against the receptive field (s);
@@ -82,6 +83,8 @@ def best_scales(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, A
             continue
         sign = 1.0 if _higher_is_better(task) else -1.0
         best = max(ok, key=lambda r: sign * r[f"val_{task}"])
+        # A tie (every point at F1 0 for a class never predicted) picks nothing: say so.
+        tied = sum(r[f"val_{task}"] == best[f"val_{task}"] for r in ok)
         out.append(
             {
                 "task": task,
@@ -94,6 +97,7 @@ def best_scales(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, A
                 "params": best.get("params"),
                 "val": best[f"val_{task}"],
                 "test": best.get(f"test_{task}"),
+                "tied": tied,
             }
         )
     return out
@@ -248,7 +252,7 @@ def plot_gap_vs_flatten(rows: Sequence[dict[str, Any]], metric: str, path: Path)
 
 
 def plot_best_scales(best: Sequence[dict[str, Any]], path: Path) -> Path:
-    shown = [b for b in best if isinstance(b.get("test"), int | float)]
+    shown = [b for b in best if isinstance(b.get("test"), int | float) and b.get("tied", 1) == 1]
     fig = _figure(7.5, 1.0 + 0.35 * max(len(shown), 2))
     ax = fig.subplots()
     if not shown:
@@ -262,7 +266,7 @@ def plot_best_scales(best: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.text(b["test"], k, f" {b['point']}", va="center", fontsize=7)
     ax.set_xlabel("test value of the scale best on validation")
     ax.set_xlim(0, max(1.0, max(b["test"] for b in shown) * 1.25))
-    ax.set_title("Best scale per task (chosen on validation)", fontsize=10)
+    ax.set_title("Best scale per task (chosen on validation; ties left out)", fontsize=10)
     return _save(fig, path)
 
 
