@@ -629,3 +629,18 @@ def load_mitbih(
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
     }
     return data
+
+
+# --------------------------------------------------------------------------- public seam
+
+
+def segment_centered(
+    rec: Record, before_s: float, after_s: float, fs: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Public wrapper of the ``centered`` segmentation (used by ``ecgzoo.apply``)."""
+    return _segment_centered(rec, before_s, after_s, fs)
+
+
+def segment_kachuee(rec: Record, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Public wrapper of the ``kachuee`` segmentation (used by ``ecgzoo.apply``)."""
+    return _segment_kachuee(rec, length)
