@@ -120,8 +120,7 @@ def run_session(
 def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
     """Model-ready real inputs ``(x, standardised features)`` for the parity check."""
     if applied.kind == "beat":
-        from ecgzoo.apply.signals import beat_inputs
-        from ecgzoo.apply.signals import mitdb_folder
+        from ecgzoo.apply.signals import beat_inputs, mitdb_folder
         from ecgzoo.data.mitbih import read_record, rr_features
 
         rec = read_record(mitdb_folder(), "100")
@@ -135,7 +134,8 @@ def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | 
 
         folder = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"
         sigs = []
-        for name in ("A00001", "A00002", "A00003", "A00004"):
+        names = (folder / "RECORDS").read_text().split()[:4]
+        for name in names:
             src = open_source(folder / name)
             sigs.append(src.read(0, 0, src.n_samples))
         x = recording_inputs(sigs, 300.0, applied.config.data.cinc2017, applied.spec)
