@@ -166,6 +166,7 @@ def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
         trend.append({"t_s": float(b * trend_s), "hr_bpm": float(np.median(hr[bins == b]))})
     return {
         "record": ann.record,
+        "path": str(ann.path),
         "lead": ann.lead,
         "fs": ann.fs,
         "duration_s": ann.n_samples / ann.fs,
