@@ -261,14 +261,9 @@ def build_report(target: Path, compare: list[Path] | None = None) -> str:
         if compare:
             sections.insert(0, compare_section([target, *compare]))
         return _page(f"ecgzoo report: {target.name}", sections)
+    stem = target.stem if target.suffix.lower() in (".hea", ".dat", ".csv", ".npy") else target.name
     summary = (
-        target
-        if target.name.endswith(".json")
-        else target.parent
-        / (
-            f"{target.with_suffix('').name if target.suffix in ('.hea', '.dat') else target.name}"
-            f".{EXTENSION}.json"
-        )
+        target if target.name.endswith(".json") else target.parent / f"{stem}.{EXTENSION}.json"
     )
     if summary.is_file():
         return _page(f"ecgzoo report: {summary.name}", record_sections(summary))
