@@ -235,3 +235,22 @@ def test_cli_prints_one_line_errors(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "missing.csv: file not found" in lines[0]
+
+
+def test_docs_example_runs_end_to_end(mitdb_dir, cinc2017_dir, tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**__import__("os").environ, "PYTHONPATH": str(repo / "src")}
+    out = subprocess.run(
+        [sys.executable, str(repo / "docs/examples/apply_model.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "record 208:" in out.stdout and "QRS detection vs reference" in out.stdout
+    assert (tmp_path / "208.ecgzoo").is_file()
+    assert "mitbih subset:" in out.stdout

@@ -16,7 +16,7 @@ import numpy as np
 
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
-BEAT_DATASETS = ("mitbih", "kaggle")
+BEAT_DATASETS = ("mitbih", "kaggle_csv")
 RECORDING_DATASETS = ("cinc2017",)
 # The 2021 multi-label format plugs in here: a dataset name, and in predict.py a writer for the
 # challenge's one-file-per-record outputs (its own issue).
