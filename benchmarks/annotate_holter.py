@@ -109,7 +109,7 @@ def throughput(threads: int, repeats: int) -> None:
         if engine == "onnx":
             from ecgzoo.export.onnx import onnx_path_for, open_session
 
-            model._onnx = open_session(onnx_path_for(model.folder), threads=threads)
+            model.onnx_session = open_session(onnx_path_for(model.folder), threads=threads)
         x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, model.segmentation)
         rr = rr_features(rec.samples, rec.fs)[kept]
         model.proba(x[:256], rr[:256])  # warm-up

@@ -32,8 +32,8 @@ class AppliedModel:
     spec: Any  # ecgzoo.train.runfolder.ModelSpec
     config: Any  # ecgzoo.config.ExperimentConfig
     engine: str = "torch"
-    _torch: Any = None
-    _onnx: Any = None
+    torch_model: Any = None
+    onnx_session: Any = None
     meta: dict = field(default_factory=dict)
 
     @property
@@ -65,18 +65,18 @@ class AppliedModel:
     def uses_rr(self) -> bool:
         return int(self.spec.n_features) > 0
 
-    def _logits_torch(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+    def _proba_torch(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         import torch
 
         from ecgzoo.train.evaluate import predict_proba
 
         f = None if features is None else torch.from_numpy(features)
-        return predict_proba(self._torch, x, f, batch_size=2048)
+        return predict_proba(self.torch_model, x, f, batch_size=2048)
 
     def _proba_onnx(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         from ecgzoo.export.onnx import run_session
 
-        return run_session(self._onnx, x, features)
+        return run_session(self.onnx_session, x, features)
 
     def proba(self, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for model-ready inputs ``x`` (``(n, leads,
@@ -100,7 +100,7 @@ class AppliedModel:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
         if self.engine == "onnx":
             return self._proba_onnx(x, feats)
-        return self._logits_torch(x, feats)
+        return self._proba_torch(x, feats)
 
     def predict_beats(self, signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
         """Probabilities for beats at ``peaks`` of a 1-D ``signal`` (mV) at ``fs``; beats too
@@ -136,7 +136,7 @@ class AppliedModel:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.engine == "onnx":
             return self._proba_onnx(x, None)
-        return self._logits_torch(x, None)
+        return self._proba_torch(x, None)
 
     def predict(self, signal: np.ndarray, fs: float) -> dict[str, Any]:
         """One call for a notebook: a beat model detects and classifies the beats of a 1-D
@@ -181,11 +181,11 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
     if engine == "torch":
         from ecgzoo.train.evaluate import load_trained_model
 
-        model._torch, _ = load_trained_model(folder)
+        model.torch_model, _ = load_trained_model(folder)
     elif engine == "onnx":
         from ecgzoo.export.onnx import open_session
 
-        model._onnx = open_session(folder / "model.onnx", folder)
+        model.onnx_session = open_session(folder / "model.onnx", folder)
     else:
         raise ConfigError(f"--engine: {engine!r} is not torch or onnx")
     return model

@@ -31,6 +31,7 @@ from ecgzoo.errors import ConfigError, DataError
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")
 _MAX_MEMBER_BYTES = 256 << 20
+MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
 
 
 def recording_inputs(signals: list[np.ndarray], fs: float, options: Any, spec: Any) -> np.ndarray:
@@ -105,6 +106,8 @@ def _predict_paths(
                 f"{source.path}: {len(source.lead_names)} lead(s), the model needs "
                 f"{model.spec.n_leads}"
             )
+        if source.fs < MIN_FS:
+            raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
         idx = source.lead_index(lead)
         signal = source.read(idx, 0, source.n_samples)
         if np.ptp(signal) == 0:

@@ -174,14 +174,14 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     os.close(fd)
     try:
         try:
-            export_model(applied._torch, Path(tmp), x, feats)
+            export_model(applied.torch_model, Path(tmp), x, feats)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise EcgzooError(
                 f"{applied.spec.name}: cannot be exported to ONNX ({type(exc).__name__}: {first})"
             ) from None
         session = open_session(Path(tmp))
-        diff = parity(applied._torch, session, x, feats)
+        diff = parity(applied.torch_model, session, x, feats)
         if not diff <= PARITY_TOL:
             raise EcgzooError(
                 f"{run}: ONNX Runtime differs from PyTorch by {diff:.2e} (> {PARITY_TOL:g}); "
