@@ -25,7 +25,12 @@ from pathlib import Path
 
 from ecgzoo.apply.annotate import annotate_source
 from ecgzoo.apply.model import load_model
-from ecgzoo.apply.scoring import reference_beats, score_record, summarise_scores
+from ecgzoo.apply.scoring import (
+    ec57_exclusions,
+    reference_beats,
+    score_record,
+    summarise_scores,
+)
 from ecgzoo.apply.signals import mitdb_folder, open_source
 from ecgzoo.data.splits import DS1, DS2
 from ecgzoo.paths import ecgzoo_home, shared_mirror
@@ -74,7 +79,7 @@ def main() -> None:
     elif args.records != "all":
         names = args.records.split(",")
     model = load_model(args.model, engine=args.engine)
-    per_record, seconds = [], 0.0
+    per_record, per_record_ec57, seconds = [], [], 0.0
     for name in names:
         src = open_source(folder / name)
         t = time.perf_counter()
@@ -82,17 +87,24 @@ def main() -> None:
         seconds += time.perf_counter() - t
         ref_s, ref_l = reference_beats(folder / name)
         per_record.append(score_record(ann, ref_s, ref_l, model.class_names))
-    scored = summarise_scores(per_record, model.class_names)
-    d = scored["detection"]
+        spans = ec57_exclusions(folder / name, src.fs)
+        per_record_ec57.append(score_record(ann, ref_s, ref_l, model.class_names, spans))
     print(f"{args.database} {args.records}: {len(names)} records, {seconds:.1f} s annotating")
-    print("| TP | FN | FP | Se (%) | +P (%) |\n|---:|---:|---:|---:|---:|")
-    print(f"| {d['tp']} | {d['fn']} | {d['fp']} | {fmt(d['Se'])} | {fmt(d['+P'])} |\n")
-    print("| class | reference beats | Se (%) | +P (%) | F1 (%) |\n|:---|---:|---:|---:|---:|")
-    for r in scored["classes"]:
-        print(
-            f"| {r['class']} | {r['ref_beats']} | {fmt(r['Se'])} | {fmt(r['+P'])} | "
-            f"{fmt(r['F1'])} |"
-        )
+    results = {}
+    for rules, rows in (("whole", per_record), ("ec57", per_record_ec57)):
+        scored = summarise_scores(rows, model.class_names)
+        results[rules] = scored
+        d = scored["detection"]
+        print(f"\nrules: {rules}\n| TP | FN | FP | Se (%) | +P (%) |\n|---:|---:|---:|---:|---:|")
+        print(f"| {d['tp']} | {d['fn']} | {d['fp']} | {fmt(d['Se'])} | {fmt(d['+P'])} |\n")
+        print("| class | reference beats | Se (%) | +P (%) | F1 (%) |\n|:---|---:|---:|---:|---:|")
+        for r in scored["classes"]:
+            print(
+                f"| {r['class']} | {r['ref_beats']} | {fmt(r['Se'])} | {fmt(r['+P'])} | "
+                f"{fmt(r['F1'])} |"
+            )
+        scored["per_record_confusion"] = {r["record"]: r["confusion"].tolist() for r in rows}
+        scored["per_record_detection"] = {r["record"]: [r["tp"], r["fn"], r["fp"]] for r in rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         scored["seconds"] = seconds

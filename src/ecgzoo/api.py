@@ -48,11 +48,13 @@ def annotate(
     write: bool = True,
     plots: bool = True,
     reference: str | None = None,
+    ec57: bool = False,
     engine: str = "torch",
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
-    (a WFDB annotator such as ``atr``) each record is also scored against it."""
+    (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
+    under the standard's exclusions (first 5 minutes, ventricular flutter episodes)."""
     from ecgzoo.apply.annotate import annotate_source, summarise
     from ecgzoo.apply.signals import find_records, open_source
 
@@ -66,10 +68,11 @@ def annotate(
         summary = summarise(ann)
         result = AnnotateResult(ann, summary)
         if reference:
-            from ecgzoo.apply.scoring import reference_beats, score_record
+            from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
 
             ref_samples, ref_labels = reference_beats(source.path, reference)
-            result.score = score_record(ann, ref_samples, ref_labels, applied.class_names)
+            spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
+            result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
         if write:
             import time
 

@@ -4,8 +4,12 @@ Detected beats are matched one to one to the reference beats within 150 ms
 (``wfdb.processing.compare_annotations``). Detection: Se = TP / (TP + FN), +P = TP / (TP + FP).
 Classification: over the matched pairs only, the confusion of reference AAMI class against the
 model's class (a matched beat the model could not classify counts as ``Q``), then per class
-Se, +P and F1. Records are scored one by one and summed for the gross figures. Unlike EC57's
-``bxb`` the whole record is scored (no 5-minute learning period left out).
+Se, +P and F1. Records are scored one by one and summed for the gross figures.
+
+Two rules: ``whole`` scores every beat of the record; ``ec57`` applies the standard's
+exclusions as ``bxb`` does: the first 5 minutes are a learning period, and beats inside
+ventricular flutter/fibrillation episodes (between the reference's ``[`` and ``]``
+annotations) are not compared (:func:`ec57_exclusions`), for reference and detected beats alike.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from ecgzoo.apply.annotate import Annotation
 
 MATCH_S = 0.15
+LEARNING_S = 300.0
 
 
 def match_beats(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -39,14 +44,32 @@ def match_beats(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[np.ndarra
     return ri, ti
 
 
+def _outside(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    keep = np.ones(len(samples), dtype=bool)
+    for a, b in spans:
+        keep &= ~((samples >= a) & (samples < b))
+    return keep
+
+
 def score_record(
-    ann: Annotation, ref_samples: np.ndarray, ref_labels: np.ndarray, class_names: list[str]
+    ann: Annotation,
+    ref_samples: np.ndarray,
+    ref_labels: np.ndarray,
+    class_names: list[str],
+    exclude: list[tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
-    """Detection counts and the matched-beat confusion (reference rows, predicted columns)."""
-    ri, ti = match_beats(ref_samples, ann.samples, ann.fs)
+    """Detection counts and the matched-beat confusion (reference rows, predicted columns);
+    beats (reference and detected) inside the ``exclude`` sample spans are not compared."""
+    test_samples, test_labels = ann.samples, ann.labels
+    if exclude:
+        keep_ref = _outside(ref_samples, exclude)
+        keep_test = _outside(test_samples, exclude)
+        ref_samples, ref_labels = ref_samples[keep_ref], ref_labels[keep_ref]
+        test_samples, test_labels = test_samples[keep_test], test_labels[keep_test]
+    ri, ti = match_beats(ref_samples, test_samples, ann.fs)
     k = len(class_names)
     q = class_names.index("Q") if "Q" in class_names else k - 1
-    pred = ann.labels[ti].copy()
+    pred = test_labels[ti].copy()
     pred[pred < 0] = q
     conf = np.zeros((k, k), dtype=np.int64)
     np.add.at(conf, (ref_labels[ri], pred), 1)
@@ -54,7 +77,7 @@ def score_record(
         "record": ann.record,
         "tp": int(len(ri)),
         "fn": int(len(ref_samples) - len(ri)),
-        "fp": int(len(ann.samples) - len(ti)),
+        "fp": int(len(test_samples) - len(ti)),
         "confusion": conf,
     }
 
@@ -120,3 +143,25 @@ def reference_beats(record_base: Path, annotator: str = "atr") -> tuple[np.ndarr
 
         raise ConfigError(f"--reference: only the 'atr' annotator is supported (got {annotator})")
     return read_beat_annotations(base.parent, base.name)
+
+
+def ec57_exclusions(record_base: Path, fs: float, annotator: str = "atr") -> list[tuple[int, int]]:
+    """Sample spans EC57 leaves out: the 5-minute learning period and every ventricular
+    flutter/fibrillation episode (``[`` ... ``]`` in the reference annotations)."""
+    import wfdb
+
+    spans = [(0, int(round(LEARNING_S * fs)))]
+    base = Path(record_base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ann = wfdb.rdann(str(base), annotator)
+    start = None
+    for sample, symbol in zip(ann.sample, ann.symbol, strict=True):
+        if symbol == "[":
+            start = int(sample)
+        elif symbol == "]" and start is not None:
+            spans.append((start, int(sample) + 1))
+            start = None
+    if start is not None:  # an episode running to the end of the record
+        spans.append((start, np.iinfo(np.int64).max))
+    return spans

@@ -25,6 +25,9 @@ def annotate(
     reference: Annotated[
         str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
     ] = None,
+    ec57: Annotated[
+        bool, typer.Option(help="score with EC57's exclusions (first 5 min, flutter episodes)")
+    ] = False,
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
 ) -> None:
@@ -39,6 +42,7 @@ def annotate(
         detector=detector,
         out_dir=out,
         reference=reference,
+        ec57=ec57,
         engine=engine,
         plots=plots,
     )
