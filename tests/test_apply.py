@@ -84,6 +84,40 @@ def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
     assert v["ref_beats"] == 992 and v["Se"] == 100.0  # record 208 has 992 V beats
 
 
+def test_ec57_exclusions_learning_period_and_flutter(mitdb_dir):
+    from ecgzoo.apply.annotate import Annotation
+    from ecgzoo.apply.scoring import ec57_exclusions, score_record
+    from ecgzoo.data.mitbih import read_beat_annotations
+
+    spans = ec57_exclusions(mitdb_dir / "207", 360.0)
+    assert spans[0] == (0, 108000)  # the 5-minute learning period
+    assert all(b > a for a, b in spans) and any(a > 108000 for a, _ in spans[1:])  # flutter
+    samples, labels = read_beat_annotations(mitdb_dir, "207")
+    names = ["N", "S", "V", "F", "Q"]
+    # a detector that also fires every 0.2 s inside the flutter episodes
+    extra = np.concatenate([np.arange(a, min(b, 650000), 72) for a, b in spans[1:]])
+    test = np.unique(np.concatenate([samples, extra]))
+    lab = np.zeros(len(test), dtype=np.int64)
+    ann = Annotation(
+        "207",
+        mitdb_dir / "207",
+        360.0,
+        "MLII",
+        650000,
+        names,
+        test,
+        lab,
+        np.zeros((len(test), 5), dtype=np.float32),
+    )
+    whole = score_record(ann, samples, labels, names)
+    ec57 = score_record(ann, samples, labels, names, spans)
+    assert whole["fp"] >= len(extra) - 5 and ec57["fp"] == 0
+    outside = np.ones(len(samples), dtype=bool)
+    for a, b in spans:
+        outside &= ~((samples >= a) & (samples < b))
+    assert ec57["fn"] == 0 and ec57["tp"] == int(outside.sum()) < whole["tp"]
+
+
 def test_chunked_reading_matches_whole_record(mitdb_dir, beat_model):
     from ecgzoo.apply.annotate import annotate_source
     from ecgzoo.apply.signals import open_source
