@@ -59,16 +59,15 @@ def write_wfdb(ann: Annotation, path: Path) -> None:
 
 
 def csv_text(ann: Annotation) -> str:
-    """``time_s,sample,class,p_<class>...``: one row per beat."""
-    buf = io.StringIO()
-    header = ["time_s", "sample", "class"] + [f"p_{c}" for c in ann.class_names]
-    buf.write(",".join(header) + "\n")
-    names = ann.label_names()
-    t = ann.samples / ann.fs
-    for i in range(len(ann.samples)):
-        probs = ",".join("" if not np.isfinite(p) else f"{p:.5f}" for p in ann.prob[i])
-        buf.write(f"{t[i]:.4f},{int(ann.samples[i])},{names[i]},{probs}\n")
-    return buf.getvalue()
+    """``time_s,sample,class,p_<class>...``: one row per beat (empty probabilities for a beat
+    that could not be classified)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"time_s": np.round(ann.samples / ann.fs, 4), "sample": ann.samples})
+    frame["class"] = ann.label_names()
+    for i, c in enumerate(ann.class_names):
+        frame[f"p_{c}"] = ann.prob[:, i]
+    return frame.to_csv(index=False, float_format="%.5g", lineterminator="\n")
 
 
 def summary_png(summary: dict[str, Any]) -> bytes:
