@@ -107,9 +107,8 @@ def main() -> None:
         scored["per_record_detection"] = {r["record"]: [r["tp"], r["fn"], r["fp"]] for r in rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        scored["seconds"] = seconds
-        scored["per_record_confusion"] = {r["record"]: r["confusion"].tolist() for r in per_record}
-        args.out.write_text(json.dumps(scored, indent=1))
+        results["seconds"] = seconds
+        args.out.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ DEFAULT_METHOD = "pantompkins1985"
 METHODS = ("pantompkins1985", "neurokit", "elgendi2010", "hamilton2002", "xqrs")
 # Where to look for the R wave around a detection (seconds before, after). Pan-Tompkins marks
 # the end of its integration window, 0-50 ms after the R peak on MIT-BIH (measured), so it
-# looks back only; a wider symmetric window lets wide ventricular beats snap to the T wave.
-REFINE_WINDOW_S: dict[str, tuple[float, float]] = {"pantompkins1985": (-0.12, 0.0)}
+# looks mostly back; a wide symmetric window lets wide ventricular beats snap to the T wave.
+# On the 48 records (whole, not chunked) (-0.12, 0.03) lost the fewest matches: FN/FP
+# 1074/1360 against 1125/1418 for (-0.12, 0) and 669/977 for the unrefined detections.
+REFINE_WINDOW_S: dict[str, tuple[float, float]] = {"pantompkins1985": (-0.12, 0.03)}
 REFINE_DEFAULT_S = (-0.06, 0.06)
 REFRACTORY_S = 0.2
 _CLEAN = {"pantompkins1985", "hamilton2002", "elgendi2010", "engzeemod2012"}
