@@ -8,7 +8,7 @@ ifneq ($(wildcard $(LOCAL_MIRROR)/mitdb),)
 export ECGZOO_PHYSIONET_MIRROR ?= $(LOCAL_MIRROR)
 endif
 
-.PHONY: install demo test lint bench
+.PHONY: install chromium demo test lint bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,7 +18,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[tune,dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed chromium
+
+# The HTML report test renders pages in a real browser: Debian's chromium, installed once
+# (quietly, only when missing; needs root or passwordless sudo on a fresh CI machine).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
 	$(BIN)/ecgzoo data fetch mitdb

@@ -6,8 +6,7 @@ Each command group lives in its own module; importing them registers their comma
 
 from __future__ import annotations
 
-import ecgzoo.cli.scale  # noqa: F401  (registers `ecgzoo scale`)
-from ecgzoo.cli import data, models, runs, search  # noqa: F401  (registers the commands)
+from ecgzoo.cli import apply, data, models, runs, scale, search  # noqa: F401  (registers the commands)
 from ecgzoo.cli.app import app, err_console
 from ecgzoo.errors import EcgzooError
 

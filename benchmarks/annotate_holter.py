@@ -1,0 +1,148 @@
+"""A 24-hour two-lead Holter annotated end to end, and ONNX vs PyTorch beat throughput.
+
+``build``: the 48 MIT-BIH records (30:06 each, 360 Hz, both leads, digital values untouched)
+concatenated into one WFDB record ``holter24`` (format 212, 31.2 million samples per lead,
+24 h 4 min) under ``$ECGZOO_HOME/holter24/``. ``run``: ``ecgzoo.annotate`` on it (read in
+10-minute chunks, detect, classify, write the four outputs) with each stage's time and the
+process's peak resident memory (``ru_maxrss``; the value after loading the model is printed too)
+and its CPU time (on a shared machine the wall time mostly measures the other tenants).
+``throughput``: beats per second of the shipped beat model on real beats (record 100), PyTorch
+vs ONNX Runtime, same thread count, best of ``--repeats``.
+
+    nice python benchmarks/annotate_holter.py build
+    nice python benchmarks/annotate_holter.py run --engine torch
+    nice python benchmarks/annotate_holter.py run --engine onnx
+    nice python benchmarks/annotate_holter.py throughput --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ecgzoo.apply.signals import mitdb_folder
+from ecgzoo.paths import ecgzoo_home
+
+
+def holter_path() -> Path:
+    return ecgzoo_home() / "holter24" / "holter24"
+
+
+def build() -> None:
+    import wfdb
+
+    folder = mitdb_folder()
+    names = (folder / "RECORDS").read_text().split()
+    parts, gains, baselines = [], None, None
+    for name in names:
+        rec = wfdb.rdrecord(str(folder / name), physical=False)
+        parts.append(rec.d_signal.astype(np.int16))
+        gains, baselines = rec.adc_gain, rec.baseline  # 200 and 1024 in every MIT-BIH record
+    d = np.concatenate(parts)
+    out = holter_path()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(
+        out.name,
+        fs=360,
+        units=["mV", "mV"],
+        sig_name=["MLII", "V1"],
+        d_signal=d,
+        fmt=["212", "212"],
+        adc_gain=gains,
+        baseline=baselines,
+        write_dir=str(out.parent),
+    )
+    print(f"wrote {out}.hea/.dat: {d.shape[0]} samples x 2 leads ({d.shape[0] / 360 / 3600:.2f} h)")
+
+
+def mb(kib: int) -> float:
+    return kib / 1024
+
+
+def run(engine: str, threads: int) -> None:
+    import torch
+
+    import ecgzoo
+
+    torch.set_num_threads(threads)
+    model = ecgzoo.load_model("pretrained:mitbih-inter", engine=engine)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    base, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    t = time.perf_counter()
+    result = ecgzoo.annotate(holter_path(), model)[0]
+    total = time.perf_counter() - t
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu0
+    timings = result.annotation.timings
+    print(f"engine {engine}, {threads} threads: {result.summary['n_beats']} beats in {total:.1f} s")
+    for stage, sec in timings.items():
+        print(f"| {stage} | {sec:.1f} s | {100 * sec / total:.0f} % |")
+    print(f"peak RSS {mb(peak):.0f} MiB (after loading the model: {mb(base):.0f} MiB)")
+    print(f"CPU time of the process (user + system): {cpu:.1f} s for {total:.1f} s wall")
+    print(
+        json.dumps(
+            {
+                "total_s": total,
+                "timings": timings,
+                "peak_mib": mb(peak),
+                "base_mib": mb(base),
+                "cpu_s": cpu,
+                "beats": result.summary["n_beats"],
+            }
+        )
+    )
+
+
+def throughput(threads: int, repeats: int) -> None:
+    import torch
+
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.signals import beat_inputs
+    from ecgzoo.data.mitbih import read_record, rr_features
+
+    torch.set_num_threads(threads)
+    rec = read_record(mitdb_folder(), "100")
+    rows = []
+    for engine in ("torch", "onnx"):
+        model = load_model("pretrained:mitbih-inter", engine=engine)
+        if engine == "onnx":
+            from ecgzoo.export.onnx import onnx_path_for, open_session
+
+            model.onnx_session = open_session(onnx_path_for(model.folder), threads=threads)
+        x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, model.segmentation)
+        rr = rr_features(rec.samples, rec.fs)[kept]
+        model.proba(x[:256], rr[:256])  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model.proba(x, rr)
+            best = min(best, time.perf_counter() - t)
+        rows.append((engine, len(x) / best))
+    for engine, rate in rows:
+        print(f"| {engine} | {threads} | {rate:,.0f} beats/s |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["build", "run", "throughput"])
+    parser.add_argument("--engine", default="torch")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    if args.what == "build":
+        build()
+    elif args.what == "run":
+        run(args.engine, args.threads)
+    else:
+        throughput(args.threads, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

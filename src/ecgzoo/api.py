@@ -1,0 +1,109 @@
+"""The public Python API: everything the CLI's ``annotate`` / ``predict`` / ``export`` do.
+
+    import ecgzoo
+    model = ecgzoo.load_model("pretrained:mitbih-inter")
+    beats = model.predict(signal_mV, fs=360)            # detected beats, labels, probabilities
+    results = ecgzoo.annotate("path/to/record", model)  # writes NAME.ecgzoo (+ .csv, .json, .png)
+    rows = ecgzoo.predict("folder_or_zip", "pretrained:cinc2017")
+    data = ecgzoo.datasets.load("mitbih", split="inter")  # train/val/test beats
+
+The CLI is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecgzoo.apply.detect import DEFAULT_METHOD
+from ecgzoo.apply.model import AppliedModel, load_model
+
+__all__ = ["AnnotateResult", "annotate", "load_model", "predict", "export_onnx"]
+
+
+@dataclass
+class AnnotateResult:
+    """One annotated record: the beats, its summary, the files written, and (with a
+    reference) its EC57-style score."""
+
+    annotation: Any  # ecgzoo.apply.annotate.Annotation
+    summary: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+    score: dict[str, Any] | None = None
+
+
+def _model(model: str | Path | AppliedModel, engine: str) -> AppliedModel:
+    return model if isinstance(model, AppliedModel) else load_model(model, engine=engine)
+
+
+def annotate(
+    path: str | Path,
+    model: str | Path | AppliedModel = "pretrained:mitbih-inter",
+    *,
+    lead: str | None = None,
+    fs: float | None = None,
+    detector: str = DEFAULT_METHOD,
+    out_dir: str | Path | None = None,
+    write: bool = True,
+    plots: bool = True,
+    reference: str | None = None,
+    ec57: bool = False,
+    engine: str = "torch",
+) -> list[AnnotateResult]:
+    """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
+    folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
+    (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
+    under the standard's exclusions (first 5 minutes, ventricular flutter episodes)."""
+    from ecgzoo.apply.annotate import annotate_source, summarise
+    from ecgzoo.apply.signals import find_records, open_source
+
+    applied = _model(model, engine)
+    path = Path(path)
+    targets = find_records(path) if path.is_dir() else [path]
+    results = []
+    for target in targets:
+        source = open_source(target, fs)
+        ann = annotate_source(source, applied, lead=lead, detector=detector)
+        summary = summarise(ann)
+        result = AnnotateResult(ann, summary)
+        if reference:
+            from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
+
+            ref_samples, ref_labels = reference_beats(source.path, reference)
+            spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
+            result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
+        if write:
+            import time
+
+            from ecgzoo.apply.outputs import write_outputs
+
+            t = time.perf_counter()
+            result.files = write_outputs(
+                ann, summary, None if out_dir is None else Path(out_dir), plots=plots
+            )
+            ann.timings["write"] = time.perf_counter() - t
+        results.append(result)
+    return results
+
+
+def predict(
+    data: str | Path,
+    model: str | Path | AppliedModel = "pretrained:cinc2017",
+    *,
+    lead: str | None = None,
+    engine: str = "torch",
+) -> list[dict[str, Any]]:
+    """Label every record of a folder or zip (or one record) with a recording-level model:
+    one dict per record (``record``, ``label``, ``p_<class>``...)."""
+    from ecgzoo.apply.predict import predict_records
+
+    return predict_records(Path(data), _model(model, engine), lead=lead)
+
+
+def export_onnx(run: str | Path, out: str | Path | None = None) -> dict[str, Any]:
+    """Export a run's model to ONNX (``model.onnx`` in the run folder unless ``out``) and check
+    ONNX Runtime against PyTorch on real data; returns the parity report."""
+    from ecgzoo.export.onnx import export_run
+
+    return export_run(run, None if out is None else Path(out))

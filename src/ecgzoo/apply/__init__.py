@@ -1,0 +1,1 @@
+"""Apply a trained model to new recordings: detect, classify, score, write (issue 13)."""

@@ -1,0 +1,181 @@
+"""Annotate a recording's heartbeats with a beat model: detect, classify, write.
+
+The lead is read in chunks (:meth:`SignalSource.chunks`, 10 minutes plus 10 s of context each
+side), so a 24-hour Holter is never held whole; per chunk the QRS complexes are detected
+(:func:`ecgzoo.apply.detect.detect_qrs`) and the beat windows cut exactly as in training
+(:func:`ecgzoo.apply.signals.beat_inputs`). The RR features need every beat of the record (the
+record-average RR), so the beats are classified once all chunks are read. Beats too close to
+the record's ends for a full window are kept as detections and labelled ``Q`` (unclassifiable).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
+from ecgzoo.apply.model import AppliedModel
+from ecgzoo.apply.signals import SignalSource, beat_inputs
+from ecgzoo.errors import ConfigError, DataError
+
+UNCLASSIFIED = -1
+MIN_FS = 100.0
+
+
+@dataclass
+class Annotation:
+    """The beats found in one record: ``samples`` at the record's ``fs``, ``labels`` (index into
+    ``class_names``; -1 unclassified) and ``prob`` ``(n, n_classes)`` (NaN rows unclassified)."""
+
+    record: str
+    path: Path
+    fs: float
+    lead: str
+    n_samples: int
+    class_names: list[str]
+    samples: np.ndarray
+    labels: np.ndarray
+    prob: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def symbols(self) -> list[str]:
+        """One WFDB symbol per beat: the class name when it is an AAMI symbol, else ``Q``."""
+        names = [c if c in ("N", "S", "V", "F", "Q") else "Q" for c in self.class_names]
+        return [names[i] if i >= 0 else "Q" for i in self.labels]
+
+    def label_names(self) -> list[str]:
+        return [self.class_names[i] if i >= 0 else "unclassified" for i in self.labels]
+
+
+def check_compatible(model: AppliedModel, source: SignalSource) -> None:
+    """Refuse data the model cannot be applied to, with one line naming the file."""
+    if model.kind != "beat":
+        raise ConfigError(f"{model.ref}: a recording-level model; use `ecgzoo predict`")
+    if int(model.spec.n_leads) != 1:
+        raise ConfigError(
+            f"{model.ref}: trained on {model.spec.n_leads} leads; annotate feeds one lead "
+            f"of {source.path}"
+        )
+    if source.fs < MIN_FS:
+        raise DataError(
+            f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz needed for QRS "
+            f"detection (model trained at {model.fs:g} Hz)"
+        )
+
+
+def annotate_source(
+    source: SignalSource,
+    model: AppliedModel,
+    lead: str | None = None,
+    detector: str = DEFAULT_METHOD,
+    chunk_s: float = 600.0,
+) -> Annotation:
+    """Detect and classify every beat of one lead of ``source``."""
+    check_compatible(model, source)
+    idx = source.lead_index(lead)
+    seg = model.segmentation
+    if seg["segmentation"] == "kachuee":  # its 10 s windows run from the record's start
+        chunk_s = source.duration_s + 1.0
+    timings = {"read": 0.0, "detect": 0.0, "segment": 0.0, "classify": 0.0}
+    peaks_all: list[np.ndarray] = []
+    xs: list[np.ndarray] = []
+    kept_all: list[np.ndarray] = []
+    flat = True
+    t = time.perf_counter()
+    for chunk in source.chunks(idx, chunk_s=chunk_s):
+        t1 = time.perf_counter()
+        timings["read"] += t1 - t
+        flat &= bool(np.ptp(chunk.signal) == 0)
+        local = detect_qrs(chunk.signal, source.fs, detector)
+        g = local + chunk.start
+        own = (g >= chunk.core_start) & (g < chunk.core_stop)
+        local = local[own]
+        t2 = time.perf_counter()
+        timings["detect"] += t2 - t1
+        x, kept = beat_inputs(chunk.signal, source.fs, local, seg)
+        timings["segment"] += time.perf_counter() - t2
+        peaks_all.append(local + chunk.start)
+        xs.append(x)
+        kept_all.append(kept)
+        t = time.perf_counter()
+    lead_name = source.lead_names[idx]
+    if flat:
+        raise DataError(f"{source.path}: lead {lead_name} is flat (constant signal)")
+    peaks = np.concatenate(peaks_all) if peaks_all else np.zeros(0, dtype=np.int64)
+    if len(peaks) < 2:
+        raise DataError(f"{source.path}: no beats detected in lead {lead_name}")
+    kept = np.concatenate(kept_all)
+    t = time.perf_counter()
+    prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
+    rr = None
+    if model.uses_rr:
+        from ecgzoo.data.examples.beats import rr_features
+
+        rr = rr_features(peaks, source.fs)[kept]
+    prob[kept] = model.proba(np.concatenate(xs), rr)
+    labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
+    timings["classify"] = time.perf_counter() - t
+    return Annotation(
+        record=source.name,
+        path=source.path,
+        fs=source.fs,
+        lead=lead_name,
+        n_samples=source.n_samples,
+        class_names=model.class_names,
+        samples=peaks.astype(np.int64),
+        labels=labels.astype(np.int64),
+        prob=prob,
+        timings=timings,
+    )
+
+
+def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
+    """Beat counts per class, ectopic burden, longest run of each class, heart-rate trend."""
+    names = ann.label_names()
+    counts = {c: int(np.sum(ann.labels == i)) for i, c in enumerate(ann.class_names)}
+    counts["unclassified"] = int(np.sum(ann.labels == UNCLASSIFIED))
+    classified = max(len(ann.labels) - counts["unclassified"], 1)
+    ectopic = [c for c in ann.class_names if c in ("S", "V", "F")]
+    burden = {c: 100.0 * counts[c] / classified for c in ectopic}
+    runs: dict[str, dict[str, Any]] = {}
+    labels = ann.labels
+    edges = np.flatnonzero(np.diff(labels)) + 1 if len(labels) else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], edges]).astype(np.int64)
+    lengths = np.diff(np.concatenate([starts, [len(labels)]]))
+    for i, c in enumerate(ann.class_names):
+        mine = labels[starts] == i if len(labels) else np.zeros(0, dtype=bool)
+        if not np.any(mine):
+            runs[c] = {"beats": 0, "start_s": None}
+            continue
+        best = int(np.argmax(np.where(mine, lengths, -1)))
+        runs[c] = {
+            "beats": int(lengths[best]),
+            "start_s": float(ann.samples[starts[best]] / ann.fs),
+        }
+    t = ann.samples / ann.fs
+    rr = np.diff(t)
+    ok = (rr > 0.2) & (rr < 3.0)
+    bins = (t[1:][ok] // trend_s).astype(np.int64)
+    hr = 60.0 / rr[ok]
+    trend = []
+    for b in np.unique(bins):
+        trend.append({"t_s": float(b * trend_s), "hr_bpm": float(np.median(hr[bins == b]))})
+    return {
+        "record": ann.record,
+        "path": str(ann.path),
+        "lead": ann.lead,
+        "fs": ann.fs,
+        "duration_s": ann.n_samples / ann.fs,
+        "n_beats": len(names),
+        "counts": counts,
+        "ectopic_burden_percent": burden,
+        "ectopic_burden_total_percent": float(sum(burden.values())),
+        "longest_runs": runs,
+        "mean_hr_bpm": float(np.median(hr)) if len(hr) else None,
+        "hr_trend": trend,
+        "timings_s": ann.timings,
+    }

@@ -1,0 +1,246 @@
+"""Reading a user's recording, one lead at a time and in chunks: the seam to the data layer.
+
+This is the small interface ``ecgzoo.apply`` needs from the data layer; when the data layer's
+readers (``ecgzoo.data.readers``) and beat examples (``ecgzoo.data.examples.beats``) land, these
+functions become thin calls into them.
+
+- :func:`open_source` opens a WFDB record (``NAME.hea`` or ``NAME``), a CSV file (one column per
+  lead, optional header row of lead names) or a NumPy ``.npy`` file (``(n_samples,)`` or
+  ``(n_leads, n_samples)``; CSV and NumPy need ``fs``) and returns a :class:`SignalSource`.
+  EDF is not read (no maintained reader earned its place yet): it raises ``DataError``.
+- :meth:`SignalSource.chunks` yields one lead in chunks (float64 only for one chunk at a time):
+  a WFDB record is read with ``wfdb.rdrecord(sampfrom=, sampto=)``, so a 24-hour Holter is
+  never held whole.
+- :func:`beat_inputs` turns a chunk and the R peaks found in it into the model's beat inputs
+  with the same segmentation code the training data came from (``ecgzoo.data.examples.beats``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgzoo.errors import DataError
+
+with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warnings
+    warnings.simplefilter("ignore")
+    import wfdb
+
+LEAD_PREFERENCE: tuple[str, ...] = ("MLII", "II", "V5", "ECG", "ECG1")
+
+
+@dataclass
+class Chunk:
+    """``signal`` (float64 mV) covers samples ``[start, stop)`` of the record; beats are owned
+    by the chunk when their peak lies in ``[core_start, core_stop)`` (the rest is margin)."""
+
+    signal: np.ndarray
+    start: int
+    stop: int
+    core_start: int
+    core_stop: int
+
+
+@dataclass
+class SignalSource:
+    """One recording, opened but not read: its path, rate, leads and length."""
+
+    path: Path
+    kind: str  # "wfdb", "csv" or "npy"
+    fs: float
+    lead_names: list[str]
+    n_samples: int
+    data: np.ndarray | None = None  # CSV / NumPy: the (n_leads, n_samples) float32 array
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.kind != "wfdb" else self.path.name
+
+    @property
+    def n_leads_available(self) -> int:
+        return len(self.lead_names)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+    def lead_index(self, lead: str | None) -> int:
+        """The lead named ``lead`` (case-insensitive), else the first of
+        :data:`LEAD_PREFERENCE` present, else lead 0; an unknown ``lead`` raises ``DataError``."""
+        lowered = [n.lower() for n in self.lead_names]
+        if lead is not None:
+            if lead.lower() in lowered:
+                return lowered.index(lead.lower())
+            if lead.isdigit() and int(lead) < len(lowered):
+                return int(lead)
+            raise DataError(
+                f"{self.path}: no lead named {lead!r} (leads: {', '.join(self.lead_names)})"
+            )
+        for name in LEAD_PREFERENCE:
+            if name.lower() in lowered:
+                return lowered.index(name.lower())
+        return 0
+
+    def read(self, lead: int, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of lead ``lead`` as float64 mV; ``DataError`` names the
+        file when it is unreadable, truncated or holds NaN."""
+        if self.data is not None:
+            out = np.asarray(self.data[lead, start:stop], dtype=np.float64)
+        else:
+            base = str(self.path)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rec = wfdb.rdrecord(
+                        base, sampfrom=start, sampto=stop, channels=[lead], physical=True
+                    )
+                out = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
+            except Exception as exc:  # wfdb raises many types on a corrupt file
+                raise DataError(f"{base}.dat: cannot read signal ({_first_line(exc)})") from None
+            if len(out) != stop - start:
+                raise DataError(
+                    f"{base}.dat: truncated: samples {start}-{stop} requested, "
+                    f"{len(out)} read (header says {self.n_samples})"
+                )
+        if not np.all(np.isfinite(out)):
+            raise DataError(
+                f"{self.path}: lead {self.lead_names[lead]} has invalid (NaN) samples "
+                f"near {start / self.fs:.1f} s"
+            )
+        return out
+
+    def chunks(self, lead: int, chunk_s: float = 600.0, margin_s: float = 10.0) -> Iterator[Chunk]:
+        """The lead in chunks of ``chunk_s`` with ``margin_s`` of context each side."""
+        step = max(int(round(chunk_s * self.fs)), 1)
+        margin = int(round(margin_s * self.fs))
+        for core_start in range(0, self.n_samples, step):
+            core_stop = min(core_start + step, self.n_samples)
+            start, stop = max(core_start - margin, 0), min(core_stop + margin, self.n_samples)
+            yield Chunk(self.read(lead, start, stop), start, stop, core_start, core_stop)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _check_fs(path: Path, fs: float | None, needed: bool) -> float:
+    if fs is None:
+        if needed:
+            raise DataError(f"{path}: the sampling rate is not in the file: pass --fs")
+        raise DataError(f"{path}: header has no sampling rate")
+    if not np.isfinite(fs) or fs < 50 or fs > 20000:
+        raise DataError(f"{path}: sampling rate {fs} Hz is not plausible for an ECG (50-20000)")
+    return float(fs)
+
+
+def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
+    """Open a recording without reading its samples (CSV/NumPy are read: they are small)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".edf", ".bdf"):
+        raise DataError(f"{path}: EDF is not supported yet; convert it to WFDB (wfdb.edf2mit)")
+    if suffix == ".csv":
+        return _open_array(path, _read_csv(path), fs)
+    if suffix == ".npy":
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise DataError(f"{path}: not a NumPy array file ({_first_line(exc)})") from None
+        return _open_array(path, (arr, None), fs)
+    base = path.with_suffix("") if suffix in (".hea", ".dat") else path
+    hea = Path(f"{base}.hea")
+    if not hea.is_file():
+        raise DataError(f"{hea}: file not found (expected a WFDB record, .csv or .npy)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = wfdb.rdheader(str(base))
+    except Exception as exc:
+        raise DataError(f"{hea}: cannot read header ({_first_line(exc)})") from None
+    if fs is not None and header.fs and abs(float(header.fs) - fs) > 1e-6:
+        raise DataError(f"{hea}: header says {header.fs} Hz but --fs {fs} was given")
+    rate = _check_fs(hea, header.fs or fs, needed=False)
+    names = list(header.sig_name or [])
+    if not names or not header.sig_len:
+        raise DataError(f"{hea}: no signal declared (no leads or zero length)")
+    return SignalSource(base, "wfdb", rate, names, int(header.sig_len))
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with open(path) as fh:
+        first = fh.readline()
+    names = None
+    skip = 0
+    cells = [c.strip() for c in first.split(",")]
+    try:
+        [float(c) for c in cells]
+    except ValueError:
+        names, skip = cells, 1
+    try:
+        arr = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"{path}: not a numeric CSV ({_first_line(exc)})") from None
+    return arr.T, names
+
+
+def _open_array(
+    path: Path, loaded: tuple[np.ndarray, list[str] | None], fs: float | None
+) -> SignalSource:
+    arr, names = loaded
+    rate = _check_fs(path, fs, needed=True)
+    arr = np.asarray(arr)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"{path}: expected a numeric (n_samples,) or (n_leads, n_samples) array")
+    if arr.shape[0] > arr.shape[1]:
+        raise DataError(f"{path}: {arr.shape[0]} leads x {arr.shape[1]} samples: transposed?")
+    names = names or [f"lead{i}" for i in range(arr.shape[0])]
+    return SignalSource(path, path.suffix.lower()[1:], rate, names, arr.shape[1], arr)
+
+
+def find_records(folder: str | Path) -> list[Path]:
+    """Every WFDB record (by its ``.hea``), CSV and ``.npy`` file in ``folder``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found")
+    found = [p.with_suffix("") for p in folder.glob("*.hea")]
+    found += [p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".npy")]
+    found = [p for p in found if not p.name.startswith(".")]
+    if not found:
+        raise DataError(f"{folder}: no records (.hea, .csv or .npy) in this folder")
+    return sorted(found)
+
+
+def beat_inputs(
+    signal: np.ndarray, fs: float, peaks: np.ndarray, segmentation: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, kept)``: the beat windows around ``peaks`` (samples of ``signal`` at ``fs``) cut
+    exactly as the training beats were, and a boolean mask of the peaks that got one.
+
+    ``segmentation``: ``{"segmentation": "centered", "before_s", "after_s", "fs"}`` or
+    ``{"segmentation": "kachuee", "length"}``. Peaks too close to the signal's ends get none.
+    """
+    from ecgzoo.data.examples.beats import segment
+
+    x, keep, _, _ = segment(np.asarray(signal, dtype=np.float64), float(fs), peaks, segmentation)
+    return x, keep
+
+
+MITDB_FOLDER = "mit-bih-arrhythmia-database-1.0.0"
+
+
+def mitdb_folder() -> Path:
+    """The MIT-BIH records' folder, fetched (or found) by ``ecgzoo.data.physionet.fetch``."""
+    from ecgzoo.data.physionet import fetch
+
+    return Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB_FOLDER

@@ -1,0 +1,130 @@
+"""`ecgzoo annotate`, `predict`, `export` and `report`: a trained model on new recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecgzoo.cli.app import app, console, rich_table
+from ecgzoo.errors import ConfigError
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="run folder or pretrained:NAME")]
+EngineOpt = Annotated[str, typer.Option(help="torch or onnx (after `ecgzoo export`)")]
+
+
+@app.command()
+def annotate(
+    target: Annotated[Path, typer.Argument(help="a WFDB record, CSV/.npy file, or a folder")],
+    model: ModelOpt = "pretrained:mitbih-inter",
+    lead: Annotated[str | None, typer.Option(help="lead name (default MLII, II, V5, ...)")] = None,
+    fs: Annotated[float | None, typer.Option(help="sampling rate of CSV/NumPy input (Hz)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write outputs here, not beside")] = None,
+    detector: Annotated[str, typer.Option(help="QRS detector")] = "pantompkins1985",
+    reference: Annotated[
+        str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
+    ] = None,
+    ec57: Annotated[
+        bool, typer.Option(help="score with EC57's exclusions (first 5 min, flutter episodes)")
+    ] = False,
+    engine: EngineOpt = "torch",
+    plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
+) -> None:
+    """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
+    from ecgzoo.api import annotate as run_annotate
+
+    results = run_annotate(
+        target,
+        model,
+        lead=lead,
+        fs=fs,
+        detector=detector,
+        out_dir=out,
+        reference=reference,
+        ec57=ec57,
+        engine=engine,
+        plots=plots,
+    )
+    rows = []
+    for r in results:
+        s = r.summary
+        row = {"record": s["record"], "lead": s["lead"], "beats": s["n_beats"]}
+        row.update({c: n for c, n in s["counts"].items() if c != "unclassified"})
+        row["ectopic %"] = s["ectopic_burden_total_percent"]
+        row["HR"] = s["mean_hr_bpm"]
+        rows.append(row)
+    console.print(rich_table(rows, title="ecgzoo annotate"))
+    for r in results:
+        console.print(f"{r.summary['record']}: " + ", ".join(str(p) for p in r.files.values()))
+    if reference:
+        from ecgzoo.apply.scoring import summarise_scores
+
+        scored = summarise_scores([r.score for r in results], results[0].annotation.class_names)
+        print_scores(scored)
+
+
+def print_scores(scored: dict) -> None:
+    """Detection and per-class tables of an EC57-style score."""
+    d = scored["detection"]
+    console.print(
+        rich_table(
+            [{"TP": d["tp"], "FN": d["fn"], "FP": d["fp"], "Se": d["Se"], "+P": d["+P"]}],
+            title="QRS detection (150 ms match)",
+        )
+    )
+    console.print(rich_table(scored["classes"], title="beat classes over matched beats (%)"))
+
+
+@app.command()
+def predict(
+    data: Annotated[Path, typer.Argument(help="a record, a folder or a zip of records")],
+    model: ModelOpt = "pretrained:cinc2017",
+    out: Annotated[Path | None, typer.Option(help="CSV file to write")] = None,
+    lead: Annotated[str | None, typer.Option(help="lead name")] = None,
+    engine: EngineOpt = "torch",
+) -> None:
+    """Label whole recordings with a recording-level model: one CSV row per record."""
+    from ecgzoo.api import predict as run_predict
+    from ecgzoo.apply.predict import rows_csv
+    from ecgzoo.train.runfolder import atomic_write_text
+
+    rows = run_predict(data, model, lead=lead, engine=engine)
+    if out is not None:
+        atomic_write_text(out, rows_csv(rows))
+        console.print(f"wrote {out} ({len(rows)} records)")
+    else:
+        console.print(rich_table(rows[:50], title="ecgzoo predict"))
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="run folder or pretrained:NAME")],
+    format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="where to write model.onnx")] = None,
+) -> None:
+    """Export a trained model (ONNX), checked against PyTorch on real data within 1e-4."""
+    if format != "onnx":
+        raise ConfigError(f"--format: only onnx is supported (got {format!r})")
+    from ecgzoo.api import export_onnx
+
+    result = export_onnx(run, out)
+    console.print(
+        f"wrote {result['path']}: max |ONNX - PyTorch| = {result['max_abs_diff']:.2e} "
+        f"over {result['n_examples']} real examples"
+    )
+
+
+@app.command()
+def report(
+    target: Annotated[Path, typer.Argument(help="a run folder, or an annotated record")],
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    compare: Annotated[
+        list[Path] | None, typer.Option(help="more run folders to compare with")
+    ] = None,
+) -> None:
+    """One self-contained HTML page (images inlined) for a run, a comparison or a record."""
+    from ecgzoo.report.html import write_report
+
+    path = write_report(target, out, compare=compare or [])
+    console.print(f"wrote {path}")

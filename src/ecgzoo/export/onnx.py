@@ -1,0 +1,193 @@
+"""ONNX export of a trained model, checked against PyTorch on real recordings.
+
+The exported graph takes ``x`` ``(batch, leads, samples)`` float32 (and ``features``
+``(batch, n_features)``, already standardised, for models with side features) and returns class
+probabilities (the softmax is part of the graph). It is written to a temporary file, run by
+ONNX Runtime on real data (MIT-BIH record 100's beats for beat models, the first CinC 2017
+recordings for recording models) next to PyTorch, and renamed to ``model.onnx`` only when
+every probability agrees within :data:`PARITY_TOL`. A run folder gets ``model.onnx`` beside
+its weights; a ``pretrained:`` model (inside the installed package) gets it under
+``$ECGZOO_HOME/onnx/NAME/``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.errors import ConfigError, EcgzooError
+
+PARITY_TOL = 1e-4
+OPSET = 17
+
+
+def onnx_path_for(folder: Path) -> Path:
+    """Where the ONNX file of the model in ``folder`` lives."""
+    from ecgzoo.paths import ecgzoo_home
+    from ecgzoo.train.runfolder import PRETRAINED_DIR
+
+    folder = Path(folder)
+    if folder.resolve().parent == PRETRAINED_DIR.resolve():
+        return ecgzoo_home() / "onnx" / folder.name / "model.onnx"
+    return folder / "model.onnx"
+
+
+class _Probabilities:
+    """Builds the ``torch.nn.Module`` that ends in a softmax (torch imported lazily)."""
+
+    @staticmethod
+    def wrap(model: Any, with_features: bool) -> Any:
+        import torch
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = model
+
+            def forward(self, x: torch.Tensor, features: torch.Tensor | None = None):
+                return torch.softmax(self.inner(x, features if with_features else None), dim=1)
+
+        return Wrapped().eval()
+
+
+def export_model(model: Any, path: Path, x: np.ndarray, features: np.ndarray | None) -> None:
+    """``torch.onnx.export`` (TorchScript exporter, dynamic batch) of ``model`` to ``path``."""
+    import torch
+
+    wrapped = _Probabilities.wrap(model, features is not None)
+    args: tuple = (torch.from_numpy(x[:4]),)
+    names = ["x"]
+    if features is not None:
+        args += (torch.from_numpy(features[:4]),)
+        names.append("features")
+    axes = {n: {0: "batch"} for n in [*names, "prob"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["prob"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def open_session(path: Path, folder: Path | None = None, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session for ``path`` (or the exported model of ``folder``)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file() and folder is not None:
+        path = onnx_path_for(folder)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no ONNX model; run `ecgzoo export {folder or path.parent} --format onnx`"
+        )
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise EcgzooError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+
+
+def run_session(
+    session: Any, x: np.ndarray, features: np.ndarray | None, batch_size: int = 2048
+) -> np.ndarray:
+    """Probabilities from an exported model, batched."""
+    names = [i.name for i in session.get_inputs()]
+    out = []
+    for start in range(0, len(x), batch_size):
+        feed = {"x": np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)}
+        if "features" in names:
+            feed["features"] = np.ascontiguousarray(
+                features[start : start + batch_size], dtype=np.float32
+            )
+        out.append(session.run(None, feed)[0])
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model-ready real inputs ``(x, standardised features)`` for the parity check."""
+    if applied.kind == "beat":
+        from ecgzoo.apply.signals import beat_inputs, mitdb_folder
+        from ecgzoo.data.mitbih import read_record, rr_features
+
+        rec = read_record(mitdb_folder(), "100")
+        x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, applied.segmentation)
+        feats = rr_features(rec.samples, rec.fs)[kept][:n] if applied.uses_rr else None
+        x = x[:n, None, :]
+    else:
+        from ecgzoo.apply.predict import recording_inputs
+        from ecgzoo.apply.signals import open_source
+        from ecgzoo.data.physionet import fetch
+
+        folder = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"
+        sigs = []
+        names = (folder / "RECORDS").read_text().split()[:4]
+        for name in names:
+            src = open_source(folder / name)
+            sigs.append(src.read(0, 0, src.n_samples))
+        x = recording_inputs(sigs, 300.0, applied.config.data.cinc2017, applied.spec)
+        if applied.spec.crop_samples and x.shape[-1] > applied.spec.crop_samples:
+            x = np.ascontiguousarray(x[..., : applied.spec.crop_samples])
+        feats = None
+    if feats is not None:
+        mean = np.asarray(applied.spec.feature_mean, dtype=np.float32)
+        std = np.asarray(applied.spec.feature_std, dtype=np.float32)
+        feats = ((feats - mean) / std).astype(np.float32)
+    return np.ascontiguousarray(x, dtype=np.float32), feats
+
+
+def parity(model: Any, session: Any, x: np.ndarray, features: np.ndarray | None) -> float:
+    """Largest absolute difference of the probabilities, PyTorch vs ONNX Runtime."""
+    import torch
+
+    from ecgzoo.train.evaluate import predict_proba
+
+    f = None if features is None else torch.from_numpy(features)
+    ref = predict_proba(model, x, f)
+    got = run_session(session, x, features)
+    return float(np.max(np.abs(ref - got)))
+
+
+def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
+    """Export ``run`` (a run folder or ``pretrained:NAME``) and check parity; returns
+    ``{"path", "max_abs_diff", "n_examples"}``. Nothing is left behind when it fails."""
+    from ecgzoo.apply.model import load_model
+
+    applied = load_model(run)
+    target = Path(out) if out is not None else onnx_path_for(applied.folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    x, feats = real_examples(applied)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        try:
+            export_model(applied.torch_model, Path(tmp), x, feats)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise EcgzooError(
+                f"{applied.spec.name}: cannot be exported to ONNX ({type(exc).__name__}: {first})"
+            ) from None
+        session = open_session(Path(tmp))
+        diff = parity(applied.torch_model, session, x, feats)
+        if not diff <= PARITY_TOL:
+            raise EcgzooError(
+                f"{run}: ONNX Runtime differs from PyTorch by {diff:.2e} (> {PARITY_TOL:g}); "
+                "not written"
+            )
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return {"path": target, "max_abs_diff": diff, "n_examples": int(len(x))}
