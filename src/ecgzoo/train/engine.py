@@ -193,6 +193,10 @@ def train_run(
     """
     from ecgzoo.data.loading import load_data
 
+    if config.model.name == "lightgbm":  # tree models: their own trainer (issue 12)
+        from ecgzoo.train.trees import train_trees
+
+        return train_trees(config, run_dir, overwrite=overwrite)  # type: ignore[return-value]
     tc = config.train
     run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)
     ckpt_path = run_dir / "checkpoint.pt"

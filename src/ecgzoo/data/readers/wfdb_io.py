@@ -7,7 +7,8 @@ header is checked against the file itself, because records that lie are otherwis
 valid:
 
 - a signal file the header names must exist;
-- a gain of 0 (WFDB's "uncalibrated", silently read as 200) or a negative gain is refused;
+- a negative gain, or a gain of 0 stated with units (``0/mV``), is refused; a bare ``0`` is
+  WFDB's "uncalibrated" (real: SVDB record 820), read with WFDB's default 200 adu/mV;
 - the signal file must hold exactly the samples the header declares: more (a header that
   declares fewer samples than the file holds), fewer (truncated), or a size that fits another
   format (``212`` declared on a 16-bit file) are refused;
@@ -75,21 +76,21 @@ def header_comments(hea: Path, display: Display | None = None) -> list[str]:
     return [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
 
 
-def _raw_gains(hea: Path) -> list[float | None]:
-    """Each signal line's gain as written (``None`` when absent): wfdb turns 0 into 200."""
+def _raw_gains(hea: Path) -> list[tuple[float, bool] | None]:
+    """Each signal line's ``(gain, units stated)`` as written (``None`` when absent)."""
     lines = [
         ln.split()
         for ln in hea.read_text(errors="replace").splitlines()
         if ln.strip() and not ln.startswith("#")
     ]
-    gains: list[float | None] = []
+    gains: list[tuple[float, bool] | None] = []
     for fields in lines[1:]:
         if len(fields) < 3:
             gains.append(None)
             continue
         text = fields[2].split("/")[0].split("(")[0]
         try:
-            gains.append(float(text))
+            gains.append((float(text), "/" in fields[2]))
         except ValueError:
             gains.append(None)
     return gains
@@ -187,8 +188,13 @@ def read_wfdb(
         )
     if not header.sig_len:
         raise DataError(f"{show(hea.name)}: empty record (0 samples)")
-    for i, gain in enumerate(_raw_gains(hea)):
-        if gain is not None and gain <= 0:
+    for i, found in enumerate(_raw_gains(hea)):
+        if found is None:
+            continue
+        gain, has_units = found
+        # A bare 0 is WFDB's "uncalibrated" (SVDB 820 has it; wfdb then uses 200 adu/mV); a
+        # 0 with units ("0/mV") claims a calibration that cannot be, and a negative gain too.
+        if gain < 0 or (gain == 0 and has_units):
             lead = header.sig_name[i] if i < len(header.sig_name) else str(i)
             raise DataError(
                 f"{show(hea.name)}: lead {lead} has gain {gain:g}; "
