@@ -23,7 +23,7 @@ from ecgzoo.data.examples.beats import LEAD_PREFERENCE, SYMBOL_TO_CLASS, segment
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.errors import DataError
 
-TABLE_VERSION = 3  # bump when a table's content changes
+TABLE_VERSION = 4  # bump when a table's content changes
 
 
 def reader_for(database: str, folder: Path | None = None) -> WfdbFolderReader:

@@ -59,9 +59,19 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+class FolderNames:
+    """The default ``display``: a file's path in ``folder`` (picklable, for worker processes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def __call__(self, name: str) -> str:
+        return str(self.folder / name)
+
+
 def folder_display(folder: Path) -> Display:
     """The default ``display``: the file's path in ``folder``."""
-    return lambda name: str(Path(folder) / name)
+    return FolderNames(folder)
 
 
 def header_comments(hea: Path, display: Display | None = None) -> list[str]:
