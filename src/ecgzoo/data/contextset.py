@@ -21,7 +21,7 @@ from ecgzoo.data.cache import cached_arrays
 from ecgzoo.data.examples import beat_context as bc
 from ecgzoo.data.examples.beats import LEAD_PREFERENCE, SYMBOL_TO_CLASS, segment
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
-from ecgzoo.errors import DataError
+from ecgzoo.errors import ConfigError, DataError
 
 TABLE_VERSION = 4  # bump when a table's content changes
 
@@ -50,8 +50,9 @@ def record_table(
     """
     rec = reader.read(name)
     if lead is not None and lead.lower() not in [n.lower() for n in rec.lead_names]:
-        raise DataError(
-            f"{reader.folder / name}.hea: no lead named {lead!r} (has {', '.join(rec.lead_names)})"
+        raise ConfigError(  # an option mistake, not a bad record: never skipped
+            f"--lead: {reader.folder / name}.hea has no lead named {lead!r} "
+            f"(has {', '.join(rec.lead_names)})"
         )
     channel = rec.lead_index([lead] if lead else list(LEAD_PREFERENCE))
     signal = np.asarray(rec.signal[channel], dtype=np.float64)

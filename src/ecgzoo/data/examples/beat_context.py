@@ -84,8 +84,8 @@ IRREGULARITY = ("irregularity", "irregularity_wide")
 FEATURE_GROUPS = ("rr_absolute", "rr_normalised", "irregularity", "morphology", "median_beat")
 #: The window of beats (before, after) each RR context feature reads; ``None``: whole record.
 RR_WINDOWS: dict[str, tuple[int, int] | None] = {
-    "rr_pre_s": (1, 1),
-    "rr_post_s": (1, 1),
+    "rr_pre_s": (1, 0),
+    "rr_post_s": (0, 1),
     "rr_local_s": (LOCAL_HALF, LOCAL_HALF),
     "rr_record_s": None,
     "pre_over_local": (LOCAL_HALF, LOCAL_HALF),
@@ -93,7 +93,7 @@ RR_WINDOWS: dict[str, tuple[int, int] | None] = {
     "post_over_pre": (1, 1),
     "pre_over_record": None,
     "local_over_record": None,
-    "pre_over_past": (PAST_N + 1, 1),
+    "pre_over_past": (PAST_N + 1, 0),
     "irregularity": (IRREG_HALF, IRREG_HALF),
     "irregularity_wide": (WIDE_HALF, WIDE_HALF),
 }
