@@ -299,7 +299,8 @@ def train_trees(
         "model": TREE_MODEL,
         "train_records": sorted(str(g) for g in np.unique(group)),
         "fold_records": {
-            str(k): sorted(str(g) for g in np.unique(group[folds == k])) for k in range(len(boosters))
+            str(k): sorted(str(g) for g in np.unique(group[folds == k]))
+            for k in range(len(boosters))
         },
         "validation_oof": score_predictions(y, adjust(oof, weights), list(CLASS_NAMES)),
         "test_records": sorted(str(g) for g in np.unique(gt)),
