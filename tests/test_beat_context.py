@@ -174,3 +174,18 @@ def test_evaluate_data_folder_cli(tree_run, mitdb_dir, tmp_path):
     )
     assert bad.returncode == 2 and "no lead named 'V9'" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_rr_context_side_input_for_every_model(mitdb_dir):
+    from ecgzoo.config import MitbihOptions
+    from ecgzoo.data.contextset import SIDE_FEATURE_NAMES
+    from ecgzoo.data.mitbih import load_mitbih
+
+    options = MitbihOptions(
+        segmentation="centered", split="group", records=["100", "201", "232"], rr_context=True
+    )
+    data = load_mitbih(options, db_dir=mitdb_dir)
+    assert data.meta["feature_names"] == SIDE_FEATURE_NAMES
+    for part in (data.train, data.val, data.test):
+        assert part.features.shape == (len(part.y), len(SIDE_FEATURE_NAMES))
+        assert np.isfinite(part.features).all()

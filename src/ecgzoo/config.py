@@ -35,6 +35,9 @@ class MitbihOptions(_Strict):
         description="feature groups of tree models (beat_context.FEATURE_GROUPS)",
     )
     amplitude_normalise: bool = Field(True, description="divide each record by its beat scale")
+    rr_context: bool = Field(
+        False, description="side input: label-free normalised RR ratios + irregularity"
+    )
     extra_databases: list[Literal["svdb"]] = Field(
         default_factory=list, description="inter: more training records (never tested on)"
     )

@@ -187,3 +187,28 @@ def feature_matrix(
     X = np.concatenate(blocks) if blocks else np.zeros((0, len(names)), np.float32)
     scored = y >= 0
     return X[scored].astype(np.float32), y[scored], group[scored], names
+
+
+#: Side features of :func:`side_features`: the normalised RR ratios and the irregularities.
+SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
+
+
+def side_features(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Label-free RR context of every beat of a cached beat dataset (``beatset`` arrays).
+
+    The option ``rr_context`` of the beat task: any model gets these as side input. R peaks
+    are the record's AAMI beats, kept and dropped (the beat cache holds no other annotation);
+    only ratios are used, so the positions' sampling rate does not matter.
+    """
+    record = np.asarray(arrays["record"])
+    sample = np.asarray(arrays["sample"])
+    d_record = np.asarray(arrays["dropped_record"])
+    d_sample = np.asarray(arrays["dropped_sample"])
+    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in SIDE_FEATURE_NAMES]
+    out = np.zeros((len(sample), len(cols)), dtype=np.float32)
+    for r in np.unique(record):
+        rows = np.flatnonzero(record == r)
+        peaks = np.unique(np.concatenate([sample[rows], d_sample[d_record == r]]))
+        ctx = bc.rr_context(peaks, 1.0)[:, cols]
+        out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
+    return out
