@@ -135,7 +135,12 @@ def main() -> None:
     parser.add_argument("--out", default="runs/inter")
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--table", action="store_true", help="only print the finished rows")
+    parser.add_argument("--per-record", help="print this finished row's per-record S/V table")
     args = parser.parse_args()
+    if args.per_record:
+        path = Path(args.out) / args.per_record / "metrics.json"
+        print(per_record_table(json.loads(path.read_text())))
+        return
     from ecgzoo.config import load_config
     from ecgzoo.train.trees import train_trees
 

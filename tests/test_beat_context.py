@@ -189,3 +189,18 @@ def test_rr_context_side_input_for_every_model(mitdb_dir):
     for part in (data.train, data.val, data.test):
         assert part.features.shape == (len(part.y), len(SIDE_FEATURE_NAMES))
         assert np.isfinite(part.features).all()
+
+
+@pytest.mark.parametrize("extra, test_db", [([], "mitdb"), (["svdb"], "mitdb"), ([], "svdb")])
+def test_protocol_never_trains_on_ds2(extra, test_db):
+    from ecgzoo.config import MitbihOptions
+    from ecgzoo.data.splits import PACED
+    from ecgzoo.train.trees import protocol_records
+
+    options = MitbihOptions(split="inter", extra_databases=extra, test_database=test_db)
+    train, test = protocol_records(options)
+    assert not set(train) & set(PACED)
+    if test_db == "mitdb":
+        assert set(train) == set(DS1) and set(test) == set(DS2)
+    else:  # MIT-BIH -> SVDB: every non-paced MIT-BIH record trains, SVDB is the test set
+        assert set(train) == set(DS1) | set(DS2) and test is None

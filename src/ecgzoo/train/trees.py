@@ -21,6 +21,7 @@ run_dir, overwrite=overwrite)``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,12 @@ def tree_params(params: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS, **params}
 
 
-def protocol_tables(options: Any) -> tuple[dict, dict]:
-    """``(train_table, test_table)`` of the inter-patient protocol the options name."""
+def protocol_records(options: Any) -> tuple[list[str], list[str] | None]:
+    """``(training MIT-BIH records, test MIT-BIH records)``; test ``None`` means all of SVDB.
+
+    DS2 records never appear in the first list (nor paced ones): training, the validation
+    folds and the prior search all draw from it and from ``extra_databases`` only.
+    """
     if options.split != "inter":
         raise ConfigError("data.mitbih.split: lightgbm models use the inter-patient protocol")
     wanted = set(options.records) if options.records else None
@@ -80,25 +85,35 @@ def protocol_tables(options: Any) -> tuple[dict, dict]:
     def pick(names: tuple[str, ...]) -> list[str]:
         return [r for r in names if wanted is None or r in wanted]
 
-    # one cached table of every MIT-BIH record (or of the records a test names), then subsets
-    mitdb = load_table("mitdb", sorted(wanted) if wanted else None)
     if options.test_database == "svdb":
         if "svdb" in options.extra_databases:
             raise ConfigError("data.mitbih.extra_databases: svdb is the test database here")
-        train_names = sorted(pick(DS1 + DS2))
-        test = load_table("svdb")
+        train_names, test_names = sorted(pick(DS1 + DS2)), None
     else:
-        train_names = pick(DS1)
-        test = subset_table(mitdb, [f"mitdb/{r}" for r in pick(DS2)])
+        train_names, test_names = pick(DS1), pick(DS2)
+        if not test_names:
+            raise ConfigError("data.mitbih.records: no DS2 record to test on")
     if not train_names:
         raise ConfigError("data.mitbih.records: no training record of the protocol")
+    return train_names, test_names
+
+
+def protocol_tables(options: Any) -> tuple[dict, dict]:
+    """``(train_table, test_table)`` of the inter-patient protocol the options name."""
+    train_names, test_names = protocol_records(options)
+    # one cached table of every MIT-BIH record (or of the records a test names), then subsets
+    mitdb = load_table("mitdb", sorted(options.records) if options.records else None)
+    if test_names is None:
+        test = load_table("svdb")
+    else:
+        test = subset_table(mitdb, [f"mitdb/{r}" for r in test_names])
     parts = [subset_table(mitdb, [f"mitdb/{r}" for r in train_names])]
     parts += [load_table(db) for db in options.extra_databases]
     train = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
-    for group in np.unique(train["group"]):
-        db, name = str(group).split("/", 1)
-        if db == "mitdb" and name in PACED:
-            raise EcgzooError(f"paced record {name} reached the training set")
+    trained = {str(g) for g in np.unique(train["group"])}
+    shared = trained & {str(g) for g in np.unique(test["group"])}
+    if shared or any(g.startswith("mitdb/") and g[6:] in PACED for g in trained):
+        raise EcgzooError(f"protocol: test or paced records in training: {sorted(shared)}")
     return train, test
 
 
@@ -269,6 +284,7 @@ def train_trees(
     run_dir = Path(run_dir) if run_dir is not None else Path(config.output_dir) / config.name
     if (run_dir / "metrics.json").is_file() and not overwrite:
         raise EcgzooError(f"{run_dir}: already holds a finished run (choose another name=...)")
+    started = time.time()
     train, test = protocol_tables(options)
     X, y, group, names = feature_matrix(train, groups, options.amplitude_normalise)
     folds = record_folds(y, group, int(p["folds"]))
@@ -305,6 +321,8 @@ def train_trees(
         "validation_oof": score_predictions(y, adjust(oof, weights), list(CLASS_NAMES)),
         "test_records": sorted(str(g) for g in np.unique(gt)),
         "test": inter_metrics(yt, prob, gt),
+        "train_seconds": round(time.time() - started, 1),
+        "best_iterations": [int(b.best_iteration) for b in boosters],
     }
     write_json(run_dir / "metrics.json", metrics)
     return TreeResult(run_dir, metrics)
