@@ -108,6 +108,7 @@ def tree_run(tmp_path_factory, mitdb_dir):
     return train_trees(cfg)
 
 
+@pytest.mark.slow
 def test_no_ds2_record_reaches_training_validation_or_priors(tree_run):
     m = tree_run.metrics
     trained = {g.split("/")[1] for g in m["train_records"]}
@@ -119,6 +120,7 @@ def test_no_ds2_record_reaches_training_validation_or_priors(tree_run):
     assert set(m["test"]["per_record"]) == {"mitdb/100", "mitdb/232"}
 
 
+@pytest.mark.slow
 def test_tree_run_folder_is_text_and_reproduces_its_metrics(tree_run):
     from ecgzoo.train.trees import evaluate_tree_table, protocol_tables
 
@@ -147,6 +149,7 @@ def test_feature_matrix_skips_beats_without_an_aami_class(mitdb_dir):
     assert set(group) == {"mitdb/232"}
 
 
+@pytest.mark.slow
 def test_evaluate_data_folder_cli(tree_run, mitdb_dir, tmp_path):
     folder = tmp_path / "mydb"
     folder.mkdir()
