@@ -103,7 +103,19 @@ def row_summary(name: str, metrics: dict) -> dict:
         "SVEB Se/+P/F1": f"{pct(s['Se'])} / {pct(s['+P'])} / {f1(s['F1'])}",
         "VEB Se/+P/F1": f"{pct(v['Se'])} / {pct(v['+P'])} / {f1(v['F1'])}",
         "SVEB F1 w/o 232": f1(no232["S"]["F1"]) if no232 else "n/a",
+        "S false alarms in AF records": af_false_alarms(test),
     }
+
+
+AF_RECORDS = ("202", "210", "219", "221", "222")  # atrial fibrillation / flutter (DS2)
+
+
+def af_false_alarms(test: dict) -> str:
+    """S false alarms summed over the AF/flutter records of DS2 (``n/a`` on another test set)."""
+    rows = [test["per_record"].get(f"mitdb/{r}") for r in AF_RECORDS]
+    if any(r is None for r in rows):
+        return "n/a"
+    return str(sum(r["S_fp"] for r in rows))
 
 
 def markdown(rows: list[dict]) -> str:

@@ -118,18 +118,27 @@ def protocol_tables(options: Any) -> tuple[dict, dict]:
 
 
 def record_folds(y: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
-    """Fold id per beat: whole records, dealt greedily so each fold gets S and V beats."""
+    """Fold id per beat: whole records, dealt greedily so folds share S, V and all beats alike.
+
+    Records in order of decreasing S, then V, then size; each goes to the fold whose load
+    (its share of all S + share of all V + share of all beats) is lowest.
+    """
     records = np.unique(group)
     if k < 2 or k > len(records):
         raise ConfigError(f"model.params.folds: need 2 .. {len(records)} folds (got {k})")
     counts = {r: np.bincount(y[group == r].clip(0), minlength=5) for r in records}
     order = sorted(records, key=lambda r: (-counts[r][1], -counts[r][2], -counts[r].sum(), r))
-    load = np.zeros((k, 3))
+    totals = np.maximum(
+        [sum(c[1] for c in counts.values()), sum(c[2] for c in counts.values())]
+        + [sum(c.sum() for c in counts.values())],
+        1,
+    )
+    load = np.zeros(k)
     fold_of: dict[str, int] = {}
     for r in order:
-        f = int(np.lexsort((load[:, 2], load[:, 1], load[:, 0]))[0])
+        f = int(np.argmin(load))
         fold_of[r] = f
-        load[f] += [counts[r][1], counts[r][2], counts[r].sum()]
+        load[f] += float(np.sum(np.array([counts[r][1], counts[r][2], counts[r].sum()]) / totals))
     return np.array([fold_of[g] for g in group], dtype=np.int64)
 
 
@@ -228,12 +237,16 @@ def prior_objective(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 def tune_priors(oof: np.ndarray, y: np.ndarray, rounds: int = 3) -> np.ndarray:
-    """Class weights (N fixed at 1) maximising :func:`prior_objective` on out-of-fold probs."""
+    """S and V weights (N, F, Q fixed at 1) maximising :func:`prior_objective` on OOF probs.
+
+    Only the classes the objective scores are tuned: weighting F or Q would trade accuracy
+    for nothing the objective sees, and overfit the few F-rich training records.
+    """
     w = np.ones(len(CLASS_NAMES))
     grid = np.exp(np.linspace(-3.0, 3.0, 25))
     best = prior_objective(y, adjust(oof, w).argmax(1))
     for _ in range(rounds):
-        for c in range(1, len(CLASS_NAMES)):
+        for c in (1, 2):
             for g in grid:
                 trial = w.copy()
                 trial[c] = g
