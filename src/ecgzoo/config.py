@@ -42,6 +42,21 @@ class BeatOptions(_Strict):
     val_fraction: float = Field(0.1, gt=0, lt=1, description="of the training part")
     records: list[str] | None = Field(None, description="restrict to these records (tests)")
     max_beats_per_class: int | None = Field(None, description="cap training beats per class")
+    # Beat context (issue 12; used by tree models, see ecgzoo.data.examples.beat_context)
+    context_groups: list[str] = Field(
+        default_factory=lambda: ["rr_normalised", "irregularity", "morphology", "median_beat"],
+        description="feature groups of tree models (beat_context.FEATURE_GROUPS)",
+    )
+    amplitude_normalise: bool = Field(True, description="divide each record by its beat scale")
+    rr_context: bool = Field(
+        False, description="side input: label-free normalised RR ratios + irregularity"
+    )
+    extra_databases: list[Literal["svdb"]] = Field(
+        default_factory=list, description="inter: more training records (never tested on)"
+    )
+    test_database: Literal["mitdb", "svdb"] = Field(
+        "mitdb", description="inter: DS2 (mitdb), or every SVDB record after training on MIT-BIH"
+    )
 
     @model_validator(mode="after")
     def _window_holds_a_beat(self) -> BeatOptions:

@@ -83,6 +83,7 @@ def evaluate(
     data: Annotated[Path | None, typer.Option(help="external records (folder or zip)")] = None,
     reference: Annotated[Path | None, typer.Option(help="reference labels for --data")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    lead: Annotated[str | None, typer.Option(help="beat models, --data: lead by name")] = None,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
@@ -90,6 +91,15 @@ def evaluate(
 
     folder = resolve_run(run)
     cfg = read_run_config(folder)
+    beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead)
+    if beat_result is not None:  # beat models on a folder of records, and tree models
+        metrics, label = beat_result
+        metrics.update({"run": str(run), "data": label})
+        if as_json:
+            print(json.dumps(metrics))
+        else:
+            print_metrics(metrics, f"{run}: {label}")
+        return
     model, spec = load_trained_model(folder)
     if data is not None or reference is not None:
         if data is None or reference is None:
@@ -133,6 +143,27 @@ def _read_metrics(path: Path) -> dict:
     if not isinstance(metrics, dict) or not isinstance(metrics.get("test", {}), dict):
         raise EcgzooError(f"{path}: not an ecgzoo metrics file (expected an object with 'test')")
     return metrics
+def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict, str] | None:
+    """Metrics of a beat model on ``--data FOLDER``, or of a tree model on a split; else None."""
+    from ecgzoo.train.trees import is_tree_run
+
+    tree = is_tree_run(folder)
+    if data is not None and cfg.data.dataset == "mitbih":
+        if reference is not None:
+            raise EcgzooError("--reference: beat models read reference beats from each .atr")
+        from ecgzoo.train.external_beats import evaluate_beat_folder
+
+        return evaluate_beat_folder(folder, cfg, data, lead), str(data)
+    if not tree:
+        return None
+    if data is not None:
+        raise EcgzooError(f"--data: {folder} is a beat model; pass a folder of WFDB records")
+    if split != "test":
+        raise EcgzooError("--split: tree models are scored on their test records only")
+    from ecgzoo.train.trees import evaluate_tree_table, protocol_tables
+
+    _, table = protocol_tables(cfg.data.mitbih)
+    return evaluate_tree_table(folder, cfg.data.mitbih, table), "test split"
 
 
 @app.command()

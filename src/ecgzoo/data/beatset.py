@@ -245,6 +245,10 @@ def assemble(
         train = cap_per_class(train, y, options.max_beats_per_class, seed, section)
     x = arrays["x"]
     feats = arrays["rr"] if options.rr_features else None
+    if getattr(options, "rr_context", False):  # issue 12: label-free RR context instead
+        from ecgzoo.data.contextset import side_features
+
+        feats = side_features(arrays)
 
     def split(index: np.ndarray) -> ArraySplit:
         return ArraySplit(
@@ -278,6 +282,10 @@ def assemble(
         "counts": split_class_counts(data),
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
     }
+    if getattr(options, "rr_context", False):
+        from ecgzoo.data.contextset import SIDE_FEATURE_NAMES
+
+        data.meta["feature_names"] = list(SIDE_FEATURE_NAMES)
     return data
 
 

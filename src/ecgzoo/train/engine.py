@@ -267,6 +267,10 @@ def train_run(
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
 
+    if config.model.name == "lightgbm":  # tree models: their own trainer (issue 12)
+        from ecgzoo.train.trees import train_trees
+
+        return train_trees(config, run_dir, overwrite=overwrite)  # type: ignore[return-value]
     tc = config.train
     model_class(config.model.name)  # an unknown model fails before any folder exists
     run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)

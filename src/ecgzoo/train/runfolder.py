@@ -129,7 +129,8 @@ def resolve_run(run: str | Path) -> Path:
     if text.startswith(PRETRAINED_PREFIX):
         name = text[len(PRETRAINED_PREFIX) :]
         folder = PRETRAINED_DIR / name
-        if not (folder / "model.safetensors").is_file():
+        # torch models ship model.safetensors; tree models their LightGBM text files
+        if not ((folder / "model.safetensors").is_file() or (folder / "fold_0.txt").is_file()):
             names = (
                 sorted(p.name for p in PRETRAINED_DIR.iterdir() if p.is_dir())
                 if (PRETRAINED_DIR.is_dir())

@@ -1,0 +1,374 @@
+"""Gradient-boosted trees (LightGBM) on label-free beat context: the classical baseline.
+
+Protocol (``data.mitbih.split: inter``; nothing is ever chosen on the test records):
+
+* training records: MIT-BIH DS1 (de Chazal 2004) plus every record of ``extra_databases``
+  (SVDB); with ``test_database: svdb`` every non-paced MIT-BIH record trains and every SVDB
+  record in the mirror is the test set.
+* record-wise k-fold on the training records (``model.params.folds``; folds balanced on S and V
+  beats): fold model ``k`` trains on the other folds and early-stops on fold ``k``'s records;
+  the test prediction is the mean of the fold models' probabilities (an ensemble).
+* class-prior adjustment: weights multiplying the ensemble's probabilities, searched on the
+  *out-of-fold* probabilities of the training records only (coordinate search on
+  ``(accuracy + F1_S + F1_V) / 3``).
+
+Run folder: ``config.yaml``, ``model.json`` (a ``ModelSpec``, name ``lightgbm``: feature names,
+groups, fold count and class weights in ``params``), ``fold_K.txt`` (LightGBM's own text model
+format, never pickle) and ``metrics.json``. Engine hook (one line at the top of
+``engine.train_run``): ``if config.model.name == "lightgbm": return train_trees(config,
+run_dir, overwrite=overwrite)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.config import ExperimentConfig, dump_config
+from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
+from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
+from ecgzoo.data.examples.beats import CLASS_NAMES
+from ecgzoo.data.splits import DS1, DS2, PACED
+from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.train.evaluate import score_predictions
+from ecgzoo.train.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
+
+TREE_MODEL = "lightgbm"
+DEFAULTS: dict[str, Any] = {
+    "folds": 5,
+    "n_estimators": 400,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 100,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.7,
+    "lambda_l2": 1.0,
+    "class_weight_power": 0.5,
+    "early_stopping": 40,
+    "max_n_per_record": 800,
+    "max_bin": 63,
+    "tune_priors": True,
+    "n_jobs": 2,
+}
+
+
+@dataclass
+class TreeResult:
+    """What :func:`train_trees` returns (the fields the CLI reads from the engine's result)."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def tree_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``model.params`` over :data:`DEFAULTS`; an unknown key is a ``ConfigError``."""
+    unknown = sorted(set(params) - set(DEFAULTS) - {"class_weights", "feature_names"})
+    if unknown:
+        raise ConfigError(f"model.params: unknown lightgbm option(s) {', '.join(unknown)}")
+    return {**DEFAULTS, **params}
+
+
+def protocol_records(options: Any) -> tuple[list[str], list[str] | None]:
+    """``(training MIT-BIH records, test MIT-BIH records)``; test ``None`` means all of SVDB.
+
+    DS2 records never appear in the first list (nor paced ones): training, the validation
+    folds and the prior search all draw from it and from ``extra_databases`` only.
+    """
+    if options.split != "inter":
+        raise ConfigError("data.mitbih.split: lightgbm models use the inter-patient protocol")
+    wanted = set(options.records) if options.records else None
+
+    def pick(names: tuple[str, ...]) -> list[str]:
+        return [r for r in names if wanted is None or r in wanted]
+
+    if options.test_database == "svdb":
+        if "svdb" in options.extra_databases:
+            raise ConfigError("data.mitbih.extra_databases: svdb is the test database here")
+        train_names, test_names = sorted(pick(DS1 + DS2)), None
+    else:
+        train_names, test_names = pick(DS1), pick(DS2)
+        if not test_names:
+            raise ConfigError("data.mitbih.records: no DS2 record to test on")
+    if not train_names:
+        raise ConfigError("data.mitbih.records: no training record of the protocol")
+    return train_names, test_names
+
+
+def protocol_tables(options: Any) -> tuple[dict, dict]:
+    """``(train_table, test_table)`` of the inter-patient protocol the options name."""
+    train_names, test_names = protocol_records(options)
+    # one cached table of every MIT-BIH record (or of the records a test names), then subsets
+    mitdb = load_table("mitdb", sorted(options.records) if options.records else None)
+    if test_names is None:
+        test = load_table("svdb")
+    else:
+        test = subset_table(mitdb, [f"mitdb/{r}" for r in test_names])
+    parts = [subset_table(mitdb, [f"mitdb/{r}" for r in train_names])]
+    parts += [load_table(db) for db in options.extra_databases]
+    train = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+    trained = {str(g) for g in np.unique(train["group"])}
+    shared = trained & {str(g) for g in np.unique(test["group"])}
+    if shared or any(g.startswith("mitdb/") and g[6:] in PACED for g in trained):
+        raise EcgzooError(f"protocol: test or paced records in training: {sorted(shared)}")
+    return train, test
+
+
+def record_folds(y: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+    """Fold id per beat: whole records, dealt greedily so folds share S, V and all beats alike.
+
+    Records in order of decreasing S, then V, then size; each goes to the fold whose load
+    (its share of all S + share of all V + share of all beats) is lowest.
+    """
+    records = np.unique(group)
+    if k < 2 or k > len(records):
+        raise ConfigError(f"model.params.folds: need 2 .. {len(records)} folds (got {k})")
+    counts = {r: np.bincount(y[group == r].clip(0), minlength=5) for r in records}
+    order = sorted(records, key=lambda r: (-counts[r][1], -counts[r][2], -counts[r].sum(), r))
+    totals = np.maximum(
+        [sum(c[1] for c in counts.values()), sum(c[2] for c in counts.values())]
+        + [sum(c.sum() for c in counts.values())],
+        1,
+    )
+    load = np.zeros(k)
+    fold_of: dict[str, int] = {}
+    for r in order:
+        f = int(np.argmin(load))
+        fold_of[r] = f
+        load[f] += float(np.sum(np.array([counts[r][1], counts[r][2], counts[r].sum()]) / totals))
+    return np.array([fold_of[g] for g in group], dtype=np.int64)
+
+
+def class_weights(y: np.ndarray, power: float) -> np.ndarray:
+    """Per-beat training weights ``(n / (k * count)) ** power`` of each beat's class."""
+    counts = np.bincount(y, minlength=len(CLASS_NAMES)).astype(np.float64)
+    present = counts > 0
+    w = np.zeros_like(counts)
+    w[present] = (len(y) / (present.sum() * counts[present])) ** power
+    return w[y]
+
+
+def _lgb_params(p: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {
+        "objective": "multiclass",
+        "num_class": len(CLASS_NAMES),
+        "learning_rate": p["learning_rate"],
+        "num_leaves": p["num_leaves"],
+        "min_child_samples": p["min_child_samples"],
+        "feature_fraction": p["feature_fraction"],
+        "bagging_fraction": p["bagging_fraction"],
+        "bagging_freq": 1,
+        "lambda_l2": p["lambda_l2"],
+        "max_bin": p["max_bin"],
+        "num_threads": p["n_jobs"],
+        "seed": seed,
+        "verbose": -1,
+    }
+
+
+def subsample_normal(
+    y: np.ndarray, group: np.ndarray, mask: np.ndarray, cap: int | None, seed: int
+) -> np.ndarray:
+    """``mask`` with at most ``cap`` (seeded random) N beats per record: every other beat kept.
+
+    N beats are 85 % of the data and alike within a record; a cap trains faster with the
+    same patients. Validation folds are never subsampled.
+    """
+    if not cap:
+        return mask
+    rng = np.random.default_rng(seed)
+    keep = mask.copy()
+    for g in np.unique(group[mask]):
+        normal = np.flatnonzero(mask & (group == g) & (y == 0))
+        if len(normal) > cap:
+            keep[rng.choice(normal, size=len(normal) - cap, replace=False)] = False
+    return keep
+
+
+def fit_folds(
+    X: np.ndarray,
+    y: np.ndarray,
+    group: np.ndarray,
+    folds: np.ndarray,
+    p: dict[str, Any],
+    seed: int,
+    names: list,
+) -> tuple[list, np.ndarray]:
+    """One booster per fold (early-stopped on that fold) and the out-of-fold probabilities."""
+    import lightgbm as lgb
+
+    oof = np.zeros((len(y), len(CLASS_NAMES)))
+    boosters = []
+    for k in range(int(folds.max()) + 1):
+        tr, va = subsample_normal(y, group, folds != k, p["max_n_per_record"], seed), folds == k
+        w = class_weights(y[tr], p["class_weight_power"])
+        dtr = lgb.Dataset(X[tr], y[tr], weight=w, feature_name=names, free_raw_data=True)
+        dva = lgb.Dataset(X[va], y[va], reference=dtr)
+        booster = lgb.train(
+            _lgb_params(p, seed + k),
+            dtr,
+            num_boost_round=p["n_estimators"],
+            valid_sets=[dva],
+            callbacks=[lgb.early_stopping(p["early_stopping"], verbose=False)],
+        )
+        oof[va] = booster.predict(X[va], num_iteration=booster.best_iteration)
+        boosters.append(booster)
+    return boosters, oof
+
+
+def adjust(prob: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Probabilities times class weights, renormalised (a class-prior shift)."""
+    q = prob * np.asarray(weights)[None, :]
+    return q / q.sum(axis=1, keepdims=True).clip(1e-12)
+
+
+def prior_objective(y: np.ndarray, pred: np.ndarray) -> float:
+    """``(accuracy + F1_S + F1_V) / 3``: what the prior search maximises (validation only)."""
+
+    def f1(c: int) -> float:
+        tp = np.sum((pred == c) & (y == c))
+        den = np.sum(pred == c) + np.sum(y == c)
+        return 2.0 * tp / den if den else 0.0
+
+    return float((np.mean(pred == y) + f1(1) + f1(2)) / 3.0)
+
+
+def tune_priors(oof: np.ndarray, y: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """S and V weights (N, F, Q fixed at 1) maximising :func:`prior_objective` on OOF probs.
+
+    Only the classes the objective scores are tuned: weighting F or Q would trade accuracy
+    for nothing the objective sees, and overfit the few F-rich training records.
+    """
+    w = np.ones(len(CLASS_NAMES))
+    grid = np.exp(np.linspace(-3.0, 3.0, 25))
+    best = prior_objective(y, adjust(oof, w).argmax(1))
+    for _ in range(rounds):
+        for c in (1, 2):
+            for g in grid:
+                trial = w.copy()
+                trial[c] = g
+                score = prior_objective(y, adjust(oof, trial).argmax(1))
+                if score > best + 1e-9:
+                    best, w = score, trial
+    return w
+
+
+def predict_ensemble(boosters: list, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mean of the fold boosters' probabilities, prior-adjusted by ``weights``."""
+    prob = np.mean([b.predict(X, num_iteration=b.best_iteration or None) for b in boosters], 0)
+    return adjust(prob, weights)
+
+
+def per_record(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dict[str, dict[str, int]]:
+    """S and V counts per record: reference, detected (TP) and false alarms (FP)."""
+    out = {}
+    for g in np.unique(group):
+        m = group == g
+        row = {}
+        for c, name in ((1, "S"), (2, "V")):
+            row[name] = int(np.sum(y[m] == c))
+            row[f"{name}_tp"] = int(np.sum((y[m] == c) & (pred[m] == c)))
+            row[f"{name}_fp"] = int(np.sum((y[m] != c) & (pred[m] == c)))
+        out[str(g)] = row
+    return out
+
+
+def inter_metrics(y: np.ndarray, prob: np.ndarray, group: np.ndarray) -> dict[str, Any]:
+    """Scores of a test set: the usual metrics, AAMI, per-record S/V, and SVEB without 232."""
+    m = score_predictions(y, prob, list(CLASS_NAMES))
+    pred = prob.argmax(1)
+    m["per_record"] = per_record(y, pred, group)
+    keep = group != "mitdb/232"
+    if (~keep).any():
+        m["without_232"] = score_predictions(y[keep], prob[keep], list(CLASS_NAMES))["aami"]
+    return m
+
+
+def train_trees(
+    config: ExperimentConfig, run_dir: Path | None = None, *, overwrite: bool = False
+) -> TreeResult:
+    """Train the fold ensemble the config describes and write its run folder."""
+    options = config.data.mitbih
+    p = tree_params(config.model.params)
+    groups = check_groups(options.context_groups, "data.mitbih.context_groups")
+    run_dir = Path(run_dir) if run_dir is not None else Path(config.output_dir) / config.name
+    if (run_dir / "metrics.json").is_file() and not overwrite:
+        raise EcgzooError(f"{run_dir}: already holds a finished run (choose another name=...)")
+    started = time.time()
+    train, test = protocol_tables(options)
+    X, y, group, names = feature_matrix(train, groups, options.amplitude_normalise)
+    folds = record_folds(y, group, int(p["folds"]))
+    boosters, oof = fit_folds(X, y, group, folds, p, config.train.seed, names)
+    weights = tune_priors(oof, y) if p["tune_priors"] else np.ones(len(CLASS_NAMES))
+    Xt, yt, gt, _ = feature_matrix(test, groups, options.amplitude_normalise)
+    prob = predict_ensemble(boosters, Xt, weights)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for k, b in enumerate(boosters):
+        atomic_write_text(run_dir / f"fold_{k}.txt", b.model_to_string())
+    spec = ModelSpec(
+        name=TREE_MODEL,
+        params={
+            **{k: v for k, v in p.items() if k not in ("class_weights", "feature_names")},
+            "class_weights": [float(v) for v in weights],
+            "feature_names": names,
+        },
+        n_leads=1,
+        n_samples=int(np.asarray(train["x"]).shape[1]),
+        n_classes=len(CLASS_NAMES),
+        n_features=len(names),
+        class_names=list(CLASS_NAMES),
+        sampling_rate=CONTEXT_FS,
+    )
+    write_spec(run_dir, spec)
+    atomic_write_text(run_dir / "config.yaml", dump_config(config))
+    metrics = {
+        "model": TREE_MODEL,
+        "train_records": sorted(str(g) for g in np.unique(group)),
+        "fold_records": {
+            str(k): sorted(str(g) for g in np.unique(group[folds == k]))
+            for k in range(len(boosters))
+        },
+        "validation_oof": score_predictions(y, adjust(oof, weights), list(CLASS_NAMES)),
+        "test_records": sorted(str(g) for g in np.unique(gt)),
+        "test": inter_metrics(yt, prob, gt),
+        "train_seconds": round(time.time() - started, 1),
+        "best_iterations": [int(b.best_iteration) for b in boosters],
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    return TreeResult(run_dir, metrics)
+
+
+def is_tree_run(folder: Path) -> bool:
+    """Whether a run (or pretrained) folder holds a tree model."""
+    return (folder / "model.json").is_file() and read_spec(folder).name == TREE_MODEL
+
+
+def load_tree_model(folder: Path) -> tuple[list, ModelSpec]:
+    """The fold boosters (LightGBM text files, no pickle) and the spec of a tree run folder."""
+    import lightgbm as lgb
+
+    spec = read_spec(folder)
+    n = int(spec.params["folds"])
+    boosters = []
+    for k in range(n):
+        path = folder / f"fold_{k}.txt"
+        if not path.is_file():
+            raise EcgzooError(f"{path}: tree model file not found")
+        boosters.append(lgb.Booster(model_str=path.read_text()))
+    return boosters, spec
+
+
+def evaluate_tree_table(folder: Path, options: Any, table: dict) -> dict[str, Any]:
+    """Score the tree model of ``folder`` on a beat table (see ``data.contextset``)."""
+    boosters, spec = load_tree_model(folder)
+    groups = check_groups(options.context_groups, "data.mitbih.context_groups")
+    X, y, group, names = feature_matrix(table, groups, options.amplitude_normalise)
+    if names != spec.params["feature_names"]:
+        raise EcgzooError(f"{folder}: the model's features differ from its config's")
+    if len(y) == 0:
+        raise EcgzooError("no AAMI-labelled beat to score")
+    prob = predict_ensemble(boosters, X, np.asarray(spec.params["class_weights"]))
+    return inter_metrics(y, prob, group)
