@@ -16,7 +16,12 @@ def models_list(
     n_classes: Annotated[int, typer.Option(help="classes for the parameter count")] = 5,
 ) -> None:
     """Every registered model with a one-line description and its default parameter count."""
-    from ecgzoo.models.registry import available_models, build_model, count_parameters
+    from ecgzoo.models.registry import (
+        available_models,
+        available_tree_models,
+        build_model,
+        count_parameters,
+    )
 
     rows = []
     for info in available_models():
@@ -27,4 +32,6 @@ def models_list(
         except EcgzooError as exc:
             params = f"n/a ({exc})"
         rows.append({"model": info.name, "parameters": params, "description": info.description})
+    for info in available_tree_models():
+        rows.append({"model": info.name, "parameters": "trees", "description": info.description})
     console.print(rich_table(rows, title="ecgzoo models"))

@@ -143,6 +143,8 @@ def _read_metrics(path: Path) -> dict:
     if not isinstance(metrics, dict) or not isinstance(metrics.get("test", {}), dict):
         raise EcgzooError(f"{path}: not an ecgzoo metrics file (expected an object with 'test')")
     return metrics
+
+
 def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict, str] | None:
     """Metrics of a beat model on ``--data FOLDER``, or of a tree model on a split; else None."""
     from ecgzoo.train.trees import is_tree_run

@@ -39,14 +39,32 @@ _MODELS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Models trained outside the torch engine (``ecgzoo.train.trees``): name -> description.
+TREE_MODELS: dict[str, str] = {
+    "lightgbm": "gradient-boosted trees on label-free RR + morphology features (fold ensemble)",
+}
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
     description: str
+    kind: str = "torch"  # "torch": a zoo network; "trees": trained by ecgzoo.train.trees
 
 
 def available_models() -> list[ModelInfo]:
+    """The zoo's torch networks (every one follows the model contract)."""
     return [ModelInfo(name, desc) for name, (_, _, desc) in _MODELS.items()]
+
+
+def available_tree_models() -> list[ModelInfo]:
+    """Models trained outside the torch engine (gradient-boosted trees)."""
+    return [ModelInfo(name, desc, "trees") for name, desc in TREE_MODELS.items()]
+
+
+def is_tree_model(name: str) -> bool:
+    """Whether ``name`` is a tree model (trained and scored by ``ecgzoo.train.trees``)."""
+    return name in TREE_MODELS
 
 
 def model_class(name: str) -> type[nn.Module]:
@@ -100,6 +118,14 @@ def _params_schema(name: str) -> type:
 def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
     """Why ``params`` are not valid hyperparameters of model ``name`` (None when they are):
     unknown or misspelt names (with the valid ones listed) and values of the wrong type."""
+    if is_tree_model(name):
+        from ecgzoo.train.trees import tree_params
+
+        try:
+            tree_params(params)
+        except ConfigError as exc:
+            return str(exc)
+        return None
     valid = model_params(name)
     for key in params:
         if key in SHAPE_ARGS:
