@@ -107,11 +107,11 @@ class SearchSpace(BaseModel):
 
     # -- divisibility -------------------------------------------------------------------------
 
-    def _divisible(self) -> dict[str, str]:
+    def divisible_pairs(self) -> dict[str, str]:
         """Target key -> divisor key."""
         return {pair[0]: pair[1] for pair in self.constraints.divisible}
 
-    def _divisor_values(self, key: str) -> list[int]:
+    def divisor_values(self, key: str) -> list[int]:
         """Every value the divisor ``key`` can take."""
         if key in self.fixed:
             return [self.fixed[key]]
@@ -127,7 +127,7 @@ class SearchSpace(BaseModel):
         """The HyperOpt space (label -> ``hp`` expression) HyperOptSearch samples from."""
         from hyperopt import hp
 
-        targets = self._divisible()
+        targets = self.divisible_pairs()
         space: dict[str, Any] = {}
         for key, spec in self.params.items():
             if key in targets:
@@ -155,7 +155,7 @@ class SearchSpace(BaseModel):
         Values are plain Python types; ``int`` parameters are rounded and clipped into range,
         and every ``divisible`` target is a multiple of its divisor inside its range.
         """
-        targets = self._divisible()
+        targets = self.divisible_pairs()
         values: dict[str, Any] = {}
         for key, spec in self.params.items():
             if key in targets:
@@ -179,12 +179,10 @@ class SearchSpace(BaseModel):
 
     # -- checks -------------------------------------------------------------------------------
 
-    def _fail(self, key: str | None, message: str) -> ConfigError:
+    def error(self, key: str | None, message: str) -> ConfigError:
+        """A ``ConfigError`` naming the space's file and (when given) the parameter ``key``."""
         where = f"parameter {key!r}: " if key else ""
         return ConfigError(f"{self.source}: {where}{message}")
-
-    def _check_structure(self) -> None:
-        check_structure(self)
 
     def check_keys(self, model_names: list[str] | None = None) -> None:
         """Every key must be a config key; ``model.params.*`` must be accepted by the model(s).
@@ -248,7 +246,7 @@ def parse_space(tree: Any, source: str = "search space") -> SearchSpace:
     except ValidationError as exc:
         raise ConfigError(_format_error(source, exc)) from None
     space._source = source
-    space._check_structure()
+    check_structure(space)
     space.check_keys()
     return space
 

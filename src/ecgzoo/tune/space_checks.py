@@ -31,96 +31,96 @@ __all__ = ["check_keys", "check_structure"]
 RESERVED_KEYS = {"name", "output_dir"}
 
 
-def check_structure(self: SearchSpace) -> None:
-    """Ranges, choices and ``divisible`` constraints of ``self`` are consistent."""
-    if not self.params:
-        raise self._fail(None, "params is empty: a search needs at least one parameter")
-    for key, spec in self.params.items():
-        _check_key_syntax(self, key)
+def check_structure(space: SearchSpace) -> None:
+    """Ranges, choices and ``divisible`` constraints of ``space`` are consistent."""
+    if not space.params:
+        raise space.error(None, "params is empty: a search needs at least one parameter")
+    for key, spec in space.params.items():
+        _check_key_syntax(space, key)
         if isinstance(spec, IntParam):
             if spec.low > spec.high:
-                raise self._fail(key, f"empty range: low ({spec.low}) > high ({spec.high})")
+                raise space.error(key, f"empty range: low ({spec.low}) > high ({spec.high})")
             if spec.log and spec.low <= 0:
-                raise self._fail(key, f"log scale needs low > 0, got {spec.low}")
+                raise space.error(key, f"log scale needs low > 0, got {spec.low}")
         elif isinstance(spec, UniformParam | LogUniformParam | QUniformParam):
             if not (math.isfinite(spec.low) and math.isfinite(spec.high)):
-                raise self._fail(key, "low and high must be finite")
+                raise space.error(key, "low and high must be finite")
             if spec.low >= spec.high:
-                raise self._fail(key, f"empty range: low ({spec.low}) >= high ({spec.high})")
+                raise space.error(key, f"empty range: low ({spec.low}) >= high ({spec.high})")
             if isinstance(spec, LogUniformParam) and spec.low <= 0:
-                raise self._fail(key, f"loguniform needs low > 0, got {spec.low}")
+                raise space.error(key, f"loguniform needs low > 0, got {spec.low}")
             if isinstance(spec, QUniformParam) and spec.q > spec.high - spec.low:
-                raise self._fail(key, f"step q ({spec.q}) is larger than the range")
+                raise space.error(key, f"step q ({spec.q}) is larger than the range")
         elif not spec.values:
-            raise self._fail(key, "choice has no values")
-        if key in self.fixed:
-            raise self._fail(key, "is both sampled (params) and fixed")
-    for key in self.fixed:
-        _check_key_syntax(self, key)
+            raise space.error(key, "choice has no values")
+        if key in space.fixed:
+            raise space.error(key, "is both sampled (params) and fixed")
+    for key in space.fixed:
+        _check_key_syntax(space, key)
     targets: set[str] = set()
-    for pair in self.constraints.divisible:
+    for pair in space.constraints.divisible:
         if len(pair) != 2:
-            raise self._fail(None, f"constraints.divisible: expected [A, B], got {pair}")
+            raise space.error(None, f"constraints.divisible: expected [A, B], got {pair}")
         a, b = pair
-        if a not in self.params or not isinstance(self.params[a], IntParam):
-            raise self._fail(a, "constraints.divisible: the first key must be an int parameter")
+        if a not in space.params or not isinstance(space.params[a], IntParam):
+            raise space.error(a, "constraints.divisible: the first key must be an int parameter")
         if a in targets:
-            raise self._fail(a, "constraints.divisible: a key can have one divisor only")
-        if b not in self.params and b not in self.fixed:
-            raise self._fail(b, "constraints.divisible: the divisor must be a parameter or fixed")
-        if b in self.params and not isinstance(self.params[b], IntParam | ChoiceParam):
-            raise self._fail(b, "constraints.divisible: the divisor must be int or choice")
+            raise space.error(a, "constraints.divisible: a key can have one divisor only")
+        if b not in space.params and b not in space.fixed:
+            raise space.error(b, "constraints.divisible: the divisor must be a parameter or fixed")
+        if b in space.params and not isinstance(space.params[b], IntParam | ChoiceParam):
+            raise space.error(b, "constraints.divisible: the divisor must be int or choice")
         targets.add(a)
-    for a, b in self._divisible().items():
+    for a, b in space.divisible_pairs().items():
         if b in targets:
-            raise self._fail(b, "constraints.divisible: a divisor cannot itself be constrained")
-        spec = self.params[a]
+            raise space.error(b, "constraints.divisible: a divisor cannot itself be constrained")
+        spec = space.params[a]
         assert isinstance(spec, IntParam)
-        for d in self._divisor_values(b):
+        for d in space.divisor_values(b):
             if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-                raise self._fail(b, f"divisor values must be positive integers, got {d!r}")
+                raise space.error(b, f"divisor values must be positive integers, got {d!r}")
             if multiples(spec, d)[0] > multiples(spec, d)[1]:
-                raise self._fail(a, f"no multiple of {b} = {d} lies in [{spec.low}, {spec.high}]")
+                raise space.error(a, f"no multiple of {b} = {d} lies in [{spec.low}, {spec.high}]")
 
 
-def check_keys(self: SearchSpace, model_names: list[str] | None = None) -> None:
+def check_keys(space: SearchSpace, model_names: list[str] | None = None) -> None:
     """Every key must be a config key; ``model.params.*`` must be accepted by the model(s).
 
     ``model_names``: the models trials may build (default: the space's ``model``, or the
     sampled/fixed ``model.name``). Without any, ``model.params.*`` names go unchecked.
     """
     names = list(model_names or [])
-    if "model.name" in self.fixed:
-        names = [str(self.fixed["model.name"])]
-    elif isinstance(self.params.get("model.name"), ChoiceParam):
-        names = [str(v) for v in self.params["model.name"].values]  # type: ignore[union-attr]
-    elif not names and self.model:
-        names = [self.model]
-    if self.model and names and any(n != self.model for n in names):
-        raise self._fail(
-            "model.name", f"the space is for model {self.model!r}, not {', '.join(names)}"
+    if "model.name" in space.fixed:
+        names = [str(space.fixed["model.name"])]
+    elif isinstance(space.params.get("model.name"), ChoiceParam):
+        names = [str(v) for v in space.params["model.name"].values]  # type: ignore[union-attr]
+    elif not names and space.model:
+        names = [space.model]
+    if space.model and names and any(n != space.model for n in names):
+        raise space.error(
+            "model.name", f"the space is for model {space.model!r}, not {', '.join(names)}"
         )
-    accepted = {name: _model_arguments(self, name) for name in names}
-    for key in [*self.params, *self.fixed]:
+    accepted = {name: _model_arguments(space, name) for name in names}
+    for key in [*space.params, *space.fixed]:
         parts = key.split(".")
         if parts[:2] == ["model", "params"]:
             if len(parts) != 3:
-                raise self._fail(key, "model.params keys have the form model.params.NAME")
+                raise space.error(key, "model.params keys have the form model.params.NAME")
             for name, args in accepted.items():
                 if parts[2] not in args:
-                    raise self._fail(
+                    raise space.error(
                         key,
                         f"unknown parameter: model {name!r} accepts {', '.join(sorted(args))}",
                     )
         else:
-            _check_config_key(self, key)
+            _check_config_key(space, key)
 
 
 def _check_key_syntax(space: SearchSpace, key: str) -> None:
     if not key or any(not part for part in key.split(".")):
-        raise space._fail(key, "is not a dotted config key")
+        raise space.error(key, "is not a dotted config key")
     if key in RESERVED_KEYS:
-        raise space._fail(key, "names the run and cannot be searched")
+        raise space.error(key, "names the run and cannot be searched")
 
 
 def _check_config_key(space: SearchSpace, key: str) -> None:
@@ -131,7 +131,7 @@ def _check_config_key(space: SearchSpace, key: str) -> None:
         fields = node.model_fields
         if part not in fields:
             where = ".".join(parts[:i]) or "the config"
-            raise space._fail(
+            raise space.error(
                 key, f"unknown parameter: {where} has no {part!r} (choose from {', '.join(fields)})"
             )
         annotation = fields[part].annotation
@@ -139,10 +139,10 @@ def _check_config_key(space: SearchSpace, key: str) -> None:
         is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if last:
             if is_section:
-                raise space._fail(key, "names a config section, not a value")
+                raise space.error(key, "names a config section, not a value")
             return
         if not is_section:
-            raise space._fail(key, f"unknown parameter: {'.'.join(parts[: i + 1])} is a value")
+            raise space.error(key, f"unknown parameter: {'.'.join(parts[: i + 1])} is a value")
         node = annotation
 
 
@@ -153,6 +153,6 @@ def _model_arguments(space: SearchSpace, name: str) -> set[str]:
     try:
         return set(model_params(name))
     except ConfigError as exc:
-        raise space._fail("model.name", str(exc)) from None
+        raise space.error("model.name", str(exc)) from None
     except ImportError as exc:
-        raise space._fail("model.name", f"model {name!r} cannot be imported ({exc})") from None
+        raise space.error("model.name", f"model {name!r} cannot be imported ({exc})") from None
