@@ -292,6 +292,20 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
+def read_yaml_file(path: str | Path, what: str = "config") -> Any:
+    """The parsed YAML of ``path``; a missing file, non-UTF-8 bytes or bad YAML raise a
+    one-line ``ConfigError`` naming the file (``what`` names the kind of file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
+
+
 def check_name(name: str, source: str = "config") -> None:
     """Refuse a run name that is not one plain folder name (it is joined to ``output_dir``)."""
     bad = (
@@ -336,14 +350,7 @@ def build_config(
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read a YAML experiment config and apply overrides."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
+    tree = read_yaml_file(path, "config")
     if tree is None:
         # An empty file would otherwise train the full default experiment without a word.
         raise ConfigError(f"{path}: the config file is empty")

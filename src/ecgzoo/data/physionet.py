@@ -10,10 +10,8 @@ there and every file it names still has its size (:func:`is_fetched`); ``verify=
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -35,6 +33,14 @@ from ecgzoo.data.catalog import (
     get_database,
     parse_sums,
     upstream_url,
+)
+from ecgzoo.data.fetch_marker import (
+    MARKER,
+    is_included,
+    marker_problems,
+    normalise_includes,
+    read_marker,
+    write_marker,
 )
 from ecgzoo.data.transfer import (
     NotAtSource,
@@ -63,8 +69,6 @@ __all__ = [
 ]
 
 MIRROR_ENV = "ECGZOO_PHYSIONET_MIRROR"
-MARKER = ".complete"
-MARKER_FORMAT = 2
 
 
 def _resolve(database: str, version: str | None) -> Database:
@@ -86,7 +90,7 @@ def is_fetched(
     """Whether a complete copy is there: the marker, and every file it records at its size."""
     db = _resolve(database, version)
     target = database_dir(db.name, db.version, home)
-    return not _problems(db, target, _includes(db, include), full=False)
+    return not marker_problems(db, target, normalise_includes(db, include), full=False)
 
 
 def verify_fetched(
@@ -105,7 +109,9 @@ def verify_fetched(
     """
     db = _resolve(database, version)
     target = database_dir(db.name, db.version, home)
-    return _problems(db, target, _includes(db, include), full, cover=include is not None)
+    return marker_problems(
+        db, target, normalise_includes(db, include), full, cover=include is not None
+    )
 
 
 def fetch_summary(
@@ -113,7 +119,7 @@ def fetch_summary(
 ) -> dict[str, object]:
     """Files, bytes and how many files were verified which way, from the fetch marker."""
     db = _resolve(database, version)
-    info = _read_marker(database_dir(db.name, db.version, home)) or {}
+    info = read_marker(database_dir(db.name, db.version, home)) or {}
     files: dict[str, Entry] = info.get("files", {})
     hows = Counter(entry[2] for entry in files.values())
     return {
@@ -146,9 +152,9 @@ def fetch(
     check) is fetched again.
     """
     db = _resolve(database, version)
-    includes = _includes(db, include)
+    includes = normalise_includes(db, include)
     target = database_dir(db.name, db.version, home)
-    if not _problems(db, target, includes, verify):
+    if not marker_problems(db, target, includes, verify):
         return target
     if mirror is None:
         mirror = os.environ.get(MIRROR_ENV) or None
@@ -157,11 +163,11 @@ def fetch(
     target.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(target.parent / f".{db.version}.lock"):
         # another process may have finished it meanwhile (a failed full check is not re-run)
-        if not verify and not _problems(db, target, includes, full=False):
+        if not verify and not marker_problems(db, target, includes, full=False):
             return target
         created = not target.exists()
         target.mkdir(exist_ok=True)
-        previous = _read_marker(target)
+        previous = read_marker(target)
         if previous and previous.get("include") and includes:  # keep what was fetched before
             includes = sorted(set(previous["include"]) | set(includes))
         (target / MARKER).unlink(missing_ok=True)  # no longer true: never trusted again
@@ -173,7 +179,7 @@ def fetch(
             if db.listed:
                 assert listing is not None
                 files.update(_obtain_listed(db, listing, includes, mirror, target, progress))
-            _write_marker(db, target, files, includes)
+            write_marker(db, target, files, includes)
         except BaseException:
             _remove_temporaries(target)
             if created:
@@ -182,76 +188,6 @@ def fetch(
             raise
         _remove_temporaries(target, parts=True)  # leftovers of earlier, failed fetches
     return target
-
-
-# --------------------------------------------------------------------------- marker
-
-
-def _includes(db: Database, include: Sequence[str] | None) -> list[str] | None:
-    if not include:
-        return None
-    if not db.listed:
-        raise ConfigError(f"include: {db.name} is fetched whole (only listed databases take it)")
-    return sorted({p.strip("/") for p in include if p.strip("/")}) or None
-
-
-def _included(rel: str, includes: list[str] | None) -> bool:
-    return includes is None or any(rel == p or rel.startswith(p + "/") for p in includes)
-
-
-def _read_marker(target: Path) -> dict | None:
-    try:
-        info = json.loads((target / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict) or info.get("format") != MARKER_FORMAT:
-        return None
-    if not isinstance(info.get("files"), dict):
-        return None
-    return info
-
-
-def _problems(
-    db: Database, target: Path, includes: list[str] | None, full: bool, cover: bool = True
-) -> list[str]:
-    """Why ``target`` is not a complete copy of ``includes`` (empty when it is)."""
-    info = _read_marker(target)
-    if info is None:
-        return [f"{target}: not fetched (no valid {MARKER} marker)"]
-    if (info.get("database"), info.get("version")) != (db.name, db.version):
-        return [f"{target / MARKER}: records another database"]
-    done = info.get("include")
-    if cover and done is not None and not all(_included(p, done) for p in includes or [""]):
-        return [f"{target}: fetched only {', '.join(done)}"]
-    problems = []
-    for name, entry in info["files"].items():
-        path = target / name
-        try:
-            size = path.stat().st_size
-        except OSError:
-            problems.append(f"{name}: missing")
-            continue
-        if size != entry[0]:
-            problems.append(f"{name}: size {size} bytes, {entry[0]} when fetched")
-        elif full and sha256_file(path) != entry[1]:
-            problems.append(f"{name}: SHA-256 differs from the verified download")
-    return problems
-
-
-def _write_marker(
-    db: Database, target: Path, files: dict[str, Entry], includes: list[str] | None
-) -> None:
-    info = {
-        "format": MARKER_FORMAT,
-        "database": db.name,
-        "version": db.version,
-        "include": includes,
-        "files": dict(sorted(files.items())),
-        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    tmp = target / f"{MARKER}.tmp"
-    tmp.write_text(json.dumps(info, separators=(",", ":")))
-    os.replace(tmp, target / MARKER)
 
 
 # --------------------------------------------------------------------------- sources
@@ -370,7 +306,7 @@ def _obtain_listed(
 ) -> dict[str, Entry]:
     """Every file the listing names (under ``includes``), one by one; already-good ones kept."""
     assert db.sums is not None
-    wanted = {rel: sha for rel, sha in listing.items() if _included(rel, includes)}
+    wanted = {rel: sha for rel, sha in listing.items() if is_included(rel, includes)}
     if not wanted:
         raise DataError(f"{db.name} {db.version}: {SUMS} lists no file under {includes}")
     base = db.sums.url.rpartition("/")[0]

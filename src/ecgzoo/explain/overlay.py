@@ -15,10 +15,11 @@ to the target and moves it into place with ``os.replace`` (a reader never sees h
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ecgzoo.report.figures import new_figure, save_figure
 
 __all__ = ["plot_signal_cam", "plot_spectrogram_cam"]
 
@@ -29,27 +30,9 @@ PAD_COLOUR = "0.55"
 
 def _figure(width: float, height: float, rows: int, ratios: list[float]):
     # The Agg canvas is attached to this figure alone: no pyplot, no global backend switch.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(width, height, dpi=DPI)
     axes = fig.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     return fig, axes
-
-
-def _save(fig, path: str | os.PathLike[str]) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp.png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
 
 
 def _width_for(seconds: float) -> float:
@@ -156,7 +139,7 @@ def plot_signal_cam(
         ax.set_title(title, fontsize=10)
     _map_axis(ax_map, t, cam)
     fig.colorbar(lc, ax=[ax, ax_map], label="Grad-CAM (normalised)", pad=0.01, aspect=30)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_spectrogram_cam(
@@ -235,4 +218,4 @@ def plot_spectrogram_cam(
         pad=0.01,
         aspect=30,
     )
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)

@@ -30,17 +30,29 @@ parameter. Importing this module imports neither HyperOpt nor Ray.
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from ecgzoo.config import ExperimentConfig, build_config, set_dotted
+from ecgzoo.config import ExperimentConfig, build_config, read_yaml_file, set_dotted
 from ecgzoo.errors import ConfigError
+from ecgzoo.tune.distributions import (
+    DISTRIBUTIONS,
+    ChoiceParam,
+    Constraints,
+    IntParam,
+    LogUniformParam,
+    Param,
+    QUniformParam,
+    UniformParam,
+    nth_multiple,
+    plain,
+)
+from ecgzoo.tune.space_checks import check_keys, check_structure
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -52,60 +64,12 @@ __all__ = [
 ]
 
 UNIT_SUFFIX = "#unit"
-# Keys a search may not vary: they name and place the run, they are not hyperparameters.
-_RESERVED = {"name", "output_dir"}
-# Model constructor arguments that come from the data, not from model.params.
-_SHAPE_ARGS = {"self", "n_leads", "n_samples", "n_classes", "n_features"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IntParam(_Strict):
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
-
-
-class UniformParam(_Strict):
-    type: Literal["uniform"]
-    low: float
-    high: float
-
-
-class LogUniformParam(_Strict):
-    type: Literal["loguniform"]
-    low: float
-    high: float
-
-
-class QUniformParam(_Strict):
-    type: Literal["quniform"]
-    low: float
-    high: float
-    q: float = Field(gt=0)
-
-
-class ChoiceParam(_Strict):
-    type: Literal["choice"]
-    values: list[Any]
-
-
-Param = Annotated[
-    IntParam | UniformParam | LogUniformParam | QUniformParam | ChoiceParam,
-    Field(discriminator="type"),
-]
-DISTRIBUTIONS = ("int", "uniform", "loguniform", "quniform", "choice")
-
-
-class Constraints(_Strict):
-    divisible: list[list[str]] = Field(default_factory=list)
-
-
-class SearchSpace(_Strict):
+class SearchSpace(BaseModel):
     """A validated search space. Build it with :func:`load_space` or :func:`parse_space`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str | None = None
     description: str | None = None
@@ -143,11 +107,11 @@ class SearchSpace(_Strict):
 
     # -- divisibility -------------------------------------------------------------------------
 
-    def _divisible(self) -> dict[str, str]:
+    def divisible_pairs(self) -> dict[str, str]:
         """Target key -> divisor key."""
         return {pair[0]: pair[1] for pair in self.constraints.divisible}
 
-    def _divisor_values(self, key: str) -> list[int]:
+    def divisor_values(self, key: str) -> list[int]:
         """Every value the divisor ``key`` can take."""
         if key in self.fixed:
             return [self.fixed[key]]
@@ -163,7 +127,7 @@ class SearchSpace(_Strict):
         """The HyperOpt space (label -> ``hp`` expression) HyperOptSearch samples from."""
         from hyperopt import hp
 
-        targets = self._divisible()
+        targets = self.divisible_pairs()
         space: dict[str, Any] = {}
         for key, spec in self.params.items():
             if key in targets:
@@ -191,14 +155,14 @@ class SearchSpace(_Strict):
         Values are plain Python types; ``int`` parameters are rounded and clipped into range,
         and every ``divisible`` target is a multiple of its divisor inside its range.
         """
-        targets = self._divisible()
+        targets = self.divisible_pairs()
         values: dict[str, Any] = {}
         for key, spec in self.params.items():
             if key in targets:
                 continue
             if key not in sample:
                 raise ConfigError(f"{self.source}: sample has no value for {key!r}")
-            value = _plain(sample[key])
+            value = plain(sample[key])
             if isinstance(spec, IntParam):
                 value = int(min(max(round(float(value)), spec.low), spec.high))
             values[key] = value
@@ -207,7 +171,7 @@ class SearchSpace(_Strict):
             assert isinstance(spec, IntParam)
             divisor = int(values[divisor_key] if divisor_key in values else self.fixed[divisor_key])
             unit = float(sample.get(key + UNIT_SUFFIX, sample.get(key, 0.0)))
-            values[key] = _nth_multiple(spec, divisor, unit)
+            values[key] = nth_multiple(spec, divisor, unit)
         ordered = {k: values[k] for k in self.params}
         for key, value in self.fixed.items():
             ordered.setdefault(key, value)
@@ -215,95 +179,17 @@ class SearchSpace(_Strict):
 
     # -- checks -------------------------------------------------------------------------------
 
-    def _fail(self, key: str | None, message: str) -> ConfigError:
+    def error(self, key: str | None, message: str) -> ConfigError:
+        """A ``ConfigError`` naming the space's file and (when given) the parameter ``key``."""
         where = f"parameter {key!r}: " if key else ""
         return ConfigError(f"{self.source}: {where}{message}")
-
-    def _check_structure(self) -> None:
-        if not self.params:
-            raise self._fail(None, "params is empty: a search needs at least one parameter")
-        for key, spec in self.params.items():
-            _check_key_syntax(self, key)
-            if isinstance(spec, IntParam):
-                if spec.low > spec.high:
-                    raise self._fail(key, f"empty range: low ({spec.low}) > high ({spec.high})")
-                if spec.log and spec.low <= 0:
-                    raise self._fail(key, f"log scale needs low > 0, got {spec.low}")
-            elif isinstance(spec, UniformParam | LogUniformParam | QUniformParam):
-                if not (math.isfinite(spec.low) and math.isfinite(spec.high)):
-                    raise self._fail(key, "low and high must be finite")
-                if spec.low >= spec.high:
-                    raise self._fail(key, f"empty range: low ({spec.low}) >= high ({spec.high})")
-                if isinstance(spec, LogUniformParam) and spec.low <= 0:
-                    raise self._fail(key, f"loguniform needs low > 0, got {spec.low}")
-                if isinstance(spec, QUniformParam) and spec.q > spec.high - spec.low:
-                    raise self._fail(key, f"step q ({spec.q}) is larger than the range")
-            elif not spec.values:
-                raise self._fail(key, "choice has no values")
-            if key in self.fixed:
-                raise self._fail(key, "is both sampled (params) and fixed")
-        for key in self.fixed:
-            _check_key_syntax(self, key)
-        targets: set[str] = set()
-        for pair in self.constraints.divisible:
-            if len(pair) != 2:
-                raise self._fail(None, f"constraints.divisible: expected [A, B], got {pair}")
-            a, b = pair
-            if a not in self.params or not isinstance(self.params[a], IntParam):
-                raise self._fail(a, "constraints.divisible: the first key must be an int parameter")
-            if a in targets:
-                raise self._fail(a, "constraints.divisible: a key can have one divisor only")
-            if b not in self.params and b not in self.fixed:
-                raise self._fail(
-                    b, "constraints.divisible: the divisor must be a parameter or fixed"
-                )
-            if b in self.params and not isinstance(self.params[b], IntParam | ChoiceParam):
-                raise self._fail(b, "constraints.divisible: the divisor must be int or choice")
-            targets.add(a)
-        for a, b in self._divisible().items():
-            if b in targets:
-                raise self._fail(b, "constraints.divisible: a divisor cannot itself be constrained")
-            spec = self.params[a]
-            assert isinstance(spec, IntParam)
-            for d in self._divisor_values(b):
-                if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-                    raise self._fail(b, f"divisor values must be positive integers, got {d!r}")
-                if _multiples(spec, d)[0] > _multiples(spec, d)[1]:
-                    raise self._fail(
-                        a, f"no multiple of {b} = {d} lies in [{spec.low}, {spec.high}]"
-                    )
 
     def check_keys(self, model_names: list[str] | None = None) -> None:
         """Every key must be a config key; ``model.params.*`` must be accepted by the model(s).
 
-        ``model_names``: the models trials may build (default: the space's ``model``, or the
-        sampled/fixed ``model.name``). Without any, ``model.params.*`` names go unchecked.
+        See :func:`ecgzoo.tune.space_checks.check_keys`.
         """
-        names = list(model_names or [])
-        if "model.name" in self.fixed:
-            names = [str(self.fixed["model.name"])]
-        elif isinstance(self.params.get("model.name"), ChoiceParam):
-            names = [str(v) for v in self.params["model.name"].values]  # type: ignore[union-attr]
-        elif not names and self.model:
-            names = [self.model]
-        if self.model and names and any(n != self.model for n in names):
-            raise self._fail(
-                "model.name", f"the space is for model {self.model!r}, not {', '.join(names)}"
-            )
-        accepted = {name: _model_arguments(self, name) for name in names}
-        for key in [*self.params, *self.fixed]:
-            parts = key.split(".")
-            if parts[:2] == ["model", "params"]:
-                if len(parts) != 3:
-                    raise self._fail(key, "model.params keys have the form model.params.NAME")
-                for name, args in accepted.items():
-                    if args is not None and parts[2] not in args:
-                        raise self._fail(
-                            key,
-                            f"unknown parameter: model {name!r} accepts {', '.join(sorted(args))}",
-                        )
-            else:
-                _check_config_key(self, key)
+        check_keys(self, model_names)
 
     def check(self, base: ExperimentConfig, n_samples: int = 16, seed: int = 0) -> None:
         """Check the keys against ``base``'s model and that sampled trial configs validate."""
@@ -315,79 +201,6 @@ class SearchSpace(_Strict):
                 raise ConfigError(
                     f"{self.source}: sampled values give an invalid config: {exc}"
                 ) from None
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars -> Python scalars."""
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
-def _multiples(spec: IntParam, divisor: int) -> tuple[int, int]:
-    """Smallest and largest multiplier ``m`` with ``divisor * m`` in ``[low, high]``."""
-    return max(1, -(-spec.low // divisor)), spec.high // divisor
-
-
-def _nth_multiple(spec: IntParam, divisor: int, unit: float) -> int:
-    lo, hi = _multiples(spec, divisor)
-    n = hi - lo + 1
-    unit = min(max(unit, 0.0), 1.0)
-    if spec.log and lo > 0 and n > 1:
-        m = round(math.exp(math.log(lo) + unit * (math.log(hi) - math.log(lo))))
-    else:
-        m = lo + min(int(unit * n), n - 1)
-    return divisor * int(min(max(m, lo), hi))
-
-
-def _check_key_syntax(space: SearchSpace, key: str) -> None:
-    if not key or any(not part for part in key.split(".")):
-        raise space._fail(key, "is not a dotted config key")
-    if key in _RESERVED:
-        raise space._fail(key, "names the run and cannot be searched")
-
-
-def _check_config_key(space: SearchSpace, key: str) -> None:
-    """Walk ``key`` down the pydantic config models."""
-    node: type[BaseModel] = ExperimentConfig
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        fields = node.model_fields
-        if part not in fields:
-            where = ".".join(parts[:i]) or "the config"
-            raise space._fail(
-                key, f"unknown parameter: {where} has no {part!r} (choose from {', '.join(fields)})"
-            )
-        annotation = fields[part].annotation
-        last = i == len(parts) - 1
-        is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        if last:
-            if is_section:
-                raise space._fail(key, "names a config section, not a value")
-            return
-        if not is_section:
-            raise space._fail(key, f"unknown parameter: {'.'.join(parts[: i + 1])} is a value")
-        node = annotation
-
-
-def _model_arguments(space: SearchSpace, name: str) -> set[str] | None:
-    """The hyperparameter names model ``name`` accepts (None: it takes ``**kwargs``)."""
-    from ecgzoo.models.registry import model_class
-
-    try:
-        cls = model_class(name)
-    except ConfigError as exc:
-        raise space._fail("model.name", str(exc)) from None
-    except ImportError as exc:
-        raise space._fail("model.name", f"model {name!r} cannot be imported ({exc})") from None
-    params = inspect.signature(cls.__init__).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.name not in _SHAPE_ARGS}
 
 
 def _format_error(source: str, exc: ValidationError) -> str:
@@ -433,20 +246,14 @@ def parse_space(tree: Any, source: str = "search space") -> SearchSpace:
     except ValidationError as exc:
         raise ConfigError(_format_error(source, exc)) from None
     space._source = source
-    space._check_structure()
+    check_structure(space)
     space.check_keys()
     return space
 
 
 def load_space(path: str | Path) -> SearchSpace:
     """Read and validate a search-space YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: search space file not found")
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    tree = read_yaml_file(path, "search space")
     return parse_space(tree, source=str(path))
 
 
@@ -467,6 +274,6 @@ def apply_values(base: ExperimentConfig, values: dict[str, Any], **top: Any) -> 
     """
     tree = base.model_dump(mode="json")
     for key, value in values.items():
-        set_dotted(tree, key, _plain(value))
+        set_dotted(tree, key, plain(value))
     tree.update(top)
     return build_config(tree, source="trial config")
