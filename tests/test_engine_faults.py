@@ -129,6 +129,7 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
 
 
+@pytest.mark.slow
 def test_checkpoint_write_failure_is_one_line(tmp_path, tiny_data):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({**TINY, "output_dir": str(tmp_path / "runs")}))

@@ -42,6 +42,7 @@ def _train(tmp_path, data, overrides=(), **kwargs):
     return train_run(cfg, data=data, progress=False, **kwargs)
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_bit_identical_weights(tmp_path, tiny_data):
     extra = ["train.epochs=3", "train.augment=true", "train.balanced_sampling=true"]
     extra += ["train.lr_patience=0", "train.monitor=val_loss", "train.monitor_mode=min"]
@@ -66,6 +67,7 @@ def test_resumed_run_ends_with_bit_identical_weights(tmp_path, tiny_data):
     assert [r["lr"] for r in resumed.history] == [r["lr"] for r in full.history]
 
 
+@pytest.mark.slow
 def test_clipping_accumulation_bf16_and_mlflow(tmp_path, tiny_data):
     result = _train(
         tmp_path,
