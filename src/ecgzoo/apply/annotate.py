@@ -1,6 +1,6 @@
 """Annotate a recording's heartbeats with a beat model: detect, classify, write.
 
-The lead is read in chunks (:meth:`SignalSource.chunks`, 10 minutes plus 10 s of context each
+The lead is read in chunks (:meth:`SignalSource.chunks`, 30 minutes plus 10 s of context each
 side), so a 24-hour Holter is never held whole; per chunk the QRS complexes are detected
 (:func:`ecgzoo.apply.detect.detect_qrs`) and the beat windows cut exactly as in training
 (:func:`ecgzoo.apply.signals.beat_inputs`). The RR features need every beat of the record (the
@@ -19,7 +19,7 @@ import numpy as np
 
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
-from ecgzoo.apply.signals import SignalSource, beat_inputs
+from ecgzoo.apply.signals import CHUNK_S, SignalSource, beat_inputs
 from ecgzoo.errors import ConfigError, DataError
 
 UNCLASSIFIED = -1
@@ -72,7 +72,7 @@ def annotate_source(
     model: AppliedModel,
     lead: str | None = None,
     detector: str = DEFAULT_METHOD,
-    chunk_s: float = 600.0,
+    chunk_s: float = CHUNK_S,
 ) -> Annotation:
     """Detect and classify every beat of one lead of ``source``."""
     check_compatible(model, source)

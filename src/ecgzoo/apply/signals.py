@@ -31,6 +31,10 @@ with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warning
     import wfdb
 
 LEAD_PREFERENCE: tuple[str, ...] = ("MLII", "II", "V5", "ECG", "ECG1")
+# Chunk length: Pan-Tompkins adapts its thresholds to the signal it is given, and on the 48
+# MIT-BIH records shorter chunks lost beats (FN/FP 1,713/2,167 at 2 min, 1,343/1,667 at 10 min,
+# 1,071/1,361 at 30 min); 30 minutes of one lead as float64 is 5 MiB at 360 Hz.
+CHUNK_S = 1800.0
 
 
 @dataclass
@@ -113,7 +117,9 @@ class SignalSource:
             )
         return out
 
-    def chunks(self, lead: int, chunk_s: float = 600.0, margin_s: float = 10.0) -> Iterator[Chunk]:
+    def chunks(
+        self, lead: int, chunk_s: float = CHUNK_S, margin_s: float = 10.0
+    ) -> Iterator[Chunk]:
         """The lead in chunks of ``chunk_s`` with ``margin_s`` of context each side."""
         step = max(int(round(chunk_s * self.fs)), 1)
         margin = int(round(margin_s * self.fs))
