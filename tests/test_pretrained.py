@@ -12,7 +12,7 @@ from ecgzoo.train.evaluate import load_trained_model
 from ecgzoo.train.runfolder import PRETRAINED_DIR, resolve_run
 from tests.test_cli import ecgzoo
 
-SIZE_LIMIT_MB = {"mitbih-intra": 5, "mitbih-inter": 5, "cinc2017": 20}
+SIZE_LIMIT_MB = {"mitbih-intra": 5, "mitbih-inter": 5, "mitbih-inter-lightgbm": 5, "cinc2017": 20}
 
 
 @pytest.mark.parametrize("name", sorted(SIZE_LIMIT_MB))
@@ -33,8 +33,11 @@ def test_pretrained_folder_is_small_tensors_only_and_documented(name):
     assert spec.n_classes == len(spec.class_names)
 
 
-@pytest.mark.parametrize("name, split", [("mitbih-intra", "intra"), ("mitbih-inter", "inter")])
-def test_mitbih_pretrained_reproduces_its_test_figures(name, split, mitdb_dir):
+@pytest.mark.parametrize(
+    "name",
+    ["mitbih-intra", "mitbih-inter", pytest.param("mitbih-inter-lightgbm", marks=pytest.mark.slow)],
+)
+def test_mitbih_pretrained_reproduces_its_test_figures(name, mitdb_dir):
     result = ecgzoo("evaluate", f"pretrained:{name}", "--json")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
