@@ -146,3 +146,30 @@ def test_checkpoint_write_failure_is_one_line(tmp_path, tiny_data):
     assert "Traceback" not in proc.stderr
     assert "checkpoint.pt: could not write (File too large)" in proc.stderr
     assert not list((tmp_path / "runs" / "tiny").glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, tiny_data):
+    import time
+
+    config = tmp_path / "tiny.yaml"
+    long_run = {**TINY, "train": {**TINY["train"], "epochs": 500}}
+    config.write_text(yaml.safe_dump({**long_run, "output_dir": str(tmp_path / "runs")}))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    history = tmp_path / "runs" / "tiny" / "history.csv"
+    deadline = time.monotonic() + 240
+    while not history.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # Lightning alone would ignore SIGINT and exit 1
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr  # (the "interrupted" line is issue 9 item 11, the CLI's)
+    run = tmp_path / "runs" / "tiny"
+    assert (run / "checkpoint.pt").is_file() and not (run / "metrics.json").exists()
