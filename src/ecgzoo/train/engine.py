@@ -209,6 +209,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         feature_mean=[] if feature_mean is None else feature_mean.tolist(),
         feature_std=[] if feature_std is None else feature_std.tolist(),
         crop_samples=data.meta.get("random_crop_samples"),
+        multilabel=bool(data.meta.get("multilabel")),
     )
 
 
