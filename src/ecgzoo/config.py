@@ -117,9 +117,15 @@ class Cinc2021Options(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     val_fraction: float = Field(0.25, gt=0, lt=1, description="of the training part")
     random_crop_s: float | None = Field(None, gt=0, description="train on random crops")
+    n_folds: int | None = Field(
+        None, ge=2, description="k-fold: the test part is fold `fold` of n_folds (stratified)"
+    )
+    fold: int = Field(0, ge=0, description="k-fold: which fold is the test part (0-based)")
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Cinc2021Options:
+        if self.n_folds is not None and self.fold >= self.n_folds:
+            raise ValueError(f"fold: must be in 0..{self.n_folds - 1} (got {self.fold})")
         if self.random_crop_s is not None and self.random_crop_s > self.length_s:
             raise ValueError(
                 f"random_crop_s: {self.random_crop_s} s is longer than the recording length "
@@ -141,7 +147,16 @@ class RhythmWindowsOptions(_Strict):
     fs: float = Field(128.0, gt=0, description="resample both databases to this rate (Hz)")
     labels: list[str] = Field(
         default_factory=lambda: [
-            "N", "AFIB", "AFL", "SVTA", "VT", "B", "T", "other", "S_beat", "V_beat",
+            "N",
+            "AFIB",
+            "AFL",
+            "SVTA",
+            "VT",
+            "B",
+            "T",
+            "other",
+            "S_beat",
+            "V_beat",
         ],  # fmt: skip
         description="rhythm codes (aux notes without '('), 'other' (any other rhythm), "
         "'S_beat' / 'V_beat' (the window holds an AAMI S / V beat)",

@@ -196,8 +196,9 @@ def load_rhythm_windows(
             "dataset": "rhythm_windows",
             "multilabel": True,
             "signal_fs": fs,
-            "records": {k: sorted(set(np.asarray(arrays["record"])[i].tolist())) for k, i in
-                        parts.items()},  # fmt: skip
+            "records": {
+                k: sorted(set(np.asarray(arrays["record"])[i].tolist())) for k, i in parts.items()
+            },  # fmt: skip
             "positives": {k: positives(y[i], names) for k, i in parts.items()},
             "random_crop_samples": None,
         },

@@ -92,7 +92,12 @@ def check_monitor(
     known = epoch_metrics(class_names, dataset)
     multilabel = dataset in MULTILABEL_METRICS
     if metric not in known:
-        if class_names is None and not multilabel and metric.startswith("val_f1_") and len(metric) > 7:
+        if (
+            class_names is None
+            and not multilabel
+            and metric.startswith("val_f1_")
+            and len(metric) > 7
+        ):
             pass
         else:
             where = (

@@ -189,11 +189,13 @@ def read_spec(folder: Path) -> ModelSpec:
         "sampling_rate": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
         "crop_samples": lambda v: v is None or _positive_int(v),
         "multilabel": lambda v: isinstance(v, bool),
-        "thresholds": lambda v: v is None
-        or (
-            isinstance(v, list)
-            and len(v) == tree.get("n_classes")
-            and all(isinstance(t, int | float) and not isinstance(t, bool) for t in v)
+        "thresholds": lambda v: (
+            v is None
+            or (
+                isinstance(v, list)
+                and len(v) == tree.get("n_classes")
+                and all(isinstance(t, int | float) and not isinstance(t, bool) for t in v)
+            )
         ),
     }
     for key, ok in checks.items():

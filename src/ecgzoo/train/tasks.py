@@ -13,7 +13,11 @@ import numpy as np
 import torch
 
 from ecgzoo.config import TrainConfig
-from ecgzoo.metrics.names import MULTILABEL_KEYS, VAL_KEYS, class_metric  # the one list of metric names
+from ecgzoo.metrics.names import (
+    MULTILABEL_KEYS,
+    VAL_KEYS,
+    class_metric,
+)  # the one list of metric names
 from ecgzoo.train.evaluate import AAMI_CLASSES, score_predictions
 from ecgzoo.train.losses import make_loss
 
