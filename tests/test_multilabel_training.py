@@ -173,8 +173,8 @@ def test_rhythm_windows_counts_match_the_annotations(mitdb_dir):
     assert arrays["x"].shape[1:] == (2, 1280) and len(y) == 4 * 180  # 30 min / 10 s each
     ann = wfdb.rdann(str(mitdb_dir / "203"), "atr")
     length = 10 * 360  # windows in 360 Hz samples
-    rhythm = [(s, a.strip("\x00")) for s, a, sym in zip(ann.sample, ann.aux_note, ann.symbol, strict=True)
-              if sym == "+"]  # fmt: skip
+    marks = zip(ann.sample, ann.aux_note, ann.symbol, strict=True)
+    rhythm = [(s, a.strip("\x00")) for s, a, sym in marks if sym == "+"]
     expected = {name: 0 for name in labels}
     for w in range(180):
         lo, hi = w * length, (w + 1) * length
