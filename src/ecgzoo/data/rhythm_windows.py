@@ -140,7 +140,7 @@ def _windows(job: tuple[Any, str, RhythmWindowsOptions]) -> dict[str, np.ndarray
 
 
 def prepare(options: RhythmWindowsOptions, cache_dir: Path | None = None) -> dict[str, np.ndarray]:
-    """Cached windows ``x`` ``(n, 2, window)``, multi-hot ``y``, ``record``, ``group``, ``start``."""
+    """Cached windows: ``x`` (n, 2, window), multi-hot ``y``, ``record``, ``group``, ``start``."""
     readers = _readers(options)
     ids = record_ids(options, readers)
     params: dict[str, Any] = {
