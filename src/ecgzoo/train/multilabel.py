@@ -100,6 +100,22 @@ def challenge_scoring_for(class_names: list[str]) -> Any:
     return scoring
 
 
+#: Label groups of the MIT-BIH / SVDB rhythm windows (``ecgzoo.data.rhythm_windows``).
+BEAT_LABELS = ("S_beat", "V_beat")
+
+
+def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]]:
+    """The label groups a task is reported by: the 2021 groups for the 2021 classes; rhythms
+    and ectopic beats for the rhythm windows."""
+    from ecgzoo.metrics.multilabel import LABEL_GROUPS
+
+    beats = tuple(n for n in class_names if n in BEAT_LABELS)
+    if challenge_scoring_for(list(class_names)) is None and beats:
+        rhythms = tuple(n for n in class_names if n not in BEAT_LABELS)
+        return {"rhythms": rhythms, "ectopic beats": beats} if rhythms else {"ectopic beats": beats}
+    return LABEL_GROUPS
+
+
 def score_multilabel(
     y_true: np.ndarray, prob: np.ndarray, class_names: list[str], thresholds: np.ndarray
 ) -> dict[str, Any]:
@@ -107,7 +123,7 @@ def score_multilabel(
     validation), the loss and, for the 2021 classes, the challenge score."""
     from ecgzoo.metrics.multilabel import multilabel_metrics
 
-    result = multilabel_metrics(y_true, prob, class_names, thresholds)
+    result = multilabel_metrics(y_true, prob, class_names, thresholds, label_groups(class_names))
     result["loss"] = binary_cross_entropy(prob, y_true)
     scoring = challenge_scoring_for(list(class_names))
     if scoring is not None:
