@@ -282,8 +282,9 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _monitor_is_logged(self) -> ExperimentConfig:
-        """``train.monitor`` names a metric this task logs, in the right direction."""
-        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor
+        """``train.monitor`` names a metric this task logs, in the right direction; the loss
+        fits the task (sigmoid losses for multi-label datasets)."""
+        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor, loss_problem
 
         classes = DATASET_CLASSES.get(str(self.data.dataset))
         problem = check_monitor(
@@ -291,27 +292,12 @@ class ExperimentConfig(_Strict):
         )
         if problem:
             raise ValueError(f"train.monitor: {problem}")
-        self._loss_fits_task()
+        problem = loss_problem(
+            str(self.data.dataset), self.train.loss, self.train.balanced_sampling
+        )
+        if problem:
+            raise ValueError(problem)
         return self
-
-    def _loss_fits_task(self) -> None:
-        """Sigmoid losses for multi-label datasets, softmax ones for the others."""
-        from ecgzoo.metrics.names import MULTILABEL_METRICS
-
-        multilabel = str(self.data.dataset) in MULTILABEL_METRICS
-        sigmoid = self.train.loss in ("bce", "weighted_bce")
-        if multilabel and not sigmoid:
-            raise ValueError(
-                f"train.loss: {self.data.dataset} is multi-label: use bce or weighted_bce "
-                f"(not {self.train.loss})"
-            )
-        if sigmoid and not multilabel:
-            raise ValueError(
-                f"train.loss: {self.train.loss} is for multi-label datasets, "
-                f"{self.data.dataset} is single-label"
-            )
-        if multilabel and self.train.balanced_sampling:
-            raise ValueError("train.balanced_sampling: not available for multi-label datasets")
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:

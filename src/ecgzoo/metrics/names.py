@@ -113,3 +113,17 @@ def check_monitor(
     if not minimised(metric) and mode == "min":
         return f"{metric!r} is better when higher: set train.monitor_mode to 'max'"
     return None
+
+
+def loss_problem(dataset: str, loss: str, balanced_sampling: bool = False) -> str | None:
+    """Why ``loss`` does not fit ``dataset`` (None when it does): sigmoid losses (``bce``,
+    ``weighted_bce``) for multi-label datasets, softmax ones for the others."""
+    multilabel = dataset in MULTILABEL_METRICS
+    sigmoid = loss in ("bce", "weighted_bce")
+    if multilabel and not sigmoid:
+        return f"train.loss: {dataset} is multi-label: use bce or weighted_bce (not {loss})"
+    if sigmoid and not multilabel:
+        return f"train.loss: {loss} is for multi-label datasets, {dataset} is single-label"
+    if multilabel and balanced_sampling:
+        return "train.balanced_sampling: not available for multi-label datasets"
+    return None
