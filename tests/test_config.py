@@ -102,6 +102,7 @@ def test_one_list_of_metric_names_for_engine_configs_and_tune():
     assert tasks.VAL_KEYS is names.VAL_KEYS
     # every metric tune offers is logged by some task, and every logged metric can be tuned on
     logged = {m for classes in names.DATASET_CLASSES.values() for m in names.epoch_metrics(classes)}
+    logged |= {m for metrics in names.MULTILABEL_METRICS.values() for m in metrics}
     assert set(names.EPOCH_METRICS) <= logged
     for dataset, classes in names.DATASET_CLASSES.items():
         for metric in names.epoch_metrics(classes):

@@ -136,22 +136,71 @@ class Cinc2021Options(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     val_fraction: float = Field(0.25, gt=0, lt=1, description="of the training part")
     random_crop_s: float | None = Field(None, gt=0, description="train on random crops")
+    n_folds: int | None = Field(
+        None, ge=2, description="k-fold: the test part is fold `fold` of n_folds (stratified)"
+    )
+    fold: int = Field(0, ge=0, description="k-fold: which fold is the test part (0-based)")
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Cinc2021Options:
+        if self.n_folds is not None and self.fold >= self.n_folds:
+            raise ValueError(f"fold: must be in 0..{self.n_folds - 1} (got {self.fold})")
         _crop_fits(self.random_crop_s, self.length_s)
         if not self.leads:
             raise ValueError("leads: name at least one lead")
         return self
 
 
+class RhythmWindowsOptions(_Strict):
+    """Multi-label 10 s windows of MIT-BIH + SVDB: rhythms in force and ectopic beats."""
+
+    databases: list[Literal["mitdb", "svdb"]] = Field(
+        default_factory=lambda: ["mitdb", "svdb"], description="databases the windows come from"
+    )
+    window_s: float = Field(10.0, gt=0, description="window length (s)")
+    hop_s: float | None = Field(None, gt=0, description="window step (default: window_s)")
+    fs: float = Field(128.0, gt=0, description="resample both databases to this rate (Hz)")
+    labels: list[str] = Field(
+        default_factory=lambda: [
+            "N",
+            "AFIB",
+            "AFL",
+            "SVTA",
+            "VT",
+            "B",
+            "T",
+            "other",
+            "S_beat",
+            "V_beat",
+        ],  # fmt: skip
+        description="rhythm codes (aux notes without '('), 'other' (any other rhythm), "
+        "'S_beat' / 'V_beat' (the window holds an AAMI S / V beat)",
+    )
+    exclude_paced: bool = Field(True, description="leave out MIT-BIH 102, 104, 107, 217 (AAMI)")
+    normalise: bool = Field(True, description="z-score each lead of each window")
+    records: list[str] | None = Field(None, description="restrict to these db/record ids (tests)")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="whole records held out")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="of the training records")
+
+    @model_validator(mode="after")
+    def _labels_known(self) -> RhythmWindowsOptions:
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels: name at least one label, each once")
+        if not self.databases:
+            raise ValueError("databases: name at least one of mitdb, svdb")
+        return self
+
+
 class DataConfig(_Strict):
-    dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "kaggle_csv"] = "mitbih"
+    dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows", "kaggle_csv"] = (
+        "mitbih"
+    )
     seed: int = 0
     mitbih: MitbihOptions = MitbihOptions()
     svdb: SvdbOptions = SvdbOptions()
     cinc2017: Cinc2017Options = Cinc2017Options()
     cinc2021: Cinc2021Options = Cinc2021Options()
+    rhythm_windows: RhythmWindowsOptions = RhythmWindowsOptions()
     kaggle_train: str | None = Field(None, description="kaggle_csv: path to mitbih_train.csv")
     kaggle_test: str | None = Field(None, description="kaggle_csv: path to mitbih_test.csv")
 
@@ -179,10 +228,15 @@ class TrainConfig(_Strict):
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    loss: Literal["ce", "weighted_ce", "focal"] = "ce"
+    loss: Literal["ce", "weighted_ce", "focal", "bce", "weighted_bce"] = Field(
+        "ce", description="bce / weighted_bce (positive weights): multi-label datasets only"
+    )
     focal_gamma: float = Field(2.0, ge=0)
     class_weight_power: float = Field(
         1.0, ge=0, le=1, description="weights (n / (k * count)) ** power; 0.5 softens rare classes"
+    )
+    pos_weight_max: float | None = Field(
+        None, ge=1, description="weighted_bce: cap each label's positive weight"
     )
     monitor: str = Field("val_macro_recall", description="metric the best checkpoint is kept on")
     monitor_mode: Literal["max", "min"] = "max"
@@ -243,13 +297,21 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _monitor_is_logged(self) -> ExperimentConfig:
-        """``train.monitor`` names a metric this task logs, in the right direction."""
-        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor
+        """``train.monitor`` names a metric this task logs, in the right direction; the loss
+        fits the task (sigmoid losses for multi-label datasets)."""
+        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor, loss_problem
 
         classes = DATASET_CLASSES.get(str(self.data.dataset))
-        problem = check_monitor(self.train.monitor, self.train.monitor_mode, classes)
+        problem = check_monitor(
+            self.train.monitor, self.train.monitor_mode, classes, str(self.data.dataset)
+        )
         if problem:
             raise ValueError(f"train.monitor: {problem}")
+        problem = loss_problem(
+            str(self.data.dataset), self.train.loss, self.train.balanced_sampling
+        )
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -36,6 +36,9 @@ def train(
 
 def print_metrics(m: dict, title: str) -> None:
     """Summary, per-class and (where they apply) AAMI or challenge tables, narrow enough to read."""
+    if "per_label" in m:
+        print_multilabel_metrics(m, title)
+        return
     names = {
         "accuracy": "accuracy",
         "macro_precision": "macro P",
@@ -74,6 +77,43 @@ def print_metrics(m: dict, title: str) -> None:
         ch = m["challenge"]
         keys = ("challenge_f1", "f1_N", "f1_A", "f1_O", "f1_noisy")
         console.print(rich_table([{k: ch[k] for k in keys}], title="PhysioNet/CinC 2017"))
+
+
+def print_multilabel_metrics(m: dict, title: str) -> None:
+    """Macro summary, one row per label with examples, and the label groups."""
+    summary = {
+        "macro AUROC": m.get("macro_auroc"),
+        "macro AUPRC": m.get("macro_auprc"),
+        "macro F1": m.get("macro_f1"),
+        "micro F1": m.get("micro_f1"),
+        "labels scored": m.get("n_labels_scored"),
+        "examples": m.get("n"),
+    }
+    if "challenge" in m:
+        summary["2021 challenge score"] = m["challenge"].get("challenge_score")
+    console.print(rich_table([summary], title=title))
+    rows = [
+        {
+            "label": name,
+            "positives": st["support"],
+            "AUROC": st["auroc"],
+            "AUPRC": st["auprc"],
+            "F1": st["f1"],
+            "threshold": st["threshold"],
+        }
+        for name, st in m["per_label"].items()
+        if st["support"] > 0
+    ]
+    absent = [name for name, st in m["per_label"].items() if st["support"] == 0]
+    note = f" ({len(absent)} labels without positives left out)" if absent else ""
+    console.print(rich_table(rows, title="per label, thresholds chosen on validation" + note))
+    groups = [
+        {"group": g, "labels": len(st["labels"]), "macro AUROC": st["macro_auroc"],
+         "macro AUPRC": st["macro_auprc"], "macro F1": st["macro_f1"]}
+        for g, st in (m.get("groups") or {}).items()
+    ]  # fmt: skip
+    if groups:
+        console.print(rich_table(groups, title="per label group"))
 
 
 @app.command()

@@ -23,7 +23,7 @@ from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.cache import cached_arrays
 from ecgzoo.data.examples.multilabel import multi_hot, positives, recording_window
 from ecgzoo.data.readers.cinc2021 import Cinc2021Reader, default_paths
-from ecgzoo.data.splits import stratified_holdout
+from ecgzoo.data.splits import stratified_holdout, stratified_kfold
 from ecgzoo.data.streaming import ordered_map
 from ecgzoo.errors import DataError
 
@@ -115,7 +115,10 @@ def load_cinc2021(
     if len(y) < 3:
         raise DataError(f"challenge-2021: {len(y)} record(s) are too few to split")
     strata = _strata(y)
-    rest, test = stratified_holdout(strata, options.test_fraction, seed)
+    if options.n_folds is None:
+        rest, test = stratified_holdout(strata, options.test_fraction, seed)
+    else:  # k-fold: every record is tested once over the n_folds runs
+        rest, test = stratified_kfold(strata, options.n_folds, options.fold, seed)
     tr, va = stratified_holdout(strata[rest], options.val_fraction, seed)
     parts = {"train": rest[tr], "val": rest[va], "test": test}
     x, groups, lengths = arrays["x"], np.asarray(arrays["groups"]), np.asarray(arrays["lengths"])

@@ -21,6 +21,10 @@ def load_data(config: DataConfig) -> PreparedData:
         from ecgzoo.data.cinc2021 import load_cinc2021
 
         return load_cinc2021(config.cinc2021, seed=config.seed)
+    if config.dataset == "rhythm_windows":
+        from ecgzoo.data.rhythm_windows import load_rhythm_windows
+
+        return load_rhythm_windows(config.rhythm_windows, seed=config.seed)
     if config.dataset == "cinc2017":
         from ecgzoo.data.cinc2017 import load_cinc2017
 

@@ -39,7 +39,20 @@ EPOCH_METRICS: tuple[str, ...] = (
     "val_loss",
     "train_loss",
     "val_challenge_f1",
+    "val_macro_auroc",
+    "val_macro_auprc",
+    "val_micro_f1",
+    "val_challenge_score",
 )
+#: Aggregate validation metrics of multi-label tasks, logged every epoch as ``val_<key>``.
+MULTILABEL_KEYS: tuple[str, ...] = ("macro_auroc", "macro_auprc", "macro_f1", "micro_f1")
+_MULTILABEL_GENERIC = tuple(f"val_{k}" for k in MULTILABEL_KEYS) + ("val_loss", "train_loss")
+#: Multi-label datasets and what their task logs every epoch (the 2021 records add the
+#: challenge score, which needs the 2021 scored classes).
+MULTILABEL_METRICS: dict[str, tuple[str, ...]] = {
+    "cinc2021": _MULTILABEL_GENERIC + ("val_challenge_score",),
+    "rhythm_windows": _MULTILABEL_GENERIC,
+}
 
 
 def class_metric(class_name: str) -> str:
@@ -47,9 +60,11 @@ def class_metric(class_name: str) -> str:
     return f"val_f1_{'noisy' if class_name == '~' else class_name}"
 
 
-def epoch_metrics(class_names: Sequence[str] | None) -> tuple[str, ...]:
+def epoch_metrics(class_names: Sequence[str] | None, dataset: str | None = None) -> tuple[str, ...]:
     """The quality metrics logged every epoch for a task with ``class_names`` (None: unknown
-    classes, the metrics every task logs)."""
+    classes, the metrics every task logs); a multi-label ``dataset`` logs its own list."""
+    if dataset in MULTILABEL_METRICS:
+        return MULTILABEL_METRICS[dataset]
     names = list(GENERIC)
     if class_names is None:
         return tuple(names)
@@ -66,20 +81,49 @@ def minimised(metric: str) -> bool:
     return metric.endswith("_loss")
 
 
-def check_monitor(metric: str, mode: str, class_names: Sequence[str] | None) -> str | None:
+def check_monitor(
+    metric: str, mode: str, class_names: Sequence[str] | None, dataset: str | None = None
+) -> str | None:
     """Why ``metric`` with ``mode`` cannot be monitored for such a task (None when it can).
 
-    With unknown classes, ``val_f1_<class>`` names are accepted (the data decides them).
+    With unknown classes, ``val_f1_<class>`` names are accepted (the data decides them), except
+    for multi-label datasets, which log aggregates only.
     """
-    known = epoch_metrics(class_names)
+    known = epoch_metrics(class_names, dataset)
+    multilabel = dataset in MULTILABEL_METRICS
     if metric not in known:
-        if class_names is None and metric.startswith("val_f1_") and len(metric) > 7:
+        if (
+            class_names is None
+            and not multilabel
+            and metric.startswith("val_f1_")
+            and len(metric) > 7
+        ):
             pass
         else:
-            where = f"a task with classes {', '.join(class_names)}" if class_names else "every task"
+            where = (
+                f"the multi-label dataset {dataset}"
+                if multilabel
+                else f"a task with classes {', '.join(class_names)}"
+                if class_names
+                else "every task"
+            )
             return f"{metric!r} is not logged for {where} (choose from {', '.join(known)})"
     if minimised(metric) and mode == "max":
         return f"{metric!r} is a loss: set train.monitor_mode to 'min'"
     if not minimised(metric) and mode == "min":
         return f"{metric!r} is better when higher: set train.monitor_mode to 'max'"
+    return None
+
+
+def loss_problem(dataset: str, loss: str, balanced_sampling: bool = False) -> str | None:
+    """Why ``loss`` does not fit ``dataset`` (None when it does): sigmoid losses (``bce``,
+    ``weighted_bce``) for multi-label datasets, softmax ones for the others."""
+    multilabel = dataset in MULTILABEL_METRICS
+    sigmoid = loss in ("bce", "weighted_bce")
+    if multilabel and not sigmoid:
+        return f"train.loss: {dataset} is multi-label: use bce or weighted_bce (not {loss})"
+    if sigmoid and not multilabel:
+        return f"train.loss: {loss} is for multi-label datasets, {dataset} is single-label"
+    if multilabel and balanced_sampling:
+        return "train.balanced_sampling: not available for multi-label datasets"
     return None

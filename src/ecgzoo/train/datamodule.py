@@ -118,7 +118,9 @@ class SplitBatches(Dataset):
     ):
         self.split, self.features = split, features
         self.crop, self.lengths, self.augment = crop, lengths, augment
-        self.y = torch.from_numpy(np.asarray(split.y, dtype=np.int64))
+        y = np.asarray(split.y)
+        # multi-hot targets (multi-label) are float for BCE; class indices are int64 for CE
+        self.y = torch.from_numpy(y.astype(np.float32 if y.ndim == 2 else np.int64))
 
     def __len__(self) -> int:
         return len(self.split)

@@ -209,6 +209,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         feature_mean=[] if feature_mean is None else feature_mean.tolist(),
         feature_std=[] if feature_std is None else feature_std.tolist(),
         crop_samples=data.meta.get("random_crop_samples"),
+        multilabel=bool(data.meta.get("multilabel")),
     )
 
 
@@ -390,6 +391,7 @@ def final_numbers(metrics: dict[str, Any]) -> dict[str, float]:
     """The headline test figures, for the experiment loggers."""
     test = metrics.get("test", {})
     keys = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+    keys += ("macro_auroc", "macro_auprc", "micro_f1")  # multi-label runs
     out = {f"test_{k}": float(test[k]) for k in keys if isinstance(test.get(k), int | float)}
     if isinstance(metrics.get("test_loss"), float) and np.isfinite(metrics["test_loss"]):
         out["test_loss"] = metrics["test_loss"]

@@ -38,8 +38,10 @@ def predict_proba(
     features: torch.Tensor | None = None,
     batch_size: int = 2048,
     device: torch.device | None = None,
+    multilabel: bool = False,
 ) -> np.ndarray:
-    """Class probabilities ``(n, n_classes)``, batched, under ``torch.inference_mode``."""
+    """Class probabilities ``(n, n_classes)``, batched, under ``torch.inference_mode``: a
+    softmax over the classes, or one sigmoid per label for a ``multilabel`` model."""
     device = device or next(model.parameters()).device
     xt = torch.as_tensor(x)
     model.eval()
@@ -48,7 +50,8 @@ def predict_proba(
         for start in range(0, len(xt), batch_size):
             xb = xt[start : start + batch_size].to(device, non_blocking=True)
             fb = None if features is None else features[start : start + batch_size].to(device)
-            out.append(torch.softmax(model(xb, fb).float(), dim=1).cpu())
+            logits = model(xb, fb).float()
+            out.append((torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)).cpu())
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(out).numpy()
@@ -68,6 +71,7 @@ def predict_proba_multicrop(
     n_crops: int = 5,
     features: torch.Tensor | None = None,
     device: torch.device | None = None,
+    multilabel: bool = False,
 ) -> np.ndarray:
     """Average the probabilities of ``n_crops`` evenly spaced crops inside the real signal."""
     from ecgzoo.data.transforms import multi_crop
@@ -75,7 +79,7 @@ def predict_proba_multicrop(
     crops = multi_crop(x, crop, n_crops, real_lengths(x))  # (n, n_crops, ..., crop)
     flat = crops.reshape((-1,) + crops.shape[2:])
     f = None if features is None else features.repeat_interleave(n_crops, dim=0)
-    prob = predict_proba(model, flat, f, device=device)
+    prob = predict_proba(model, flat, f, device=device, multilabel=multilabel)
     return prob.reshape(len(x), n_crops, -1).mean(axis=1)
 
 
@@ -85,8 +89,10 @@ def predict_split(
     """Probabilities for a split, with multi-crop voting for models trained on crops."""
     features = standardise_features(split.features, spec)
     if spec.crop_samples and split.x.shape[-1] > spec.crop_samples:
-        return predict_proba_multicrop(model, split.x, spec.crop_samples, 5, features, device)
-    return predict_proba(model, split.x, features, device=device)
+        return predict_proba_multicrop(
+            model, split.x, spec.crop_samples, 5, features, device, spec.multilabel
+        )
+    return predict_proba(model, split.x, features, device=device, multilabel=spec.multilabel)
 
 
 def load_trained_model(
@@ -194,7 +200,16 @@ def check_data_matches(
             f"{source}: the model expects {spec.n_features} side features, "
             f"the data has {n_features}"
         )
-    if len(split.y) and (int(split.y.min()) < 0 or int(split.y.max()) >= spec.n_classes):
+    y = np.asarray(split.y)
+    if spec.multilabel != (y.ndim == 2):
+        kind = "multi-label" if spec.multilabel else "single-label"
+        raise DataError(f"{source}: the model is {kind}, the data's targets are not")
+    if y.ndim == 2:
+        if y.shape[1] != spec.n_classes:
+            raise DataError(
+                f"{source}: the data has {y.shape[1]} labels, the model {spec.n_classes}"
+            )
+    elif len(y) and (int(y.min()) < 0 or int(y.max()) >= spec.n_classes):
         raise DataError(
             f"{source}: the data has labels outside the model's {spec.n_classes} classes"
         )
@@ -209,10 +224,23 @@ def cross_entropy(prob: np.ndarray, y: np.ndarray) -> float:
 
 
 def score_predictions(
-    y_true: np.ndarray, prob: np.ndarray, class_names: list[str]
+    y_true: np.ndarray,
+    prob: np.ndarray,
+    class_names: list[str],
+    thresholds: list[float] | np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """All metrics for one split: P/R/F1, ROC AUC, confusion, AAMI or challenge scores."""
+    """All metrics for one split: P/R/F1, ROC AUC, confusion, AAMI or challenge scores.
+
+    Multi-hot ``y_true`` ``(n, n_labels)`` is scored as multi-label at ``thresholds`` (chosen
+    on validation; 0.5 when None): per-label, macro and per-group AUROC / AUPRC / F1.
+    """
     from ecgzoo.metrics.classification import classification_metrics
+
+    if np.asarray(y_true).ndim == 2:
+        from ecgzoo.train.multilabel import score_multilabel
+
+        t = np.full(len(class_names), 0.5) if thresholds is None else np.asarray(thresholds)
+        return score_multilabel(y_true, prob, list(class_names), t)
 
     y_pred = prob.argmax(axis=1)
     result = classification_metrics(y_true, y_pred, prob, class_names)
@@ -234,7 +262,7 @@ def evaluate_split(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Score ``model`` on ``split``; returns the metrics and the probabilities."""
     prob = predict_split(model, spec, split, device)
-    return score_predictions(split.y, prob, spec.class_names), prob
+    return score_predictions(split.y, prob, spec.class_names, spec.thresholds), prob
 
 
 TRAIN_LOSS_SUBSET = 20_000
@@ -251,6 +279,8 @@ def score_run(
     """Score a run's best weights on val and test, measure the overfitting gap, draw its plots."""
     from ecgzoo.report import plots
 
+    if spec.multilabel:
+        return score_multilabel_run(model, spec, data, run_dir, history, device)
     test, test_prob = evaluate_split(model, spec, data.test, device)
     val, _ = evaluate_split(model, spec, data.val, device)
     # The final train loss (the overfitting gap) is measured on at most 20,000 training examples:
@@ -270,6 +300,43 @@ def score_run(
     return {
         "test": test,
         "val": val,
+        "final_train_loss": train_loss,
+        "test_loss": test["loss"],
+        "overfit_gap": test["loss"] - train_loss,
+    }
+
+
+def score_multilabel_run(
+    model: nn.Module,
+    spec: ModelSpec,
+    data: PreparedData,
+    run_dir: Path,
+    history: list[dict[str, Any]],
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """A multi-label run: per-label thresholds chosen on VALIDATION (F1-optimal), written into
+    ``model.json``, then val and test scored with them. The test split never sees a choice."""
+    from ecgzoo.metrics.multilabel import choose_thresholds
+    from ecgzoo.report import plots
+    from ecgzoo.train.multilabel import binary_cross_entropy
+    from ecgzoo.train.runfolder import write_spec
+
+    val_prob = predict_split(model, spec, data.val, device)
+    spec.thresholds = [float(t) for t in choose_thresholds(val_prob, np.asarray(data.val.y))]
+    write_spec(run_dir, spec)
+    val, _ = evaluate_split(model, spec, data.val, device)
+    test, _ = evaluate_split(model, spec, data.test, device)
+    train = data.train
+    if len(train) > TRAIN_LOSS_SUBSET:
+        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
+        train = train.subset(np.sort(pick))
+    train_loss = binary_cross_entropy(predict_split(model, spec, train, device), train.y)
+    if history:
+        plots.plot_learning_curves(history, run_dir / "learning_curves.png")
+    return {
+        "test": test,
+        "val": val,
+        "thresholds": dict(zip(spec.class_names, spec.thresholds, strict=True)),
         "final_train_loss": train_loss,
         "test_loss": test["loss"],
         "overfit_gap": test["loss"] - train_loss,

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from ecgzoo.config import TrainConfig
 from ecgzoo.errors import EcgzooError
-from ecgzoo.train.tasks import SingleLabelTask
+from ecgzoo.train.tasks import Task
 
 
 class NonFiniteLossError(EcgzooError):
@@ -25,7 +25,7 @@ class ZooModule(pl.LightningModule):
     :class:`ecgzoo.train.callbacks.RunRecorder`.
     """
 
-    def __init__(self, model: nn.Module, task: SingleLabelTask, tc: TrainConfig):
+    def __init__(self, model: nn.Module, task: Task, tc: TrainConfig):
         super().__init__()
         self.model = model
         self.task = task

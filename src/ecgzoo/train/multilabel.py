@@ -8,13 +8,21 @@ up (``power`` 1 balances each label's positives and negatives, 0.5 softens it), 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ecgzoo.errors import ConfigError
 
-__all__ = ["multilabel_loss", "positive_weights"]
+__all__ = [
+    "binary_cross_entropy",
+    "challenge_scoring_for",
+    "multilabel_loss",
+    "positive_weights",
+    "score_multilabel",
+]
 
 
 def positive_weights(
@@ -59,3 +67,69 @@ def multilabel_loss(
     if targets is None:
         raise ConfigError("multi-label loss: pos_weight needs the training targets")
     return nn.BCEWithLogitsLoss(pos_weight=positive_weights(targets, power, max_weight))
+
+
+# -- scoring a multi-label run ------------------------------------------------------------------
+
+
+def binary_cross_entropy(prob: np.ndarray, targets: np.ndarray) -> float:
+    """Mean per-label binary cross-entropy of probabilities (the plain multi-label loss)."""
+    y = np.asarray(targets, dtype=np.float64)
+    if len(y) == 0:
+        return float("nan")
+    p = np.clip(np.asarray(prob, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def challenge_scoring_for(class_names: list[str]) -> Any:
+    """The 2021 challenge scoring when ``class_names`` are its scored classes (in the order of
+    ``weights.csv``), else None (another label set has no reward matrix)."""
+    from ecgzoo.errors import DataError
+    from ecgzoo.metrics.challenge2021 import load_scoring
+
+    if len(class_names) != 26:  # the 2021 challenge scores 26 classes: skip reading the tables
+        return None
+    try:
+        scoring = load_scoring()
+    except DataError:
+        return None
+    if list(scoring.abbreviations) != list(class_names) and list(scoring.names) != list(
+        class_names
+    ):
+        return None
+    return scoring
+
+
+#: Label groups of the MIT-BIH / SVDB rhythm windows (``ecgzoo.data.rhythm_windows``).
+BEAT_LABELS = ("S_beat", "V_beat")
+
+
+def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]]:
+    """The label groups a task is reported by: the 2021 groups for the 2021 classes; rhythms
+    and ectopic beats for the rhythm windows."""
+    from ecgzoo.metrics.multilabel import LABEL_GROUPS
+
+    beats = tuple(n for n in class_names if n in BEAT_LABELS)
+    if challenge_scoring_for(list(class_names)) is None and beats:
+        rhythms = tuple(n for n in class_names if n not in BEAT_LABELS)
+        return {"rhythms": rhythms, "ectopic beats": beats} if rhythms else {"ectopic beats": beats}
+    return LABEL_GROUPS
+
+
+def score_multilabel(
+    y_true: np.ndarray, prob: np.ndarray, class_names: list[str], thresholds: np.ndarray
+) -> dict[str, Any]:
+    """Per-label, macro and per-group AUROC / AUPRC / F1 at ``thresholds`` (chosen on
+    validation), the loss and, for the 2021 classes, the challenge score."""
+    from ecgzoo.metrics.multilabel import multilabel_metrics
+
+    result = multilabel_metrics(y_true, prob, class_names, thresholds, label_groups(class_names))
+    result["loss"] = binary_cross_entropy(prob, y_true)
+    scoring = challenge_scoring_for(list(class_names))
+    if scoring is not None:
+        pred = np.asarray(prob) >= np.asarray(thresholds)[None, :]
+        result["challenge"] = {"challenge_score": scoring.score(np.asarray(y_true) > 0, pred)}
+    result["positives"] = {
+        c: int(v) for c, v in zip(class_names, np.asarray(y_true).sum(axis=0), strict=True)
+    }
+    return result

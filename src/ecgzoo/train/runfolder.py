@@ -42,6 +42,8 @@ class ModelSpec:
     feature_mean: list[float] = field(default_factory=list)
     feature_std: list[float] = field(default_factory=list)
     crop_samples: int | None = None  # trained on random crops: predict by multi-crop voting
+    multilabel: bool = False  # one sigmoid per class (several labels per example)
+    thresholds: list[float] | None = None  # multi-label: per-label thresholds chosen on val
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -187,6 +189,15 @@ def read_spec(folder: Path) -> ModelSpec:
         "class_names": lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
         "sampling_rate": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
         "crop_samples": lambda v: v is None or _positive_int(v),
+        "multilabel": lambda v: isinstance(v, bool),
+        "thresholds": lambda v: (
+            v is None
+            or (
+                isinstance(v, list)
+                and len(v) == tree.get("n_classes")
+                and all(isinstance(t, int | float) and not isinstance(t, bool) for t in v)
+            )
+        ),
     }
     for key, ok in checks.items():
         if key in tree and not ok(tree[key]):

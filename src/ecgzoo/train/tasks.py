@@ -13,7 +13,11 @@ import numpy as np
 import torch
 
 from ecgzoo.config import TrainConfig
-from ecgzoo.metrics.names import VAL_KEYS, class_metric  # the one list of metric names
+from ecgzoo.metrics.names import (
+    MULTILABEL_KEYS,
+    VAL_KEYS,
+    class_metric,
+)  # the one list of metric names
 from ecgzoo.train.evaluate import AAMI_CLASSES, score_predictions
 from ecgzoo.train.losses import make_loss
 
@@ -45,6 +49,46 @@ class SingleLabelTask:
         return row
 
 
-def make_task(tc: TrainConfig, y_train: np.ndarray, class_names: list[str]) -> SingleLabelTask:
-    """The task of a run (single-label classification is the only one so far)."""
+class MultiLabelTask:
+    """Several labels per example: one sigmoid each, BCE (optionally positive-weighted), and
+    macro AUROC / AUPRC / F1 (at 0.5: thresholds are chosen once, after training) per epoch;
+    the 2021 challenge score when the labels are the 2021 scored classes."""
+
+    def __init__(self, tc: TrainConfig, y_train: np.ndarray, class_names: list[str]):
+        from ecgzoo.train.multilabel import challenge_scoring_for, multilabel_loss
+
+        self.class_names = list(class_names)
+        self.loss = multilabel_loss(
+            np.asarray(y_train),
+            pos_weight=tc.loss == "weighted_bce",
+            power=tc.class_weight_power,
+            max_weight=tc.pos_weight_max,
+        )
+        self.scoring = challenge_scoring_for(self.class_names)
+
+    @staticmethod
+    def probabilities(logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits.float())
+
+    def epoch_metrics(self, y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+        """The ``val_*`` columns of ``history.csv`` for one epoch (NaN where undefined)."""
+        from ecgzoo.metrics.multilabel import multilabel_metrics
+        from ecgzoo.train.multilabel import binary_cross_entropy
+
+        m = multilabel_metrics(y, prob, self.class_names, groups=None)
+        row = {"val_loss": binary_cross_entropy(prob, y)}
+        for key in MULTILABEL_KEYS:
+            row[f"val_{key}"] = float("nan") if m[key] is None else float(m[key])
+        if self.scoring is not None:
+            row["val_challenge_score"] = self.scoring.score(y > 0, prob >= 0.5)
+        return row
+
+
+Task = SingleLabelTask | MultiLabelTask
+
+
+def make_task(tc: TrainConfig, y_train: np.ndarray, class_names: list[str]) -> Task:
+    """The task of a run: multi-label when the targets are multi-hot ``(n, n_labels)``."""
+    if np.asarray(y_train).ndim == 2:
+        return MultiLabelTask(tc, y_train, class_names)
     return SingleLabelTask(tc, y_train, class_names)
