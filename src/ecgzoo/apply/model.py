@@ -16,7 +16,7 @@ import numpy as np
 
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
-BEAT_DATASETS = ("mitbih", "kaggle_csv")
+BEAT_DATASETS = ("mitbih", "svdb", "kaggle_csv")
 RECORDING_DATASETS = ("cinc2017",)
 # The 2021 multi-label format plugs in here: a dataset name, and in predict.py a writer for the
 # challenge's one-file-per-record outputs (its own issue).
@@ -51,8 +51,9 @@ class AppliedModel:
     @property
     def segmentation(self) -> dict[str, Any]:
         """How beats are cut (see :func:`ecgzoo.apply.signals.beat_inputs`)."""
-        opts = self.config.data.mitbih
-        if self.config.data.dataset == "mitbih" and opts.segmentation == "centered":
+        dataset = self.config.data.dataset
+        opts = getattr(self.config.data, dataset if dataset in ("mitbih", "svdb") else "mitbih")
+        if dataset in ("mitbih", "svdb") and opts.segmentation == "centered":
             return {
                 "segmentation": "centered",
                 "before_s": float(opts.before_s),
