@@ -73,8 +73,10 @@ def write_replicas(base: dict, folder: Path, factor: int) -> int:
     total = 0
     for (split, field), arr in base.items():
         out = np.lib.format.open_memmap(
-            folder / f"{split}_{field}.npy", mode="w+", dtype=arr.dtype, shape=(len(arr) * factor,)
-            + arr.shape[1:]
+            folder / f"{split}_{field}.npy",
+            mode="w+",
+            dtype=arr.dtype,
+            shape=(len(arr) * factor,) + arr.shape[1:],
         )
         for k in range(factor):
             out[k * len(arr) : (k + 1) * len(arr)] = arr
