@@ -7,8 +7,9 @@ read in the slices a caller indexes, never whole.
 
 A builder may return the arrays at once (a dict) or *stream* them: an iterable of dicts, one
 per record or chunk of records, each array concatenated along its first axis. Streamed chunks
-are appended to raw files and turned into ``.npy`` at the end, so preparation holds one chunk
-in memory, however large the dataset.
+are appended to the ``.npy`` files after a header with room for any row count, completed at the
+end (the data are written once), so preparation holds one chunk in memory, however large the
+dataset.
 
 Safety: an entry is built in a hidden temporary folder and renamed into place (never a
 half-written entry); two processes building the same entry are serialised by a lock file; an
@@ -26,9 +27,11 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,7 +46,7 @@ from ecgzoo.paths import ecgzoo_home
 CACHE_VERSION = 1  # bump when a preparation algorithm changes its output
 MARKER = "complete.json"
 MMAP_MIN_BYTES = 1 << 20  # smaller arrays are read into memory (and mmap cannot map 0 bytes)
-_COPY_BLOCK = 16 << 20
+PLACEHOLDER_ROWS = 10**15  # a header written for this many rows has room for any real count
 
 Arrays = dict[str, np.ndarray]
 
@@ -71,8 +74,27 @@ def read_entry(path: Path) -> Arrays:
     return out
 
 
+def npy_header(dtype: np.dtype, shape: tuple[int, ...], size: int | None = None) -> bytes:
+    """A version 1.0 ``.npy`` header for a C-ordered array, space-padded to ``size`` bytes.
+
+    ``np.load`` accepts any padding; ``size`` (a multiple of 64, the length of a longer header)
+    keeps the data aligned.
+    """
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    out = buf.getvalue()
+    if size is None or size == len(out):
+        return out
+    if size < len(out) or size % 64:
+        raise ValueError(f"cannot pad a {len(out)}-byte .npy header to {size} bytes")
+    prefix = 10  # magic (6), version (2), header length (uint16, 2)
+    text = out[prefix:].rstrip(b"\n").ljust(size - prefix - 1) + b"\n"
+    return out[:8] + struct.pack("<H", len(text)) + text
+
+
 class _StreamWriter:
-    """Appends chunks of named arrays to raw files, then writes one ``.npy`` per array."""
+    """Appends chunks of named arrays to one ``.npy`` per array; ``finish`` writes the shapes."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -90,7 +112,9 @@ class _StreamWriter:
                 arr = arr.reshape(1)
             if key not in self.meta:
                 self.meta[key] = (arr.dtype, arr.shape[1:], 0)
-                self.handles[key] = open(self.folder / f"{key}.raw", "wb")  # noqa: SIM115
+                self.handles[key] = open(self.folder / f"{key}.npy", "wb")  # noqa: SIM115
+                # room for the header of any row count; filled in by finish()
+                self.handles[key].write(npy_header(arr.dtype, (PLACEHOLDER_ROWS, *arr.shape[1:])))
             dtype, tail, rows = self.meta[key]
             if arr.dtype != dtype or arr.shape[1:] != tail:
                 raise ValueError(f"{key}: chunk {arr.dtype}{arr.shape} does not match {dtype}")
@@ -98,21 +122,19 @@ class _StreamWriter:
             self.meta[key] = (dtype, tail, rows + arr.shape[0])
 
     def finish(self) -> list[str]:
-        for handle in self.handles.values():
+        for key, handle in self.handles.items():
+            dtype, tail, rows = self.meta[key]
+            # The data were written once, after a header sized for any row count: rewrite
+            # the header in place (padded to that size) rather than copying the data again.
+            size = handle.seek(0, os.SEEK_CUR)
+            handle.seek(0)
+            handle.write(
+                npy_header(dtype, (rows, *tail), len(npy_header(dtype, (PLACEHOLDER_ROWS, *tail))))
+            )
+            handle.seek(size)
+            handle.flush()
+            os.fsync(handle.fileno())
             handle.close()
-        for key, (dtype, tail, rows) in self.meta.items():
-            raw = self.folder / f"{key}.raw"
-            header = {
-                "descr": np.lib.format.dtype_to_descr(dtype),
-                "fortran_order": False,
-                "shape": (rows, *tail),
-            }
-            with open(self.folder / f"{key}.npy", "wb") as out, open(raw, "rb") as src:
-                np.lib.format.write_array_header_1_0(out, header)
-                shutil.copyfileobj(src, out, _COPY_BLOCK)
-                out.flush()
-                os.fsync(out.fileno())
-            raw.unlink()
         return list(self.meta)
 
     def close(self) -> None:
