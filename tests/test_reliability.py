@@ -238,7 +238,7 @@ def test_compare_on_a_corrupt_metrics_json(run_copy):
 def test_data_info_out_on_an_existing_file(tmp_path):
     target = tmp_path / "a-file"
     target.write_text("keep me\n")
-    one_line_error(ecgzoo("data", "info", "mitdb", "--out", str(target)), "is a file")
+    one_line_error(ecgzoo("data", "info", "mitdb", "--out", str(target)), "is not a folder")
     assert target.read_text() == "keep me\n"
 
 
