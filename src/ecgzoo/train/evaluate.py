@@ -268,6 +268,15 @@ def evaluate_split(
 TRAIN_LOSS_SUBSET = 20_000
 
 
+def train_loss_subset(train: ArraySplit) -> ArraySplit:
+    """The training examples the final train loss (the overfitting gap) is measured on: at most
+    ``TRAIN_LOSS_SUBSET``, a seeded random subset, cheap for large sets and every search trial."""
+    if len(train) <= TRAIN_LOSS_SUBSET:
+        return train
+    pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
+    return train.subset(np.sort(pick))
+
+
 def score_run(
     model: nn.Module,
     spec: ModelSpec,
@@ -283,12 +292,7 @@ def score_run(
         return score_multilabel_run(model, spec, data, run_dir, history, device)
     test, test_prob = evaluate_split(model, spec, data.test, device)
     val, _ = evaluate_split(model, spec, data.val, device)
-    # The final train loss (the overfitting gap) is measured on at most 20,000 training examples:
-    # a seeded random subset keeps it cheap for large sets and for every search trial.
-    train = data.train
-    if len(train) > TRAIN_LOSS_SUBSET:
-        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
-        train = train.subset(np.sort(pick))
+    train = train_loss_subset(data.train)
     train_prob = predict_split(model, spec, train, device)
     train_loss = cross_entropy(train_prob, train.y)
     if history:
@@ -326,10 +330,7 @@ def score_multilabel_run(
     write_spec(run_dir, spec)
     val, _ = evaluate_split(model, spec, data.val, device)
     test, _ = evaluate_split(model, spec, data.test, device)
-    train = data.train
-    if len(train) > TRAIN_LOSS_SUBSET:
-        pick = np.random.default_rng(0).choice(len(train), TRAIN_LOSS_SUBSET, replace=False)
-        train = train.subset(np.sort(pick))
+    train = train_loss_subset(data.train)
     train_loss = binary_cross_entropy(predict_split(model, spec, train, device), train.y)
     if history:
         plots.plot_learning_curves(history, run_dir / "learning_curves.png")
