@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,14 +60,12 @@ def test_records(tiny_run, cinc2021_dirs, tmp_path_factory):
     500 Hz and PTB's 1000 Hz), and their indices in the test split."""
     data, _ = tiny_run
     root = cinc2021_dirs[0]
-    picked, sources = [], set()
+    first: dict[str, int] = {}
     for i, group in enumerate(data.test.groups):
-        source = str(group).split("/")[0]
-        if source not in sources or len(picked) + len(sources) < N_RECORDS:
-            picked.append(i)
-            sources.add(source)
-        if len(picked) == N_RECORDS:
-            break
+        first.setdefault(str(group).split("/")[0], i)
+    # PTB (1000 Hz) first: its records are resampled from another rate than the others' 500 Hz
+    picked = sorted(first.values(), key=lambda i: (first.get("ptb") != i, i))[:N_RECORDS]
+    picked += [i for i in range(len(data.test)) if i not in picked][: N_RECORDS - len(picked)]
     folder = tmp_path_factory.mktemp("records")
     for i in picked:
         source, name = str(data.test.groups[i]).split("/")
@@ -81,6 +80,8 @@ def test_predict_matches_training_inputs_and_writes_official_outputs(
 ):
     from typer.testing import CliRunner
 
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.predict import predict_multilabel
     from ecgzoo.cli import app
     from ecgzoo.train.evaluate import load_trained_model, predict_split
     from ecgzoo.train.runfolder import read_spec
@@ -116,6 +117,11 @@ def test_predict_matches_training_inputs_and_writes_official_outputs(
         assert record_id == row["record"]
         np.testing.assert_array_equal(got_b, b.astype(bool))
         np.testing.assert_allclose(got_p, p, atol=1e-5)
+    # a zip of the same records gives the same result
+    archive = shutil.make_archive(str(tmp_path / "records"), "zip", folder)
+    zipped = predict_multilabel(Path(archive), load_model(run))
+    assert zipped.records == sorted(names)
+    np.testing.assert_allclose(zipped.prob, expected[order], atol=1e-5)
 
 
 def test_bad_input_is_one_line(tiny_run, tmp_path, monkeypatch, capsys):
