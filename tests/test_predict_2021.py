@@ -145,6 +145,7 @@ def test_bad_input_is_one_line(tiny_run, tmp_path, monkeypatch, capsys):
             "--challenge-outputs: pretrained:cinc2017 is not a multi-label 2021 run",
         ),  # fmt: skip
         (["predict", str(empty), "--model", str(run), "--engine", "onnx"], "onnx is not"),
+        (["export", str(run)], "ONNX export of a multi-label run is not supported"),
     ]
     for argv, message in cases:
         monkeypatch.setattr("sys.argv", ["ecgzoo", *argv])
