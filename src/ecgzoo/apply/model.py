@@ -3,7 +3,9 @@
 :func:`load_model` accepts a run folder or ``pretrained:NAME``. A *beat* model (trained on
 MIT-BIH or Kaggle beats) classifies heartbeats (:meth:`AppliedModel.predict_beats`); a
 *recording* model (CinC 2017) labels whole recordings (:meth:`AppliedModel.predict_recordings`).
-``engine="onnx"`` runs the ``model.onnx`` written by ``ecgzoo export`` beside the weights.
+A *multilabel* model (a 2021 challenge run) gives one sigmoid per scored class for 12-lead
+records (:mod:`ecgzoo.apply.multilabel`). ``engine="onnx"`` runs the ``model.onnx`` written by
+``ecgzoo export`` beside the weights (single-label models only: that graph ends in a softmax).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 BEAT_DATASETS = ("mitbih", "svdb", "kaggle_csv")
 RECORDING_DATASETS = ("cinc2017",)
-# The 2021 multi-label format plugs in here: a dataset name, and in predict.py a writer for the
-# challenge's one-file-per-record outputs (its own issue).
+MULTILABEL_DATASETS = ("cinc2021",)
 
 
 @dataclass
@@ -28,7 +29,7 @@ class AppliedModel:
 
     folder: Path
     ref: str
-    kind: str  # "beat" or "recording"
+    kind: str  # "beat", "recording" or "multilabel"
     spec: Any  # ecgzoo.train.runfolder.ModelSpec
     config: Any  # ecgzoo.config.ExperimentConfig
     engine: str = "torch"
@@ -46,6 +47,8 @@ class AppliedModel:
         if self.kind == "beat":
             seg = self.segmentation
             return float(seg["fs"]) if seg["segmentation"] == "centered" else 360.0
+        if self.kind == "multilabel":
+            return float(self.config.data.cinc2021.fs)
         return float(self.config.data.cinc2017.fs)
 
     @property
@@ -142,6 +145,8 @@ class AppliedModel:
     def predict(self, signal: np.ndarray, fs: float) -> dict[str, Any]:
         """One call for a notebook: a beat model detects and classifies the beats of a 1-D
         signal; a recording model labels the whole signal."""
+        if self.kind == "multilabel":
+            raise ConfigError(f"{self.ref}: a multi-label 12-lead model; use `ecgzoo predict`")
         signal = np.asarray(signal, dtype=np.float64)
         if signal.ndim != 1:
             raise DataError(f"signal: expected one lead (1-D), got shape {signal.shape}")
@@ -174,6 +179,11 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
         kind = "beat"
     elif dataset in RECORDING_DATASETS:
         kind = "recording"
+    elif dataset in MULTILABEL_DATASETS:
+        kind = "multilabel"
+        if engine == "onnx":
+            # the exported graph ends in a softmax; a multi-label model needs one sigmoid per label
+            raise ConfigError(f"--engine: onnx is not supported for the multi-label run {folder}")
     else:
         raise ConfigError(f"{folder}: models trained on {dataset!r} cannot be applied yet")
     from ecgzoo.train.runfolder import read_spec

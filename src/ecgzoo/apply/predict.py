@@ -7,9 +7,9 @@ prepared as in training (``Cinc2017Options``: resampled to ``fs``, z-scored when
 zero-padded or trimmed to ``length_s``, transformed) and, for a model trained on random crops,
 scored by multi-crop voting. Output: one row per record.
 
-Hook for the 2021 multi-label format (its own issue): a ``RECORDING_DATASETS`` entry in
-``ecgzoo.apply.model`` plus a branch in :func:`recording_inputs` and a writer for the
-challenge's one-file-per-record outputs.
+A multi-label 2021 run (:mod:`ecgzoo.apply.multilabel`) reads 12-lead ``.hea`` + ``.mat``
+records instead: one row per record with a probability and a thresholded label per class, and
+optionally the challenge's one-file-per-record outputs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.model import AppliedModel
+from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
 from ecgzoo.errors import ConfigError, DataError
 
@@ -84,7 +85,15 @@ def _unzipped(archive: Path) -> Iterator[Path]:
 def predict_records(
     data: Path, model: AppliedModel, lead: str | None = None, fs: float | None = None
 ) -> list[dict[str, Any]]:
-    """One dict per record: ``record``, ``label``, ``p_<class>`` for every class."""
+    """One dict per record: ``record``, ``label``, ``p_<class>`` for every class (a multi-label
+    run: ``record``, ``p_<class>`` and ``y_<class>`` for every class)."""
+    if model.kind == "multilabel":
+        if lead is not None:
+            leads = ", ".join(model.config.data.cinc2021.leads)
+            raise ConfigError(
+                f"--lead: a multi-label run reads the leads it was trained on ({leads})"
+            )
+        return predict_multilabel(data, model).rows()
     if model.kind != "recording":
         raise ConfigError(f"{model.ref}: a beat-level model; use `ecgzoo annotate`")
     if data.suffix.lower() == ".zip":
@@ -93,6 +102,20 @@ def predict_records(
         return rows
     paths = find_records(data) if data.is_dir() else [data]
     return _predict_paths(paths, model, lead, fs)
+
+
+def predict_multilabel(data: Path, model: AppliedModel) -> MultilabelPrediction:
+    """A multi-label run on one 2021 record (``NAME``, ``NAME.hea`` or ``NAME.mat``), a folder
+    (searched recursively) or a zip of them."""
+    if data.suffix.lower() == ".zip":
+        with _unzipped(data) as folder:
+            return predict_2021(find_2021_records(folder), model)
+    if data.is_dir():
+        return predict_2021(find_2021_records(data), model)
+    base = data.with_suffix("") if data.suffix.lower() in (".hea", ".mat") else data
+    if not base.with_suffix(".hea").is_file() or not base.with_suffix(".mat").is_file():
+        raise DataError(f"{data}: not a challenge-2021 record (NAME.hea + NAME.mat)")
+    return predict_2021([base], model)
 
 
 def _predict_paths(

@@ -83,18 +83,47 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="CSV file to write")] = None,
     lead: Annotated[str | None, typer.Option(help="lead name")] = None,
     engine: EngineOpt = "torch",
+    challenge_outputs: Annotated[
+        Path | None,
+        typer.Option(help="multi-label 2021 run: also write one official-format file per record"),
+    ] = None,
 ) -> None:
-    """Label whole recordings with a recording-level model: one CSV row per record."""
-    from ecgzoo.api import predict as run_predict
-    from ecgzoo.apply.predict import rows_csv
+    """Label whole recordings with a recording-level model: one CSV row per record (a
+    multi-label 2021 run: a probability and a label per class, for 12-lead .hea + .mat records)."""
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.multilabel import write_challenge_outputs
+    from ecgzoo.apply.predict import predict_multilabel, predict_records, rows_csv
     from ecgzoo.train.runfolder import atomic_write_text
 
-    rows = run_predict(data, model, lead=lead, engine=engine)
+    applied = load_model(model, engine=engine)
+    if challenge_outputs is not None and applied.kind != "multilabel":
+        raise ConfigError(
+            f"--challenge-outputs: {model} is not a multi-label 2021 run (the official files "
+            "hold the 26 scored classes)"
+        )
+    if challenge_outputs is not None:
+        if lead is not None:
+            raise ConfigError("--lead: a multi-label run reads the leads it was trained on")
+        pred = predict_multilabel(data, applied)
+        written = write_challenge_outputs(pred, challenge_outputs)
+        console.print(f"wrote {len(written)} challenge output files to {challenge_outputs}")
+        rows = pred.rows()
+    else:
+        rows = predict_records(data, applied, lead=lead)
     if out is not None:
         atomic_write_text(out, rows_csv(rows))
         console.print(f"wrote {out} ({len(rows)} records)")
     else:
-        console.print(rich_table(rows[:50], title="ecgzoo predict"))
+        shown = rows[:50]
+        if applied.kind == "multilabel":  # 52 columns do not fit a terminal: list the positives
+            shown = [
+                {
+                    "record": r["record"],
+                    "labels": " ".join(k[2:] for k, v in r.items() if k[:2] == "y_" and v),
+                }
+                for r in shown
+            ]
+        console.print(rich_table(shown, title="ecgzoo predict"))
 
 
 @app.command()

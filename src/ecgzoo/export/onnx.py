@@ -167,6 +167,8 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     from ecgzoo.apply.model import load_model
 
     applied = load_model(run)
+    if applied.kind == "multilabel":  # the wrapper's softmax would be wrong for sigmoid labels
+        raise ConfigError(f"{run}: ONNX export of a multi-label run is not supported yet")
     target = Path(out) if out is not None else onnx_path_for(applied.folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     x, feats = real_examples(applied)
