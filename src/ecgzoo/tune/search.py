@@ -38,9 +38,10 @@ from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and configs
 from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
 from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
-from ecgzoo.tune.results import SearchResult, TrialRecord, best_trial, summarize, write_results
+from ecgzoo.tune.results import SearchResult, best_trial, summarize, write_results
 from ecgzoo.tune.seal import seal_state, verify_state
 from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
+from ecgzoo.tune.trials import run_trial, trial_dirname, trial_records
 
 __all__ = [
     "EPOCH_METRICS",
@@ -61,162 +62,6 @@ class SearchInterrupted(EcgzooError):
     """A search stopped before all its trials finished (Ctrl-C, a lost cluster): resumable."""
 
     exit_code = 130
-
-
-# -- the trial ----------------------------------------------------------------------------------
-
-
-def _trial_dirname(trial: Any) -> str:
-    return str(trial.trial_id)
-
-
-def _numeric(row: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        out[key] = float(value)
-    return out
-
-
-def _trial(
-    config: dict[str, Any],
-    *,
-    space: SearchSpace,
-    base_yaml: str,
-    metric: str,
-    trials_dir: str,
-    data: Any = None,
-) -> None:
-    """A Ray Tune function trainable: one training run, reported epoch by epoch."""
-    import yaml
-    from ray import tune
-
-    from ecgzoo.config import build_config
-    from ecgzoo.train.engine import train_run
-
-    t0 = time.perf_counter()
-    trial_id = tune.get_context().get_trial_id()
-    base = build_config(yaml.safe_load(base_yaml), source="base config")
-    cfg = apply_values(base, space.decode(config), name=f"trial-{trial_id}")
-    run_dir = Path(trials_dir) / trial_id
-
-    def on_epoch(row: dict[str, Any]) -> None:
-        tune.report(_numeric(row))
-
-    if (run_dir / "metrics.json").is_file():  # trained before an interruption: report it
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-    else:
-        metrics = train_run(cfg, run_dir, data=data, on_epoch=on_epoch, progress=False).metrics
-    test = metrics.get("test", {})
-    best = metrics.get("best_" + cfg.train.monitor)
-    final = {
-        metric: best if best is not None else float("nan"),
-        "best_value": best if best is not None else float("nan"),
-        "test_accuracy": test.get("accuracy"),
-        "test_macro_recall": test.get("macro_recall"),
-        "test_macro_f1": test.get("macro_f1"),
-        "final_train_loss": metrics.get("final_train_loss"),
-        "test_loss": metrics.get("test_loss"),
-        "train_seconds": metrics.get("train_seconds"),
-        "n_parameters": metrics.get("n_parameters"),
-        "epochs_run": metrics.get("epochs_run"),
-        "trial_seconds": time.perf_counter() - t0,
-        "completed": 1.0,
-    }
-    tune.report(_numeric(final))
-
-
-# -- collecting results -------------------------------------------------------------------------
-
-
-def _read_history(run_dir: Path) -> list[dict[str, Any]]:
-    import csv
-
-    path = run_dir / "history.csv"
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open() as fh:
-        for row in csv.DictReader(fh):
-            rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v})
-    return rows
-
-
-def _first_line(error: Any) -> str:
-    text = str(error).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):  # the innermost exception comes last in a Ray traceback
-        if "Error" in ln or "error" in ln:
-            return ln.strip()[:500]
-    return (lines[-1] if lines else type(error).__name__)[:500]
-
-
-def _records(
-    grid: Any,
-    space: SearchSpace,
-    metric: str,
-    mode: str,
-    trials_dir: Path,
-    asha_stopped: set[str] = frozenset(),
-):
-    records: list[TrialRecord] = []
-    for result in grid:
-        m = dict(result.metrics or {})
-        trial_id = str(m.get("trial_id") or Path(result.path).name)
-        run_dir = trials_dir / trial_id
-        history = _read_history(run_dir)
-        try:
-            params = {
-                k: v for k, v in space.decode(result.config or {}).items() if k in space.params
-            }
-        except (ConfigError, KeyError, TypeError, ValueError):
-            params = {}
-        if result.error is not None and "KeyboardInterrupt" in str(result.error):
-            status = "interrupted"  # Ctrl-C reached the trial's process too (same terminal)
-        elif result.error is not None:
-            status = "error"
-        elif m.get("completed"):
-            status = "completed"
-        elif trial_id in asha_stopped:
-            status = "stopped"
-        else:  # neither finished nor stopped by ASHA: the search was interrupted under it
-            status = "interrupted"
-        values = [row[metric] for row in history if isinstance(row.get(metric), float)]
-        values = [v for v in values if math.isfinite(v)]
-        val = m.get("best_value") if status == "completed" else None
-        if val is None and values:
-            val = max(values) if mode == "max" else min(values)
-        train_s = m.get("train_seconds")
-        if train_s is None and history:
-            train_s = sum(row.get("epoch_seconds", 0.0) for row in history)
-        records.append(
-            TrialRecord(
-                trial_id=trial_id,
-                status=status,
-                params=params,
-                val_metric=val,
-                test_accuracy=m.get("test_accuracy") if status == "completed" else None,
-                test_macro_recall=m.get("test_macro_recall") if status == "completed" else None,
-                test_macro_f1=m.get("test_macro_f1") if status == "completed" else None,
-                final_train_loss=m.get("final_train_loss") if status == "completed" else None,
-                test_loss=m.get("test_loss") if status == "completed" else None,
-                train_seconds=train_s,
-                trial_seconds=m.get("time_total_s"),
-                epochs_run=int(m["epochs_run"])
-                if m.get("epochs_run") is not None
-                else len(history),
-                n_parameters=int(m["n_parameters"]) if m.get("n_parameters") else None,
-                run_dir=run_dir if run_dir.is_dir() else None,
-                error=_first_line(result.error) if result.error is not None else None,
-                history=history,
-            )
-        )
-    records.sort(key=lambda r: r.trial_id)
-    return records
-
-
-# -- the search ---------------------------------------------------------------------------------
 
 
 def _check_metric(metric: str, mode: str) -> None:
@@ -436,7 +281,7 @@ def run_search(
         if data is not None:
             params["data"] = data
         trainable = tune.with_resources(
-            tune.with_parameters(_trial, **params),
+            tune.with_parameters(run_trial, **params),
             {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
         )
         n_before = sum(1 for p in trials_dir.iterdir() if p.is_dir())
@@ -468,7 +313,7 @@ def run_search(
                     scheduler=scheduler,
                     num_samples=num_samples,
                     max_concurrent_trials=concurrency,
-                    trial_dirname_creator=_trial_dirname,
+                    trial_dirname_creator=trial_dirname,
                 ),
                 run_config=tune.RunConfig(
                     name=RAY_NAME,
@@ -492,7 +337,9 @@ def run_search(
             seal_state(experiment_dir, ray_dir)
 
     asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
-    trials = [] if grid is None else _records(grid, space, metric, mode, trials_dir, asha_stopped)
+    trials = (
+        [] if grid is None else trial_records(grid, space, metric, mode, trials_dir, asha_stopped)
+    )
     finished = [t for t in trials if t.status in ("completed", "stopped", "error")]
     if interrupted or len(finished) < num_samples:
         raise SearchInterrupted(
