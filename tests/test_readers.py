@@ -91,8 +91,8 @@ def test_cinc2021_headers(cinc2021_dirs: tuple[Path, Path]) -> None:
         rates[hea.read_text().split()[2]] += 1
     assert {code: dx[code] for code in CINC2021_DX} == CINC2021_DX
     assert rates == {"500": 139, "1000": 10}
-    assert len(reader.classes.names) == 26
-    joined = [c for c in reader.classes.names if "|" in c]
+    assert len(reader.classes.abbreviations) == 26
+    joined = [c for c in reader.classes.abbreviations if "|" in c]
     assert joined == ["CLBBB|LBBB", "CRBBB|RBBB", "PAC|SVPB", "PVC|VPB"]
 
 
@@ -104,7 +104,7 @@ def test_cinc2021_record_and_one_class_per_joined_codes(cinc2021_dirs: tuple[Pat
     assert rec.age == 81 and rec.sex == "F" and rec.labels == ["251146004", "426783006"]
     # complete and incomplete RBBB are ONE scored class: one positive, not two
     both = reader.scored(["713427006", "59118001"])
-    assert len(both) == 1 and reader.classes.names[both[0]] == "CRBBB|RBBB"
+    assert len(both) == 1 and reader.classes.abbreviations[both[0]] == "CRBBB|RBBB"
     assert multi_hot([both], 26).sum() == 1.0
 
 

@@ -45,7 +45,7 @@ def _chunk(job: tuple[Cinc2021Reader, list[str], Cinc2021Options, np.dtype]) -> 
         groups.append(rec.patient)
     return {
         "x": np.stack(xs).astype(np.float32),
-        "y": multi_hot(targets, len(reader.classes.names)),
+        "y": multi_hot(targets, len(reader.classes.abbreviations)),
         "ids": np.asarray(names, dtype=ids_dtype),
         "groups": np.asarray(groups, dtype=ids_dtype),
         "lengths": np.asarray(lengths, dtype=np.int64),
@@ -80,7 +80,7 @@ def prepare(
         "prep_version": PREP_VERSION,
         "database": "challenge-2021",
         "root": str(Path(root).resolve()),
-        "classes": reader.classes.names,
+        "classes": reader.classes.abbreviations,
         "files": files,
         **options.model_dump(include={"leads", "fs", "length_s", "normalise"}),
     }
@@ -90,7 +90,8 @@ def prepare(
     def build() -> Iterator[dict]:
         return ordered_map(_chunk, jobs, workers)
 
-    return cached_arrays("cinc2021", params, build, cache_dir=cache_dir), reader.classes.names
+    arrays = cached_arrays("cinc2021", params, build, cache_dir=cache_dir)
+    return arrays, reader.classes.abbreviations
 
 
 def _strata(y: np.ndarray) -> np.ndarray:

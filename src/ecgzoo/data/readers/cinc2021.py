@@ -14,56 +14,15 @@ give no positive.
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
 from pathlib import Path
 
+from ecgzoo.data.readers.cinc2021_tables import load_scoring
 from ecgzoo.data.readers.wfdb_io import list_folder, read_wfdb
 from ecgzoo.data.records import Record
 from ecgzoo.errors import DataError
 
 RATES = (257.0, 500.0, 1000.0)
 VERSION = "1.0.3"
-
-
-@dataclass(frozen=True)
-class ScoredClasses:
-    """The scored classes: ``codes[i]`` is the set of SNOMED codes of class ``i``."""
-
-    names: list[str]  # abbreviations as the weights table spells them (``CRBBB|RBBB``)
-    codes: list[frozenset[str]]
-    known: frozenset[str]  # every scored or unscored code of the mapping tables
-
-    def index_of(self) -> dict[str, int]:
-        """SNOMED code -> class index, for scored codes."""
-        return {code: i for i, group in enumerate(self.codes) for code in group}
-
-
-def _csv_rows(path: Path) -> list[list[str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return [row for row in csv.reader(fh) if row]
-    except FileNotFoundError:
-        raise DataError(f"{path}: scoring table not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read scoring table ({exc})") from None
-
-
-def read_scored_classes(scoring_dir: str | Path) -> ScoredClasses:
-    """The 26 scored classes from ``weights.csv`` / ``weights_abbreviations.csv`` and the set of
-    known codes from ``dx_mapping_scored.csv`` + ``dx_mapping_unscored.csv``."""
-    folder = Path(scoring_dir)
-    header = _csv_rows(folder / "weights.csv")[0][1:]
-    abbrev = _csv_rows(folder / "weights_abbreviations.csv")[0][1:]
-    if len(header) != len(abbrev) or not header:
-        raise DataError(f"{folder / 'weights.csv'}: class header does not match the abbreviations")
-    codes = [frozenset(c.strip() for c in cell.split("|")) for cell in header]
-    known: set[str] = set().union(*codes)
-    for table in ("dx_mapping_scored.csv", "dx_mapping_unscored.csv"):
-        rows = _csv_rows(folder / table)
-        col = rows[0].index("SNOMEDCTCode") if "SNOMEDCTCode" in rows[0] else 1
-        known.update(r[col].strip() for r in rows[1:] if len(r) > col)
-    return ScoredClasses([a.strip() for a in abbrev], codes, frozenset(known))
 
 
 def parse_comments(comments: list[str], where: str) -> dict[str, str]:
@@ -92,7 +51,7 @@ class Cinc2021Reader:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: challenge-2021 training folder not found")
-        self.classes = read_scored_classes(scoring_dir)
+        self.classes = load_scoring(scoring_dir)
         self._index = self.classes.index_of()
         available = sorted(p.name for p in self.root.iterdir() if p.is_dir())
         if sources is not None:
