@@ -223,10 +223,14 @@ def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> Non
         return
     print_metrics(metrics, f"{run}: {split} split, operating point {point}")
     op = metrics["operating_point"]
-    rows = [{"class": c, "weight": w} for c, w in op["weights"].items()]
-    console.print(rich_table(rows, title="decision weights (argmax of p * w), chosen on val"))
-    val = [{"val at": "argmax", **op["argmax_scores"]}, {"val at": point, **op["chosen_scores"]}]
-    console.print(rich_table(val, title="validation split (where the weights were chosen)"))
+    rows = [{"class": c, "weight w": w} for c, w in op["weights"].items()]
+    console.print(rich_table(rows, title="w, chosen on val"))
+    names = {"accuracy": "accuracy", "macro_recall": "macro R", "macro_f1": "macro F1"}
+    val = [
+        {"point": name, **{names[k]: v for k, v in scores.items()}}
+        for name, scores in (("argmax", op["argmax_scores"]), (point, op["chosen_scores"]))
+    ]
+    console.print(rich_table(val, title="val split, where w was chosen"))
     if not op["floor_met"]:
         console.print(f"warning: no weights reach val accuracy {op['accuracy_floor']:g}")
 
