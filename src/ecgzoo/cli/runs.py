@@ -124,13 +124,44 @@ def evaluate(
     reference: Annotated[Path | None, typer.Option(help="reference labels for --data")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     lead: Annotated[str | None, typer.Option(help="beat models, --data: lead by name")] = None,
+    operating_point: Annotated[
+        str,
+        typer.Option(
+            help="argmax; accuracy (best val macro F1 at no loss of val accuracy); recall "
+            "(best val macro recall at val accuracy >= --accuracy-floor). Weights are chosen "
+            "on the run's validation split, never on the scored split"
+        ),
+    ] = "argmax",
+    accuracy_floor: Annotated[
+        float | None, typer.Option(help="--operating-point recall: least val accuracy (0.969)")
+    ] = None,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
+    from ecgzoo.metrics.operating_points import OPERATING_POINTS
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
     from ecgzoo.train.runfolder import read_run_config, resolve_run
 
+    if operating_point not in OPERATING_POINTS:
+        raise EcgzooError(
+            f"--operating-point: unknown {operating_point!r} ({', '.join(OPERATING_POINTS)})"
+        )
+    if accuracy_floor is not None and not 0.0 <= accuracy_floor <= 1.0:
+        raise EcgzooError(f"--accuracy-floor: {accuracy_floor:g} is not between 0 and 1")
+    if accuracy_floor is not None and operating_point != "recall":
+        raise EcgzooError("--accuracy-floor: applies to --operating-point recall only")
     folder = resolve_run(run)
     cfg = read_run_config(folder)
+    if operating_point != "argmax":
+        if data is not None:
+            raise EcgzooError("--operating-point: scores a split of the run's dataset, not --data")
+        if split not in ("train", "val", "test"):
+            raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
+        from ecgzoo.train.trees import is_tree_run
+
+        if is_tree_run(folder):
+            raise EcgzooError(f"--operating-point: {run} is a tree model (its priors are tuned)")
+        print_operating_point(folder, cfg, run, split, operating_point, accuracy_floor, as_json)
+        return
     beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead)
     if beat_result is not None:  # beat models on a folder of records, and tree models
         metrics, label = beat_result
@@ -168,6 +199,40 @@ def evaluate(
         print(json.dumps(metrics))
     else:
         print_metrics(metrics, f"{run}: {label}")
+
+
+def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> None:
+    """``evaluate --operating-point``: weights chosen on the run's validation split."""
+    from ecgzoo.data.loading import load_data
+    from ecgzoo.train.evaluate import (
+        check_data_matches,
+        evaluate_at_operating_point,
+        load_trained_model,
+    )
+
+    model, spec = load_trained_model(folder)
+    prepared = load_data(cfg.data)
+    for name in ("val", split):
+        check_data_matches(
+            spec, folder, prepared.split(name), prepared.class_names, prepared.sampling_rate
+        )
+    metrics = evaluate_at_operating_point(model, spec, prepared, split, point, floor)
+    metrics.update({"run": str(run), "data": f"{split} split", "model": spec.name})
+    if as_json:
+        print(json.dumps(metrics))
+        return
+    print_metrics(metrics, f"{run}: {split} split, operating point {point}")
+    op = metrics["operating_point"]
+    rows = [{"class": c, "weight w": w} for c, w in op["weights"].items()]
+    console.print(rich_table(rows, title="w, chosen on val"))
+    names = {"accuracy": "accuracy", "macro_recall": "macro R", "macro_f1": "macro F1"}
+    val = [
+        {"point": name, **{names[k]: v for k, v in scores.items()}}
+        for name, scores in (("argmax", op["argmax_scores"]), (point, op["chosen_scores"]))
+    ]
+    console.print(rich_table(val, title="val split, where w was chosen"))
+    if not op["floor_met"]:
+        console.print(f"warning: no weights reach val accuracy {op['accuracy_floor']:g}")
 
 
 def _read_metrics(path: Path) -> dict:

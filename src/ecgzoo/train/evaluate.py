@@ -228,11 +228,14 @@ def score_predictions(
     prob: np.ndarray,
     class_names: list[str],
     thresholds: list[float] | np.ndarray | None = None,
+    weights: list[float] | np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All metrics for one split: P/R/F1, ROC AUC, confusion, AAMI or challenge scores.
 
     Multi-hot ``y_true`` ``(n, n_labels)`` is scored as multi-label at ``thresholds`` (chosen
     on validation; 0.5 when None): per-label, macro and per-group AUROC / AUPRC / F1.
+    Single-label predictions are ``argmax(prob * weights)`` (decision weights of an operating
+    point chosen on validation, :mod:`ecgzoo.metrics.operating_points`; plain argmax when None).
     """
     from ecgzoo.metrics.classification import classification_metrics
 
@@ -242,7 +245,9 @@ def score_predictions(
         t = np.full(len(class_names), 0.5) if thresholds is None else np.asarray(thresholds)
         return score_multilabel(y_true, prob, list(class_names), t)
 
-    y_pred = prob.argmax(axis=1)
+    from ecgzoo.metrics.operating_points import apply_weights
+
+    y_pred = apply_weights(prob, weights)
     result = classification_metrics(y_true, y_pred, prob, class_names)
     result["loss"] = cross_entropy(prob, y_true)
     result["n"] = int(len(y_true))
@@ -258,11 +263,51 @@ def score_predictions(
 
 
 def evaluate_split(
-    model: nn.Module, spec: ModelSpec, split: ArraySplit, device: torch.device | None = None
+    model: nn.Module,
+    spec: ModelSpec,
+    split: ArraySplit,
+    device: torch.device | None = None,
+    weights: list[float] | np.ndarray | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Score ``model`` on ``split``; returns the metrics and the probabilities."""
+    """Score ``model`` on ``split`` (at decision ``weights``, see :func:`score_predictions`);
+    returns the metrics and the probabilities."""
     prob = predict_split(model, spec, split, device)
-    return score_predictions(split.y, prob, spec.class_names, spec.thresholds), prob
+    return score_predictions(split.y, prob, spec.class_names, spec.thresholds, weights), prob
+
+
+def evaluate_at_operating_point(
+    model: nn.Module,
+    spec: ModelSpec,
+    data: PreparedData,
+    split: str,
+    point: str,
+    accuracy_floor: float | None = None,
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """Score ``split`` of ``data`` at operating ``point``, its weights chosen on ``data.val``.
+
+    Only the validation split's probabilities and labels reach the choice
+    (:func:`ecgzoo.metrics.operating_points.choose_weights`); the scored split is read once,
+    afterwards, at the chosen weights. The result carries ``operating_point``: the name, the
+    weights by class, the floor and the validation scores at argmax and at the chosen point.
+    """
+    from ecgzoo.metrics.operating_points import DEFAULT_ACCURACY_FLOOR, choose_weights
+
+    if spec.multilabel:
+        raise DataError("--operating-point: multi-label models use per-label thresholds instead")
+    if len(data.val) == 0:
+        raise DataError("--operating-point: the run's validation split is empty")
+    floor = DEFAULT_ACCURACY_FLOOR if accuracy_floor is None else float(accuracy_floor)
+    val_prob = predict_split(model, spec, data.val, device)
+    chosen = choose_weights(val_prob, np.asarray(data.val.y), point, spec.class_names, floor)
+    if split == "val":  # the probabilities are already there
+        metrics = score_predictions(
+            data.val.y, val_prob, spec.class_names, spec.thresholds, chosen.weights
+        )
+    else:
+        metrics, _ = evaluate_split(model, spec, data.split(split), device, chosen.weights)
+    metrics["operating_point"] = chosen.to_json()
+    return metrics
 
 
 TRAIN_LOSS_SUBSET = 20_000
