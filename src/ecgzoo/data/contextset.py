@@ -204,11 +204,33 @@ def side_features(arrays: dict[str, np.ndarray]) -> np.ndarray:
     sample = np.asarray(arrays["sample"])
     d_record = np.asarray(arrays["dropped_record"])
     d_sample = np.asarray(arrays["dropped_sample"])
-    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in SIDE_FEATURE_NAMES]
-    out = np.zeros((len(sample), len(cols)), dtype=np.float32)
+    out = np.zeros((len(sample), len(SIDE_FEATURE_NAMES)), dtype=np.float32)
     for r in np.unique(record):
         rows = np.flatnonzero(record == r)
         peaks = np.unique(np.concatenate([sample[rows], d_sample[d_record == r]]))
-        ctx = bc.rr_context(peaks, 1.0)[:, cols]
-        out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
+        out[rows] = side_features_at(peaks, 1.0)[np.searchsorted(peaks, sample[rows])]
     return out
+
+
+def side_features_at(peaks: np.ndarray, fs: float) -> np.ndarray:
+    """The :data:`SIDE_FEATURE_NAMES` of beats at R ``peaks`` (ascending samples at ``fs``).
+
+    float32 ``(n, 8)``, from peak positions alone: what ``annotate`` feeds an ``rr_context``
+    model from detected peaks, and what :func:`side_features` computes from a record's
+    annotated beats in training.
+    """
+    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in SIDE_FEATURE_NAMES]
+    return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
+
+
+def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
+    beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
+    ``examples.beats``) or ``rr_context`` (:func:`side_features_at`)."""
+    if feature_set == "rr_context":
+        return side_features_at(peaks, fs)
+    if feature_set == "rr_features":
+        from ecgzoo.data.examples.beats import rr_features
+
+        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
+    raise ConfigError(f"side features {feature_set!r}: not rr_features or rr_context")
