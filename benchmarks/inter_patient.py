@@ -91,6 +91,10 @@ TORCH_ROWS: dict[str, tuple[str, list[str]]] = {
         ["data.mitbih.rr_context=false"],
     ),
     "cnn_context": ("ResNet1D + rr_context side features, DS1", []),
+    "cnn_context_wce": (
+        "ResNet1D + rr_context, class-weighted cross-entropy, DS1",
+        ["train.loss=weighted_ce", "train.class_weight_power=0.5"],
+    ),
     "cnn_context_svdb": (
         "ResNet1D + rr_context, DS1 + SVDB training records",
         ["data.mitbih.extra_databases=[svdb]"],
@@ -156,7 +160,7 @@ def torch_test_predictions(folder: Path) -> dict:
 
 def tree_test_predictions(folder: Path) -> dict:
     """DS2 beats of a LightGBM run (its own beat table): ``y, prob, group, sample``."""
-    from ecgzoo.data.contextset import feature_matrix, load_table
+    from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
     from ecgzoo.data.examples.beat_context import check_groups
     from ecgzoo.data.splits import DS2
     from ecgzoo.train.runfolder import read_run_config
@@ -164,7 +168,8 @@ def tree_test_predictions(folder: Path) -> dict:
 
     options = read_run_config(folder).data.mitbih
     boosters, spec = load_tree_model(folder)
-    table = load_table("mitdb", sorted(DS2))
+    # the trainer's own cached table of every MIT-BIH record, then the DS2 records
+    table = subset_table(load_table("mitdb"), [f"mitdb/{r}" for r in DS2])
     X, y, group, _ = feature_matrix(table, check_groups(options.context_groups, "groups"),
                                     options.amplitude_normalise)  # fmt: skip
     prob = predict_ensemble(boosters, X, np.asarray(spec.params["class_weights"]))
