@@ -118,6 +118,7 @@ def test_rr_context_model_exports_to_onnx_with_parity(ctx_run, mitdb_dir):
     np.testing.assert_allclose(onnx_prob[ok], torch_prob[ok], atol=PARITY_TOL)
 
 
+@pytest.mark.slow
 def test_evaluate_data_folder_with_an_rr_context_model(
     ctx_run, training_arrays, mitdb_dir, tmp_path
 ):
