@@ -71,11 +71,15 @@ class AppliedModel:
 
     @property
     def side_feature_set(self) -> str | None:
-        """``rr_features``, ``rr_context`` or ``None`` (no side input); a run saved before
-        ``model.json`` named its set took ``rr_features``."""
+        """``rr_features``, ``rr_context`` or ``None`` (no side input). A run saved before
+        ``model.json`` named its set took what its config says (``rr_features`` unless
+        ``rr_context`` was on)."""
         if not self.uses_rr:
             return None
-        return self.spec.side_features or "rr_features"
+        if self.spec.side_features:
+            return self.spec.side_features
+        opts = getattr(self.config.data, str(self.config.data.dataset), None)
+        return "rr_context" if getattr(opts, "rr_context", False) else "rr_features"
 
     def side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at R ``peaks`` (samples at
