@@ -91,6 +91,10 @@ TORCH_ROWS: dict[str, tuple[str, list[str]]] = {
         ["data.mitbih.rr_context=false"],
     ),
     "cnn_context": ("ResNet1D + rr_context side features, DS1", []),
+    "cnn_context_no_irregularity": (
+        "ResNet1D + the six RR ratios only (no irregularity), DS1",
+        ["data.mitbih.rr_context_irregularity=false"],
+    ),
     "cnn_context_wce": (
         "ResNet1D + rr_context, class-weighted cross-entropy, DS1",
         ["train.loss=weighted_ce", "train.class_weight_power=0.5"],
@@ -147,7 +151,8 @@ def torch_test_predictions(folder: Path) -> dict:
     _, ds2 = inter_patient_split(record)
     feats = None
     if spec.n_features:
-        feats = side_features(arrays) if spec.side_features == "rr_context" else arrays["rr"]
+        context = spec.side_features if spec.side_features != "rr_features" else None
+        feats = side_features(arrays, context) if context else arrays["rr"]
         feats = standardise_features(np.asarray(feats)[ds2], spec)
     x = np.ascontiguousarray(arrays["x"][ds2])[:, None, :]
     return {

@@ -179,3 +179,22 @@ def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
     assert np.isfinite(data.train.features).all()
     with pytest.raises(ConfigError, match="split: inter"):
         mitbih.load_mitbih(options.model_copy(update={"split": "intra"}), db_dir=mitdb_dir)
+
+
+def test_rr_ratios_set_is_the_context_without_irregularity(training_arrays, mitdb_dir):
+    from ecgzoo.data.contextset import CONTEXT_SETS
+
+    arrays, full = training_arrays
+    ratios = side_features(arrays, "rr_ratios")
+    assert ratios.shape[1] == len(CONTEXT_SETS["rr_ratios"]) == 6
+    np.testing.assert_array_equal(ratios, full[:, :6])  # same columns, in the same order
+    peaks = mitbih.read_record(mitdb_dir, "232").samples
+    np.testing.assert_array_equal(
+        features_of_set("rr_ratios", peaks, 360.0),
+        features_of_set("rr_context", peaks, 360.0)[:, :6],
+    )
+    options = MitbihOptions(
+        segmentation="centered", records=RECORDS, rr_context=True, rr_context_irregularity=False
+    )
+    data = mitbih.load_mitbih(options, db_dir=mitdb_dir)
+    assert data.meta["side_features"] == "rr_ratios" and data.train.features.shape[1] == 6

@@ -78,8 +78,10 @@ class AppliedModel:
             return None
         if self.spec.side_features:
             return self.spec.side_features
+        from ecgzoo.data.contextset import context_set
+
         opts = getattr(self.config.data, str(self.config.data.dataset), None)
-        return "rr_context" if getattr(opts, "rr_context", False) else "rr_features"
+        return context_set(opts) or "rr_features"
 
     def side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at R ``peaks`` (samples at

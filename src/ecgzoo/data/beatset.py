@@ -245,10 +245,11 @@ def assemble(
         train = cap_per_class(train, y, options.max_beats_per_class, seed, section)
     x = arrays["x"]
     feats = arrays["rr"] if options.rr_features else None
-    if getattr(options, "rr_context", False):  # issue 12: label-free RR context instead
-        from ecgzoo.data.contextset import side_features
+    from ecgzoo.data.contextset import CONTEXT_SETS, context_set, side_features
 
-        feats = side_features(arrays)
+    context = context_set(options)
+    if context is not None:  # issue 12: label-free RR context instead
+        feats = side_features(arrays, context)
 
     def split(index: np.ndarray) -> ArraySplit:
         return ArraySplit(
@@ -283,11 +284,9 @@ def assemble(
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
         "side_features": "rr_features" if options.rr_features else None,
     }
-    if getattr(options, "rr_context", False):
-        from ecgzoo.data.contextset import SIDE_FEATURE_NAMES
-
-        data.meta["feature_names"] = list(SIDE_FEATURE_NAMES)
-        data.meta["side_features"] = "rr_context"
+    if context is not None:
+        data.meta["feature_names"] = list(CONTEXT_SETS[context])
+        data.meta["side_features"] = context
     return data
 
 

@@ -110,7 +110,7 @@ def _mitbih_examples(
     options, records: list[str], root: Path | None, beats_per_class: int
 ) -> _Examples:
     from ecgzoo.data import mitbih
-    from ecgzoo.data.contextset import side_features
+    from ecgzoo.data.contextset import context_set, side_features
 
     db_dir = Path(root) if root is not None else mitbih.default_db_dir()
     available = set(mitbih.list_records(db_dir))
@@ -124,7 +124,8 @@ def _mitbih_examples(
             )
         beats = mitbih.prepare_beats(db_dir, options.model_copy(update={"records": [name]}))
         peaks, labels = beats["sample"], beats["y"]
-        side = side_features(beats) if options.rr_context else beats["rr"]
+        context = context_set(options)
+        side = side_features(beats, context) if context else beats["rr"]
         if sample is not None:
             if len(peaks) == 0:
                 raise EcgzooError(f"unknown record {spec!r}: record {name} has no kept beats")
