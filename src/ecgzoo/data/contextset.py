@@ -227,11 +227,12 @@ def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context"
 
 
 def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_context") -> np.ndarray:
-    """The :data:`SIDE_FEATURE_NAMES` of beats at R ``peaks`` (ascending samples at ``fs``).
+    """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
+    samples at ``fs``).
 
-    float32 ``(n, 8)``, from peak positions alone: what ``annotate`` feeds an ``rr_context``
-    model from detected peaks, and what :func:`side_features` computes from a record's
-    annotated beats in training.
+    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``), from peak positions
+    alone: what ``annotate`` feeds such a model from detected peaks, and what
+    :func:`side_features` computes from a record's annotated beats in training.
     """
     cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
     return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
@@ -240,7 +241,7 @@ def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_contex
 def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
     """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
     beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
-    ``examples.beats``) or ``rr_context`` (:func:`side_features_at`)."""
+    ``examples.beats``) or a context set (:func:`side_features_at`)."""
     if feature_set in CONTEXT_SETS:
         return side_features_at(peaks, fs, feature_set)
     if feature_set == "rr_features":
