@@ -91,6 +91,10 @@ TORCH_ROWS: dict[str, tuple[str, list[str]]] = {
         ["data.mitbih.rr_context=false"],
     ),
     "cnn_context": ("ResNet1D + rr_context side features, DS1", []),
+    "cnn_context_seed1": (
+        "cnn_context with another training seed (noise estimate, not a candidate)",
+        ["train.seed=1"],
+    ),
     "cnn_context_no_irregularity": (
         "ResNet1D + the six RR ratios only (no irregularity), DS1",
         ["data.mitbih.rr_context_irregularity=false"],
