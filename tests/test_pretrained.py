@@ -12,7 +12,7 @@ from ecgzoo.train.evaluate import load_trained_model
 from ecgzoo.train.runfolder import PRETRAINED_DIR, resolve_run
 from tests.test_cli import ecgzoo
 
-SIZE_LIMIT_MB = {"mitbih-intra": 5, "mitbih-inter": 5, "mitbih-inter-lightgbm": 5, "cinc2017": 20}
+SIZE_LIMIT_MB = {"mitbih-intra": 5, "mitbih-inter": 2, "mitbih-inter-lightgbm": 5, "cinc2017": 20}
 
 
 @pytest.mark.parametrize("name", sorted(SIZE_LIMIT_MB))

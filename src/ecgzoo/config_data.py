@@ -49,6 +49,9 @@ class BeatOptions(StrictConfig):
     rr_context: bool = Field(
         False, description="side input: label-free normalised RR ratios + irregularity"
     )
+    rr_context_irregularity: bool = Field(
+        True, description="rr_context: include the two irregularities (false: RR ratios only)"
+    )
     extra_databases: list[Literal["svdb"]] = Field(
         default_factory=list, description="inter: more training records (never tested on)"
     )

@@ -3,8 +3,10 @@
 The lead is read in chunks (:meth:`SignalSource.chunks`, 30 minutes plus 10 s of context each
 side), so a 24-hour Holter is never held whole; per chunk the QRS complexes are detected
 (:func:`ecgzoo.apply.detect.detect_qrs`) and the beat windows cut exactly as in training
-(:func:`ecgzoo.apply.signals.beat_inputs`). The RR features need every beat of the record (the
-record-average RR), so the beats are classified once all chunks are read. Beats too close to
+(:func:`ecgzoo.apply.signals.beat_inputs`). The side features (the old per-beat RR features or
+the label-free ``rr_context``, as the model's ``model.json`` says) need every detected beat of
+the record (record-average RR, +-60-beat irregularity), so the beats are classified once all
+chunks are read. Beats too close to
 the record's ends for a full window are kept as detections and labelled ``Q`` (unclassifiable).
 """
 
@@ -111,11 +113,8 @@ def annotate_source(
     kept = np.concatenate(kept_all)
     t = time.perf_counter()
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
-    rr = None
-    if model.uses_rr:
-        from ecgzoo.data.examples.beats import rr_features
-
-        rr = rr_features(peaks, source.fs)[kept]
+    side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
+    rr = None if side is None else side[kept]
     prob[kept] = model.proba(np.concatenate(xs), rr)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t

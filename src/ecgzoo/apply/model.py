@@ -69,6 +69,29 @@ class AppliedModel:
     def uses_rr(self) -> bool:
         return int(self.spec.n_features) > 0
 
+    @property
+    def side_feature_set(self) -> str | None:
+        """``rr_features``, ``rr_context`` or ``None`` (no side input). A run saved before
+        ``model.json`` named its set took what its config says (``rr_features`` unless
+        ``rr_context`` was on)."""
+        if not self.uses_rr:
+            return None
+        if self.spec.side_features:
+            return self.spec.side_features
+        from ecgzoo.data.contextset import context_set
+
+        opts = getattr(self.config.data, str(self.config.data.dataset), None)
+        return context_set(opts) or "rr_features"
+
+    def side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
+        """Raw side features ``(n, n_features)`` of every beat at R ``peaks`` (samples at
+        ``fs``; all the record's peaks, as the context spans the record), or ``None``."""
+        if self.side_feature_set is None:
+            return None
+        from ecgzoo.data.contextset import features_of_set
+
+        return features_of_set(self.side_feature_set, np.asarray(peaks), fs)
+
     def _proba_torch(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         import torch
 
@@ -110,11 +133,11 @@ class AppliedModel:
         """Probabilities for beats at ``peaks`` of a 1-D ``signal`` (mV) at ``fs``; beats too
         close to the ends get a row of NaN."""
         from ecgzoo.apply.signals import beat_inputs
-        from ecgzoo.data.examples.beats import rr_features
 
         self._require("beat")
         x, kept = beat_inputs(signal, fs, peaks, self.segmentation)
-        rr = rr_features(np.asarray(peaks), fs)[kept] if self.uses_rr else None
+        side = self.side_features(peaks, fs)
+        rr = None if side is None else side[kept]
         out = np.full((len(peaks), len(self.class_names)), np.nan, dtype=np.float32)
         out[kept] = self.proba(x, rr)
         return out

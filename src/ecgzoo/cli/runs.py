@@ -187,7 +187,12 @@ def evaluate(
             raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
         from ecgzoo.data.loading import load_data
 
-        prepared = load_data(cfg.data)
+        data_cfg, opts = cfg.data, getattr(cfg.data, cfg.data.dataset, None)
+        if split != "train" and getattr(opts, "extra_databases", None):
+            # val and test never hold the extra (training-only) records: skip preparing them
+            opts = opts.model_copy(update={"extra_databases": []})
+            data_cfg = data_cfg.model_copy(update={cfg.data.dataset: opts})
+        prepared = load_data(data_cfg)
         arrays = prepared.split(split)
         label = f"{split} split"
         classes, rate = prepared.class_names, prepared.sampling_rate

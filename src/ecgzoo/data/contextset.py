@@ -191,9 +191,22 @@ def feature_matrix(
 
 #: Side features of :func:`side_features`: the normalised RR ratios and the irregularities.
 SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
+#: The label-free context sets a torch beat model can take (``ModelSpec.side_features``):
+#: ``rr_context`` (the default) and ``rr_ratios`` (without the irregularities, an ablation).
+CONTEXT_SETS: dict[str, list[str]] = {
+    "rr_context": SIDE_FEATURE_NAMES,
+    "rr_ratios": list(bc.NORMALISED_RR),
+}
 
 
-def side_features(arrays: dict[str, np.ndarray]) -> np.ndarray:
+def context_set(options: Any) -> str | None:
+    """The context set beat ``options`` ask for (``rr_context``, ``rr_ratios``) or ``None``."""
+    if not getattr(options, "rr_context", False):
+        return None
+    return "rr_context" if getattr(options, "rr_context_irregularity", True) else "rr_ratios"
+
+
+def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context") -> np.ndarray:
     """Label-free RR context of every beat of a cached beat dataset (``beatset`` arrays).
 
     The option ``rr_context`` of the beat task: any model gets these as side input. R peaks
@@ -204,11 +217,35 @@ def side_features(arrays: dict[str, np.ndarray]) -> np.ndarray:
     sample = np.asarray(arrays["sample"])
     d_record = np.asarray(arrays["dropped_record"])
     d_sample = np.asarray(arrays["dropped_sample"])
-    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in SIDE_FEATURE_NAMES]
-    out = np.zeros((len(sample), len(cols)), dtype=np.float32)
+    out = np.zeros((len(sample), len(CONTEXT_SETS[feature_set])), dtype=np.float32)
     for r in np.unique(record):
         rows = np.flatnonzero(record == r)
         peaks = np.unique(np.concatenate([sample[rows], d_sample[d_record == r]]))
-        ctx = bc.rr_context(peaks, 1.0)[:, cols]
+        ctx = side_features_at(peaks, 1.0, feature_set)
         out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
     return out
+
+
+def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_context") -> np.ndarray:
+    """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
+    samples at ``fs``).
+
+    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``), from peak positions
+    alone: what ``annotate`` feeds such a model from detected peaks, and what
+    :func:`side_features` computes from a record's annotated beats in training.
+    """
+    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
+    return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
+
+
+def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
+    beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
+    ``examples.beats``) or a context set (:func:`side_features_at`)."""
+    if feature_set in CONTEXT_SETS:
+        return side_features_at(peaks, fs, feature_set)
+    if feature_set == "rr_features":
+        from ecgzoo.data.examples.beats import rr_features
+
+        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
+    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")

@@ -166,4 +166,6 @@ def load_mitbih(
         meta_split["excluded_beats"] = int(len(y) - len(ds1) - len(ds2))
     else:
         parts = beatset.split_beats(y, record, options, seed, meta_split)
+    # training-only records of other databases (SVDB): never validation or test
+    arrays, parts = beatset.add_training_databases(arrays, parts, options, meta_split, cache_dir)
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)

@@ -110,6 +110,7 @@ def _mitbih_examples(
     options, records: list[str], root: Path | None, beats_per_class: int
 ) -> _Examples:
     from ecgzoo.data import mitbih
+    from ecgzoo.data.contextset import context_set, side_features
 
     db_dir = Path(root) if root is not None else mitbih.default_db_dir()
     available = set(mitbih.list_records(db_dir))
@@ -123,6 +124,8 @@ def _mitbih_examples(
             )
         beats = mitbih.prepare_beats(db_dir, options.model_copy(update={"records": [name]}))
         peaks, labels = beats["sample"], beats["y"]
+        context = context_set(options)
+        side = side_features(beats, context) if context else beats["rr"]
         if sample is not None:
             if len(peaks) == 0:
                 raise EcgzooError(f"unknown record {spec!r}: record {name} has no kept beats")
@@ -145,10 +148,11 @@ def _mitbih_examples(
             xs.append(beats["x"][i])
             ys.append(int(labels[i]))
             ids.append(f"{name}_s{int(peaks[i])}")
-            feats.append(beats["rr"][i])
+            feats.append(side[i])
             extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
     x = np.stack(xs)[:, None, :].astype(np.float32)
-    features = np.stack(feats).astype(np.float32) if options.rr_features else None
+    uses = options.rr_features or options.rr_context
+    features = np.stack(feats).astype(np.float32) if uses else None
     return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)
 
 

@@ -121,11 +121,12 @@ def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | 
     """Model-ready real inputs ``(x, standardised features)`` for the parity check."""
     if applied.kind == "beat":
         from ecgzoo.apply.signals import beat_inputs, mitdb_folder
-        from ecgzoo.data.mitbih import read_record, rr_features
+        from ecgzoo.data.mitbih import read_record
 
         rec = read_record(mitdb_folder(), "100")
         x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, applied.segmentation)
-        feats = rr_features(rec.samples, rec.fs)[kept][:n] if applied.uses_rr else None
+        side = applied.side_features(rec.samples, rec.fs)  # the set model.json names
+        feats = None if side is None else side[kept][:n]
         x = x[:n, None, :]
     else:
         from ecgzoo.apply.predict import recording_inputs

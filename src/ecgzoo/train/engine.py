@@ -210,6 +210,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         feature_std=[] if feature_std is None else feature_std.tolist(),
         crop_samples=data.meta.get("random_crop_samples"),
         multilabel=bool(data.meta.get("multilabel")),
+        side_features=data.meta.get("side_features") if data.n_features else None,
     )
 
 

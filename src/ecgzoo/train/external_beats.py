@@ -31,6 +31,9 @@ def _folder(data: Path) -> Path:
 def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit, list[str]]:
     """Beats of every record of ``folder`` cut as ``options`` (a trained run's beat options)."""
     reader = WfdbFolderReader(_folder(folder), annotator="atr", require_annotations=True)
+    from ecgzoo.data.contextset import context_set, side_features_at
+
+    context = context_set(options)
     xs, ys, groups, feats, skipped = [], [], [], [], []
     for i, name in enumerate(reader.list_records()):
         try:
@@ -48,6 +51,8 @@ def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit,
             skipped.append(f"{name}: fewer than two AAMI beats")
             continue
         x, rr, kept = segment_beats(rec.signal[channel], rec.fs, samples, options)
+        if context is not None:  # label-free RR context of the record's beats, as in training
+            rr = side_features_at(samples, rec.fs, context)[kept]
         xs.append(x)
         ys.append(labels[kept])
         groups.append(np.full(len(kept), i, dtype=np.int64))
@@ -58,7 +63,7 @@ def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit,
         np.concatenate(xs)[:, None, :],
         np.concatenate(ys),
         np.concatenate(groups),
-        np.concatenate(feats) if options.rr_features else None,
+        np.concatenate(feats) if options.rr_features or context is not None else None,
     )
     return split, skipped
 

@@ -25,6 +25,7 @@ from ecgzoo.paths import default_file_mode
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
 
 
 @dataclass
@@ -44,6 +45,10 @@ class ModelSpec:
     crop_samples: int | None = None  # trained on random crops: predict by multi-crop voting
     multilabel: bool = False  # one sigmoid per class (several labels per example)
     thresholds: list[float] | None = None  # multi-label: per-label thresholds chosen on val
+    # which side features a beat model takes: "rr_features" (per-beat RR, data.examples.beats)
+    # or "rr_context" (label-free RR context, data.contextset); None: an older run, whose
+    # n_features > 0 always meant "rr_features"
+    side_features: str | None = None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -190,6 +195,7 @@ def read_spec(folder: Path) -> ModelSpec:
         "sampling_rate": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
         "crop_samples": lambda v: v is None or _positive_int(v),
         "multilabel": lambda v: isinstance(v, bool),
+        "side_features": lambda v: v is None or v in SIDE_FEATURE_SETS,
         "thresholds": lambda v: (
             v is None
             or (
