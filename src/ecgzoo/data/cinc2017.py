@@ -210,6 +210,8 @@ def load_cinc2017(
     ``n_folds``-fold split is the test set and validation comes from the other folds.
     ``max_records`` keeps a stratified subset (seeded by ``seed``). The prepared arrays of all
     kept records are cached (``cached_arrays``) under a key of every option that shapes them.
+    ``fill`` says what follows a recording shorter than ``length_s`` (zeros, or the recording
+    tiled or mirrored); every split's ``lengths`` holds the real positions, which crops keep to.
     """
     if options.random_crop_s is not None and options.random_crop_s > options.length_s:
         raise ConfigError(
