@@ -78,3 +78,27 @@ def test_cinc2017_pretrained_scores_an_external_challenge_format_set(tmp_path, c
         "--json",
     )
     assert json.loads(again.stdout)["confusion_matrix"] == metrics["confusion_matrix"]
+
+
+def test_cinc2017_pretrained_never_sees_padding(cinc2017_dir):
+    """The shipped CinC model is the padding-free one: its short recordings are tiled, and
+    neither its input nor any voting crop of it holds a run of padding zeros."""
+    import numpy as np
+
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.predict import recording_inputs
+    from ecgzoo.data.cinc2017 import load_recordings
+    from ecgzoo.data.transforms import multi_crop
+    from tests.test_cinc2017_fill import zero_runs
+
+    model = load_model("pretrained:cinc2017")
+    options = model.config.data.cinc2017
+    assert options.fill == "tile" and model.spec.crop_samples
+    short = {"A05503": "~", "A04913": "~", "A05447": "N"}  # 10.3 s, 14.2 s, 19.8 s
+    signals, _, _ = load_recordings(cinc2017_dir / "training2017", short)
+    x, lengths = recording_inputs(signals, 300.0, options, model.spec, with_lengths=True)
+    assert np.all(lengths < model.spec.crop_samples)  # shorter than one crop: all filled
+    crops = multi_crop(x, model.spec.crop_samples, 5, lengths)
+    assert not zero_runs(x).any() and not zero_runs(crops.reshape(-1, crops.shape[-1])).any()
+    prob = model.predict_recordings(signals, 300.0)
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0, rtol=1e-5)

@@ -101,6 +101,11 @@ class Cinc2017Options(StrictConfig):
     n_folds: int = Field(5, ge=2)
     max_records: int | None = Field(None, description="stratified subset (tests)")
     normalise: bool = Field(False, description="z-score each recording (real part, not padding)")
+    fill: Literal["zero", "tile", "reflect"] = Field(
+        "zero",
+        description="what extends a recording shorter than length_s: zero padding, or the "
+        "recording repeated (tile) or mirrored (reflect), so that the model never sees padding",
+    )
     nperseg: int = Field(256, ge=8, description="spectrogram: STFT window (samples)")
     noverlap: int = Field(224, ge=0, description="spectrogram: window overlap (samples)")
     fmax: float | None = Field(60.0, gt=0, description="spectrogram: keep rows up to this Hz")

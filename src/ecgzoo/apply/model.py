@@ -147,13 +147,14 @@ class AppliedModel:
         from ecgzoo.apply.predict import recording_inputs
 
         self._require("recording")
-        x = recording_inputs(signals, fs, self.config.data.cinc2017, self.spec)
+        x, lengths = recording_inputs(
+            signals, fs, self.config.data.cinc2017, self.spec, with_lengths=True
+        )
         crop = self.spec.crop_samples
         if crop and x.shape[-1] > crop:
             from ecgzoo.data.transforms import multi_crop
-            from ecgzoo.train.evaluate import real_lengths
 
-            crops = multi_crop(x, crop, 5, real_lengths(x))
+            crops = multi_crop(x, crop, 5, lengths)
             flat = crops.reshape((-1,) + crops.shape[2:])
             prob = self._proba_any(flat)
             return prob.reshape(len(x), 5, -1).mean(axis=1)

@@ -35,25 +35,29 @@ _MAX_MEMBER_BYTES = 256 << 20
 MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
 
 
-def recording_inputs(signals: list[np.ndarray], fs: float, options: Any, spec: Any) -> np.ndarray:
-    """Model-ready ``(n, leads, samples)`` arrays from 1-D recordings (mV) at ``fs``."""
+def recording_inputs(
+    signals: list[np.ndarray], fs: float, options: Any, spec: Any, *, with_lengths: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Model-ready ``(n, leads, samples)`` arrays from 1-D recordings (mV) at ``fs``; with
+    ``with_lengths`` also each one's real positions along the last axis (crop voting)."""
     from ecgzoo.data import transforms
-    from ecgzoo.data.cinc2017 import n_samples_for
+    from ecgzoo.data.cinc2017 import axis_lengths, n_samples_for
 
     if options.transform != "raw" and options.transform != "spectrogram":
         raise ConfigError(f"data.cinc2017.transform: {options.transform!r} cannot be applied yet")
     sigs = [transforms.resample(np.asarray(s, dtype=np.float64), fs, options.fs) for s in signals]
     if options.normalise:
         sigs = [transforms.normalise(np.asarray(s, dtype=np.float32)[None, :])[0] for s in sigs]
-    x, _ = transforms.pad_or_trim(
-        [np.asarray(s, dtype=np.float32) for s in sigs], n_samples_for(options)
+    x, lengths = transforms.pad_or_trim(
+        [np.asarray(s, dtype=np.float32) for s in sigs], n_samples_for(options), options.fill
     )
     x = x[:, None, :]
     if options.transform == "spectrogram":
         x = transforms.log_spectrogram(
             x, options.fs, options.nperseg, options.noverlap, fmax=options.fmax
         )[:, 0]
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return (x, axis_lengths(options, lengths)) if with_lengths else x
 
 
 @contextmanager

@@ -14,20 +14,24 @@ class ArraySplit:
     ``x``: float32 ``(n, n_leads, n_samples)``; ``y``: int64 ``(n,)`` class indices, or for a
     multi-label dataset (``meta["multilabel"]``) float32 ``(n, n_classes)`` multi-hot targets;
     ``groups``: ``(n,)`` record (patient) id of each example, for leakage checks;
-    ``features``: optional float32 ``(n, n_features)`` side features (for example RR intervals).
+    ``features``: optional float32 ``(n, n_features)`` side features (for example RR intervals);
+    ``lengths``: optional int64 ``(n,)`` real (not padded or filled) positions along x's last
+    axis, where the data knows them (recordings); crop voting keeps its crops inside them.
     """
 
     x: np.ndarray
     y: np.ndarray
     groups: np.ndarray
     features: np.ndarray | None = None
+    lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, index: np.ndarray) -> ArraySplit:
         feats = None if self.features is None else self.features[index]
-        return ArraySplit(self.x[index], self.y[index], self.groups[index], feats)
+        lengths = None if self.lengths is None else self.lengths[index]
+        return ArraySplit(self.x[index], self.y[index], self.groups[index], feats, lengths)
 
 
 @dataclass

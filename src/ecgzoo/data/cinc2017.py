@@ -210,6 +210,8 @@ def load_cinc2017(
     ``n_folds``-fold split is the test set and validation comes from the other folds.
     ``max_records`` keeps a stratified subset (seeded by ``seed``). The prepared arrays of all
     kept records are cached (``cached_arrays``) under a key of every option that shapes them.
+    ``fill`` says what follows a recording shorter than ``length_s`` (zeros, or the recording
+    tiled or mirrored); every split's ``lengths`` holds the real positions, which crops keep to.
     """
     if options.random_crop_s is not None and options.random_crop_s > options.length_s:
         raise ConfigError(
@@ -231,6 +233,8 @@ def load_cinc2017(
     shaping = options.model_dump(
         include={"labels", "length_s", "fs", "transform", "max_records", "normalise"}
     )
+    if options.fill != "zero":  # absent for zero padding: earlier caches keep their keys
+        shaping["fill"] = options.fill
     if options.transform == "spectrogram":
         shaping.update(nperseg=options.nperseg, noverlap=options.noverlap, fmax=options.fmax)
     if options.transform == "scalogram":
@@ -263,10 +267,11 @@ def load_cinc2017(
             None if options.random_crop_s is None else int(round(options.random_crop_s * rate))
         ),
     }
+    lengths = np.asarray(lengths, dtype=np.int64)
     return PreparedData(
-        train=ArraySplit(x[train], y[train], groups[train]),
-        val=ArraySplit(x[val], y[val], groups[val]),
-        test=ArraySplit(x[test], y[test], groups[test]),
+        train=ArraySplit(x[train], y[train], groups[train], lengths=lengths[train]),
+        val=ArraySplit(x[val], y[val], groups[val], lengths=lengths[val]),
+        test=ArraySplit(x[test], y[test], groups[test], lengths=lengths[test]),
         class_names=list(CLASS_NAMES),
         sampling_rate=rate,
         meta=meta,
@@ -299,8 +304,8 @@ def load_external(
     signals, labels, ids = load_recordings(
         path, reference, fs=FS, resample=resample, n_workers=n_workers
     )
-    x, _ = prepare_windows(signals, options, FS)
-    return ArraySplit(x, label_index(labels), np.asarray(ids))
+    x, lengths = prepare_windows(signals, options, FS)
+    return ArraySplit(x, label_index(labels), np.asarray(ids), lengths=lengths)
 
 
 # --------------------------------------------------------------------------- summary

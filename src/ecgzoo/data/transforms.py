@@ -29,6 +29,7 @@ __all__ = [
     "random_crop",
     "multi_crop",
     "crop_offsets",
+    "windows_at",
     "log_spectrogram",
     "spectrogram_frequencies",
     "scalogram",
@@ -38,24 +39,31 @@ __all__ = [
 ]
 
 
+FILL_MODES = ("zero", "tile", "reflect")
+_NP_PAD_MODE = {"tile": "wrap", "reflect": "symmetric"}
+
+
 def pad_or_trim(
-    signals: Sequence[np.ndarray] | np.ndarray, length: int
+    signals: Sequence[np.ndarray] | np.ndarray, length: int, fill: str = "zero"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-pad at the end or trim the end of every signal to ``length`` samples.
+    """Extend at the end or trim the end of every signal to ``length`` samples.
 
     ``signals``: a sequence of arrays whose last axis is time (1D, or ``(n_leads, t)``; all with
-    the same leading shape), or one array ``(n, ..., t)``. Returns ``(x, lengths)``: ``x`` float32
-    ``(n, ..., length)`` and ``lengths`` int64 ``(n,)``, the number of real (not padded) samples
-    of each example, ``min(original length, length)``; :func:`padding_mask` turns it into a mask.
+    the same leading shape), or one array ``(n, ..., t)``. ``fill``: what follows a shorter
+    signal: ``zero`` (zero padding), ``tile`` (the signal repeated from its start) or
+    ``reflect`` (mirrored back and forth, ``abc`` -> ``abccbaabc...``); an empty signal is
+    zero-filled whatever the mode. Returns ``(x, lengths)``: ``x`` float32
+    ``(n, ..., length)`` and ``lengths`` int64 ``(n,)``, the number of real (not filled)
+    samples of each example, ``min(original length, length)``; :func:`padding_mask` turns it
+    into a mask.
     """
     length = int(length)
     if length < 1:
         raise ValueError(f"length must be positive (got {length})")
+    if fill not in FILL_MODES:
+        raise ValueError(f"fill must be one of {', '.join(FILL_MODES)} (got {fill!r})")
     if isinstance(signals, np.ndarray):
-        n_real = min(signals.shape[-1], length)
-        out = np.zeros(signals.shape[:-1] + (length,), dtype=np.float32)
-        out[..., :n_real] = signals[..., :n_real]
-        return out, np.full(len(signals), n_real, dtype=np.int64)
+        signals = list(signals)
     if len(signals) == 0:
         return np.zeros((0, length), dtype=np.float32), np.zeros(0, dtype=np.int64)
     lead_shape = np.shape(signals[0])[:-1]
@@ -70,6 +78,9 @@ def pad_or_trim(
         n_real = min(sig.shape[-1], length)
         out[i, ..., :n_real] = sig[..., :n_real]
         lengths[i] = n_real
+        if fill != "zero" and 0 < n_real < length:
+            widths = [(0, 0)] * (sig.ndim - 1) + [(0, length - n_real)]
+            out[i] = np.pad(sig[..., :n_real], widths, mode=_NP_PAD_MODE[fill])
     return out, lengths
 
 
@@ -95,6 +106,12 @@ def _take_windows(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray
     flat = x.reshape(n, -1, x.shape[-1])  # (n, c, t)
     out = np.take_along_axis(flat[:, None, :, :], idx[:, :, None, :], axis=-1)  # (n, k, c, L)
     return out.reshape(n, k, *lead_shape, length)
+
+
+def windows_at(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
+    """Windows of ``length`` samples starting at ``offsets`` ``(n, k)``: ``(n, k, ..., length)``
+    (zero beyond the end of ``x``)."""
+    return _take_windows(x, np.asarray(offsets, dtype=np.int64), int(length))
 
 
 def random_crop(

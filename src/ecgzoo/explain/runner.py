@@ -189,6 +189,14 @@ def _markdown(summary: dict[str, Any]) -> str:
         "Attribution on the zero padding vs on the signal (padding share: the padding's share "
         "of the input; ratio > 1: the map favours the padding over a flat map).",
         "",
+    ]
+    if summary.get("fill", "zero") != "zero":  # a padding-free run: the columns are its filler
+        lines += [
+            f"This run has no zero padding (`fill: {summary['fill']}`): the 'padding' columns "
+            "measure the part after each recording (its own repeat or mirror image).",
+            "",
+        ]
+    lines += [
         "| record | true | predicted | p | target | signal | padding | padding share | ratio "
         "| png |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -381,6 +389,7 @@ def explain_run(
         "layer": result.layer,
         "grid": result.grid,
         "dataset": dataset,
+        "fill": config.data.cinc2017.fill if dataset == "cinc2017" else "zero",
         "class_names": names,
         "target_rule": "listed classes" if classes is not None else "predicted + true",
         "sampling_rate": fs,

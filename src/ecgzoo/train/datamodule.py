@@ -20,8 +20,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ecgzoo.data.arrays import ArraySplit
-from ecgzoo.data.transforms import multi_crop
+from ecgzoo.data.transforms import windows_at
 from ecgzoo.train.evaluate import real_lengths
+from ecgzoo.train.voting import distinct_crops
 
 EVAL_CROPS = 5  # as ecgzoo.train.evaluate.predict_split votes
 
@@ -106,7 +107,8 @@ class EpochBatches(Sampler):
 
 
 class SplitBatches(Dataset):
-    """``dataset[BatchRequest]`` -> ``(x, y, features, index)`` tensors of one batch."""
+    """``dataset[BatchRequest]`` -> ``(x, y, features, index)`` tensors of one batch, plus
+    ``(owner, weight)`` of each crop when an evaluation batch votes over crops."""
 
     def __init__(
         self,
@@ -131,12 +133,19 @@ class SplitBatches(Dataset):
         tidx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
         f = None if self.features is None else self.features[tidx]
         if request.gen is None and self.crop and xa.shape[-1] > self.crop:
-            # evaluation of a model trained on crops: EVAL_CROPS evenly spaced crops per example,
-            # flattened; the module averages their probabilities (as predict_split does)
-            crops = multi_crop(xa, self.crop, EVAL_CROPS, real_lengths(xa))
-            x = torch.from_numpy(crops.reshape((-1,) + crops.shape[2:]))
-            f = None if f is None else f.repeat_interleave(EVAL_CROPS, dim=0)
-            return x, self.y[tidx], f, tidx
+            # evaluation of a model trained on crops: the distinct ones of EVAL_CROPS evenly
+            # spaced crops per example, with their owners and vote weights; the module sums the
+            # weighted probabilities (the same average as predict_split's)
+            given = self.split.lengths
+            real = real_lengths(xa) if given is None else np.asarray(given)[idx]
+            owner, start, weight = distinct_crops(
+                np.minimum(real, xa.shape[-1]), self.crop, EVAL_CROPS
+            )
+            x = torch.from_numpy(windows_at(xa[owner], start[:, None], self.crop)[:, 0])
+            owner_t = torch.from_numpy(owner)
+            f = None if f is None else f[owner_t]
+            vote = (owner_t, torch.from_numpy(weight.astype(np.float32)))
+            return x, self.y[tidx], f, tidx, vote
         x = torch.from_numpy(xa)
         if self.crop and request.gen is not None:
             x = random_crop_batch(x, self.crop, self.lengths[tidx], request.gen)

@@ -72,15 +72,13 @@ def predict_proba_multicrop(
     features: torch.Tensor | None = None,
     device: torch.device | None = None,
     multilabel: bool = False,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Average the probabilities of ``n_crops`` evenly spaced crops inside the real signal."""
-    from ecgzoo.data.transforms import multi_crop
+    """Average the probabilities of ``n_crops`` evenly spaced crops inside the real signal
+    (``lengths``, default up to the last non-zero value); see :mod:`ecgzoo.train.voting`."""
+    from ecgzoo.train.voting import vote_proba
 
-    crops = multi_crop(x, crop, n_crops, real_lengths(x))  # (n, n_crops, ..., crop)
-    flat = crops.reshape((-1,) + crops.shape[2:])
-    f = None if features is None else features.repeat_interleave(n_crops, dim=0)
-    prob = predict_proba(model, flat, f, device=device, multilabel=multilabel)
-    return prob.reshape(len(x), n_crops, -1).mean(axis=1)
+    return vote_proba(model, x, crop, n_crops, lengths, features, device, multilabel)
 
 
 def predict_split(
@@ -90,7 +88,7 @@ def predict_split(
     features = standardise_features(split.features, spec)
     if spec.crop_samples and split.x.shape[-1] > spec.crop_samples:
         return predict_proba_multicrop(
-            model, split.x, spec.crop_samples, 5, features, device, spec.multilabel
+            model, split.x, spec.crop_samples, 5, features, device, spec.multilabel, split.lengths
         )
     return predict_proba(model, split.x, features, device=device, multilabel=spec.multilabel)
 

@@ -78,9 +78,13 @@ class ZooModule(pl.LightningModule):
         self._probs, self._index = [], []
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        x, y, f, index = batch
+        x, y, f, index, *vote = batch
         prob = self.task.probabilities(self.model(x, f))
-        if len(prob) != len(y):  # several crops per example: average them
+        if vote:  # crop voting: each example's crops, weighted by their share of the votes
+            owner, weight = vote[0]
+            summed = prob.new_zeros(len(y), prob.shape[-1])
+            prob = summed.index_add_(0, owner, prob * weight[:, None].to(prob.dtype))
+        elif len(prob) != len(y):  # several crops per example: average them
             prob = prob.reshape(len(y), -1, prob.shape[-1]).mean(dim=1)
         self._probs.append(prob)
         self._index.append(index)

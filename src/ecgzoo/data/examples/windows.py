@@ -5,13 +5,17 @@ Works on any list of 1-D signals with options that carry ``fs``, ``length_s``, `
 (``nperseg``, ``noverlap``, ``fmax``, ``n_scales``, ``scalogram_step``), for example
 ``Cinc2017Options``. With ``L = round(length_s * fs)``:
 
-- ``raw`` -> ``(n, 1, L)`` signals (z-scored over the real part when ``normalise``), zero-padded
-  at the end or trimmed at the end;
+- ``raw`` -> ``(n, 1, L)`` signals (z-scored over the real part when ``normalise``), trimmed at
+  the end or extended at the end as ``fill`` says (``zero`` padding, the default; ``tile``: the
+  recording repeated; ``reflect``: mirrored), so that with ``tile``/``reflect`` no input holds
+  a run of padding zeros;
 - ``spectrogram`` -> ``(n, F, T)`` log STFT magnitude, frequency rows as channels;
 - ``scalogram`` -> ``(n, n_scales, L // scalogram_step)`` Morlet ``|cwt|``.
 
-The real length of each example (positions along x's last axis that are signal, not padding)
-is returned beside ``x``: the training loop crops within it and evaluation ignores the padding.
+The real length of each example (positions along x's last axis that are signal, not padding or
+fill) is returned beside ``x``: the training loop and crop voting keep their windows within it
+when it is at least a window long (a shorter recording gives one window from its start, which
+then runs into the fill).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ def prepare_windows(
     if options.normalise:
         signals = [transforms.normalise(s[None, :])[0] for s in signals]
     length = n_samples_for(options)
-    x, lengths = transforms.pad_or_trim(signals, length)
+    x, lengths = transforms.pad_or_trim(signals, length, getattr(options, "fill", "zero"))
     x = x[:, None, :]  # (n, 1, L)
     if options.transform == "raw":
         return x, lengths
