@@ -60,7 +60,8 @@ def test_tiny_sweep_writes_table_best_and_plots(sweep):
             yaml.safe_load((run / "config.yaml").read_text())["train"]["train_loss_examples"]
             == 2000
         )
-        assert json.loads((run / "metrics.json").read_text())["final_train_loss"] > 0
+        assert row["final_train_loss"] > 0
+        assert row["overfit_gap"] == pytest.approx(row["test_loss"] - row["final_train_loss"])
     gap, flat = sweep.rows
     assert flat["params"] > gap["params"]
     header = (folder / "table.csv").read_text().splitlines()[0].split(",")

@@ -129,6 +129,9 @@ def train_point(config_yaml: str) -> dict[str, Any]:
         "epochs_run": metrics.get("epochs_run"),
         "best_epoch": metrics.get("best_epoch"),
         "device": metrics.get("device"),
+        # GAP "regularises": the test-minus-train loss gap of each pooling says how much
+        "final_train_loss": _number(metrics.get("final_train_loss")),
+        "overfit_gap": _number(metrics.get("overfit_gap")),
     }
     record.update(point_metrics(metrics))
     return record
