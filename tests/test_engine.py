@@ -64,6 +64,23 @@ def test_run_folder_holds_everything(tmp_path, tiny_data):
     assert spec.class_names == ["N", "S", "V", "F", "Q"]
 
 
+def test_train_loss_is_scored_on_the_configured_subset_or_skipped(tmp_path, tiny_data):
+    from ecgzoo.train.evaluate import cross_entropy, predict_split, train_loss_subset
+
+    one = ["train.epochs=1", "train.max_steps_per_epoch=2"]
+    small = _train(tmp_path / "s", tiny_data, [*one, "train.train_loss_examples=40"])
+    subset = train_loss_subset(tiny_data.train, 40)
+    assert len(subset) == 40 < len(tiny_data.train)
+    model, spec = load_trained_model(small.run_dir)
+    expected = cross_entropy(predict_split(model, spec, subset), subset.y)
+    assert small.metrics["final_train_loss"] == pytest.approx(expected, rel=1e-5)
+    off = _train(tmp_path / "o", tiny_data, [*one, "train.train_loss_examples=0"])
+    saved = json.loads((off.run_dir / "metrics.json").read_text())
+    assert saved["final_train_loss"] is None and saved["overfit_gap"] is None
+    # the same seed trains the same model: only the train-loss scoring differs
+    assert saved["test"]["macro_f1"] == small.metrics["test"]["macro_f1"]
+
+
 def test_interrupted_run_resumes_at_the_right_epoch_with_the_same_result(tmp_path, tiny_data):
     full = _train(tmp_path / "a", tiny_data)
 

@@ -54,6 +54,14 @@ def test_tiny_sweep_writes_table_best_and_plots(sweep):
         assert 0 <= row["test_macro_f1"] <= 1 and "test_f1_N" in row
         # stem k3 (max(kernel 3, stride 2)) s2: 3, jump 2; one block of two k3 convs: 3 + 4 + 4
         assert row["rf_samples"] == 11
+        # a sweep scores the train loss (overfitting gap) on a small subset: cheap points
+        run = folder / "runs" / row["point"]
+        assert (
+            yaml.safe_load((run / "config.yaml").read_text())["train"]["train_loss_examples"]
+            == 2000
+        )
+        assert row["final_train_loss"] > 0
+        assert row["overfit_gap"] == pytest.approx(row["test_loss"] - row["final_train_loss"])
     gap, flat = sweep.rows
     assert flat["params"] > gap["params"]
     header = (folder / "table.csv").read_text().splitlines()[0].split(",")

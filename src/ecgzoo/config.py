@@ -94,6 +94,12 @@ class TrainConfig(StrictConfig):
         "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
     )
     num_threads: int | None = None
+    train_loss_examples: int = Field(
+        20_000,
+        ge=0,
+        description="training examples (seeded subset) the final train loss and overfitting gap "
+        "are scored on; 0 skips them (sweeps use fewer: scoring crops of long records is slow)",
+    )
     # Where and how to train (PyTorch Lightning Trainer options; see docs/guide.md).
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
         "auto", description="auto: a GPU when one is visible (train.device=cpu forces the CPU)"

@@ -381,7 +381,15 @@ def finish(
     model.load_state_dict(load_weights(weights))
     model.to(device)
     try:
-        metrics = score_run(model, spec, data, work_dir, recorder.history, device)
+        metrics = score_run(
+            model,
+            spec,
+            data,
+            work_dir,
+            recorder.history,
+            device,
+            train_examples=recorder.tc.train_loss_examples,
+        )
     except OSError as exc:  # the plots: a full disk is one line, not a traceback
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
     metrics["device"] = str(device)
