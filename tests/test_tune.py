@@ -35,7 +35,7 @@ TINY = {
 # -- spaces (no Ray) ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cnn", "rnn", "resnet1d", "resnet1d_narrow"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in SPACES.glob("*.yaml")))
 def test_shipped_spaces_load_and_sample(name):
     space = load_space(SPACES / f"{name}.yaml")
     samples = sample_space(space, 50, seed=1)
