@@ -65,7 +65,8 @@ def test_run_folder_holds_everything(tmp_path, tiny_data):
 
 
 def test_train_loss_is_scored_on_the_configured_subset_or_skipped(tmp_path, tiny_data):
-    from ecgzoo.train.evaluate import cross_entropy, predict_split, train_loss_subset
+    from ecgzoo.train.evaluate import cross_entropy, predict_split
+    from ecgzoo.train.final_scoring import train_loss_subset
 
     one = ["train.epochs=1", "train.max_steps_per_epoch=2"]
     small = _train(tmp_path / "s", tiny_data, [*one, "train.train_loss_examples=40"])

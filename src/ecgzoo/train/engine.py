@@ -3,7 +3,7 @@
 It wraps the zoo model in :class:`~ecgzoo.train.module.ZooModule`, feeds it from
 :class:`~ecgzoo.train.datamodule.ArrayDataModule`, and lets
 :class:`~ecgzoo.train.callbacks.RunRecorder` write the run folder epoch by epoch; the final
-scoring and plots are :func:`ecgzoo.train.evaluate.score_run`. The Trainer options
+scoring and plots are :func:`ecgzoo.train.final_scoring.score_run`. The Trainer options
 (``train.accelerator/devices/strategy/num_nodes/precision``, gradient clipping and
 accumulation) come from the config, so the same code trains on a CPU, a GPU, several GPUs or
 several machines. Each epoch draws its shuffling, augmentation and dropout randomness from
@@ -265,6 +265,7 @@ def train_run(
     a run folder (a second one gets an error).
     """
     from ecgzoo.data.loading import load_data
+    from ecgzoo.train.final_scoring import final_numbers
     from ecgzoo.train.loggers import flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
@@ -369,7 +370,7 @@ def finish(
     trainer: Any,
 ) -> dict[str, Any]:
     """Load the best weights (the current ones when no epoch improved) and score them."""
-    from ecgzoo.train.evaluate import score_run
+    from ecgzoo.train.final_scoring import score_run
 
     weights = work_dir / "model.safetensors"
     if not weights.is_file():  # zero epochs, or no epoch with a finite monitored value
@@ -394,14 +395,3 @@ def finish(
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
     metrics["device"] = str(device)
     return metrics
-
-
-def final_numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    """The headline test figures, for the experiment loggers."""
-    test = metrics.get("test", {})
-    keys = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
-    keys += ("macro_auroc", "macro_auprc", "micro_f1")  # multi-label runs
-    out = {f"test_{k}": float(test[k]) for k in keys if isinstance(test.get(k), int | float)}
-    if isinstance(metrics.get("test_loss"), float) and np.isfinite(metrics["test_loss"]):
-        out["test_loss"] = metrics["test_loss"]
-    return out
