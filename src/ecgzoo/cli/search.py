@@ -30,7 +30,7 @@ def tune(
     """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
     if mode not in ("max", "min"):
         raise EcgzooError(f"--mode: must be max or min, got {mode!r}")
-    from ecgzoo.tune.search import tune_command
+    from ecgzoo.tune.command import tune_command
 
     tune_command(
         config,

@@ -33,14 +33,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgzoo.config import ExperimentConfig, dump_config, load_config
+from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and configs
 from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
 from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
 from ecgzoo.tune.results import SearchResult, best_trial, summarize, write_results
 from ecgzoo.tune.seal import seal_state, verify_state
-from ecgzoo.tune.space import SearchSpace, apply_values, load_space, sample_space
+from ecgzoo.tune.space import SearchSpace, apply_values, sample_space
 from ecgzoo.tune.trials import run_trial, trial_dirname, trial_records
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "run_search",
     "start_ray",
     "stop_ray",
-    "tune_command",
 ]
 
 RAY_NAME = "ray"
@@ -364,21 +363,10 @@ def run_search(
     paths = write_results(
         experiment_dir, trials, metric, mode, space.short_names(), best_cfg, overhead, top_k
     )
-    uri = None
-    if mlflow:
-        from ecgzoo.tune.tracking import log_trials_mlflow
+    from ecgzoo.tune.tracking import log_trials
 
-        uri = log_trials_mlflow(
-            experiment_dir,
-            base_config.name,
-            trials,
-            metric,
-            tags={"space": space.source, "metric": metric, "mode": mode},
-        )
-    if wandb:
-        from ecgzoo.tune.tracking import log_trials_wandb
-
-        log_trials_wandb(experiment_dir, base_config.name, trials, metric)
+    tags = {"space": space.source, "metric": metric, "mode": mode}
+    uri = log_trials(experiment_dir, base_config.name, trials, metric, tags, mlflow, wandb)
     result = SearchResult(
         experiment_dir=experiment_dir,
         metric=metric,
@@ -393,47 +381,4 @@ def run_search(
     )
     if trials and all(t.status == "error" for t in trials):
         raise EcgzooError(f"all {len(trials)} trials failed; the first: {trials[0].error}")
-    return result
-
-
-def tune_command(
-    config_path: str | Path,
-    space_path: str | Path,
-    num_samples: int = 64,
-    metric: str = "val_macro_recall",
-    mode: str = "max",
-    cpus_per_trial: float = 1,
-    gpus_per_trial: float = 0,
-    address: str | None = None,
-    resume: bool = False,
-    output: str | Path | None = None,
-    overrides: list[str] | None = None,
-) -> SearchResult:
-    """``ecgzoo tune CONFIG --space SPACE.yaml ...``: run (or resume) a search, print a summary.
-
-    The experiment folder is ``output`` or ``runs/tune/<config name>``.
-    """
-    base = load_config(config_path, overrides)
-    space = load_space(space_path)
-    experiment_dir = Path(output) if output else Path("runs/tune") / base.name
-    try:
-        result = run_search(
-            base,
-            space,
-            num_samples=num_samples,
-            metric=metric,
-            mode=mode,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            address=address,
-            resume=resume,
-            experiment_dir=experiment_dir,
-        )
-    except SearchInterrupted as exc:
-        again = ["ecgzoo tune", str(config_path), *(overrides or []), "--space", str(space_path)]
-        again += ["--num-samples", str(num_samples), "--output", str(experiment_dir), "--resume"]
-        if metric != "val_macro_recall" or mode != "max":
-            again += ["--metric", metric, "--mode", mode]
-        raise SearchInterrupted(f"{exc}: {' '.join(again)}") from None
-    print(result.summary())
     return result

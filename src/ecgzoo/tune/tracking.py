@@ -178,3 +178,21 @@ def log_trials_wandb(
         run.finish()
         marker.touch()
     return root / "wandb"
+
+
+def log_trials(
+    experiment_dir: Path,
+    name: str,
+    trials: list,
+    metric: str,
+    tags: dict[str, str],
+    mlflow: bool = True,
+    wandb: bool = False,
+) -> str | None:
+    """Log every trial to the trackers asked for; the MLflow tracking URI, or None."""
+    uri = None
+    if mlflow:
+        uri = log_trials_mlflow(experiment_dir, name, trials, metric, tags=tags)
+    if wandb:
+        log_trials_wandb(experiment_dir, name, trials, metric)
+    return uri
