@@ -141,6 +141,25 @@ def test_kfold_disjoint_and_covering(subset, cinc2017_dir: Path) -> None:
     assert sum(len(t) for t in tests) == 200 and len(set().union(*tests)) == 200
 
 
+def test_val_folds_share_the_test_split_and_cover_the_rest(subset, cinc2017_dir: Path) -> None:
+    """k-fold ensemble members: one test split, validation folds that partition the rest."""
+    _, options, cache = subset
+    tests, vals = [], []
+    for val_fold in range(4):
+        opts = options.model_copy(update={"val_fold": val_fold, "n_val_folds": 4})
+        data = load_cinc2017(opts, seed=0, root=cinc2017_dir, cache_dir=cache)
+        test, train, val = (set(data.split(n).groups) for n in ("test", "train", "val"))
+        assert not (test & train) and not (test & val) and not (train & val)
+        assert len(test) == 40 and len(val) == 40 and len(train) == 120
+        assert data.meta["split"] == f"holdout, val fold {val_fold}/4"
+        tests.append(frozenset(test))
+        vals.append(val)
+    assert len(set(tests)) == 1
+    assert sum(len(v) for v in vals) == 160 and len(set().union(*vals)) == 160
+    with pytest.raises(ValueError, match="val_fold: must be in 0..3"):
+        Cinc2017Options(val_fold=4, n_val_folds=4)
+
+
 def test_spectrogram_and_scalogram_options(cinc2017_dir: Path, tmp_path: Path) -> None:
     spec = Cinc2017Options(max_records=12, length_s=10.0, transform="spectrogram")
     data = load_cinc2017(spec, root=cinc2017_dir, cache_dir=tmp_path)

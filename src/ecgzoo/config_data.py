@@ -99,6 +99,12 @@ class Cinc2017Options(StrictConfig):
     val_fraction: float = Field(0.25, gt=0, lt=1, description="of the training part")
     fold: int | None = Field(None, description="use stratified k-fold: this fold as test")
     n_folds: int = Field(5, ge=2)
+    val_fold: int | None = Field(
+        None,
+        description="validate on this fold of an n_val_folds-fold split of the training part "
+        "(instead of val_fraction): members of a k-fold ensemble share the test split",
+    )
+    n_val_folds: int = Field(4, ge=2)
     max_records: int | None = Field(None, description="stratified subset (tests)")
     normalise: bool = Field(False, description="z-score each recording (real part, not padding)")
     fill: Literal["zero", "tile", "reflect"] = Field(
@@ -115,6 +121,12 @@ class Cinc2017Options(StrictConfig):
     @model_validator(mode="after")
     def _cross_fields(self) -> Cinc2017Options:
         _crop_fits(self.random_crop_s, self.length_s)
+        for name, fold, k in (
+            ("fold", self.fold, self.n_folds),
+            ("val_fold", self.val_fold, self.n_val_folds),
+        ):
+            if fold is not None and not 0 <= fold < k:
+                raise ValueError(f"{name}: must be in 0..{k - 1} (got {fold})")
         if self.transform == "spectrogram":
             if self.noverlap >= self.nperseg:
                 raise ValueError(

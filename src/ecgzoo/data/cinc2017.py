@@ -187,8 +187,19 @@ def splits(
         train_all, test = stratified_holdout(y, options.test_fraction, seed)
     else:
         train_all, test = stratified_kfold(y, options.n_folds, options.fold, seed)
-    tr, va = stratified_holdout(y[train_all], options.val_fraction, seed)
+    if options.val_fold is None:
+        tr, va = stratified_holdout(y[train_all], options.val_fraction, seed)
+    else:
+        tr, va = stratified_kfold(y[train_all], options.n_val_folds, options.val_fold, seed)
     return train_all[tr], train_all[va], test
+
+
+def split_name(options: Cinc2017Options) -> str:
+    """How the test and validation parts were drawn, e.g. ``holdout, val fold 1/4``."""
+    test = "holdout" if options.fold is None else f"fold {options.fold}/{options.n_folds}"
+    if options.val_fold is None:
+        return test
+    return f"{test}, val fold {options.val_fold}/{options.n_val_folds}"
 
 
 def load_cinc2017(
@@ -207,7 +218,9 @@ def load_cinc2017(
     (``labels: original``). Splits (all stratified by class, seeded): without ``fold``,
     ``test_fraction`` (0.2) for testing, then ``val_fraction`` (0.25) of the rest for
     validation, 60/20/20 overall as in the spectrogram study; with ``fold``, fold ``fold`` of a
-    ``n_folds``-fold split is the test set and validation comes from the other folds.
+    ``n_folds``-fold split is the test set and validation comes from the other folds; with
+    ``val_fold``, validation is that fold of an ``n_val_folds``-fold split of the non-test part
+    (the members of a k-fold ensemble share one test split).
     ``max_records`` keeps a stratified subset (seeded by ``seed``). The prepared arrays of all
     kept records are cached (``cached_arrays``) under a key of every option that shapes them.
     ``fill`` says what follows a recording shorter than ``length_s`` (zeros, or the recording
@@ -260,7 +273,7 @@ def load_cinc2017(
         "transform": options.transform,
         "signal_fs": float(options.fs),
         "n_signal_samples": n_samples_for(options),
-        "split": "holdout" if options.fold is None else f"fold {options.fold}/{options.n_folds}",
+        "split": split_name(options),
         "root": str(root),
         "lengths": {name: lengths[idx].tolist() for name, idx in parts.items()},
         "random_crop_samples": (
