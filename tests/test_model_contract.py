@@ -23,6 +23,12 @@ SMALL: dict[str, dict] = {
     "hadln": {},
     "resnet1d": {"n_blocks": 2, "width": 8},
     "spectrogram_cnn": {"pretrained": False, "image_size": 64},
+    "ensemble": {
+        "members": [
+            {"name": "resnet1d", "params": {"n_blocks": 2, "width": 8}},
+            {"name": "cblstm", "params": {"hidden": 8}},
+        ]
+    },
 }
 N_SAMPLES = 600  # long enough for the spectrogram model's 256-sample STFT window
 

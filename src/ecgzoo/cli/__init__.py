@@ -6,7 +6,8 @@ Each command group lives in its own module; importing them registers their comma
 
 from __future__ import annotations
 
-from ecgzoo.cli import apply, data, models, runs, scale, search  # noqa: F401  (registers the commands)
+# importing the command modules registers their commands
+from ecgzoo.cli import apply, data, ensemble, models, runs, scale, search  # noqa: F401
 from ecgzoo.cli.app import app, err_console
 from ecgzoo.errors import EcgzooError
 

@@ -151,6 +151,20 @@ def evaluate(
         raise EcgzooError("--accuracy-floor: applies to --operating-point recall only")
     folder = resolve_run(run)
     cfg = read_run_config(folder)
+    if (
+        cfg.model.name == "ensemble"
+        and data is None
+        and (split, operating_point)
+        != (
+            "test",
+            "argmax",
+        )
+    ):
+        # its members trained on each other's validation folds: only test is untouched
+        raise EcgzooError(
+            f"{run}: an ensemble is scored on its test split only (its out-of-fold validation "
+            "figures are in metrics.json)"
+        )
     if operating_point != "argmax":
         if data is not None:
             raise EcgzooError("--operating-point: scores a split of the run's dataset, not --data")

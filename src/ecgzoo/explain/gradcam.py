@@ -20,7 +20,10 @@ Which layer (:func:`gradcam_layer`, i.e. ``model.gradcam_layer()``):
    includes the skip connection and the block's final activation rather than one branch of it.
    For ``resnet1d`` and ``hadln`` that is the last residual block; for ``cblstm`` the last
    convolution before the BiLSTM; for ``cnn2d`` the last ``ConvBlock`` convolution;
-3. a model without any convolution (``rnn``, ``fc``) raises :class:`~ecgzoo.errors.EcgzooError`.
+3. a model without any convolution (``rnn``, ``fc``) raises :class:`~ecgzoo.errors.EcgzooError`;
+4. an ensemble (:mod:`ecgzoo.models.ensemble`) names one layer per member
+   (``gradcam_layers()``): each member's map is taken with the gradient of the ensemble's own
+   output, and the maps are summed.
 
 Where the map lives (:class:`GradCamResult`; for 2D layers ``model.cam_view()`` says):
 
@@ -60,6 +63,7 @@ __all__ = [
     "compute_gradcam",
     "gradcam",
     "gradcam_layer",
+    "gradcam_layers",
     "normalise_maps",
     "padding_attribution",
 ]
@@ -101,6 +105,15 @@ def gradcam_layer(model: nn.Module) -> nn.Module:
             raise EcgzooError(f"{model_name(model)}: gradcam_layer() did not return a module")
         return layer
     return default_gradcam_layer(model)
+
+
+def gradcam_layers(model: nn.Module) -> list[nn.Module]:
+    """Every layer whose maps make up ``model``'s Grad-CAM: an ensemble's members' layers
+    (``gradcam_layers()``; the maps are summed), else the one :func:`gradcam_layer`."""
+    several = getattr(model, "gradcam_layers", None)
+    if callable(several):
+        return list(several())
+    return [gradcam_layer(model)]
 
 
 def _module_names(model: nn.Module) -> dict[int, str]:
@@ -183,7 +196,8 @@ def compute_gradcam(
     ``x``: ``(batch, n_leads, n_samples)``; ``features``: the model's side input
     ``(batch, n_features)`` (already standardised, as the model saw it in training), passed to
     ``forward`` through captum's ``additional_forward_args``. ``layer`` overrides
-    :func:`gradcam_layer`. See :class:`GradCamResult` for the shapes.
+    :func:`gradcam_layers`; for an ensemble the members' maps, each taken with the gradient of
+    the ensemble's output, are summed. See :class:`GradCamResult` for the shapes.
     """
     from captum.attr import LayerAttribution, LayerGradCam
 
@@ -195,9 +209,9 @@ def compute_gradcam(
     n, n_samples = int(xt.shape[0]), int(xt.shape[-1])
     tt = _targets(target, n)
     ft = None if features is None else _as_tensor(features, device)
-    layer = gradcam_layer(model) if layer is None else layer
+    layers = gradcam_layers(model) if layer is None else [layer]
     names = _module_names(model)
-    layer_name = names.get(id(layer), type(layer).__name__) or "<model>"
+    layer_name = ", ".join(names.get(id(m), type(m).__name__) or "<model>" for m in layers)
 
     was_training = model.training
     model.eval()
@@ -208,7 +222,7 @@ def compute_gradcam(
         else contextlib.nullcontext()
     )
     try:
-        out_shape = _layer_output_shape(model, layer, xt, ft)
+        out_shape = _layer_output_shape(model, layers[0], xt, ft)
         if len(out_shape) not in (3, 4):
             raise EcgzooError(
                 f"{model_name(model)}: Grad-CAM layer {layer_name!r} outputs shape "
@@ -217,23 +231,23 @@ def compute_gradcam(
         view = _view_for(model, xt, out_shape) if len(out_shape) == 4 else None
         size = (n_samples,) if view is None else view.shape
         mode = "linear" if view is None else "bilinear"
-        gc = LayerGradCam(model, layer)
-        raws = []
+        raw = np.zeros((n, *size), dtype=np.float32)
         with cudnn_off, torch.enable_grad():
-            for start in range(0, n, batch_size):
-                xb = xt[start : start + batch_size].detach().clone().requires_grad_(True)
-                fb = None if ft is None else ft[start : start + batch_size]
-                attr = gc.attribute(
-                    xb,
-                    target=tt[start : start + batch_size].to(device),
-                    additional_forward_args=None if fb is None else (fb,),
-                    relu_attributions=False,
-                )
-                up = LayerAttribution.interpolate(attr.detach(), size, interpolate_mode=mode)
-                raws.append(up[:, 0].float().cpu())
+            for one_layer in layers:
+                gc = LayerGradCam(model, one_layer)
+                for start in range(0, n, batch_size):
+                    xb = xt[start : start + batch_size].detach().clone().requires_grad_(True)
+                    fb = None if ft is None else ft[start : start + batch_size]
+                    attr = gc.attribute(
+                        xb,
+                        target=tt[start : start + batch_size].to(device),
+                        additional_forward_args=None if fb is None else (fb,),
+                        relu_attributions=False,
+                    )
+                    up = LayerAttribution.interpolate(attr.detach(), size, interpolate_mode=mode)
+                    raw[start : start + batch_size] += up[:, 0].float().cpu().numpy()
     finally:
         model.train(was_training)
-    raw = torch.cat(raws).numpy() if raws else np.zeros((0, *size), dtype=np.float32)
     cam = normalise_maps(raw)
     if view is None:
         return GradCamResult(cam, raw, cam.copy(), "time", layer_name)

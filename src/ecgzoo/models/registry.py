@@ -36,6 +36,11 @@ _MODELS: dict[str, tuple[str, str, str]] = {
         "SpectrogramCNN",
         "EfficientNet-Lite0 on a log spectrogram, ImageNet transfer",
     ),
+    "ensemble": (
+        "ecgzoo.models.ensemble",
+        "Ensemble",
+        "mean probability of member models (built from trained runs by `ecgzoo ensemble`)",
+    ),
 }
 
 

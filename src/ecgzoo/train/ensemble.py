@@ -1,0 +1,232 @@
+"""Join trained runs into one ensemble run (``ecgzoo ensemble RUN... --output DIR``).
+
+The members must be the same task on the same data: one dataset, class list, input shape,
+sampling rate, crop length and side features, and data configs that differ at most in how
+validation is drawn (``val_fold`` / ``val_fraction``), so they share one test split that none
+of them trained on. The usual case is a k-fold ensemble: members validated on the folds of
+``data.cinc2017.val_fold``.
+
+The ensemble run folder is an ordinary run (``model.json`` names the ``ensemble`` model, whose
+weights are the members' own), so ``evaluate``, ``predict``, ``export`` and ``explain`` take it
+as they are. What it lacks is a validation split that no member trained on. Its
+``metrics.json`` therefore holds:
+
+* ``test``: the ensemble (mean of the members' probabilities) on the shared test split;
+* ``val_out_of_fold``: every validation example of any member, predicted by the members that
+  held it out (averaged where several did): the cross-validated estimate, for choices (a
+  multi-label ensemble's per-label thresholds are chosen on it);
+* ``members``: each member's own validation and test figures, from its ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.errors import EcgzooError
+
+#: data options that choose the validation part only (members may differ in them)
+VALIDATION_KEYS = ("val_fold", "n_val_folds", "val_fraction")
+#: model.json fields every member must share
+SHARED_SPEC_FIELDS = (
+    "n_leads",
+    "n_samples",
+    "n_classes",
+    "n_features",
+    "class_names",
+    "sampling_rate",
+    "crop_samples",
+    "multilabel",
+    "side_features",
+    "feature_mean",
+    "feature_std",
+)
+
+
+def test_split_config(config: Any) -> dict[str, Any]:
+    """A run's data config without the keys that only choose its validation part."""
+    tree = config.data.model_dump(mode="json")
+    for options in tree.values():
+        if isinstance(options, dict):
+            for key in VALIDATION_KEYS:
+                options.pop(key, None)
+    return tree
+
+
+def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
+    """Each member's ``(specs, configs)``, after checking that they can be averaged; the first
+    disagreement is one line naming the member and the field."""
+    from ecgzoo.train.runfolder import read_run_config, read_spec
+    from ecgzoo.train.trees import is_tree_run
+
+    if len(folders) < 2:
+        raise EcgzooError("ensemble: give at least two run folders")
+    if len({f.resolve() for f in folders}) != len(folders):
+        raise EcgzooError("ensemble: a run folder is given twice")
+    specs, configs = [], []
+    for folder in folders:
+        if is_tree_run(folder):
+            raise EcgzooError(f"{folder}: a tree model; ensembles join torch runs")
+        specs.append(read_spec(folder))
+        configs.append(read_run_config(folder))
+    first, first_split = specs[0], test_split_config(configs[0])
+    for folder, spec, config in zip(folders[1:], specs[1:], configs[1:], strict=True):
+        if spec.name == "ensemble":
+            raise EcgzooError(f"{folder}: already an ensemble; join its members instead")
+        for key in SHARED_SPEC_FIELDS:
+            if getattr(spec, key) != getattr(first, key):
+                raise EcgzooError(
+                    f"{folder}: model.json {key} is {getattr(spec, key)!r}, but "
+                    f"{folders[0]} has {getattr(first, key)!r}"
+                )
+        split = test_split_config(config)
+        if split != first_split:
+            key = _first_difference(first_split, split)
+            raise EcgzooError(
+                f"{folder}: data.{key} differs from {folders[0]}'s, so the members would not "
+                "share one test split (only val_fold / val_fraction may differ)"
+            )
+    if first.name == "ensemble":
+        raise EcgzooError(f"{folders[0]}: already an ensemble; join its members instead")
+    return specs, configs
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str:
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+                return _first_difference(a[key], b[key], f"{prefix}{key}.")
+            return f"{prefix}{key}"
+    return prefix.rstrip(".")
+
+
+def build_ensemble(folders: list[Path], specs: list[Any]) -> tuple[Any, Any]:
+    """The :class:`~ecgzoo.models.ensemble.Ensemble` holding the members' trained weights, and
+    its ``model.json`` spec."""
+    from ecgzoo.models.ensemble import Ensemble
+    from ecgzoo.train.evaluate import load_trained_model
+
+    first = specs[0]
+    members = [{"name": s.name, "params": dict(s.params)} for s in specs]
+    combine = "sigmoid" if first.multilabel else "softmax"
+    model = Ensemble(
+        first.n_leads, first.n_samples, first.n_classes, first.n_features, members, combine
+    )
+    for slot, folder in zip(model.members, folders, strict=True):
+        trained, _ = load_trained_model(folder)
+        slot.load_state_dict(trained.state_dict())
+    model.eval()
+    spec = replace(first, name="ensemble", params={"members": members, "combine": combine})
+    return model, spec
+
+
+def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(prob, y)`` for every member's validation examples, each predicted by the members
+    that held it out (averaged where several did), never by one that trained on it."""
+    from ecgzoo.data.loading import load_data
+    from ecgzoo.train.evaluate import predict_split
+
+    summed: dict[str, np.ndarray] = {}
+    count: dict[str, int] = {}
+    label: dict[str, Any] = {}
+    for member, config in zip(model.members, configs, strict=True):
+        val = load_data(config.data).val
+        prob = predict_split(member, spec, val)
+        for key, p, y in zip(_example_keys(val), prob, val.y, strict=True):
+            summed[key] = summed.get(key, 0) + p
+            count[key] = count.get(key, 0) + 1
+            label[key] = y
+    keys = list(summed)
+    prob = np.stack([summed[k] / count[k] for k in keys]).astype(np.float32)
+    return prob, np.stack([np.asarray(label[k]) for k in keys])
+
+
+def _example_keys(split: Any) -> list[Any]:
+    """A key per example that is the same in every member's data: its record (group) id when
+    ids are unique per example (recordings), else the group and position."""
+    groups = [str(g) for g in np.asarray(split.groups).tolist()]
+    if len(set(groups)) == len(groups):
+        return groups
+    raise EcgzooError(
+        "ensemble: out-of-fold validation needs one example per record (recording datasets "
+        "such as cinc2017); these members' validation examples share record ids"
+    )
+
+
+def member_summary(folder: Path) -> dict[str, Any]:
+    """A member's own figures from its ``metrics.json`` (validation and test)."""
+    import json
+
+    path = folder / "metrics.json"
+    if not path.is_file():
+        raise EcgzooError(f"{path}: not found (a member must be a finished run)")
+    metrics = json.loads(path.read_text())
+    row: dict[str, Any] = {"run": str(folder)}
+    for split in ("val", "test"):
+        scores = metrics.get(split) or {}
+        row[f"{split}_macro_f1"] = scores.get("macro_f1")
+        if "challenge" in scores:
+            row[f"{split}_challenge_f1"] = scores["challenge"]["challenge_f1"]
+    return row
+
+
+def join_runs(folders: list[Path], output: Path) -> dict[str, Any]:
+    """Build, score and write the ensemble of the runs in ``folders`` to ``output`` (which
+    must not exist yet); returns its ``metrics.json``. Written to a temporary folder beside
+    ``output`` and renamed into place, so a failure leaves nothing half-written."""
+    from ecgzoo.data.loading import load_data
+    from ecgzoo.models.registry import count_parameters
+    from ecgzoo.report import plots
+    from ecgzoo.train.evaluate import evaluate_split, score_predictions
+    from ecgzoo.train.runfolder import save_weights, write_json, write_run_config, write_spec
+
+    folders = [Path(f) for f in folders]
+    output = Path(output)
+    if output.exists():
+        raise EcgzooError(f"--output: {output} already exists (choose a new folder)")
+    specs, configs = check_members(folders)
+    rows = [member_summary(f) for f in folders]
+    model, spec = build_ensemble(folders, specs)
+    oof_prob, oof_y = out_of_fold(configs, spec, model)
+    if spec.multilabel:  # the members' thresholds were chosen for them: choose again, out of fold
+        from ecgzoo.metrics.multilabel import choose_thresholds
+
+        spec.thresholds = [float(t) for t in choose_thresholds(oof_prob, oof_y)]
+    oof = score_predictions(oof_y, oof_prob, spec.class_names, spec.thresholds)
+    data = load_data(configs[0].data)
+    test, test_prob = evaluate_split(model, spec, data.test)
+    metrics = {
+        "test": test,
+        "val_out_of_fold": oof,
+        "n_val_out_of_fold": len(oof_y),
+        "members": rows,
+        "model": "ensemble",
+        "n_members": len(folders),
+        "n_parameters": count_parameters(model),
+    }
+    model_config = configs[0].model.model_copy(update={"name": "ensemble", "params": spec.params})
+    config = configs[0].model_copy(update={"name": output.name, "model": model_config})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
+    try:
+        write_run_config(work, config)
+        write_spec(work, spec)
+        save_weights(work / "model.safetensors", model.state_dict())
+        write_json(work / "metrics.json", metrics)
+        if not spec.multilabel:
+            names = spec.class_names
+            plots.plot_confusion_matrix(
+                np.asarray(test["confusion_matrix"]), names, work / "confusion_matrix.png"
+            )
+            plots.plot_roc_curves(data.test.y, test_prob, names, work / "roc_curves.png")
+        os.rename(work, output)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return metrics
