@@ -43,9 +43,7 @@ def members(tmp_path_factory, cinc2017_dir) -> list[Path]:
     from ecgzoo.train.engine import train_run
 
     tmp = tmp_path_factory.mktemp("members")
-    return [
-        train_run(build_config(member_config(tmp, k)), progress=False).run_dir for k in (0, 1)
-    ]
+    return [train_run(build_config(member_config(tmp, k)), progress=False).run_dir for k in (0, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +68,8 @@ def test_ensemble_scores_the_mean_of_its_members(members, joined) -> None:
     assert metrics["test"]["loss"] == pytest.approx(expected["loss"], rel=1e-5)
     # out of fold: each validation record predicted by the member that did not train on it
     keys = np.concatenate([d.val.groups for d in data])
-    prob = np.concatenate([predict_split(m, s, d.val) for (m, s), d in zip(models, data)])
+    pairs = zip(models, data, strict=True)
+    prob = np.concatenate([predict_split(m, s, d.val) for (m, s), d in pairs])
     oof = score_predictions(np.concatenate([d.val.y for d in data]), prob, ["N", "A", "O", "~"])
     assert metrics["n_val_out_of_fold"] == len(set(keys)) == 48
     assert metrics["val_out_of_fold"]["confusion_matrix"] == oof["confusion_matrix"]

@@ -2,11 +2,11 @@
 
 ``Ensemble(n_leads, n_samples, n_classes, n_features=0, members=[...], combine="softmax")``
 builds each member from the registry (``members``: ``{"name": ..., "params": {...}}`` per
-member; every member takes the ensemble's signal arguments; default: one ``resnet1d``). ``forward`` returns the log of the
-members' mean softmax (``combine="softmax"``), so a softmax of the output gives exactly the
-mean probability, and argmax, losses, crop voting, ONNX export and Grad-CAM need no
-ensemble-specific code; with ``combine="sigmoid"`` (multi-label members) it returns the logit
-of the members' mean sigmoid.
+member; every member takes the ensemble's signal arguments; default: one ``resnet1d``).
+``forward`` returns the log of the members' mean softmax (``combine="softmax"``), so a
+softmax of the output gives exactly the mean probability: argmax, losses, crop voting, ONNX
+export and Grad-CAM need no ensemble-specific code. With ``combine="sigmoid"`` (multi-label
+members) it returns the logit of the members' mean sigmoid.
 
 ``ecgzoo ensemble`` joins trained runs into one (``ecgzoo.train.ensemble``): the usual use is a
 k-fold ensemble whose members share a test split and validate on different folds.
