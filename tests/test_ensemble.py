@@ -146,3 +146,55 @@ def test_ensemble_refuses_what_cannot_be_averaged(
             main()
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "scored on its test split only" in err[0]
+
+
+@pytest.mark.slow
+def test_multilabel_ensemble_chooses_its_thresholds_out_of_fold(tmp_path, cinc2021_dirs) -> None:
+    """Two seeds of a smoke-scale 2021 model (same validation records): the ensemble's
+    per-label thresholds are chosen on the members' validation predictions, never on test."""
+    from ecgzoo.metrics.multilabel import choose_thresholds
+    from ecgzoo.train.engine import train_run
+    from ecgzoo.train.ensemble import join_runs
+
+    def config(seed: int):
+        return build_config(
+            {
+                "name": f"ml-{seed}",
+                "output_dir": str(tmp_path),
+                "data": {
+                    "dataset": "cinc2021",
+                    "cinc2021": {
+                        "fs": 100,
+                        "length_s": 10,
+                        "normalise": True,
+                        "leads": ["I", "II", "V1", "V5"],
+                        "n_folds": 3,
+                        "fold": 0,
+                    },
+                },
+                "model": {
+                    "name": "resnet1d",
+                    "params": {"n_blocks": 1, "width": 8, "stem_stride": 4},
+                },
+                "train": {
+                    "epochs": 1,
+                    "batch_size": 16,
+                    "max_steps_per_epoch": 2,
+                    "loss": "weighted_bce",
+                    "monitor": "val_macro_auroc",
+                    "seed": seed,
+                },
+            }
+        )
+
+    runs = [train_run(config(s), progress=False).run_dir for s in (0, 1)]
+    metrics = join_runs(runs, tmp_path / "ml-ensemble")
+    spec = read_spec(tmp_path / "ml-ensemble")
+    assert spec.multilabel and spec.params["combine"] == "sigmoid"
+    data = load_data(config(0).data)
+    models = [load_trained_model(r) for r in runs]
+    val = np.mean([predict_split(m, s, data.val) for m, s in models], axis=0)
+    assert spec.thresholds == [float(t) for t in choose_thresholds(val, data.val.y)]
+    assert metrics["test"]["thresholds"] == spec.thresholds
+    assert metrics["n_val_out_of_fold"] == len(data.val)
+    assert "val_challenge_score" in metrics["members"][0]

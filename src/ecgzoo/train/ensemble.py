@@ -171,8 +171,10 @@ def member_summary(folder: Path) -> dict[str, Any]:
     for split in ("val", "test"):
         scores = metrics.get(split) or {}
         row[f"{split}_macro_f1"] = scores.get("macro_f1")
-        if "challenge" in scores:
-            row[f"{split}_challenge_f1"] = scores["challenge"]["challenge_f1"]
+        challenge = scores.get("challenge") or {}
+        for key in ("challenge_f1", "challenge_score"):  # CinC 2017, 2021
+            if key in challenge:
+                row[f"{split}_{key}"] = challenge[key]
     return row
 
 
