@@ -132,31 +132,32 @@ def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, 
     from ecgzoo.data.loading import load_data
     from ecgzoo.train.evaluate import predict_split
 
+    parts = []
+    for member, config in zip(model.members, configs, strict=True):
+        val = load_data(config.data).val
+        parts.append((np.asarray(val.groups), predict_split(member, spec, val), np.asarray(val.y)))
+    groups = parts[0][0]
+    if all(np.array_equal(g, groups) for g, _, _ in parts):
+        # one validation split for all (members differing in seed only): the ensemble itself
+        return np.mean([p for _, p, _ in parts], axis=0).astype(np.float32), parts[0][2]
     summed: dict[str, np.ndarray] = {}
     count: dict[str, int] = {}
     label: dict[str, Any] = {}
-    for member, config in zip(model.members, configs, strict=True):
-        val = load_data(config.data).val
-        prob = predict_split(member, spec, val)
-        for key, p, y in zip(_example_keys(val), prob, val.y, strict=True):
+    for g, prob, y in parts:
+        keys = [str(k) for k in g.tolist()]
+        if len(set(keys)) != len(keys):
+            raise EcgzooError(
+                "ensemble: members validated on different splits need one example per record "
+                "(recording datasets such as cinc2017) to be scored out of fold; these share "
+                "record ids"
+            )
+        for key, p, t in zip(keys, prob, y, strict=True):
             summed[key] = summed.get(key, 0) + p
             count[key] = count.get(key, 0) + 1
-            label[key] = y
+            label[key] = t
     keys = list(summed)
     prob = np.stack([summed[k] / count[k] for k in keys]).astype(np.float32)
-    return prob, np.stack([np.asarray(label[k]) for k in keys])
-
-
-def _example_keys(split: Any) -> list[Any]:
-    """A key per example that is the same in every member's data: its record (group) id when
-    ids are unique per example (recordings), else the group and position."""
-    groups = [str(g) for g in np.asarray(split.groups).tolist()]
-    if len(set(groups)) == len(groups):
-        return groups
-    raise EcgzooError(
-        "ensemble: out-of-fold validation needs one example per record (recording datasets "
-        "such as cinc2017); these members' validation examples share record ids"
-    )
+    return prob, np.stack([label[k] for k in keys])
 
 
 def member_summary(folder: Path) -> dict[str, Any]:
