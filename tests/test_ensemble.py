@@ -77,6 +77,7 @@ def test_ensemble_scores_the_mean_of_its_members(members, joined) -> None:
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["test"]["challenge"]["challenge_f1"] == expected["challenge"]["challenge_f1"]
     assert read_spec(out).name == "ensemble" and (out / "confusion_matrix.png").is_file()
+    assert out.stat().st_mode & 0o777 == members[0].stat().st_mode & 0o777  # like a run folder
 
 
 def test_ensemble_output_is_the_log_mean_probability() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import EcgzooError
+from ecgzoo.paths import default_file_mode
 
 #: data options that choose the validation part only (members may differ in them)
 VALIDATION_KEYS = ("val_fold", "n_val_folds", "val_fraction")
@@ -218,6 +219,9 @@ def join_runs(folders: list[Path], output: Path) -> dict[str, Any]:
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
     try:
+        # mkdtemp's 0700 -> a folder others may read where the umask lets them read files
+        file_mode = default_file_mode()
+        os.chmod(work, file_mode | (file_mode & 0o444) >> 2)
         write_run_config(work, config)
         write_spec(work, spec)
         save_weights(work / "model.safetensors", model.state_dict())
