@@ -270,6 +270,8 @@ def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path):
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(5)\n"
         "m.console.print = hit\n"
+        # a parent started in the background (`cmd &`, nohup) hands SIGINT down ignored
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "sys.argv = ['ecgzoo', 'models', 'list']\n"
         "main()\n"
     )
