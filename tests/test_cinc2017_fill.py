@@ -137,3 +137,28 @@ def test_fill_option_is_validated() -> None:
     with pytest.raises(ConfigError) as exc:
         build_config({"data": {"dataset": "cinc2017", "cinc2017": {"fill": "mirror"}}}, source="x")
     assert "fill" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_flatten_head_on_random_crops_is_refused_in_one_line(tmp_path, cinc2017_dir) -> None:
+    """A dense layer on the whole input cannot take 30 s crops of a 60 s input: a clear
+    ConfigError before training, not a shape error from inside the model."""
+    from ecgzoo.train.engine import train_run
+
+    config = build_config(
+        {
+            "name": "flat-crops",
+            "output_dir": str(tmp_path),
+            "data": {
+                "dataset": "cinc2017",
+                "cinc2017": {"max_records": 24, "length_s": 20.0, "random_crop_s": 10.0},
+            },
+            "model": {
+                "name": "resnet1d",
+                "params": {"n_blocks": 2, "width": 8, "global_pool": False},
+            },
+            "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 1},
+        }
+    )
+    with pytest.raises(ConfigError, match="random_crop_s trains it on crops of 3000") as info:
+        train_run(config, progress=False)
+    assert "\n" not in str(info.value) and "global_pool: true" in str(info.value)

@@ -124,6 +124,8 @@ class ResNet1D(EcgModel):
             length = _conv_len(length, 1, s)  # the shortcut's length (the branch is cropped)
         self.blocks = nn.Sequential(*blocks)
         self.global_pool = global_pool
+        # flattening puts a dense layer on the whole map: inputs must have n_samples samples
+        self.fixed_length = not global_pool
         self.out_length = length
         in_dim = width if global_pool else width * length
         self.head = ClassifierHead(in_dim, n_features, n_classes, dropout=dropout, model=NAME)

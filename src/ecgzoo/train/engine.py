@@ -47,6 +47,7 @@ from ecgzoo.train.runfolder import (
     write_spec,
 )
 from ecgzoo.train.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
+from ecgzoo.train.voting import check_crops_fit
 
 __all__ = ["RunResult", "train_run", "run_dir_for", "initialise_from"]
 
@@ -303,6 +304,7 @@ def train_run(
         model = build_model(
             spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
         )
+        check_crops_fit(model, spec)
         transferred = None
         if tc.init_from and ckpt is None:
             copied, total = initialise_from(model, tc.init_from)

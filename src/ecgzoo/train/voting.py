@@ -15,8 +15,21 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.data.transforms import crop_offsets, windows_at
+from ecgzoo.errors import ConfigError
 
 RECORDINGS_PER_CHUNK = 512  # bounds the crops held in memory at once (results do not depend on it)
+
+
+def check_crops_fit(model: nn.Module, spec) -> None:
+    """ConfigError when a model that takes inputs of exactly ``spec.n_samples`` samples (a dense
+    layer on the whole input: ``fc``, ``resnet1d`` with ``global_pool: false``) would be trained
+    and scored on crops of ``spec.crop_samples``."""
+    if spec.crop_samples and getattr(model, "fixed_length", False):
+        raise ConfigError(
+            f"model {spec.name!r} with these params takes inputs of exactly {spec.n_samples} "
+            f"samples, but random_crop_s trains it on crops of {spec.crop_samples}: drop "
+            "random_crop_s or pool over time (resnet1d: global_pool: true)"
+        )
 
 
 def distinct_crops(
