@@ -129,6 +129,8 @@ def test_ensemble_refuses_what_cannot_be_averaged(
         join_runs(members, out)
     with pytest.raises(EcgzooError, match="at least two"):
         join_runs(members[:1], tmp_path / "one")
+    with pytest.raises(EcgzooError, match="already an ensemble; join its members instead"):
+        join_runs([members[0], out], tmp_path / "nested")
     with pytest.raises(EcgzooError, match="given twice"):
         join_runs([members[0], members[0]], tmp_path / "twice")
     for change, message in (

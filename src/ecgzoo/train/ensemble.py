@@ -76,10 +76,10 @@ def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
             raise EcgzooError(f"{folder}: a tree model; ensembles join torch runs")
         specs.append(read_spec(folder))
         configs.append(read_run_config(folder))
+        if specs[-1].name == "ensemble":
+            raise EcgzooError(f"{folder}: already an ensemble; join its members instead")
     first, first_split = specs[0], test_split_config(configs[0])
     for folder, spec, config in zip(folders[1:], specs[1:], configs[1:], strict=True):
-        if spec.name == "ensemble":
-            raise EcgzooError(f"{folder}: already an ensemble; join its members instead")
         for key in SHARED_SPEC_FIELDS:
             if getattr(spec, key) != getattr(first, key):
                 raise EcgzooError(
@@ -93,8 +93,6 @@ def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
                 f"{folder}: data.{key} differs from {folders[0]}'s, so the members would not "
                 "share one test split (only val_fold / val_fraction may differ)"
             )
-    if first.name == "ensemble":
-        raise EcgzooError(f"{folders[0]}: already an ensemble; join its members instead")
     return specs, configs
 
 
