@@ -96,13 +96,12 @@ def test_ensemble_output_is_the_log_mean_probability() -> None:
 
 def test_an_ensemble_run_is_an_ordinary_run(members, joined, cinc2017_dir, tmp_path) -> None:
     from ecgzoo.apply.model import load_model
+    from ecgzoo.data.cinc2017 import read_reference
     from ecgzoo.data.readers.cinc2017 import read_record
     from ecgzoo.explain.runner import explain_run
     from ecgzoo.export.onnx import export_run
 
     out, _ = joined
-    from ecgzoo.data.cinc2017 import read_reference
-
     records = sorted(read_reference(cinc2017_dir / "REFERENCE-v3.csv"))[:3]
     signals = [read_record(cinc2017_dir / "training2017", r).signal[0] for r in records]
     ens = load_model(out).predict_recordings(signals, 300.0)
