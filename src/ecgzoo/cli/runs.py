@@ -256,17 +256,9 @@ def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> Non
 
 def _read_metrics(path: Path) -> dict:
     """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise EcgzooError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise EcgzooError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("test", {}), dict):
-        raise EcgzooError(f"{path}: not an ecgzoo metrics file (expected an object with 'test')")
-    return metrics
+    from ecgzoo.train.runfolder import read_metrics
+
+    return read_metrics(path)
 
 
 def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict, str] | None:

@@ -77,14 +77,12 @@ def _plot_png(draw, *args: Any) -> bytes:
 def run_sections(folder: Path) -> list[str]:
     """Metric tables and figures of one run folder."""
     from ecgzoo.report import plots
+    from ecgzoo.train.runfolder import read_metrics
 
     metrics_path = folder / "metrics.json"
     if not metrics_path.is_file():
         raise DataError(f"{metrics_path}: not found (is {folder} a finished run?)")
-    try:
-        metrics = json.loads(metrics_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{metrics_path}: not valid JSON ({exc.msg})") from None
+    metrics = read_metrics(metrics_path)
     test = metrics.get("test", {})
     out = [f"<h2>Run {html.escape(folder.name)}: test split</h2>"]
     out.append(table([{k: test.get(k) for k in HEADLINE}]))
@@ -125,12 +123,14 @@ def run_sections(folder: Path) -> list[str]:
 
 def compare_section(folders: list[Path]) -> str:
     """One headline row per run."""
+    from ecgzoo.train.runfolder import read_metrics
+
     rows = []
     for f in folders:
         path = f / "metrics.json"
         if not path.is_file():
             raise DataError(f"{path}: not found")
-        test = json.loads(path.read_text()).get("test", {})
+        test = read_metrics(path).get("test", {})
         rows.append({"run": f.name, **{k: test.get(k) for k in HEADLINE}})
     return "<h2>Comparison (test split)</h2>" + table(rows)
 

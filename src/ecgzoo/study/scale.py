@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.safe_load import load_yaml
 from ecgzoo.study.grid import GridPoint, ScaleGrid
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
@@ -108,7 +107,7 @@ def train_point(config_yaml: str) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        config = build_config(yaml.safe_load(config_yaml), source="scale point")
+        config = build_config(load_yaml(config_yaml, "scale point"), source="scale point")
         run_dir = Path(config.output_dir) / config.name
         finished = run_dir / "metrics.json"
         saved = run_dir / "config.yaml"

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import DataError, EcgzooError
 from ecgzoo.paths import default_file_mode
+from ecgzoo.safe_load import read_json, read_yaml
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -154,8 +154,18 @@ def resolve_run(run: str | Path) -> Path:
 
 
 def read_run_config(folder: Path) -> ExperimentConfig:
-    tree = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-    return build_config(tree, source=str(folder / "config.yaml"))
+    path = folder / "config.yaml"
+    tree = read_yaml(path, "run config", mapping=True) or {}
+    return build_config(tree, source=str(path))
+
+
+def read_metrics(path: Path) -> dict:
+    """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
+    metrics = read_json(path, "metrics")
+    for split in ("val", "test"):
+        if not isinstance(metrics.get(split, {}), dict):
+            raise DataError(f"{path}: not an ecgzoo metrics file ({split!r} is not an object)")
+    return metrics
 
 
 def write_run_config(folder: Path, config: ExperimentConfig) -> None:

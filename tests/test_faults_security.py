@@ -1,0 +1,93 @@
+"""Issue 23, security: YAML alias bombs, crafted tree models, zip bombs, Ray clean-up, the seal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "src" / "ecgzoo" / "pretrained"
+
+# 9 levels of 9 aliases: 9**9 (387 million) leaves once expanded, 1 KB as text.
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
+
+
+# -- item 3: YAML alias bombs, wherever YAML is read --------------------------------------------
+
+
+def test_alias_bomb_config_is_refused_without_expanding(tmp_path):
+    from ecgzoo.config import load_config
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    assert path.stat().st_size < 2000
+    with pytest.raises(ConfigError, match=r"bomb\.yaml.*alias"):
+        load_config(path)
+
+
+def test_alias_bomb_in_a_received_run_folder_is_refused(tmp_path):
+    from ecgzoo.train.runfolder import read_run_config
+
+    run = tmp_path / "run"
+    shutil.copytree(PRETRAINED / "mitbih-inter", run)
+    (run / "config.yaml").write_text(BOMB)
+    with pytest.raises(ConfigError, match="alias"):
+        read_run_config(run)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("- 1\n- 2\n", "mapping"), ("a: !!python/object:os.system x\n", "python"), ("a: [\n", "YAML")],
+)
+def test_malformed_run_config_is_one_error(tmp_path, text, needle):
+    from ecgzoo.train.runfolder import read_run_config
+
+    run = tmp_path / "run"
+    shutil.copytree(PRETRAINED / "mitbih-inter", run)
+    (run / "config.yaml").write_text(text)
+    with pytest.raises(EcgzooError, match=needle):
+        read_run_config(run)
+
+
+def test_alias_bomb_in_override_space_and_grid_is_refused(tmp_path):
+    from ecgzoo.config import parse_override
+    from ecgzoo.study.grid import load_grid
+    from ecgzoo.tune.space import load_space
+
+    with pytest.raises(ConfigError, match="alias"):
+        parse_override("train.lr=" + "[&a [1,2], *a, *a]")
+    for loader in (load_space, load_grid):
+        path = tmp_path / f"{loader.__name__}.yaml"
+        path.write_text(BOMB)
+        with pytest.raises(ConfigError, match="alias"):
+            loader(path)
+    path.write_bytes(b"depth: [\xff\xfe]\n")  # not UTF-8
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_grid(path)
+
+
+def test_no_yaml_safe_load_left_in_the_sources():
+    """Every YAML read goes through ecgzoo.safe_load (the class, not only the cases)."""
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "src").rglob("*.py")
+        if p.name != "safe_load.py"
+        and ("yaml.safe_load(" in p.read_text() or "yaml.load(" in p.read_text())
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("text", ['["a"]', "{", "\xff"])
+def test_malformed_metrics_json_is_one_error(tmp_path, text):
+    from ecgzoo.train.runfolder import read_metrics
+
+    path = tmp_path / "metrics.json"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataError, match="metrics.json"):
+        read_metrics(path)
