@@ -14,7 +14,7 @@ PRETRAINED = REPO / "src" / "ecgzoo" / "pretrained"
 
 # 9 levels of 9 aliases: 9**9 (387 million) leaves once expanded, 1 KB as text.
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 
