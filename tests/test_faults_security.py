@@ -91,3 +91,80 @@ def test_malformed_metrics_json_is_one_error(tmp_path, text):
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(DataError, match="metrics.json"):
         read_metrics(path)
+
+
+# -- item 2: crafted LightGBM text models -------------------------------------------------------
+
+TREES = PRETRAINED / "mitbih-inter-lightgbm"
+
+
+def _tree_run(tmp_path: Path) -> Path:
+    run = tmp_path / "trees"
+    shutil.copytree(TREES, run)
+    return run
+
+
+def _edit_tree0(text: str, key: str, change) -> str:
+    head, sep, rest = text.partition("\nTree=0\n")
+    block, sep2, tail = rest.partition("\n\n\n")
+    lines = [
+        f"{key}={change(line.split('=', 1)[1])}" if line.startswith(key + "=") else line
+        for line in block.split("\n")
+    ]
+    return head + sep + "\n".join(lines) + sep2 + tail
+
+
+def _first(values: str, new: str) -> str:
+    return " ".join([new, *values.split(" ")[1:]])
+
+
+CRAFTED = {
+    "feature out of range": lambda t: _edit_tree0(t, "split_feature", lambda v: _first(v, "9999")),
+    "child out of range": lambda t: _edit_tree0(t, "left_child", lambda v: _first(v, "500")),
+    "leaf out of range": lambda t: _edit_tree0(t, "left_child", lambda v: _first(v, "-500")),
+    "self loop": lambda t: _edit_tree0(t, "left_child", lambda v: _first(v, "0")),
+    "truncated": lambda t: t[: len(t) // 2],
+    "empty": lambda t: "",
+    "garbage": lambda t: "hello world\n" * 10,
+    "size mismatch": lambda t: t.replace("tree_sizes=3392 ", "tree_sizes=3391 ", 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_tree_model_is_refused_before_lightgbm_parses_it(tmp_path, case):
+    """Before the check these crashed (exit 139/134), hung or raised tracebacks."""
+    from ecgzoo.train.trees import load_tree_model
+
+    run = _tree_run(tmp_path)
+    path = run / "fold_0.txt"
+    path.write_text(CRAFTED[case](path.read_text()))
+    with pytest.raises(DataError, match=r"fold_0\.txt"):
+        load_tree_model(run)
+
+
+def test_non_utf8_tree_model_and_bad_folds_are_one_line(tmp_path):
+    import json
+
+    from ecgzoo.train.trees import load_tree_model
+
+    run = _tree_run(tmp_path)
+    (run / "fold_1.txt").write_bytes(b"tree\n\xff\xfe")
+    with pytest.raises(DataError, match="UTF-8"):
+        load_tree_model(run)
+    spec = json.loads((run / "model.json").read_text())
+    for bad in ("five", -1, 10**9, True):
+        spec["params"]["folds"] = bad
+        (run / "model.json").write_text(json.dumps(spec))
+        with pytest.raises(DataError, match="folds"):
+            load_tree_model(run)
+
+
+def test_shipped_tree_model_still_loads_and_predicts():
+    import numpy as np
+
+    from ecgzoo.train.trees import load_tree_model
+
+    boosters, spec = load_tree_model(TREES)
+    assert len(boosters) == spec.params["folds"] == 5
+    prob = boosters[0].predict(np.zeros((3, spec.n_features)))
+    assert prob.shape == (3, 5) and np.allclose(prob.sum(axis=1), 1)
