@@ -1,0 +1,215 @@
+"""Issue 23: predict on the challenge's layout, safe CSV, partial failures, the CLI's one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ecgzoo.errors import DataError
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """``ecgzoo ARGS`` in this process, through the real entry point (``main``)."""
+    from ecgzoo.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ecgzoo", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+def _copy(src: Path, name: str, folder: Path, as_name: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".hea", ".mat"):
+        text = (src / f"{name}{suffix}").read_bytes()
+        if as_name and suffix == ".hea":
+            text = text.replace(name.encode(), as_name.encode(), 1)
+        (folder / f"{as_name or name}{suffix}").write_bytes(text)
+
+
+@pytest.fixture(scope="module")
+def rhythm_model():
+    from ecgzoo.apply.model import load_model
+
+    return load_model("pretrained:cinc2017")
+
+
+# -- item 9: predict ------------------------------------------------------------------------------
+
+
+def test_predict_reads_the_challenge_zip_layout(cinc2017_dir, tmp_path, rhythm_model):
+    """training2017/REFERENCE.csv and RECORDS beside the records are not records."""
+    from ecgzoo.apply.predict import predict_records
+
+    src = cinc2017_dir / "training2017"
+    archive = tmp_path / "training2017.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in ("A00001", "A00003"):
+            for suffix in (".hea", ".mat"):
+                zf.write(src / f"{n}{suffix}", f"training2017/{n}{suffix}")
+        zf.writestr("training2017/REFERENCE.csv", "A00001,N\nA00002,N\n")
+        zf.writestr("training2017/RECORDS", "A00001\nA00002\n")
+    rows = predict_records(archive, rhythm_model)
+    assert [r["record"] for r in rows] == ["A00001", "A00003"]
+
+
+def test_predict_refuses_one_name_from_two_members(cinc2017_dir, tmp_path, rhythm_model):
+    from ecgzoo.apply.predict import predict_records
+
+    src = cinc2017_dir / "training2017"
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for folder, n in (("a", "A00001"), ("b", "A00004")):
+            for suffix in (".hea", ".mat"):
+                data = (src / f"{n}{suffix}").read_bytes().replace(b"A00004", b"A00001")
+                zf.writestr(f"{folder}/A00001{suffix}", data)
+    with pytest.raises(DataError, match=r"a/A00001\.hea and b/A00001\.hea"):
+        predict_records(archive, rhythm_model)
+
+
+def test_predict_zip_bomb_is_refused_and_leaves_nothing(tmp_path, rhythm_model):
+    import tempfile
+
+    from ecgzoo.apply.predict import predict_records
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("A00001.hea", "A00001 1 300 9000\nA00001.mat 16+24 1000/mV 16 0 0 0 0 ECG\n")
+        zf.writestr("A00001.mat", b"\0" * (32 << 20))  # 32 MB of zeros: a 32 KB member
+    assert archive.stat().st_size < 100_000
+    before = set(Path(tempfile.gettempdir()).glob("ecgzoo-predict-*"))
+    with pytest.raises(DataError, match=r"A00001\.mat expands \d+ times"):
+        predict_records(archive, rhythm_model)
+    assert set(Path(tempfile.gettempdir()).glob("ecgzoo-predict-*")) == before
+
+
+def test_fetch_extraction_caps_a_bomb(tmp_path):
+    from ecgzoo.data.transfer import extract_members
+
+    archive = tmp_path / "mirror.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("db/RECORDS", "100\n")
+        zf.writestr("db/100.dat", b"\0" * (32 << 20))
+    root = tmp_path / "out"
+    root.mkdir()
+    with zipfile.ZipFile(archive) as zf, pytest.raises(DataError, match="expands"):
+        extract_members(zf, root.resolve(), "mirror.zip", progress=False)
+    assert not any(root.rglob("100.dat"))  # refused before a byte was written
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "encrypted", "not a zip"])
+def test_bad_zips_in_predict_are_one_line(tmp_path, cinc2017_dir, rhythm_model, kind):
+    from ecgzoo.apply.predict import predict_records
+
+    archive = tmp_path / "bad.zip"
+    src = cinc2017_dir / "training2017"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src / "A00001.hea", "A00001.hea")
+        zf.write(src / "A00001.mat", "A00001.mat")
+    data = bytearray(archive.read_bytes())
+    if kind == "corrupt":
+        at = data.index(b"A00001.mat") + 200
+        data[at : at + 64] = bytes(64)
+    elif kind == "encrypted":
+        at = 0
+        while (at := data.find(b"PK\x03\x04", at)) >= 0:  # set the encrypted flag bit
+            data[at + 6] |= 1
+            at += 4
+        at = 0
+        while (at := data.find(b"PK\x01\x02", at)) >= 0:
+            data[at + 8] |= 1
+            at += 4
+    else:
+        data = bytearray(b"not a zip at all")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"bad\.zip"):
+        predict_records(archive, rhythm_model)
+
+
+def test_predict_csv_is_quoted_and_formula_safe():
+    from ecgzoo.apply.predict import rows_csv
+
+    rows = [
+        {"record": "a,b", "label": "N", "p_N": 0.9},
+        {"record": '=HYPERLINK("http://x")', "label": "N", "p_N": 0.1},
+        {"record": "@cmd", "label": "-1+2", "p_N": 0.5},
+    ]
+    parsed = list(csv.reader(io.StringIO(rows_csv(rows))))
+    assert parsed[0] == ["record", "label", "p_N"]
+    assert [len(r) for r in parsed] == [3, 3, 3, 3]
+    assert parsed[1][0] == "a,b"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in parsed for cell in row)
+    assert parsed[2][0] == '\'=HYPERLINK("http://x")'
+
+
+def test_one_bad_record_keeps_the_others(cinc2017_dir, tmp_path, monkeypatch, capsys):
+    src = cinc2017_dir / "training2017"
+    folder = tmp_path / "recs"
+    for name in ("A00001", "A00003", "A00004"):
+        _copy(src, name, folder)
+    (folder / "A00003.mat").write_bytes(b"\0" * 10)  # truncated
+    out = tmp_path / "labels.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(folder), "--out", str(out))
+    assert code != 0
+    assert "A00003" in err and "1 of 3 records failed" in err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["record"] for r in rows] == ["A00001", "A00004"]
+
+
+# -- the CLI's one line ---------------------------------------------------------------------------
+
+
+def test_rich_markup_in_a_path_prints_as_text(tmp_path, monkeypatch, capsys):
+    weird = tmp_path / "a[/x]b[bold]"
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", str(weird))
+    assert code == 2
+    assert "[/x]b[bold]" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigterm_unwinds_and_exits_143(monkeypatch, capsys, tmp_path):
+    """The CLI turns SIGTERM into an exception: ``finally`` runs, the exit status is 143."""
+    import ecgzoo.cli as cli
+
+    marker = tmp_path / "cleaned"
+
+    def work():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        finally:
+            marker.touch()
+
+    monkeypatch.setattr(cli, "app", work)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code, _, err = run_cli(monkeypatch, capsys)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143 and "terminated" in err and marker.exists()
+
+
+def test_a_folder_as_output_file_is_one_line(tmp_path, monkeypatch, capsys):
+    taken = tmp_path / "r.html"
+    taken.mkdir()
+    code, _, err = run_cli(
+        monkeypatch, capsys, "report", "src/ecgzoo/pretrained/mitbih-inter", "--out", str(taken)
+    )
+    assert code == 2 and "Traceback" not in err and "r.html" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_copy_helper_keeps_names(tmp_path, cinc2017_dir):
+    _copy(cinc2017_dir / "training2017", "A00001", tmp_path, "B1")
+    assert (tmp_path / "B1.hea").read_text().startswith("B1 ")
+    shutil.rmtree(tmp_path)
