@@ -168,3 +168,132 @@ def test_shipped_tree_model_still_loads_and_predicts():
     assert len(boosters) == spec.params["folds"] == 5
     prob = boosters[0].predict(np.zeros((3, spec.n_features)))
     assert prob.shape == (3, 5) and np.allclose(prob.sum(axis=1), 1)
+
+
+# -- item 1: the tune --resume seal -------------------------------------------------------------
+
+
+def _sealed_search(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """An experiment folder whose ``ray/`` this installation sealed (no Ray needed)."""
+    from ecgzoo.tune.seal import install_state
+
+    monkeypatch.setenv("ECGZOO_HOME", str(tmp_path / "home"))
+    work = tmp_path / "work" / "ray"
+    (work / "trial_0").mkdir(parents=True)
+    (work / "tuner.pkl").write_bytes(b"the tuner, as ecgzoo's Ray wrote it")
+    (work / "searcher-state-1.pkl").write_bytes(b"searcher")
+    (work / "trial_0" / "result.json").write_text("{}")
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    install_state(exp, work, exp / "ray")
+    return exp, exp / "ray"
+
+
+def test_resume_loads_the_bytes_it_verified(tmp_path, monkeypatch):
+    """The race: a pickle swapped after the check is never what Ray opens."""
+    from ecgzoo.tune.seal import private_state
+
+    exp, ray = _sealed_search(tmp_path, monkeypatch)
+    copy = private_state(exp, ray)
+    try:
+        (ray / "searcher-state-1.pkl").write_bytes(b"attacker's pickle")  # after the check
+        assert (copy / "searcher-state-1.pkl").read_bytes() == b"searcher"
+        assert copy.stat().st_mode & 0o077 == 0 and not copy.is_relative_to(exp)
+    finally:
+        shutil.rmtree(copy.parent)
+
+
+def test_install_never_seals_what_it_did_not_write(tmp_path, monkeypatch):
+    from ecgzoo.tune.seal import install_state, verify_state
+
+    exp, ray = _sealed_search(tmp_path, monkeypatch)
+    work = tmp_path / "work2" / "ray"
+    work.mkdir(parents=True)
+    (work / "tuner.pkl").write_bytes(b"new state")
+    (ray / "planted.pkl").write_bytes(b"attacker")  # written into ray/ while the search ran
+    install_state(exp, work, ray)
+    assert sorted(p.name for p in ray.iterdir()) == ["tuner.pkl"]
+    verify_state(exp, ray)  # sealed over what this process wrote
+    (ray / "tuner.pkl").write_bytes(b"changed")
+    with pytest.raises(ConfigError, match="modified"):
+        verify_state(exp, ray)
+
+
+def test_fifo_in_ray_state_is_refused_not_waited_on(tmp_path, monkeypatch):
+    import os
+
+    from ecgzoo.tune.seal import private_state, verify_state
+
+    exp, ray = _sealed_search(tmp_path, monkeypatch)
+    (ray / "searcher-state-1.pkl").unlink()
+    os.mkfifo(ray / "searcher-state-1.pkl")  # opening it for reading would block forever
+    for check in (verify_state, private_state):
+        with pytest.raises(ConfigError, match="FIFO"):
+            check(exp, ray)
+
+
+def test_symlinked_ray_state_is_refused(tmp_path, monkeypatch):
+    from ecgzoo.tune.seal import private_state, verify_state
+
+    exp, ray = _sealed_search(tmp_path, monkeypatch)
+    other = tmp_path / "another-search-ray"
+    ray.rename(other)
+    ray.symlink_to(other)
+    for check in (verify_state, private_state):
+        with pytest.raises(ConfigError, match="link"):
+            check(exp, ray)
+
+
+# -- item 5: Ray clean-up touches only what this user's ecgzoo started --------------------------
+
+
+def test_a_look_alike_ray_folder_is_never_reaped(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from ecgzoo.tune.cluster import reap_stale_ray
+
+    monkeypatch.setenv("ECGZOO_HOME", str(tmp_path / "home"))
+    base = tmp_path / "tmp"
+    decoy = base / "ecgzoo-ray-"  # a prefix of every real folder's name
+    decoy.mkdir(parents=True)
+    (decoy / "ecgzoo-driver.pid").write_text("999999999\n")  # a dead driver
+    real = base / "ecgzoo-ray-abc123"
+    real.mkdir()
+    victim = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"--temp-dir={real}/session"]
+    )
+    try:
+        assert reap_stale_ray(base) == []
+        assert victim.poll() is None and decoy.is_dir()
+    finally:
+        victim.kill()
+        victim.wait(timeout=30)
+
+
+def test_a_claimed_dead_ray_folder_is_reaped_exactly(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from ecgzoo.tune.cluster import _claim, reap_stale_ray
+
+    monkeypatch.setenv("ECGZOO_HOME", str(tmp_path / "home"))
+    base = tmp_path / "tmp"
+    mine = base / "ecgzoo-ray-ab"
+    sibling = base / "ecgzoo-ray-abc"  # a live search whose name starts with mine
+    for folder in (mine, sibling):
+        folder.mkdir(parents=True)
+    (mine / "ecgzoo-driver.pid").write_text("999999999\n")
+    _claim(str(mine))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", f"{d}/x"])
+        for d in (mine, sibling)
+    ]
+    try:
+        assert reap_stale_ray(base) == [str(mine)]
+        procs[0].wait(timeout=30)
+        assert procs[1].poll() is None and sibling.is_dir() and not mine.exists()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=30)
