@@ -281,7 +281,37 @@ def _check_members(
     missing = sorted(set(listing or {}) - set(hashes))
     if missing:
         raise DataError(f"{remote.name}: member {missing[0]} listed in {SUMS} is missing")
+    _check_complete(remote, set(hashes), set(pins), staging)
     return entries
+
+
+# files that make up a record: a mirror may not add one that upstream did not publish
+_RECORD_SUFFIXES = (".hea", ".dat", ".atr", ".mat", ".xws", ".hea-")
+
+
+def _check_complete(remote: RemoteFile, members: set[str], pins: set[str], staging: Path) -> None:
+    """A database is ready only when every record it names is there and verified.
+
+    With upstream's pinned list: every pinned file must be in the archive (a mirror that
+    drops ``RECORDS`` or record 232 is incomplete) and no record file upstream did not publish
+    may be added (a fake record 999). Every record a ``RECORDS`` file names must have its
+    header in the archive.
+    """
+    what = f"{remote.name}: the archive is not upstream's release"
+    if pins:
+        absent = sorted(pins - members)
+        if absent:
+            raise DataError(f"{what}: {absent[0]} is missing ({len(absent)} files in all)")
+        extra = sorted(m for m in members - pins if m.endswith(_RECORD_SUFFIXES))
+        if extra:
+            raise DataError(f"{what}: {extra[0]} is not a file upstream published")
+    for listing in sorted(m for m in members if m.rsplit("/", 1)[-1] == "RECORDS"):
+        folder = listing.rpartition("/")[0]
+        prefix = f"{folder}/" if folder else ""
+        text = staging.joinpath(*listing.split("/")).read_text("utf-8", "replace")
+        for record in text.split():
+            if f"{prefix}{record}.hea" not in members:
+                raise DataError(f"{what}: record {record} named in {listing} is missing")
 
 
 @contextlib.contextmanager
