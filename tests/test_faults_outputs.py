@@ -213,3 +213,101 @@ def test_copy_helper_keeps_names(tmp_path, cinc2017_dir):
     _copy(cinc2017_dir / "training2017", "A00001", tmp_path, "B1")
     assert (tmp_path / "B1.hea").read_text().startswith("B1 ")
     shutil.rmtree(tmp_path)
+
+
+# -- item 10: other silent outcomes ---------------------------------------------------------------
+
+
+def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
+        shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
+    (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
+    code, out, _ = run_cli(
+        monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder)
+    )
+    assert code == 0
+    assert "1 record(s) skipped" in out and "119" in out
+
+
+def test_train_overwrite_with_zero_epochs_is_refused(tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "configs/demo.yaml",
+        "--overwrite",
+        "train.epochs=0",
+        f"output_dir={tmp_path}",
+    )
+    assert code == 2 and "untrained" in err and not any(tmp_path.iterdir())
+
+
+def test_scale_refuses_an_unknown_metric_before_training(tmp_path):
+    from ecgzoo.config import load_config
+    from ecgzoo.errors import ConfigError
+    from ecgzoo.study.grid import parse_grid
+    from ecgzoo.study.scale import run_sweep
+
+    grid = parse_grid({"depth": [1], "width": [8], "kernel": [3], "metric": "nonsense"}, "g")
+    with pytest.raises(ConfigError, match="nonsense"):
+        run_sweep(load_config("configs/demo.yaml"), grid, output=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+
+
+def _summary(folder: Path, record, path: str) -> Path:
+    import json
+
+    summary = {
+        "record": record,
+        "path": path,
+        "lead": "MLII",
+        "fs": 360.0,
+        "duration_s": 10.0,
+        "n_beats": 2,
+        "counts": {"N": 2},
+        "ectopic_burden_total_percent": 0.0,
+        "longest_runs": {"N": {"beats": 2, "start_s": 0.0}},
+        "mean_hr_bpm": 60.0,
+    }
+    target = folder / f"{record}.ecgzoo.json"
+    target.write_text(json.dumps(summary))
+    (folder / f"{record}.ecgzoo.csv").write_text("time_s,sample,class\n1.0,360,N\n2.0,720,N\n")
+    return target
+
+
+def test_report_never_follows_the_signal_path_in_the_json(mitdb_dir, tmp_path):
+    from ecgzoo.report.html import record_beside
+
+    here = tmp_path / "annotated"
+    here.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for suffix in (".hea", ".dat"):
+        shutil.copy(mitdb_dir / f"119{suffix}", elsewhere / f"119{suffix}")
+        shutil.copy(mitdb_dir / f"100{suffix}", here / f"100{suffix}")
+    json_100 = _summary(here, "100", str(elsewhere / "119"))  # 119's signal under 100's labels
+    with pytest.raises(DataError, match="another record"):
+        record_beside(json_100, {"record": "100", "path": str(elsewhere / "119")})
+    # a relative path, as annotate wrote it from another folder: the record beside is used
+    assert record_beside(json_100, {"record": "100", "path": "data/100"}) == here / "100"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    json_moved = _summary(moved, "100", "100")
+    assert record_beside(json_moved, {"record": "100", "path": "100"}) is None
+
+
+@pytest.mark.parametrize("record", [100, None, ["100"]])
+def test_report_on_a_summary_with_a_wrong_record_is_one_line(tmp_path, record):
+    import json
+
+    from ecgzoo.report.html import build_report
+
+    target = _summary(tmp_path, "100", "100")
+    tree = json.loads(target.read_text())
+    tree["record"] = record
+    target.write_text(json.dumps(tree))
+    with pytest.raises(DataError, match="record"):
+        build_report(target)

@@ -27,6 +27,17 @@ def train(
     from ecgzoo.train.engine import train_run
 
     cfg = load_config(config, overrides or [])
+    if (
+        overwrite
+        and cfg.model.name != "lightgbm"
+        and cfg.train.epochs == 0
+        and not cfg.train.init_from
+    ):
+        # zero epochs from random weights: the "run" would be an untrained model
+        raise EcgzooError(
+            f"--overwrite with train.epochs=0 (and no train.init_from) would replace "
+            f"{Path(cfg.output_dir) / cfg.name} with untrained weights; refusing"
+        )
     result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
@@ -34,8 +45,18 @@ def train(
     console.print(f"run folder: {result.run_dir}")
 
 
+def print_skipped(m: dict) -> None:
+    """The records left out of the figures, said in the text output too (not only --json)."""
+    skipped = m.get("skipped") or []
+    if skipped:
+        console.print(f"warning: {len(skipped)} record(s) skipped, not scored:")
+        for line in skipped:
+            console.print(f"  skipped: {line}", highlight=False)
+
+
 def print_metrics(m: dict, title: str) -> None:
     """Summary, per-class and (where they apply) AAMI or challenge tables, narrow enough to read."""
+    print_skipped(m)
     if "per_label" in m:
         print_multilabel_metrics(m, title)
         return
