@@ -311,3 +311,110 @@ def test_report_on_a_summary_with_a_wrong_record_is_one_line(tmp_path, record):
     target.write_text(json.dumps(tree))
     with pytest.raises(DataError, match="record"):
         build_report(target)
+
+
+# -- item 11: lost or half-written output -------------------------------------------------------
+
+
+def test_two_records_sharing_a_name_are_refused(mitdb_dir, tmp_path):
+    from ecgzoo.apply.signals import find_records
+
+    for suffix in (".hea", ".dat"):
+        shutil.copy(mitdb_dir / f"100{suffix}", tmp_path / f"r100{suffix}")
+    (tmp_path / "r100.hea").write_text(
+        (tmp_path / "r100.hea").read_text().replace("100", "r100", 1).replace("100.dat", "r100.dat")
+    )
+    (tmp_path / "r100.csv").write_text("MLII\n0.1\n0.2\n")
+    with pytest.raises(DataError, match="two records named 'r100'"):
+        find_records(tmp_path)
+
+
+def test_stale_build_folders_are_swept_live_ones_kept(tmp_path):
+    import fcntl
+
+    from ecgzoo.data.cache import sweep_stale_builds
+
+    stale = tmp_path / ".abc.tmp-x1"
+    live = tmp_path / ".def.tmp-y2"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "x.npy").write_bytes(b"0" * 100)
+    with open(tmp_path / ".def.lock", "a+") as fh:  # a build in progress holds its lock
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        removed = sweep_stale_builds(tmp_path)
+    assert removed == [stale] and not stale.exists() and live.is_dir()
+
+
+def _annotation(mitdb_dir):
+    import numpy as np
+
+    from ecgzoo.apply.annotate import Annotation
+
+    return Annotation(
+        record="100",
+        path=mitdb_dir / "100",
+        fs=360.0,
+        lead="MLII",
+        n_samples=3600,
+        samples=np.array([100, 400, 700]),
+        labels=np.array([0, 0, 2]),
+        prob=np.array([[0.9, 0.05, 0.05, 0, 0]] * 3),
+        class_names=["N", "S", "V", "F", "Q"],
+    )
+
+
+def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monkeypatch):
+    import errno
+
+    from ecgzoo.apply import outputs
+    from ecgzoo.apply.annotate import summarise
+
+    ann = _annotation(mitdb_dir)
+    summary = summarise(ann)
+
+    def full(_summary):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "summary_png", full)  # the 4th file hits a full disk
+    with pytest.raises(OSError):
+        outputs.write_outputs(ann, summary, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    written = outputs.write_outputs(ann, summary, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written.values())
+
+
+@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb"])
+def test_annotate_refuses_odd_record_names_before_work(tmp_path, monkeypatch, name):
+    import numpy as np
+
+    import ecgzoo.apply.annotate as annotate_mod
+    from ecgzoo.api import annotate
+
+    path = tmp_path / f"{name}.npy"
+    np.save(path, np.zeros(3600, dtype=np.float32))
+
+    def never(*args, **kwargs):
+        raise AssertionError("annotated before the name was checked")
+
+    monkeypatch.setattr(annotate_mod, "annotate_source", never)
+    with pytest.raises(DataError, match="cannot name a WFDB annotation"):
+        annotate(path, "pretrained:mitbih-inter", fs=360.0)
+
+
+def test_annotate_output_folder_that_is_a_file_is_one_line(tmp_path):
+    import numpy as np
+
+    from ecgzoo.api import annotate
+
+    path = tmp_path / "rec.npy"
+    np.save(path, np.zeros(3600, dtype=np.float32))
+    blocker = tmp_path / "out"
+    blocker.write_text("a file")
+    with pytest.raises(DataError, match="not a folder"):
+        annotate(path, "pretrained:mitbih-inter", fs=360.0, out_dir=blocker / "sub")
+
+
+def test_prepare_with_a_negative_seed_is_one_line(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "data", "prepare", "mitdb", "--seed", "-1")
+    assert code == 2 and "seed" in err and "Traceback" not in err

@@ -79,7 +79,7 @@ class TrainConfig(StrictConfig):
     early_stopping_patience: int = Field(10, ge=1)
     lr_patience: int = Field(5, ge=0)
     lr_factor: float = Field(0.5, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="older spelling of train.accelerator, kept for existing run folders"
     )

@@ -221,9 +221,19 @@ def find_records(folder: str | Path) -> list[Path]:
         raise DataError(f"{folder}: folder not found")
     found = [p.with_suffix("") for p in folder.glob("*.hea")]
     found += [p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".npy")]
-    found = [p for p in found if not p.name.startswith(".")]
+    # the challenges' tables beside their records are not recordings
+    found = [p for p in found if not p.name.startswith(".") and not p.name.startswith("REFERENCE")]
     if not found:
         raise DataError(f"{folder}: no records (.hea, .csv or .npy) in this folder")
+    by_name: dict[str, Path] = {}
+    for p in sorted(found):  # r100.hea and r100.csv would write the same r100.ecgzoo.* files
+        name = p.stem if p.suffix.lower() in (".csv", ".npy") else p.name
+        if name in by_name:
+            raise DataError(
+                f"{folder}: two records named {name!r} ({by_name[name].name}, {p.name}); "
+                "rename one (their outputs would overwrite each other)"
+            )
+        by_name[name] = p
     return sorted(found)
 
 
