@@ -418,3 +418,24 @@ def test_annotate_output_folder_that_is_a_file_is_one_line(tmp_path):
 def test_prepare_with_a_negative_seed_is_one_line(monkeypatch, capsys):
     code, _, err = run_cli(monkeypatch, capsys, "data", "prepare", "mitdb", "--seed", "-1")
     assert code == 2 and "seed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{taken}"),
+        ("export", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/model.onnx"),
+        ("compare", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/table"),
+        ("report", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/r.html"),
+    ],
+)
+def test_unwritable_outputs_are_one_line(tmp_path, monkeypatch, capsys, args):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    argv = [a.format(taken=taken, file=file) for a in args]
+    code, _, err = run_cli(monkeypatch, capsys, *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert str(tmp_path) in err
