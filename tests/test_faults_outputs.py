@@ -439,3 +439,12 @@ def test_unwritable_outputs_are_one_line(tmp_path, monkeypatch, capsys, args):
     assert code == 2, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert str(tmp_path) in err
+
+
+def test_a_non_utf8_csv_record_is_one_line(tmp_path):
+    from ecgzoo.apply.signals import open_source
+
+    path = tmp_path / "rec.csv"
+    path.write_bytes(b"MLII\xff\xfe\n0.1\n0.2\n")
+    with pytest.raises(DataError, match=r"rec\.csv: not UTF-8"):
+        open_source(path, 360.0)

@@ -182,8 +182,15 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
 def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with open(path) as fh:
-        first = fh.readline()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+        return _parse_csv(path, first)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_csv(path: Path, first: str) -> tuple[np.ndarray, list[str] | None]:
     names = None
     skip = 0
     cells = [c.strip() for c in first.split(",")]
@@ -192,7 +199,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     except ValueError:
         names, skip = cells, 1
     try:
-        arr = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2)
+        arr = np.loadtxt(
+            path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2, encoding="utf-8"
+        )
     except ValueError as exc:
         raise DataError(f"{path}: not a numeric CSV ({_first_line(exc)})") from None
     return arr.T, names

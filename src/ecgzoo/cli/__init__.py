@@ -84,6 +84,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except UnicodeDecodeError as exc:
+        # the readers name the file; this is the net for a text file one of them missed
+        _one_line(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise SystemExit(2) from None
     except OSError as exc:
         if exc.errno not in _EXPECTED_OS:
             raise
