@@ -448,3 +448,46 @@ def test_a_non_utf8_csv_record_is_one_line(tmp_path):
     path.write_bytes(b"MLII\xff\xfe\n0.1\n0.2\n")
     with pytest.raises(DataError, match=r"rec\.csv: not UTF-8"):
         open_source(path, 360.0)
+
+
+@pytest.mark.slow
+def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
+    """A scheduler's SIGTERM: exit 143 and no metrics.json (it exited 0 before)."""
+    import subprocess
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "sigterm",
+                "output_dir": str(tmp_path / "runs"),
+                "data": {
+                    "dataset": "mitbih",
+                    "mitbih": {"records": ["100", "119", "208", "209"], "max_beats_per_class": 200},
+                },
+                "model": {"name": "fc", "params": {"hidden": 16}},
+                "train": {"epochs": 200, "batch_size": 64, "max_steps_per_epoch": 5},
+            }
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    history = tmp_path / "runs" / "sigterm" / "history.csv"
+    deadline = time.monotonic() + 240
+    while not history.is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert history.is_file(), proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "terminated" in err
+    assert not (tmp_path / "runs" / "sigterm" / "metrics.json").exists()

@@ -27,7 +27,6 @@ Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -104,7 +103,9 @@ def _experiment_files(experiment_dir: Path, base: ExperimentConfig, space: Searc
 def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info) -> None:
     if not (experiment_dir / "search.json").is_file():
         return
-    saved = json.loads((experiment_dir / "search.json").read_text())
+    from ecgzoo.safe_load import read_json
+
+    saved = read_json(experiment_dir / "search.json", "search")
     for key in ("metric", "mode"):
         if saved.get(key) != info[key]:
             raise ConfigError(
