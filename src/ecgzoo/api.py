@@ -61,6 +61,17 @@ def annotate(
     applied = _model(model, engine)
     path = Path(path)
     targets = find_records(path) if path.is_dir() else [path]
+    if write:  # names and folders that cannot take the outputs fail before any work
+        from ecgzoo.apply.outputs import check_output_folder, check_output_name
+
+        for target in targets:
+            stem = (
+                target.stem
+                if target.suffix.lower() in (".csv", ".npy", ".hea", ".dat")
+                else target.name
+            )
+            check_output_name(stem, target)
+            check_output_folder(Path(out_dir) if out_dir is not None else target.parent)
     results = []
     for target in targets:
         source = open_source(target, fs)

@@ -21,6 +21,7 @@ from ecgzoo.config_data import (  # re-exported: the data section lives in confi
     SvdbOptions,
 )
 from ecgzoo.errors import ConfigError
+from ecgzoo.safe_load import load_yaml, read_yaml, yaml_problem  # noqa: F401 - re-exported
 
 __all__ = [
     "TWELVE_LEADS",
@@ -78,7 +79,7 @@ class TrainConfig(StrictConfig):
     early_stopping_patience: int = Field(10, ge=1)
     lr_patience: int = Field(5, ge=0)
     lr_factor: float = Field(0.5, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="older spelling of train.accelerator, kept for existing run folders"
     )
@@ -178,35 +179,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ConfigError(f"override {text!r} has an empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        problem = yaml_problem(exc)
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({problem})") from None
+    value = load_yaml(raw, f"override {text!r}: value") if raw.strip() else None
     return key, value
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line for a YAML error, keeping where it is (``line N, column M: problem``)."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def read_yaml_file(path: str | Path, what: str = "config") -> Any:
     """The parsed YAML of ``path``; a missing file, non-UTF-8 bytes or bad YAML raise a
     one-line ``ConfigError`` naming the file (``what`` names the kind of file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: {what} file not found")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
+    return read_yaml(path, what)
 
 
 def check_name(name: str, source: str = "config") -> None:

@@ -213,7 +213,7 @@ class DataConfig(StrictConfig):
     dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows", "kaggle_csv"] = (
         "mitbih"
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
     mitbih: MitbihOptions = MitbihOptions()
     svdb: SvdbOptions = SvdbOptions()
     cinc2017: Cinc2017Options = Cinc2017Options()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.annotate import Annotation
-from ecgzoo.train.runfolder import atomic_write_bytes, atomic_write_text
+from ecgzoo.errors import DataError
+from ecgzoo.paths import default_file_mode
 
 EXTENSION = "ecgzoo"  # the WFDB annotator name: NAME.ecgzoo beside NAME.hea
 
@@ -33,6 +35,31 @@ def output_paths(ann: Annotation, out_dir: Path | None = None) -> dict[str, Path
         "json": folder / f"{stem}.{EXTENSION}.json",
         "png": folder / f"{stem}.{EXTENSION}.png",
     }
+
+
+_WFDB_NAME = re.compile(r"^[-\w]+$", re.ASCII)
+
+
+def check_output_name(name: str, where: Path) -> None:
+    """Refuse (before any work) a record name the outputs cannot carry: WFDB annotation files
+    take letters, digits, ``-`` and ``_`` only (spaces, ``$``, commas, quotes, newlines or
+    brackets would fail only after the whole record was annotated)."""
+    if not _WFDB_NAME.match(name):
+        raise DataError(
+            f"{where}: record name {name!r} cannot name a WFDB annotation (letters, digits, "
+            "- and _ only); rename the file"
+        )
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse (before any work) an output folder that is a file or cannot be written."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"{probe}: not a folder; cannot write outputs under it")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DataError(f"{probe}: not writable; choose another --out")
 
 
 def write_wfdb(ann: Annotation, path: Path) -> None:
@@ -98,13 +125,27 @@ def summary_png(summary: dict[str, Any]) -> bytes:
 def write_outputs(
     ann: Annotation, summary: dict[str, Any], out_dir: Path | None = None, plots: bool = True
 ) -> dict[str, Path]:
-    """Write the WFDB annotation, CSV, JSON summary (and PNG); returns their paths."""
+    """Write the WFDB annotation, CSV, JSON summary (and PNG); returns their paths.
+
+    All of them or none: each is written in full under a temporary name first, and only
+    then are they renamed into place (a full disk leaves no partial set behind).
+    """
     paths = output_paths(ann, out_dir)
-    write_wfdb(ann, paths["wfdb"])
-    atomic_write_text(paths["csv"], csv_text(ann))
-    atomic_write_text(paths["json"], json.dumps(summary, indent=1) + "\n")
-    if plots:
-        atomic_write_bytes(paths["png"], summary_png(summary))
-    else:
+    if not plots:
         paths.pop("png")
+    folder = paths["csv"].parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=folder, prefix=f".{ann.record}.{EXTENSION}."))
+    try:
+        staged = {k: stage / p.name for k, p in paths.items()}
+        write_wfdb(ann, staged["wfdb"])
+        staged["csv"].write_text(csv_text(ann))
+        staged["json"].write_text(json.dumps(summary, indent=1) + "\n")
+        if plots:
+            staged["png"].write_bytes(summary_png(summary))
+        for key, path in paths.items():
+            os.chmod(staged[key], default_file_mode())
+            os.replace(staged[key], path)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return paths

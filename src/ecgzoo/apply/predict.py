@@ -28,10 +28,12 @@ import numpy as np
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
-from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.data.safe_zip import PREDICT_LIMITS, extract, open_archive
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")
-_MAX_MEMBER_BYTES = 256 << 20
+# the challenge's own files beside the records: tables, not recordings
+_NOT_RECORDS = frozenset({"REFERENCE.csv", "REFERENCE-v3.csv", "REFERENCE-original.csv"})
 MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
 
 
@@ -62,35 +64,43 @@ def recording_inputs(
 
 @contextmanager
 def _unzipped(archive: Path) -> Iterator[Path]:
-    """A private folder holding the zip's record files under their bare names."""
+    """A private folder holding the zip's record files under their bare names.
+
+    Unpacked by :func:`ecgzoo.data.safe_zip.extract` (size and ratio caps, one name from two
+    members refused); the folder is removed on every exit, SIGTERM included (the CLI turns it
+    into an exception).
+    """
+
+    def bare(info: zipfile.ZipInfo) -> str | None:
+        m = _MEMBER_RE.match(info.filename)
+        # anything else (folders, other files, odd names, the challenge's REFERENCE.csv) is ignored
+        if info.is_dir() or not m or ".." in info.filename or m.group(1) in _NOT_RECORDS:
+            return None
+        return m.group(1)
+
     tmp = Path(tempfile.mkdtemp(prefix="ecgzoo-predict-"))
     try:
-        try:
-            zf = zipfile.ZipFile(archive)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise DataError(f"{archive}: not a readable zip ({exc})") from None
-        with zf:
-            for info in zf.infolist():
-                m = _MEMBER_RE.match(info.filename)
-                if info.is_dir() or not m or ".." in info.filename:
-                    continue  # anything else (folders, other files, odd names) is ignored
-                if info.file_size > _MAX_MEMBER_BYTES:
-                    raise DataError(f"{archive}: member {info.filename} is too large")
-                target = tmp / m.group(1)
-                if target.resolve().parent != tmp.resolve():
-                    raise DataError(f"{archive}: member {info.filename} escapes its folder")
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+        with open_archive(archive) as zf:
+            extract(zf, tmp, str(archive), PREDICT_LIMITS, select=bare)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def predict_records(
-    data: Path, model: AppliedModel, lead: str | None = None, fs: float | None = None
+    data: Path,
+    model: AppliedModel,
+    lead: str | None = None,
+    fs: float | None = None,
+    failures: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per record: ``record``, ``label``, ``p_<class>`` for every class (a multi-label
-    run: ``record``, ``p_<class>`` and ``y_<class>`` for every class)."""
+    run: ``record``, ``p_<class>`` and ``y_<class>`` for every class).
+
+    One bad record never discards the others: with a ``failures`` list, each record that
+    cannot be read is appended to it as ``(record, message)`` and the rest are returned;
+    without one, the first failure is raised once every record was tried.
+    """
     if model.kind == "multilabel":
         if lead is not None:
             leads = ", ".join(model.config.data.cinc2021.leads)
@@ -102,10 +112,10 @@ def predict_records(
         raise ConfigError(f"{model.ref}: a beat-level model; use `ecgzoo annotate`")
     if data.suffix.lower() == ".zip":
         with _unzipped(data) as folder:
-            rows = _predict_paths(find_records(folder), model, lead, fs)
+            rows = _predict_paths(find_records(folder), model, lead, fs, failures)
         return rows
     paths = find_records(data) if data.is_dir() else [data]
-    return _predict_paths(paths, model, lead, fs)
+    return _predict_paths(paths, model, lead, fs, failures)
 
 
 def predict_multilabel(data: Path, model: AppliedModel) -> MultilabelPrediction:
@@ -123,37 +133,66 @@ def predict_multilabel(data: Path, model: AppliedModel) -> MultilabelPrediction:
 
 
 def _predict_paths(
-    paths: list[Path], model: AppliedModel, lead: str | None, fs: float | None
+    paths: list[Path],
+    model: AppliedModel,
+    lead: str | None,
+    fs: float | None,
+    failures: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    failed: list[tuple[str, str]] = [] if failures is None else failures
     for path in paths:
-        source = open_source(path, fs)
-        if int(model.spec.n_leads) > source.n_leads_available:
-            raise DataError(
-                f"{source.path}: {len(source.lead_names)} lead(s), the model needs "
-                f"{model.spec.n_leads}"
-            )
-        if source.fs < MIN_FS:
-            raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
-        idx = source.lead_index(lead)
-        signal = source.read(idx, 0, source.n_samples)
-        if np.ptp(signal) == 0:
-            raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")
-        prob = model.predict_recordings([signal], source.fs)[0]
-        row: dict[str, Any] = {
-            "record": source.name,
-            "label": model.class_names[int(np.argmax(prob))],
-        }
-        row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
-        rows.append(row)
+        try:
+            rows.append(_predict_one(path, model, lead, fs))
+        except (EcgzooError, ValueError, OSError) as exc:  # a record the readers refuse
+            failed.append((path.name, str(exc).splitlines()[0] if str(exc) else repr(exc)))
+    if failures is None and failed:
+        raise DataError(f"{len(failed)} of {len(paths)} records failed; the first: {failed[0][1]}")
     return rows
 
 
+def _predict_one(
+    path: Path, model: AppliedModel, lead: str | None, fs: float | None
+) -> dict[str, Any]:
+    source = open_source(path, fs)
+    if int(model.spec.n_leads) > source.n_leads_available:
+        raise DataError(
+            f"{source.path}: {len(source.lead_names)} lead(s), the model needs {model.spec.n_leads}"
+        )
+    if source.fs < MIN_FS:
+        raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
+    idx = source.lead_index(lead)
+    signal = source.read(idx, 0, source.n_samples)
+    if np.ptp(signal) == 0:
+        raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")
+    prob = model.predict_recordings([signal], source.fs)[0]
+    row: dict[str, Any] = {
+        "record": source.name,
+        "label": model.class_names[int(np.argmax(prob))],
+    }
+    row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
+    return row
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a string starting with ``= + - @`` (or a tab or
+    carriage return) would run as a formula, so it gets a leading ``'``."""
+    if isinstance(value, float):
+        return f"{value:.5f}"
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def rows_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV text (header from the first row)."""
+    """The rows as CSV text (header from the first row), quoted by the csv module."""
+    import csv
+    import io
+
     if not rows:
         return ""
-    lines = [",".join(rows[0])]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([safe_cell(k) for k in rows[0]])
     for r in rows:
-        lines.append(",".join(f"{v:.5f}" if isinstance(v, float) else str(v) for v in r.values()))
-    return "\n".join(lines) + "\n"
+        writer.writerow([safe_cell(v) for v in r.values()])
+    return buf.getvalue()

@@ -182,8 +182,15 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
 def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with open(path) as fh:
-        first = fh.readline()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+        return _parse_csv(path, first)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_csv(path: Path, first: str) -> tuple[np.ndarray, list[str] | None]:
     names = None
     skip = 0
     cells = [c.strip() for c in first.split(",")]
@@ -192,7 +199,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     except ValueError:
         names, skip = cells, 1
     try:
-        arr = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2)
+        arr = np.loadtxt(
+            path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2, encoding="utf-8"
+        )
     except ValueError as exc:
         raise DataError(f"{path}: not a numeric CSV ({_first_line(exc)})") from None
     return arr.T, names
@@ -221,9 +230,19 @@ def find_records(folder: str | Path) -> list[Path]:
         raise DataError(f"{folder}: folder not found")
     found = [p.with_suffix("") for p in folder.glob("*.hea")]
     found += [p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".npy")]
-    found = [p for p in found if not p.name.startswith(".")]
+    # the challenges' tables beside their records are not recordings
+    found = [p for p in found if not p.name.startswith(".") and not p.name.startswith("REFERENCE")]
     if not found:
         raise DataError(f"{folder}: no records (.hea, .csv or .npy) in this folder")
+    by_name: dict[str, Path] = {}
+    for p in sorted(found):  # r100.hea and r100.csv would write the same r100.ecgzoo.* files
+        name = p.stem if p.suffix.lower() in (".csv", ".npy") else p.name
+        if name in by_name:
+            raise DataError(
+                f"{folder}: two records named {name!r} ({by_name[name].name}, {p.name}); "
+                "rename one (their outputs would overwrite each other)"
+            )
+        by_name[name] = p
     return sorted(found)
 
 

@@ -19,8 +19,10 @@ models_app = typer.Typer(help="The model zoo.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
-console = Console()
-err_console = Console(stderr=True)
+# markup off: paths, record names and values print as they are (a "[/x]" in a path is text,
+# not a closing tag that crashes rich); the few styled lines pass markup=True and escape values
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 DATABASES = {
     "mitdb": "mitdb",

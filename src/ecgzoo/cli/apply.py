@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ecgzoo.cli.app import app, console, rich_table
-from ecgzoo.errors import ConfigError
+from ecgzoo.cli.app import app, console, err_console, rich_table
+from ecgzoo.errors import ConfigError, EcgzooError
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="run folder or pretrained:NAME")]
 EngineOpt = Annotated[str, typer.Option(help="torch or onnx (after `ecgzoo export`)")]
@@ -96,6 +96,7 @@ def predict(
     from ecgzoo.train.runfolder import atomic_write_text
 
     applied = load_model(model, engine=engine)
+    failures: list[tuple[str, str]] = []
     if challenge_outputs is not None and applied.kind != "multilabel":
         raise ConfigError(
             f"--challenge-outputs: {model} is not a multi-label 2021 run (the official files "
@@ -109,8 +110,8 @@ def predict(
         console.print(f"wrote {len(written)} challenge output files to {challenge_outputs}")
         rows = pred.rows()
     else:
-        rows = predict_records(data, applied, lead=lead)
-    if out is not None:
+        rows = predict_records(data, applied, lead=lead, failures=failures)
+    if out is not None and (rows or not failures):
         atomic_write_text(out, rows_csv(rows))
         console.print(f"wrote {out} ({len(rows)} records)")
     else:
@@ -124,6 +125,13 @@ def predict(
                 for r in shown
             ]
         console.print(rich_table(shown, title="ecgzoo predict"))
+    if failures:  # the others' results are out; say which failed and exit non-zero
+        for name, message in failures:
+            err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
+        raise EcgzooError(
+            f"{len(failures)} of {len(rows) + len(failures)} records failed "
+            f"({len(rows)} labelled); the first: {failures[0][1]}"
+        )
 
 
 @app.command()

@@ -35,25 +35,29 @@ def data_fetch(
     ] = False,
 ) -> None:
     """Download (or copy from the mirror), verify and unpack a PhysioNet database."""
+    from rich.markup import escape
+
     from ecgzoo.data.physionet import fetch, fetch_summary, verify_fetched
 
     name = database_name(database)
     if verify:
         for problem in verify_fetched(name, version, include=include)[:10]:
-            console.print(f"[yellow]fetching again[/yellow] {problem}")
+            console.print(f"[yellow]fetching again[/yellow] {escape(str(problem))}", markup=True)
     path = fetch(name, version, include=include, verify=verify)
     s = fetch_summary(name, version)
     unverified = s["unverified"]
     console.print(
-        f"[green]ready[/green] {path}: {s['files']} files, {s['bytes'] / 1e6:.1f} MB; "
+        f"[green]ready[/green] {escape(str(path))}: {s['files']} files, {s['bytes'] / 1e6:.1f} MB; "
         f"{s['pinned']} checked against upstream's published SHA-256, {s['listed']} against "
-        f"the source's SHA256SUMS.txt, {len(unverified)} not verified"
+        f"the source's SHA256SUMS.txt, {len(unverified)} not verified",
+        markup=True,
     )
     if unverified:
         shown = ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else "")
         console.print(
             f"[yellow]not verified[/yellow] (no checksum for them at the source "
-            f"or pinned upstream): {shown}"
+            f"or pinned upstream): {escape(shown)}",
+            markup=True,
         )
 
 

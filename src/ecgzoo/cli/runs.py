@@ -27,6 +27,17 @@ def train(
     from ecgzoo.train.engine import train_run
 
     cfg = load_config(config, overrides or [])
+    if (
+        overwrite
+        and cfg.model.name != "lightgbm"
+        and cfg.train.epochs == 0
+        and not cfg.train.init_from
+    ):
+        # zero epochs from random weights: the "run" would be an untrained model
+        raise EcgzooError(
+            f"--overwrite with train.epochs=0 (and no train.init_from) would replace "
+            f"{Path(cfg.output_dir) / cfg.name} with untrained weights; refusing"
+        )
     result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
@@ -34,8 +45,18 @@ def train(
     console.print(f"run folder: {result.run_dir}")
 
 
+def print_skipped(m: dict) -> None:
+    """The records left out of the figures, said in the text output too (not only --json)."""
+    skipped = m.get("skipped") or []
+    if skipped:
+        console.print(f"warning: {len(skipped)} record(s) skipped, not scored:")
+        for line in skipped:
+            console.print(f"  skipped: {line}", highlight=False)
+
+
 def print_metrics(m: dict, title: str) -> None:
     """Summary, per-class and (where they apply) AAMI or challenge tables, narrow enough to read."""
+    print_skipped(m)
     if "per_label" in m:
         print_multilabel_metrics(m, title)
         return
@@ -256,17 +277,9 @@ def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> Non
 
 def _read_metrics(path: Path) -> dict:
     """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise EcgzooError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise EcgzooError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("test", {}), dict):
-        raise EcgzooError(f"{path}: not an ecgzoo metrics file (expected an object with 'test')")
-    return metrics
+    from ecgzoo.train.runfolder import read_metrics
+
+    return read_metrics(path)
 
 
 def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict, str] | None:

@@ -153,6 +153,29 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def sweep_stale_builds(folder: Path) -> list[Path]:
+    """Remove ``.<entry>.tmp-*`` build folders a killed build left (SIGKILL, power loss).
+
+    A build holds its entry's lock for as long as it writes; a build folder whose lock can be
+    taken at once has no live writer, so it is removed. Returns the folders removed.
+    """
+    removed = []
+    for tmp in sorted(folder.glob(".*.tmp-*")):
+        entry = tmp.name[1:].rsplit(".tmp-", 1)[0]
+        lock = folder / f".{entry}.lock"
+        try:
+            with open(lock, "a+") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                try:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    removed.append(tmp)
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            continue  # a live build holds it (or the folder is not ours to lock)
+    return removed
+
+
 def _try_read(path: Path) -> Arrays | None:
     if not (path / MARKER).is_file():
         if path.exists():
@@ -231,6 +254,7 @@ def cached_arrays(
     found = _try_read(path)
     if found is not None:
         return found
+    sweep_stale_builds(path.parent)
     with _locked(path.parent / f".{path.name}.lock"):
         found = _try_read(path)  # another process may have built it meanwhile
         if found is not None:

@@ -14,7 +14,6 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -32,6 +31,7 @@ from ecgzoo.data.catalog import (
     parse_sums,
     pinned_hashes,
 )
+from ecgzoo.data.safe_zip import FETCH_LIMITS, extract, open_archive, safe_member_path  # noqa: F401
 from ecgzoo.errors import DataError
 
 CHUNK = 1 << 20
@@ -185,45 +185,26 @@ def copy_stream(
     return sha.hexdigest()
 
 
-def safe_member_path(root: Path, name: str, archive: str) -> Path:
-    """Where member ``name`` goes under the resolved folder ``root``; DataError if it escapes."""
-    unix = name.replace("\\", "/")
-    parts = [p for p in unix.split("/") if p not in ("", ".")]
-    if unix.startswith("/") or re.match(r"^[A-Za-z]:", unix) or ".." in parts or not parts:
-        raise DataError(
-            f"{archive}: refusing to extract member {name!r} (absolute path or outside the "
-            "target folder)"
-        )
-    dest = root.joinpath(*parts)
-    if not dest.resolve().is_relative_to(root):
-        raise DataError(f"{archive}: refusing to extract member {name!r} (outside the target)")
-    return dest
-
-
 def extract_members(
     zf: zipfile.ZipFile, root: Path, archive: str, progress: bool
 ) -> dict[str, tuple[str, int]]:
-    """Unpack every member under the resolved folder ``root`` (names checked first).
-
-    Returns ``{member name: (sha256, size)}`` of the file members.
-    """
-    infos = zf.infolist()
-    dests = [safe_member_path(root, info.filename, archive) for info in infos]
+    """Unpack every member under the resolved folder ``root`` (names and sizes checked first,
+    see :mod:`ecgzoo.data.safe_zip`). Returns ``{member name: (sha256, size)}`` of the files."""
     out: dict[str, tuple[str, int]] = {}
-    total = sum(i.file_size for i in infos)
+    total = sum(i.file_size for i in zf.infolist())
     with progress_bar(progress, f"unpacking {archive}", total, 0) as advance:
-        for info, dest in zip(infos, dests, strict=True):
-            if info.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            sha = hashlib.sha256()
-            with zf.open(info) as src, dest.open("wb") as fh:
-                for block in iter(lambda src=src: src.read(CHUNK), b""):
-                    fh.write(block)
-                    sha.update(block)
-                    advance(len(block))
+        sha = hashlib.sha256()
+
+        def on_block(block: bytes) -> None:
+            sha.update(block)
+            advance(len(block))
+
+        def on_member(info: zipfile.ZipInfo, _dest: Path) -> None:
+            nonlocal sha
             out[info.filename] = (sha.hexdigest(), info.file_size)
+            sha = hashlib.sha256()
+
+        extract(zf, root, archive, FETCH_LIMITS, on_block=on_block, on_member=on_member)
     return out
 
 
@@ -237,11 +218,8 @@ def extract_zip(
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                hashes = extract_members(zf, staging.resolve(), remote.name, progress)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise DataError(f"{remote.name}: not a valid zip archive ({exc})") from exc
+        with open_archive(archive, remote.name) as zf:
+            hashes = extract_members(zf, staging.resolve(), remote.name, progress)
         entries = _check_members(remote, hashes, staging)
         tops = sorted(p.name for p in staging.iterdir())
         if not tops:
@@ -303,7 +281,37 @@ def _check_members(
     missing = sorted(set(listing or {}) - set(hashes))
     if missing:
         raise DataError(f"{remote.name}: member {missing[0]} listed in {SUMS} is missing")
+    _check_complete(remote, set(hashes), set(pins), staging)
     return entries
+
+
+# files that make up a record: a mirror may not add one that upstream did not publish
+_RECORD_SUFFIXES = (".hea", ".dat", ".atr", ".mat", ".xws", ".hea-")
+
+
+def _check_complete(remote: RemoteFile, members: set[str], pins: set[str], staging: Path) -> None:
+    """A database is ready only when every record it names is there and verified.
+
+    With upstream's pinned list: every pinned file must be in the archive (a mirror that
+    drops ``RECORDS`` or record 232 is incomplete) and no record file upstream did not publish
+    may be added (a fake record 999). Every record a ``RECORDS`` file names must have its
+    header in the archive.
+    """
+    what = f"{remote.name}: the archive is not upstream's release"
+    if pins:
+        absent = sorted(pins - members)
+        if absent:
+            raise DataError(f"{what}: {absent[0]} is missing ({len(absent)} files in all)")
+        extra = sorted(m for m in members - pins if m.endswith(_RECORD_SUFFIXES))
+        if extra:
+            raise DataError(f"{what}: {extra[0]} is not a file upstream published")
+    for listing in sorted(m for m in members if m.rsplit("/", 1)[-1] == "RECORDS"):
+        folder = listing.rpartition("/")[0]
+        prefix = f"{folder}/" if folder else ""
+        text = staging.joinpath(*listing.split("/")).read_text("utf-8", "replace")
+        for record in text.split():
+            if f"{prefix}{record}.hea" not in members:
+                raise DataError(f"{what}: record {record} named in {listing} is missing")
 
 
 @contextlib.contextmanager

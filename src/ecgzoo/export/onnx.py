@@ -171,7 +171,14 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     if applied.kind == "multilabel":  # the wrapper's softmax would be wrong for sigmoid labels
         raise ConfigError(f"{run}: ONNX export of a multi-label run is not supported yet")
     target = Path(out) if out is not None else onnx_path_for(applied.folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():  # before the export's work, not at the final rename
+        raise EcgzooError(f"{target}: is a folder; give the .onnx file to write")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EcgzooError(f"{target.parent}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(target.parent, os.W_OK):
+        raise EcgzooError(f"{target.parent}: not writable; choose another --out")
     x, feats = real_examples(applied)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -77,14 +76,12 @@ def _plot_png(draw, *args: Any) -> bytes:
 def run_sections(folder: Path) -> list[str]:
     """Metric tables and figures of one run folder."""
     from ecgzoo.report import plots
+    from ecgzoo.train.runfolder import read_metrics
 
     metrics_path = folder / "metrics.json"
     if not metrics_path.is_file():
         raise DataError(f"{metrics_path}: not found (is {folder} a finished run?)")
-    try:
-        metrics = json.loads(metrics_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{metrics_path}: not valid JSON ({exc.msg})") from None
+    metrics = read_metrics(metrics_path)
     test = metrics.get("test", {})
     out = [f"<h2>Run {html.escape(folder.name)}: test split</h2>"]
     out.append(table([{k: test.get(k) for k in HEADLINE}]))
@@ -125,12 +122,14 @@ def run_sections(folder: Path) -> list[str]:
 
 def compare_section(folders: list[Path]) -> str:
     """One headline row per run."""
+    from ecgzoo.train.runfolder import read_metrics
+
     rows = []
     for f in folders:
         path = f / "metrics.json"
         if not path.is_file():
             raise DataError(f"{path}: not found")
-        test = json.loads(path.read_text()).get("test", {})
+        test = read_metrics(path).get("test", {})
         rows.append({"run": f.name, **{k: test.get(k) for k in HEADLINE}})
     return "<h2>Comparison (test split)</h2>" + table(rows)
 
@@ -178,13 +177,17 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
     import pandas as pd
 
     from ecgzoo.apply.signals import open_source
+    from ecgzoo.safe_load import read_json
 
-    try:
-        summary = json.loads(summary_json.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{summary_json}: cannot read the annotation summary ({exc})") from None
+    summary = read_json(summary_json, "annotation summary")
+    _check_summary(summary, summary_json)
     csv = summary_json.parent / (summary_json.name[: -len(".json")] + ".csv")
-    beats = pd.read_csv(csv)
+    try:
+        beats = pd.read_csv(csv)
+        if not {"class", "time_s", "sample"} <= set(beats.columns):
+            raise ValueError("columns class, time_s, sample missing")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{csv}: cannot read the annotated beats ({exc})") from None
     out = [f"<h2>Record {html.escape(summary['record'])} ({html.escape(summary['lead'])})</h2>"]
     out.append(
         table(
@@ -213,8 +216,9 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
     png = summary_json.parent / (summary_json.name[: -len(".json")] + ".png")
     if png.is_file():
         out.append(_img(png.read_bytes(), "heart rate and class counts"))
-    record = summary.get("path")
+    record = record_beside(summary_json, summary)
     if record is None:
+        out.append("<p>The record is not beside its annotation: no ECG strips.</p>")
         return out
     source = open_source(record, summary.get("fs"))
     lead = source.lead_index(summary["lead"])
@@ -248,6 +252,52 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
         )
     out.append("<h2>ECG strips</h2><div class='strips'>" + "".join(strips) + "</div>")
     return out
+
+
+_SUMMARY_TYPES = {
+    "record": str,
+    "lead": str,
+    "n_beats": int,
+    "duration_s": (int, float),
+    "ectopic_burden_total_percent": (int, float),
+    "counts": dict,
+    "longest_runs": dict,
+}
+
+
+def _check_summary(summary: dict, path: Path) -> None:
+    """An annotation summary as ``annotate`` writes it; anything else is one line."""
+    for key, kind in _SUMMARY_TYPES.items():
+        if not isinstance(summary.get(key), kind) or isinstance(summary.get(key), bool):
+            raise DataError(
+                f"{path}: not an ecgzoo annotation summary ({key!r} is missing or wrong)"
+            )
+    fs = summary.get("fs")
+    if fs is not None and not (isinstance(fs, int | float) and 0 < fs < 1e6):
+        raise DataError(f"{path}: not an ecgzoo annotation summary ('fs' is {fs!r})")
+
+
+def record_beside(summary_json: Path, summary: dict) -> Path | None:
+    """The annotated record itself, found beside its ``NAME.ecgzoo.json`` and nowhere else.
+
+    The path stored in the JSON is never followed (it is relative to wherever ``annotate``
+    ran, and a received JSON could name any file): only its file name is used, and it must be
+    the record the JSON is named after. None when the record is not there.
+    """
+    from ecgzoo.apply.outputs import EXTENSION
+
+    name = summary["record"]
+    if summary_json.name != f"{name}.{EXTENSION}.json" or "/" in name or name in ("", ".", ".."):
+        raise DataError(
+            f"{summary_json}: its 'record' ({name!r}) is not the record it is named for"
+        )
+    stored = Path(str(summary.get("path") or name)).name
+    if Path(stored).stem != name and stored != name:
+        raise DataError(f"{summary_json}: 'path' names another record ({stored!r})")
+    candidate = summary_json.parent / stored
+    if candidate.suffix.lower() in (".csv", ".npy"):
+        return candidate if candidate.is_file() else None
+    return candidate if Path(f"{candidate}.hea").is_file() else None
 
 
 def build_report(target: Path, compare: list[Path] | None = None) -> str:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ecgzoo.config import ExperimentConfig
 from ecgzoo.errors import ConfigError
 from ecgzoo.models.scale import resnet_params
+from ecgzoo.safe_load import read_yaml
 from ecgzoo.tune.space import apply_values
 
 __all__ = ["GridPoint", "ScaleGrid", "load_grid", "parse_grid"]
@@ -108,10 +109,4 @@ def parse_grid(tree: Any, source: str = "grid") -> ScaleGrid:
 def load_grid(path: str | Path) -> ScaleGrid:
     """Read a grid YAML file."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: grid file not found")
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_grid(tree, str(path))
+    return parse_grid(read_yaml(path, "grid"), str(path))

@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.safe_load import load_yaml
 from ecgzoo.study.grid import GridPoint, ScaleGrid
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
@@ -93,6 +92,19 @@ def point_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def check_sweep_metric(base: ExperimentConfig, grid: ScaleGrid) -> None:
+    """Refuse a grid ``metric`` the base config's task does not report (one line)."""
+    from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor, minimised
+
+    dataset = base.data.dataset
+    metric = f"val_{grid.metric}"
+    why = check_monitor(
+        metric, "min" if minimised(metric) else "max", DATASET_CLASSES.get(dataset), dataset
+    )
+    if why is not None:
+        raise ConfigError(f"grid metric: {grid.metric!r} is not reported by this task ({why})")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
@@ -108,7 +120,7 @@ def train_point(config_yaml: str) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        config = build_config(yaml.safe_load(config_yaml), source="scale point")
+        config = build_config(load_yaml(config_yaml, "scale point"), source="scale point")
         run_dir = Path(config.output_dir) / config.name
         finished = run_dir / "metrics.json"
         saved = run_dir / "config.yaml"
@@ -317,6 +329,7 @@ def run_sweep(
 
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    check_sweep_metric(base, grid)  # before any point trains
     folder = Path(output if output is not None else Path("runs/scale") / base.name).resolve()
     points = grid.points()
     overrides: dict[str, Any] = {}

@@ -161,12 +161,12 @@ def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, 
 
 def member_summary(folder: Path) -> dict[str, Any]:
     """A member's own figures from its ``metrics.json`` (validation and test)."""
-    import json
+    from ecgzoo.train.runfolder import read_metrics
 
     path = folder / "metrics.json"
     if not path.is_file():
         raise EcgzooError(f"{path}: not found (a member must be a finished run)")
-    metrics = json.loads(path.read_text())
+    metrics = read_metrics(path)
     row: dict[str, Any] = {"run": str(folder)}
     for split in ("val", "test"):
         scores = metrics.get(split) or {}

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import DataError, EcgzooError
 from ecgzoo.paths import default_file_mode
+from ecgzoo.safe_load import read_json, read_yaml
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -52,14 +52,24 @@ class ModelSpec:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file and a rename; a path that cannot
+    be written (a folder, read-only, a full disk) is one ``DataError`` naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, default_file_mode())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"{path}: cannot write ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -154,8 +164,18 @@ def resolve_run(run: str | Path) -> Path:
 
 
 def read_run_config(folder: Path) -> ExperimentConfig:
-    tree = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-    return build_config(tree, source=str(folder / "config.yaml"))
+    path = folder / "config.yaml"
+    tree = read_yaml(path, "run config", mapping=True) or {}
+    return build_config(tree, source=str(path))
+
+
+def read_metrics(path: Path) -> dict:
+    """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
+    metrics = read_json(path, "metrics")
+    for split in ("val", "test"):
+        if not isinstance(metrics.get(split, {}), dict):
+            raise DataError(f"{path}: not an ecgzoo metrics file ({split!r} is not an object)")
+    return metrics
 
 
 def write_run_config(folder: Path, config: ExperimentConfig) -> None:

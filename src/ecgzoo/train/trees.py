@@ -21,6 +21,7 @@ run_dir, overwrite=overwrite)``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
 from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.data.examples.beats import CLASS_NAMES
 from ecgzoo.data.splits import DS1, DS2, PACED
-from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.train.evaluate import score_predictions
 from ecgzoo.train.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
 
@@ -347,17 +348,33 @@ def is_tree_run(folder: Path) -> bool:
 
 
 def load_tree_model(folder: Path) -> tuple[list, ModelSpec]:
-    """The fold boosters (LightGBM text files, no pickle) and the spec of a tree run folder."""
+    """The fold boosters (LightGBM text files, no pickle) and the spec of a tree run folder.
+
+    Each file's structure is checked (:mod:`ecgzoo.train.tree_check`) before LightGBM parses
+    the very text that was checked: a crafted file cannot crash or hang the process.
+    """
     import lightgbm as lgb
 
+    from ecgzoo.train.tree_check import checked_model_text
+
     spec = read_spec(folder)
-    n = int(spec.params["folds"])
+    where = folder / "model.json"
+    n, names = spec.params.get("folds"), spec.params.get("feature_names")
+    weights = spec.params.get("class_weights")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100:
+        raise DataError(f"{where}: params.folds: expected an integer 1 .. 100, got {n!r}")
+    if not isinstance(names, list) or len(names) != spec.n_features or not names:
+        raise DataError(f"{where}: params.feature_names: expected {spec.n_features} names")
+    if (
+        not isinstance(weights, list)
+        or len(weights) != spec.n_classes
+        or not all(isinstance(w, int | float) and math.isfinite(w) and w >= 0 for w in weights)
+    ):
+        raise DataError(f"{where}: params.class_weights: expected {spec.n_classes} finite weights")
     boosters = []
     for k in range(n):
-        path = folder / f"fold_{k}.txt"
-        if not path.is_file():
-            raise EcgzooError(f"{path}: tree model file not found")
-        boosters.append(lgb.Booster(model_str=path.read_text()))
+        text = checked_model_text(folder / f"fold_{k}.txt", spec.n_features, spec.n_classes)
+        boosters.append(lgb.Booster(model_str=text))
     return boosters, spec
 
 

@@ -4,7 +4,10 @@
 driver's pid there; :func:`stop_ray` shuts it down and deletes the folder. A driver killed
 before :func:`stop_ray` ran leaves Ray's processes and that folder: :func:`reap_stale_ray`
 (called by every :func:`start_ray`) finds folders whose driver is gone, ends their processes
-and deletes them. Ray is imported when called, never at import time.
+and deletes them: only folders this user's ecgzoo claimed in ``ECGZOO_HOME/ray-started`` when
+it started them (a look-alike folder anyone can create in ``/tmp`` is never touched), and only
+processes whose command line names that exact folder. Ray is imported when called, never at
+import time.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -55,6 +60,7 @@ def start_ray(
     temp = tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base)
     _started_temp.append(temp)
     Path(temp, _DRIVER_PID).write_text(f"{os.getpid()}\n")
+    _claim(temp)
     ray.init(
         num_cpus=num_cpus or cpu_count(),
         num_gpus=num_gpus,
@@ -75,6 +81,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _claims() -> Path:
+    """Where this user's ecgzoo records the Ray folders it started (its own ``ECGZOO_HOME``,
+    which no other user can write: a folder in ``/tmp`` alone proves nothing)."""
+    from ecgzoo.paths import ecgzoo_home
+
+    return ecgzoo_home() / "ray-started"
+
+
+def _claim(temp: str) -> None:
+    claims = _claims()
+    claims.mkdir(parents=True, exist_ok=True)
+    (claims / Path(temp).name).write_text(f"{temp}\n")
+
+
+def _unclaim(temp: str) -> None:
+    with contextlib.suppress(OSError):
+        (_claims() / Path(temp).name).unlink()
+
+
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` is a Ray folder this user's ecgzoo started: claimed in
+    ``ECGZOO_HOME``, a real folder (not a link) owned by this user."""
+    try:
+        claimed = (_claims() / folder.name).read_text().strip()
+        st = folder.lstat()
+    except OSError:
+        return False
+    return claimed == str(folder) and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+
+
+def _uses(cmdline: bytes, folder: str) -> bool:
+    """Whether a process's command line names ``folder`` itself or a path inside it (a mere
+    prefix, ``/tmp/ecgzoo-ray-ab`` of ``/tmp/ecgzoo-ray-abc``, does not count)."""
+    pattern = rb"(?:^|\0|=)" + re.escape(folder.encode()) + rb"(?:/|\0|$)"
+    return re.search(pattern, cmdline) is not None
+
+
 def reap_stale_ray(base: str | Path) -> list[str]:
     """Remove what a killed ecgzoo driver left: its Ray processes and its temporary folder.
 
@@ -87,17 +130,20 @@ def reap_stale_ray(base: str | Path) -> list[str]:
 
     removed = []
     for folder in Path(base).glob(_TEMP_PREFIX + "*"):
+        if not _ours(folder):
+            continue  # another user's, or made to look like ours: never touched
         try:
             pid = int((folder / _DRIVER_PID).read_text().strip())
         except (OSError, ValueError):
             continue  # not (yet) claimed by a driver: leave it
         if _alive(pid):
             continue
-        needle = str(folder).encode()
         victims = []
         for proc in Path("/proc").glob("[0-9]*"):
             try:
-                if proc.stat().st_uid == os.getuid() and needle in (proc / "cmdline").read_bytes():
+                if proc.stat().st_uid == os.getuid() and _uses(
+                    (proc / "cmdline").read_bytes(), str(folder)
+                ):
                     victims.append(int(proc.name))
             except OSError:
                 continue
@@ -109,6 +155,7 @@ def reap_stale_ray(base: str | Path) -> list[str]:
             while any(_alive(v) for v in victims) and time.monotonic() < deadline:
                 time.sleep(0.1)
         shutil.rmtree(folder, ignore_errors=True)
+        _unclaim(str(folder))
         removed.append(str(folder))
     return removed
 
@@ -119,4 +166,6 @@ def stop_ray() -> None:
 
     ray.shutdown()
     while _started_temp:
-        shutil.rmtree(_started_temp.pop(), ignore_errors=True)
+        temp = _started_temp.pop()
+        shutil.rmtree(temp, ignore_errors=True)
+        _unclaim(temp)

@@ -15,7 +15,6 @@ Files written to ``<experiment>/results/``:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -273,4 +272,6 @@ def write_results(
 
 def load_overhead(experiment_dir: Path) -> dict[str, Any] | None:
     path = Path(experiment_dir) / RESULTS_DIR / "overhead.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    from ecgzoo.safe_load import read_json
+
+    return read_json(path, "overhead") if path.is_file() else None

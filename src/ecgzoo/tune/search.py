@@ -27,8 +27,8 @@ Ray, HyperOpt and MLflow are imported when a search runs, never at import time.
 
 from __future__ import annotations
 
-import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and con
 from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
 from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
 from ecgzoo.tune.results import SearchResult, best_trial, summarize, write_results
-from ecgzoo.tune.seal import seal_state, verify_state
+from ecgzoo.tune.seal import install_state, new_private_state, private_state, verify_state
 from ecgzoo.tune.space import SearchSpace, apply_values, sample_space
 from ecgzoo.tune.trials import run_trial, trial_dirname, trial_records
 
@@ -103,7 +103,9 @@ def _experiment_files(experiment_dir: Path, base: ExperimentConfig, space: Searc
 def _check_same(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info) -> None:
     if not (experiment_dir / "search.json").is_file():
         return
-    saved = json.loads((experiment_dir / "search.json").read_text())
+    from ecgzoo.safe_load import read_json
+
+    saved = read_json(experiment_dir / "search.json", "search")
     for key in ("metric", "mode"):
         if saved.get(key) != info[key]:
             raise ConfigError(
@@ -245,6 +247,7 @@ def run_search(
         )
 
     started = start_ray(address=address)
+    work_ray: Path | None = None  # Ray's state lives in a private copy while the search runs
     made_dirs = False
     interrupted = False
     grid = None
@@ -286,9 +289,11 @@ def run_search(
         n_before = sum(1 for p in trials_dir.iterdir() if p.is_dir())
         t0 = time.perf_counter()
         if existing:
-            verify_state(experiment_dir, ray_dir)  # again: the data loading took a while
-            tuner = tune.Tuner.restore(str(ray_dir), trainable, resume_errored=True)
+            # Ray unpickles the private copy whose bytes were verified (no race with ray/)
+            work_ray = private_state(experiment_dir, ray_dir)
+            tuner = tune.Tuner.restore(str(work_ray), trainable, resume_errored=True)
         else:
+            work_ray = new_private_state(RAY_NAME)
             epochs = max(base_config.train.epochs, 1)
             searcher = HyperOptSearch(
                 space=space.to_hyperopt(),
@@ -316,7 +321,7 @@ def run_search(
                 ),
                 run_config=tune.RunConfig(
                     name=RAY_NAME,
-                    storage_path=str(experiment_dir),
+                    storage_path=str(work_ray.parent),
                     verbose=0,
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
@@ -328,17 +333,23 @@ def run_search(
         except KeyboardInterrupt:  # a second Ctrl-C: Ray gave up saving
             interrupted = True
         wall = time.perf_counter() - t0
+        save_asha_stops(experiment_dir / ASHA_STOPPED)
+        asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
+        trials = (  # read while the private copy (the results' paths) still exists
+            []
+            if grid is None
+            else trial_records(grid, space, metric, mode, trials_dir, asha_stopped)
+        )
     finally:
         if started:
             stop_ray()
         if made_dirs:
             save_asha_stops(experiment_dir / ASHA_STOPPED)
-            seal_state(experiment_dir, ray_dir)
+            if work_ray is not None:  # seal only what this process wrote
+                install_state(experiment_dir, work_ray, ray_dir)
+        if work_ray is not None:
+            shutil.rmtree(work_ray.parent, ignore_errors=True)
 
-    asha_stopped = load_asha_stops(experiment_dir / ASHA_STOPPED)
-    trials = (
-        [] if grid is None else trial_records(grid, space, metric, mode, trials_dir, asha_stopped)
-    )
     finished = [t for t in trials if t.status in ("completed", "stopped", "error")]
     if interrupted or len(finished) < num_samples:
         raise SearchInterrupted(

@@ -39,15 +39,15 @@ def run_trial(
     data: Any = None,
 ) -> None:
     """A Ray Tune function trainable: one training run, reported epoch by epoch."""
-    import yaml
     from ray import tune
 
     from ecgzoo.config import build_config
+    from ecgzoo.safe_load import load_yaml
     from ecgzoo.train.engine import train_run
 
     t0 = time.perf_counter()
     trial_id = tune.get_context().get_trial_id()
-    base = build_config(yaml.safe_load(base_yaml), source="base config")
+    base = build_config(load_yaml(base_yaml, "base config"), source="base config")
     cfg = apply_values(base, space.decode(config), name=f"trial-{trial_id}")
     run_dir = Path(trials_dir) / trial_id
 

@@ -13,15 +13,16 @@ import contextlib
 import re
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ecgzoo.data import safe_zip
 from ecgzoo.data.readers.wfdb_io import Display, FolderNames
+from ecgzoo.data.safe_zip import open_archive
 from ecgzoo.errors import DataError
 
 MEMBER_RE = re.compile(r"^([A-Za-z0-9_\-]+)\.(hea|mat|dat|atr)$")
-MAX_MEMBER_BYTES = 64 << 20  # no record file comes near this; guards against zip bombs
+MAX_MEMBER_BYTES = safe_zip.MEMBER_LIMITS.member_bytes  # no record file comes near this
 
 
 class ArchiveNames:
@@ -51,13 +52,8 @@ def records_dir(folder: Path) -> Path:
 @contextlib.contextmanager
 def open_zip(archive: Path) -> Iterator[zipfile.ZipFile]:
     """A zip opened for reading; ``DataError`` when missing or not a zip."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            yield zf
-    except FileNotFoundError:
-        raise DataError(f"{archive}: file not found") from None
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"{archive}: not a valid zip archive ({exc})") from None
+    with open_archive(archive) as zf:
+        yield zf
 
 
 def zip_index(zf: zipfile.ZipFile, archive: Path) -> dict[str, zipfile.ZipInfo]:
@@ -76,24 +72,7 @@ def zip_index(zf: zipfile.ZipFile, archive: Path) -> dict[str, zipfile.ZipInfo]:
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive: Path) -> bytes:
     """The bytes of one member; one ``DataError`` line naming archive and member on failure."""
-    where = f"{archive}: member {info.filename}"
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise DataError(f"{where} is implausibly large ({info.file_size} bytes)")
-    if info.flag_bits & 0x1:
-        raise DataError(f"{where} is encrypted; ecgzoo reads unencrypted archives only")
-    try:
-        data = zf.read(info)
-    except NotImplementedError:
-        raise DataError(
-            f"{where}: compression method {info.compress_type} is not supported "
-            "(re-zip it with deflate)"
-        ) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, OSError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{where} is corrupt ({msg})") from None
-    if len(data) != info.file_size:
-        raise DataError(f"{where} is truncated ({len(data)} of {info.file_size} bytes)")
-    return data
+    return safe_zip.read_member(zf, info, str(archive))
 
 
 def zip_member_text(archive: Path, name: str) -> str | None:

@@ -1,0 +1,493 @@
+"""Issue 23: predict on the challenge's layout, safe CSV, partial failures, the CLI's one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ecgzoo.errors import DataError
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """``ecgzoo ARGS`` in this process, through the real entry point (``main``)."""
+    from ecgzoo.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ecgzoo", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+def _copy(src: Path, name: str, folder: Path, as_name: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".hea", ".mat"):
+        text = (src / f"{name}{suffix}").read_bytes()
+        if as_name and suffix == ".hea":
+            text = text.replace(name.encode(), as_name.encode(), 1)
+        (folder / f"{as_name or name}{suffix}").write_bytes(text)
+
+
+@pytest.fixture(scope="module")
+def rhythm_model():
+    from ecgzoo.apply.model import load_model
+
+    return load_model("pretrained:cinc2017")
+
+
+# -- item 9: predict ------------------------------------------------------------------------------
+
+
+def test_predict_reads_the_challenge_zip_layout(cinc2017_dir, tmp_path, rhythm_model):
+    """training2017/REFERENCE.csv and RECORDS beside the records are not records."""
+    from ecgzoo.apply.predict import predict_records
+
+    src = cinc2017_dir / "training2017"
+    archive = tmp_path / "training2017.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in ("A00001", "A00003"):
+            for suffix in (".hea", ".mat"):
+                zf.write(src / f"{n}{suffix}", f"training2017/{n}{suffix}")
+        zf.writestr("training2017/REFERENCE.csv", "A00001,N\nA00002,N\n")
+        zf.writestr("training2017/RECORDS", "A00001\nA00002\n")
+    rows = predict_records(archive, rhythm_model)
+    assert [r["record"] for r in rows] == ["A00001", "A00003"]
+
+
+def test_predict_refuses_one_name_from_two_members(cinc2017_dir, tmp_path, rhythm_model):
+    from ecgzoo.apply.predict import predict_records
+
+    src = cinc2017_dir / "training2017"
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for folder, n in (("a", "A00001"), ("b", "A00004")):
+            for suffix in (".hea", ".mat"):
+                data = (src / f"{n}{suffix}").read_bytes().replace(b"A00004", b"A00001")
+                zf.writestr(f"{folder}/A00001{suffix}", data)
+    with pytest.raises(DataError, match=r"a/A00001\.hea and b/A00001\.hea"):
+        predict_records(archive, rhythm_model)
+
+
+def test_predict_zip_bomb_is_refused_and_leaves_nothing(tmp_path, rhythm_model):
+    import tempfile
+
+    from ecgzoo.apply.predict import predict_records
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("A00001.hea", "A00001 1 300 9000\nA00001.mat 16+24 1000/mV 16 0 0 0 0 ECG\n")
+        zf.writestr("A00001.mat", b"\0" * (32 << 20))  # 32 MB of zeros: a 32 KB member
+    assert archive.stat().st_size < 100_000
+    before = set(Path(tempfile.gettempdir()).glob("ecgzoo-predict-*"))
+    with pytest.raises(DataError, match=r"A00001\.mat expands \d+ times"):
+        predict_records(archive, rhythm_model)
+    assert set(Path(tempfile.gettempdir()).glob("ecgzoo-predict-*")) == before
+
+
+def test_fetch_extraction_caps_a_bomb(tmp_path):
+    from ecgzoo.data.transfer import extract_members
+
+    archive = tmp_path / "mirror.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("db/RECORDS", "100\n")
+        zf.writestr("db/100.dat", b"\0" * (32 << 20))
+    root = tmp_path / "out"
+    root.mkdir()
+    with zipfile.ZipFile(archive) as zf, pytest.raises(DataError, match="expands"):
+        extract_members(zf, root.resolve(), "mirror.zip", progress=False)
+    assert not any(root.rglob("100.dat"))  # refused before a byte was written
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "encrypted", "not a zip"])
+def test_bad_zips_in_predict_are_one_line(tmp_path, cinc2017_dir, rhythm_model, kind):
+    from ecgzoo.apply.predict import predict_records
+
+    archive = tmp_path / "bad.zip"
+    src = cinc2017_dir / "training2017"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src / "A00001.hea", "A00001.hea")
+        zf.write(src / "A00001.mat", "A00001.mat")
+    data = bytearray(archive.read_bytes())
+    if kind == "corrupt":
+        at = data.index(b"A00001.mat") + 200
+        data[at : at + 64] = bytes(64)
+    elif kind == "encrypted":
+        at = 0
+        while (at := data.find(b"PK\x03\x04", at)) >= 0:  # set the encrypted flag bit
+            data[at + 6] |= 1
+            at += 4
+        at = 0
+        while (at := data.find(b"PK\x01\x02", at)) >= 0:
+            data[at + 8] |= 1
+            at += 4
+    else:
+        data = bytearray(b"not a zip at all")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"bad\.zip"):
+        predict_records(archive, rhythm_model)
+
+
+def test_predict_csv_is_quoted_and_formula_safe():
+    from ecgzoo.apply.predict import rows_csv
+
+    rows = [
+        {"record": "a,b", "label": "N", "p_N": 0.9},
+        {"record": '=HYPERLINK("http://x")', "label": "N", "p_N": 0.1},
+        {"record": "@cmd", "label": "-1+2", "p_N": 0.5},
+    ]
+    parsed = list(csv.reader(io.StringIO(rows_csv(rows))))
+    assert parsed[0] == ["record", "label", "p_N"]
+    assert [len(r) for r in parsed] == [3, 3, 3, 3]
+    assert parsed[1][0] == "a,b"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in parsed for cell in row)
+    assert parsed[2][0] == '\'=HYPERLINK("http://x")'
+
+
+def test_one_bad_record_keeps_the_others(cinc2017_dir, tmp_path, monkeypatch, capsys):
+    src = cinc2017_dir / "training2017"
+    folder = tmp_path / "recs"
+    for name in ("A00001", "A00003", "A00004"):
+        _copy(src, name, folder)
+    (folder / "A00003.mat").write_bytes(b"\0" * 10)  # truncated
+    out = tmp_path / "labels.csv"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(folder), "--out", str(out))
+    assert code != 0
+    assert "A00003" in err and "1 of 3 records failed" in err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["record"] for r in rows] == ["A00001", "A00004"]
+
+
+# -- the CLI's one line ---------------------------------------------------------------------------
+
+
+def test_rich_markup_in_a_path_prints_as_text(tmp_path, monkeypatch, capsys):
+    weird = tmp_path / "a[/x]b[bold]"
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", str(weird))
+    assert code == 2
+    assert "[/x]b[bold]" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigterm_unwinds_and_exits_143(monkeypatch, capsys, tmp_path):
+    """The CLI turns SIGTERM into an exception: ``finally`` runs, the exit status is 143."""
+    import ecgzoo.cli as cli
+
+    marker = tmp_path / "cleaned"
+
+    def work():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        finally:
+            marker.touch()
+
+    monkeypatch.setattr(cli, "app", work)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code, _, err = run_cli(monkeypatch, capsys)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143 and "terminated" in err and marker.exists()
+
+
+def test_a_folder_as_output_file_is_one_line(tmp_path, monkeypatch, capsys):
+    taken = tmp_path / "r.html"
+    taken.mkdir()
+    code, _, err = run_cli(
+        monkeypatch, capsys, "report", "src/ecgzoo/pretrained/mitbih-inter", "--out", str(taken)
+    )
+    assert code == 2 and "Traceback" not in err and "r.html" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_copy_helper_keeps_names(tmp_path, cinc2017_dir):
+    _copy(cinc2017_dir / "training2017", "A00001", tmp_path, "B1")
+    assert (tmp_path / "B1.hea").read_text().startswith("B1 ")
+    shutil.rmtree(tmp_path)
+
+
+# -- item 10: other silent outcomes ---------------------------------------------------------------
+
+
+def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
+        shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
+    (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
+    code, out, _ = run_cli(
+        monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder)
+    )
+    assert code == 0
+    assert "1 record(s) skipped" in out and "119" in out
+
+
+def test_train_overwrite_with_zero_epochs_is_refused(tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "configs/demo.yaml",
+        "--overwrite",
+        "train.epochs=0",
+        f"output_dir={tmp_path}",
+    )
+    assert code == 2 and "untrained" in err and not any(tmp_path.iterdir())
+
+
+def test_scale_refuses_an_unknown_metric_before_training(tmp_path):
+    from ecgzoo.config import load_config
+    from ecgzoo.errors import ConfigError
+    from ecgzoo.study.grid import parse_grid
+    from ecgzoo.study.scale import run_sweep
+
+    grid = parse_grid({"depth": [1], "width": [8], "kernel": [3], "metric": "nonsense"}, "g")
+    with pytest.raises(ConfigError, match="nonsense"):
+        run_sweep(load_config("configs/demo.yaml"), grid, output=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+
+
+def _summary(folder: Path, record, path: str) -> Path:
+    import json
+
+    summary = {
+        "record": record,
+        "path": path,
+        "lead": "MLII",
+        "fs": 360.0,
+        "duration_s": 10.0,
+        "n_beats": 2,
+        "counts": {"N": 2},
+        "ectopic_burden_total_percent": 0.0,
+        "longest_runs": {"N": {"beats": 2, "start_s": 0.0}},
+        "mean_hr_bpm": 60.0,
+    }
+    target = folder / f"{record}.ecgzoo.json"
+    target.write_text(json.dumps(summary))
+    (folder / f"{record}.ecgzoo.csv").write_text("time_s,sample,class\n1.0,360,N\n2.0,720,N\n")
+    return target
+
+
+def test_report_never_follows_the_signal_path_in_the_json(mitdb_dir, tmp_path):
+    from ecgzoo.report.html import record_beside
+
+    here = tmp_path / "annotated"
+    here.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for suffix in (".hea", ".dat"):
+        shutil.copy(mitdb_dir / f"119{suffix}", elsewhere / f"119{suffix}")
+        shutil.copy(mitdb_dir / f"100{suffix}", here / f"100{suffix}")
+    json_100 = _summary(here, "100", str(elsewhere / "119"))  # 119's signal under 100's labels
+    with pytest.raises(DataError, match="another record"):
+        record_beside(json_100, {"record": "100", "path": str(elsewhere / "119")})
+    # a relative path, as annotate wrote it from another folder: the record beside is used
+    assert record_beside(json_100, {"record": "100", "path": "data/100"}) == here / "100"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    json_moved = _summary(moved, "100", "100")
+    assert record_beside(json_moved, {"record": "100", "path": "100"}) is None
+
+
+@pytest.mark.parametrize("record", [100, None, ["100"]])
+def test_report_on_a_summary_with_a_wrong_record_is_one_line(tmp_path, record):
+    import json
+
+    from ecgzoo.report.html import build_report
+
+    target = _summary(tmp_path, "100", "100")
+    tree = json.loads(target.read_text())
+    tree["record"] = record
+    target.write_text(json.dumps(tree))
+    with pytest.raises(DataError, match="record"):
+        build_report(target)
+
+
+# -- item 11: lost or half-written output -------------------------------------------------------
+
+
+def test_two_records_sharing_a_name_are_refused(mitdb_dir, tmp_path):
+    from ecgzoo.apply.signals import find_records
+
+    for suffix in (".hea", ".dat"):
+        shutil.copy(mitdb_dir / f"100{suffix}", tmp_path / f"r100{suffix}")
+    (tmp_path / "r100.hea").write_text(
+        (tmp_path / "r100.hea").read_text().replace("100", "r100", 1).replace("100.dat", "r100.dat")
+    )
+    (tmp_path / "r100.csv").write_text("MLII\n0.1\n0.2\n")
+    with pytest.raises(DataError, match="two records named 'r100'"):
+        find_records(tmp_path)
+
+
+def test_stale_build_folders_are_swept_live_ones_kept(tmp_path):
+    import fcntl
+
+    from ecgzoo.data.cache import sweep_stale_builds
+
+    stale = tmp_path / ".abc.tmp-x1"
+    live = tmp_path / ".def.tmp-y2"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "x.npy").write_bytes(b"0" * 100)
+    with open(tmp_path / ".def.lock", "a+") as fh:  # a build in progress holds its lock
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        removed = sweep_stale_builds(tmp_path)
+    assert removed == [stale] and not stale.exists() and live.is_dir()
+
+
+def _annotation(mitdb_dir):
+    import numpy as np
+
+    from ecgzoo.apply.annotate import Annotation
+
+    return Annotation(
+        record="100",
+        path=mitdb_dir / "100",
+        fs=360.0,
+        lead="MLII",
+        n_samples=3600,
+        samples=np.array([100, 400, 700]),
+        labels=np.array([0, 0, 2]),
+        prob=np.array([[0.9, 0.05, 0.05, 0, 0]] * 3),
+        class_names=["N", "S", "V", "F", "Q"],
+    )
+
+
+def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monkeypatch):
+    import errno
+
+    from ecgzoo.apply import outputs
+    from ecgzoo.apply.annotate import summarise
+
+    ann = _annotation(mitdb_dir)
+    summary = summarise(ann)
+
+    def full(_summary):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "summary_png", full)  # the 4th file hits a full disk
+    with pytest.raises(OSError):
+        outputs.write_outputs(ann, summary, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    written = outputs.write_outputs(ann, summary, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written.values())
+
+
+@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb"])
+def test_annotate_refuses_odd_record_names_before_work(tmp_path, monkeypatch, name):
+    import numpy as np
+
+    import ecgzoo.apply.annotate as annotate_mod
+    from ecgzoo.api import annotate
+
+    path = tmp_path / f"{name}.npy"
+    np.save(path, np.zeros(3600, dtype=np.float32))
+
+    def never(*args, **kwargs):
+        raise AssertionError("annotated before the name was checked")
+
+    monkeypatch.setattr(annotate_mod, "annotate_source", never)
+    with pytest.raises(DataError, match="cannot name a WFDB annotation"):
+        annotate(path, "pretrained:mitbih-inter", fs=360.0)
+
+
+def test_annotate_output_folder_that_is_a_file_is_one_line(tmp_path):
+    import numpy as np
+
+    from ecgzoo.api import annotate
+
+    path = tmp_path / "rec.npy"
+    np.save(path, np.zeros(3600, dtype=np.float32))
+    blocker = tmp_path / "out"
+    blocker.write_text("a file")
+    with pytest.raises(DataError, match="not a folder"):
+        annotate(path, "pretrained:mitbih-inter", fs=360.0, out_dir=blocker / "sub")
+
+
+def test_prepare_with_a_negative_seed_is_one_line(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "data", "prepare", "mitdb", "--seed", "-1")
+    assert code == 2 and "seed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{taken}"),
+        ("export", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/model.onnx"),
+        ("compare", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/table"),
+        ("report", "src/ecgzoo/pretrained/mitbih-inter", "--out", "{file}/r.html"),
+    ],
+)
+def test_unwritable_outputs_are_one_line(tmp_path, monkeypatch, capsys, args):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    argv = [a.format(taken=taken, file=file) for a in args]
+    code, _, err = run_cli(monkeypatch, capsys, *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert str(tmp_path) in err
+
+
+def test_a_non_utf8_csv_record_is_one_line(tmp_path):
+    from ecgzoo.apply.signals import open_source
+
+    path = tmp_path / "rec.csv"
+    path.write_bytes(b"MLII\xff\xfe\n0.1\n0.2\n")
+    with pytest.raises(DataError, match=r"rec\.csv: not UTF-8"):
+        open_source(path, 360.0)
+
+
+@pytest.mark.slow
+def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
+    """A scheduler's SIGTERM: exit 143 and no metrics.json (it exited 0 before)."""
+    import subprocess
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "sigterm",
+                "output_dir": str(tmp_path / "runs"),
+                "data": {
+                    "dataset": "mitbih",
+                    "mitbih": {"records": ["100", "119", "208", "209"], "max_beats_per_class": 200},
+                },
+                "model": {"name": "fc", "params": {"hidden": 16}},
+                "train": {"epochs": 200, "batch_size": 64, "max_steps_per_epoch": 5},
+            }
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    history = tmp_path / "runs" / "sigterm" / "history.csv"
+    deadline = time.monotonic() + 240
+    while not history.is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert history.is_file(), proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "terminated" in err
+    assert not (tmp_path / "runs" / "sigterm" / "metrics.json").exists()
