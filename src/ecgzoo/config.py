@@ -63,6 +63,12 @@ class TrainConfig(StrictConfig):
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field(
+        "adam", description="adam (the studies' choice), adamw (decoupled decay), rmsprop, sgd"
+    )
+    momentum: float = Field(
+        0.9, ge=0, lt=1, description="sgd and rmsprop only (adam/adamw use their betas)"
+    )
     loss: Literal["ce", "weighted_ce", "focal", "bce", "weighted_bce"] = Field(
         "ce", description="bce / weighted_bce (positive weights): multi-label datasets only"
     )

@@ -12,6 +12,22 @@ from ecgzoo.errors import EcgzooError
 from ecgzoo.train.tasks import Task
 
 
+def make_optimizer(
+    params: list[nn.Parameter], name: str, lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
+    """``train.optimizer``: Adam (the studies' default), AdamW, RMSprop or SGD (Nesterov-free,
+    with ``train.momentum``; RMSprop takes it too). ``weight_decay`` is L2 for all but AdamW."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    raise EcgzooError(f"train.optimizer: unknown optimizer {name!r} (adam, adamw, rmsprop, sgd)")
+
+
 class NonFiniteLossError(EcgzooError):
     """The training loss became NaN or infinite: the run diverged."""
 
@@ -31,6 +47,7 @@ class ZooModule(pl.LightningModule):
         self.task = task
         self.loss_fn = task.loss  # a submodule: its class weights follow the device
         self.lr, self.weight_decay = tc.lr, tc.weight_decay
+        self.optimizer_name, self.momentum = tc.optimizer, tc.momentum
         self.val_row: dict[str, float] = {}
         self._loss_sum = self._seen = None
         self._probs: list[torch.Tensor] = []
@@ -42,7 +59,9 @@ class ZooModule(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return make_optimizer(
+            params, self.optimizer_name, self.lr, self.weight_decay, self.momentum
+        )
 
     # -- training ----------------------------------------------------------------------------
 

@@ -1,0 +1,72 @@
+"""The source studies' protocol options: ``compare --average``, the seed-faithful Conv-BiLSTM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch.nn as nn
+from typer.testing import CliRunner
+
+from ecgzoo.config import build_config
+from ecgzoo.models.registry import build_model
+
+TINY = {
+    "name": "tiny-fc",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "232"], "max_beats_per_class": 80},
+    },
+    "model": {"name": "fc", "params": {"hidden": 16}},
+    "train": {"epochs": 1, "batch_size": 32, "max_steps_per_epoch": 4, "train_loss_examples": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, mitdb_dir):
+    from ecgzoo.train.engine import train_run
+
+    out = tmp_path_factory.mktemp("runs")
+    return train_run(build_config(TINY, [f"output_dir={out}"]), progress=False).run_dir
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted"])
+def test_compare_reports_the_average_it_was_asked_for_and_says_so(tmp_path, tiny_run, average):
+    from ecgzoo.cli import app
+
+    out = tmp_path / "table"
+    result = CliRunner().invoke(
+        app, ["compare", str(tiny_run), "--average", average, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    test = json.loads((tiny_run / "metrics.json").read_text())["test"]
+    header, row = (out.with_suffix(".csv")).read_text().splitlines()[:2]
+    columns = dict(zip(header.split(","), row.split(","), strict=True))
+    for short, key in (("P", "precision"), ("R", "recall"), ("F1", "f1")):
+        assert float(columns[f"{average} {short}"]) == pytest.approx(
+            test[f"{average}_{key}"], abs=1e-4
+        )
+    assert f"{average} averages" in result.output
+    other = "macro" if average == "weighted" else "weighted"
+    assert f"{other} F1" not in header
+
+
+def test_compare_refuses_an_unknown_average(tiny_run):
+    from ecgzoo.cli import app
+
+    result = CliRunner().invoke(app, ["compare", str(tiny_run), "--average", "micro"])
+    assert result.exit_code != 0
+    assert "--average" in str(result.exception)  # main() prints it as one line
+
+
+def test_seed_faithful_cblstm_is_one_convolution_without_pooling():
+    cfg = build_config(
+        {"data": {"dataset": "mitbih"}, "model": {"name": "cblstm", "params": {}}},
+        ["model.params.n_conv=1", "model.params.pool=1"],
+    )
+    model = build_model("cblstm", 1, 187, 5, 0, **cfg.model.params)
+    convs = [m for m in model.conv if isinstance(m, nn.Conv1d)]
+    assert len(convs) == 1
+    assert not any(isinstance(m, nn.MaxPool1d) for m in model.modules())
+    default = build_model("cblstm", 1, 187, 5, 0)
+    assert sum(isinstance(m, nn.Conv1d) for m in default.conv) == 2  # the zoo's own default
