@@ -10,6 +10,7 @@ from ecgzoo.errors import ConfigError
 from ecgzoo.train.module import make_optimizer
 from ecgzoo.tune.space import apply_values, parse_space, sample_space
 
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 BASE = {"data": {"dataset": "mitbih"}, "model": {"name": "fc", "params": {"hidden": 8}}}
 
 
@@ -50,7 +51,7 @@ def test_optimizer_is_a_searchable_choice():
         {
             "model": "fc",
             "params": {
-                "train.optimizer": {"type": "choice", "values": ["adam", "adamw", "rmsprop", "sgd"]},
+                "train.optimizer": {"type": "choice", "values": list(OPTIMIZERS)},
                 "train.momentum": {"type": "uniform", "low": 0.5, "high": 0.95},
             },
         }
