@@ -106,6 +106,13 @@ class TrainConfig(StrictConfig):
         description="training examples (seeded subset) the final train loss and overfitting gap "
         "are scored on; 0 skips them (sweeps use fewer: scoring crops of long records is slow)",
     )
+    curve_train_examples: int = Field(
+        2_000,
+        ge=0,
+        description="training examples (a fixed seeded subset) scored each epoch with the plain "
+        "validation loss, as train_eval_loss: the learning curve comparable with val_loss; 0 "
+        "skips it",
+    )
     # Where and how to train (PyTorch Lightning Trainer options; see docs/guide.md).
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
         "auto", description="auto: a GPU when one is visible (train.device=cpu forces the CPU)"

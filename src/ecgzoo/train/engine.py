@@ -266,7 +266,7 @@ def train_run(
     a run folder (a second one gets an error).
     """
     from ecgzoo.data.loading import load_data
-    from ecgzoo.train.final_scoring import final_numbers
+    from ecgzoo.train.final_scoring import final_numbers, train_loss_subset
     from ecgzoo.train.loggers import flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
@@ -314,6 +314,8 @@ def train_run(
         task = make_task(tc, np.asarray(data.train.y), spec.class_names)
         module = ZooModule(model, task, tc)
         module.val_y = np.asarray(data.val.y)
+        if tc.curve_train_examples:
+            module.curve_split = (train_loss_subset(data.train, tc.curve_train_examples), spec)
         if primary:
             write_run_config(work_dir, config)
             write_spec(work_dir, spec)
@@ -392,6 +394,7 @@ def finish(
             recorder.history,
             device,
             train_examples=recorder.tc.train_loss_examples,
+            monitor=(recorder.tc.monitor, recorder.tc.monitor_mode),
         )
     except OSError as exc:  # the plots: a full disk is one line, not a traceback
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None

@@ -8,7 +8,10 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.config import TrainConfig
+from ecgzoo.data.arrays import ArraySplit
 from ecgzoo.errors import EcgzooError
+from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
+from ecgzoo.train.runfolder import ModelSpec
 from ecgzoo.train.tasks import Task
 
 
@@ -53,6 +56,8 @@ class ZooModule(pl.LightningModule):
         self._probs: list[torch.Tensor] = []
         self._index: list[torch.Tensor] = []
         self.val_y: np.ndarray | None = None
+        # (fixed training subset, its spec): scored each epoch with the plain validation loss
+        self.curve_split: tuple[ArraySplit, ModelSpec] | None = None
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x, features)
@@ -118,7 +123,20 @@ class ZooModule(pl.LightningModule):
         order = torch.argsort(index)
         prob = prob[order].cpu().numpy()
         self.val_row = self.task.epoch_metrics(self.val_y, prob)
+        if self.curve_split is not None:
+            self.val_row[PLAIN_TRAIN_LOSS] = self.plain_train_loss()
         self._probs, self._index = [], []
+
+    def plain_train_loss(self) -> float:
+        """The loss ``val_loss`` is (unweighted, eval mode, no augmentation), on the fixed
+        training subset: the training curve that compares like with like with validation."""
+        from ecgzoo.train.evaluate import cross_entropy, predict_split
+        from ecgzoo.train.multilabel import binary_cross_entropy
+
+        split, spec = self.curve_split
+        prob = predict_split(self.model, spec, split, self.device)
+        score = binary_cross_entropy if spec.multilabel else cross_entropy
+        return float(score(prob, split.y))
 
     def _gather(self, prob: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every process's share of the validation split (shares differ by at most one)."""
