@@ -70,3 +70,32 @@ def test_seed_faithful_cblstm_is_one_convolution_without_pooling():
     assert not any(isinstance(m, nn.MaxPool1d) for m in model.modules())
     default = build_model("cblstm", 1, 187, 5, 0)
     assert sum(isinstance(m, nn.Conv1d) for m in default.conv) == 2  # the zoo's own default
+
+
+def test_spectrogram_head_has_a_dense_layer_of_tunable_width_and_activation():
+    from ecgzoo.errors import ConfigError
+
+    model = build_model(
+        "spectrogram_cnn", 1, 1500, 4, 0,
+        pretrained=False, fs=150, nperseg=128, noverlap=96, image_size=64,
+        dense=96, dense_activation="tanh",
+    )  # fmt: skip
+    linear, act = model.dense[0], model.dense[1]
+    assert (linear.in_features, linear.out_features) == (1280, 96)
+    assert isinstance(act, nn.Tanh)
+    assert model.head.in_features == 96
+    out = model(__import__("torch").randn(2, 1, 1500))
+    assert out.shape == (2, 4)
+    plain = build_model("spectrogram_cnn", 1, 1500, 4, 0, pretrained=False, image_size=64)
+    assert plain.dense is None and plain.head.in_features == 1280  # old runs load unchanged
+    with pytest.raises(ConfigError, match="activation"):
+        build_model("spectrogram_cnn", 1, 1500, 4, 0, pretrained=False, dense_activation="swoosh")
+
+
+def test_spectrogram_study_space_samples_valid_configs():
+    from ecgzoo.config import load_config
+    from ecgzoo.tune.space import load_space
+
+    base = load_config("configs/cinc2017_spectrogram_finetune.yaml")
+    space = load_space("configs/spaces/spectrogram.yaml")
+    space.check(base, n_samples=12)
