@@ -37,6 +37,7 @@ from ecgzoo.train.callbacks import (
     finite_state,
     guarded_write,
 )
+from ecgzoo.train.confusion_callback import ConfusionOnImprovement
 from ecgzoo.train.runfolder import (
     ModelSpec,
     load_checkpoint,
@@ -284,9 +285,10 @@ def train_run(
         torch.set_num_threads(tc.num_threads)
 
     recorder = RunRecorder(work_dir, tc, on_epoch)
+    confusion = ConfusionOnImprovement(work_dir, tc)  # logs a matrix at each new best
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
-        trainer = make_trainer(tc, [recorder], loggers, progress)
+        trainer = make_trainer(tc, [recorder, confusion], loggers, progress)
     primary = trainer.global_rank == 0
     lock = RunLock(run_dir).acquire() if primary else None
     try:

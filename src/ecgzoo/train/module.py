@@ -56,6 +56,7 @@ class ZooModule(pl.LightningModule):
         self._probs: list[torch.Tensor] = []
         self._index: list[torch.Tensor] = []
         self.val_y: np.ndarray | None = None
+        self.val_prob: np.ndarray | None = None
         # (fixed training subset, its spec): scored each epoch with the plain validation loss
         self.curve_split: tuple[ArraySplit, ModelSpec] | None = None
 
@@ -123,6 +124,7 @@ class ZooModule(pl.LightningModule):
         order = torch.argsort(index)
         prob = prob[order].cpu().numpy()
         self.val_row = self.task.epoch_metrics(self.val_y, prob)
+        self.val_prob = prob  # the epoch's predictions (the confusion-matrix callback's input)
         if self.curve_split is not None:
             self.val_row[PLAIN_TRAIN_LOSS] = self.plain_train_loss()
         self._probs, self._index = [], []
