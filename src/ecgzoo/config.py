@@ -93,6 +93,15 @@ class TrainConfig(StrictConfig):
         None, gt=0, description="time budget: stop after the epoch in which it runs out"
     )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
+    time_warp: float = Field(
+        0.0, ge=0, le=1, description="time warping strength (random smooth speed changes); 0 off"
+    )
+    window_warp: float = Field(
+        0.0, ge=0, lt=1, description="window warping: share of the length stretched x2 or x0.5"
+    )
+    mixup_alpha: float = Field(
+        0.0, ge=0, description="mixup: Beta(alpha, alpha) mixing of examples and labels; 0 off"
+    )
     balanced_sampling: bool = False
     init_from: str | None = Field(
         None,

@@ -9,6 +9,7 @@ import torch.nn as nn
 
 from ecgzoo.config import TrainConfig
 from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.data.augment import mixed_loss, mixup, time_warp, window_warp
 from ecgzoo.errors import EcgzooError
 from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
 from ecgzoo.train.runfolder import ModelSpec
@@ -51,6 +52,7 @@ class ZooModule(pl.LightningModule):
         self.loss_fn = task.loss  # a submodule: its class weights follow the device
         self.lr, self.weight_decay = tc.lr, tc.weight_decay
         self.optimizer_name, self.momentum = tc.optimizer, tc.momentum
+        self.warps, self.mixup_alpha = (tc.time_warp, tc.window_warp), tc.mixup_alpha
         self.val_row: dict[str, float] = {}
         self._loss_sum = self._seen = None
         self._probs: list[torch.Tensor] = []
@@ -77,7 +79,13 @@ class ZooModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, f, _ = batch
-        loss = self.loss_fn(self.model(x, f), y)
+        # warps and mixup draw from torch's generator, seeded per (seed, epoch) by the engine
+        x = window_warp(time_warp(x, self.warps[0]), self.warps[1])
+        if self.mixup_alpha > 0:
+            x, f, perm, lam = mixup(x, self.mixup_alpha, f)
+            loss = mixed_loss(self.loss_fn, self.model(x, f), y, perm, lam)
+        else:
+            loss = self.loss_fn(self.model(x, f), y)
         if not torch.isfinite(loss):
             # stop before the optimizer writes NaN into the weights
             raise NonFiniteLossError(
