@@ -99,3 +99,25 @@ def test_spectrogram_study_space_samples_valid_configs():
     base = load_config("configs/cinc2017_spectrogram_finetune.yaml")
     space = load_space("configs/spaces/spectrogram.yaml")
     space.check(base, n_samples=12)
+
+
+def test_study_configs_carry_the_papers_protocol():
+    from pathlib import Path
+
+    from ecgzoo.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "studies"
+    for name in ("cnn2d", "gru"):  # inverse class weights, searched on macro recall
+        cfg = load_config(root / "cnn_vs_rnn" / f"{name}.yaml")
+        assert cfg.train.loss == "weighted_ce" and cfg.train.class_weight_power == 1.0
+        assert cfg.train.monitor == "val_macro_recall"
+    assert load_config(root / "cnn_vs_rnn" / "gru.yaml").model.params["chunk"] == 1
+    for name in ("fc", "cblstm", "hadln"):  # one protocol for every row of the HADLN table
+        tc = load_config(root / "hadln" / f"{name}.yaml").train
+        assert (tc.loss, tc.focal_gamma, tc.optimizer, tc.lr) == ("focal", 2.0, "adam", 1e-3)
+        assert (tc.batch_size, tc.epochs, tc.lr_patience, tc.lr_factor) == (32, 50, 5, 0.5)
+    cblstm = load_config(root / "hadln" / "cblstm.yaml").model.params
+    assert (cblstm["n_conv"], cblstm["pool"]) == (1, 1)
+    spec = load_config(root / "cinc2017_spectrogram" / "spectrogram.yaml")
+    assert spec.train.epochs == 10 and spec.train.monitor == "val_challenge_f1"
+    assert spec.model.params["dense"] > 0
