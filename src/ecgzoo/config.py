@@ -64,6 +64,12 @@ class TrainConfig(StrictConfig):
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field(
+        "adam", description="adam (the studies' choice), adamw (decoupled decay), rmsprop, sgd"
+    )
+    momentum: float = Field(
+        0.9, ge=0, lt=1, description="sgd and rmsprop only (adam/adamw use their betas)"
+    )
     loss: Literal["ce", "weighted_ce", "focal", "bce", "weighted_bce"] = Field(
         "ce", description="bce / weighted_bce (positive weights): multi-label datasets only"
     )
@@ -88,6 +94,15 @@ class TrainConfig(StrictConfig):
         None, gt=0, description="time budget: stop after the epoch in which it runs out"
     )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
+    time_warp: float = Field(
+        0.0, ge=0, le=1, description="time warping strength (random smooth speed changes); 0 off"
+    )
+    window_warp: float = Field(
+        0.0, ge=0, lt=1, description="window warping: share of the length stretched x2 or x0.5"
+    )
+    mixup_alpha: float = Field(
+        0.0, ge=0, description="mixup: Beta(alpha, alpha) mixing of examples and labels; 0 off"
+    )
     balanced_sampling: bool = False
     init_from: str | None = Field(
         None,
@@ -100,6 +115,13 @@ class TrainConfig(StrictConfig):
         ge=0,
         description="training examples (seeded subset) the final train loss and overfitting gap "
         "are scored on; 0 skips them (sweeps use fewer: scoring crops of long records is slow)",
+    )
+    curve_train_examples: int = Field(
+        2_000,
+        ge=0,
+        description="training examples (a fixed seeded subset) scored each epoch with the plain "
+        "validation loss, as train_eval_loss: the learning curve comparable with val_loss; 0 "
+        "skips it",
     )
     # Where and how to train (PyTorch Lightning Trainer options; see docs/guide.md).
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(

@@ -309,9 +309,19 @@ def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict,
 def compare(
     runs: Annotated[list[str], typer.Argument(help="run folders or pretrained:NAME")],
     out: Annotated[Path | None, typer.Option(help="write OUT.md and OUT.csv")] = None,
+    average: Annotated[
+        str,
+        typer.Option(
+            help="macro (every class counts the same) or weighted (by support, as the HADLN "
+            "study reports); the column names say which"
+        ),
+    ] = "macro",
 ) -> None:
     """One table of finished runs: model, precision, recall, F1, accuracy, parameters, time."""
     from ecgzoo.report.tables import compare_table, to_markdown, write_table
+
+    if average not in ("macro", "weighted"):
+        raise EcgzooError(f"--average: must be macro or weighted, got {average!r}")
     from ecgzoo.train.runfolder import resolve_run
 
     summaries = []
@@ -323,9 +333,12 @@ def compare(
         summaries.append({"run": str(run), **_read_metrics(path)})
     rows = [
         {"run": row["run"], **{k: v for k, v in row.items() if k != "run"}}
-        for row in compare_table(summaries, extra_columns={"run": "run"})
+        for row in compare_table(summaries, average=average, extra_columns={"run": "run"})
     ]
-    console.print(rich_table(rows, title="comparison (test split)"))
+    # the averaged columns carry their averaging in their names, in the table and its files
+    named = {"precision": f"{average} P", "recall": f"{average} R", "F1": f"{average} F1"}
+    rows = [{named.get(k, k): v for k, v in row.items()} for row in rows]
+    console.print(rich_table(rows, title=f"comparison (test split, {average} averages)"))
     if out is not None:
         write_table(rows, out)
         console.print(f"written {out}.md and {out}.csv")

@@ -26,6 +26,13 @@ def tune(
     address: Annotated[str | None, typer.Option(help="join this Ray cluster")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted search")] = False,
     output: Annotated[Path | None, typer.Option(help="experiment folder")] = None,
+    wandb: Annotated[
+        bool,
+        typer.Option(
+            help="also log every trial to Weights & Biases, offline (EXPERIMENT/wandb; "
+            "`wandb sync` uploads it later)"
+        ),
+    ] = False,
 ) -> None:
     """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
     if mode not in ("max", "min"):
@@ -44,6 +51,7 @@ def tune(
         resume=resume,
         output=output,
         overrides=overrides or [],
+        wandb=wandb,
     )
 
 

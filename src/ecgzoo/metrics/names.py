@@ -25,6 +25,9 @@ DATASET_CLASSES: dict[str, tuple[str, ...]] = {
     "kaggle_csv": AAMI_CLASSES,
     "cinc2017": CHALLENGE_CLASSES,
 }
+#: The plain (unweighted) loss of a fixed training subset, scored like ``val_loss`` (eval mode,
+#: no augmentation) each epoch: the training curve comparable with validation.
+PLAIN_TRAIN_LOSS = "train_eval_loss"
 #: Logged every epoch, but bookkeeping rather than a quality metric: never monitored.
 BOOKKEEPING: tuple[str, ...] = ("epoch", "lr", "train_samples_per_s", "epoch_seconds")
 

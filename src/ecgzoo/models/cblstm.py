@@ -6,6 +6,10 @@ beats", Comput. Biol. Med. 102; Petmezas et al. 2021, "Automated atrial fibrilla
 using a hybrid CNN-LSTM network on imbalanced ECG datasets", Biomed. Signal Process. Control 63):
 convolution, batch norm, ReLU and max pooling extract local morphology and shorten the sequence,
 a bidirectional LSTM models its temporal context, and a linear layer classifies.
+
+The HADLN study's Conv-BiLSTM baseline is a *single* convolution feeding the BiLSTM, with no
+pooling: ``n_conv=1, pool=1`` builds exactly that (``configs/studies/hadln/cblstm.yaml``); the
+default (``n_conv=0``) picks at least two pooled stages, which suits long rhythms.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class CBLSTM(EcgModel):
             300 Hz (18,000 -> 70 steps) (0).
         channels: filters of every convolution (32).
         kernel: convolution kernel size (7).
-        pool: max-pooling size and stride of every stage (2).
+        pool: max-pooling size and stride of every stage; 1 builds no pooling layer (2).
         hidden: LSTM units per direction (64).
         n_layers: stacked BiLSTM layers (1).
         dropout: between LSTM layers and before the classifier (0.2).

@@ -1,8 +1,11 @@
 """Fully connected baseline.
 
-Reproduces the multilayer-perceptron baseline of the CNN-versus-RNN comparison on MIT-BIH
-heartbeats: the beat is flattened and passed through two fully connected 1000-unit ReLU layers
-(with optional dropout) and a linear classifier.
+Reproduces the fully connected (FC) baseline that the HADLN study (Jiang et al. 2021, "HADLN:
+Hybrid attention-based deep learning network for automated arrhythmia classification", Front.
+Physiol. 12:683025) sets beside its Conv-BiLSTM and HADLN on MIT-BIH heartbeats (weighted focal
+loss; see ``configs/studies/hadln/``): the beat is flattened and passed through two fully
+connected 1000-unit ReLU layers (with optional dropout) and a linear classifier. (The
+CNN-versus-RNN study compares only the 2D CNN and the GRU/LSTM.)
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ecgzoo.errors import ConfigError
 from ecgzoo.models.base import CamView, EcgModel, frames_to_time
+from ecgzoo.models.blocks import make_activation
 
 MODEL_NAME = "efficientnet-lite0"
 N_BACKBONE_FEATURES = 1280
@@ -129,7 +131,8 @@ class SpectrogramCNN(EcgModel):
     keeps its own size), ``channel_map`` (``repeat`` a one-lead image to 3 channels, or a
     learnable 1x1 ``conv``; ``auto``: repeat for one lead), ``dropout``, ``input``
     (``signal``: raw ``(batch, n_leads, n_samples)``; ``spectrogram``: precomputed
-    ``(batch, F, T)``).
+    ``(batch, F, T)``), ``dense`` (width of a dense layer before the classifier, the study's
+    searched head; 0: none) and ``dense_activation`` (its activation: relu, gelu, elu, tanh ...).
     """
 
     name = "spectrogram_cnn"
@@ -150,6 +153,8 @@ class SpectrogramCNN(EcgModel):
         channel_map: Literal["auto", "repeat", "conv"] = "auto",
         dropout: float = 0.2,
         input: Literal["signal", "spectrogram"] = "signal",
+        dense: int = 0,
+        dense_activation: str = "relu",
     ) -> None:
         super().__init__(n_leads, n_samples, n_classes, n_features, fs=fs)
         if input not in ("signal", "spectrogram"):
@@ -185,7 +190,22 @@ class SpectrogramCNN(EcgModel):
         )
         self.pooling = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(N_BACKBONE_FEATURES + self.n_features, self.n_classes)
+        # The spectrogram study's head: a dense layer of searched width and activation between
+        # the pooled backbone features and the classifier (dense=0: the classifier alone).
+        if isinstance(dense, bool) or not isinstance(dense, int) or dense < 0:
+            raise ConfigError(f"spectrogram_cnn: dense must be an integer >= 0, got {dense!r}")
+        make_activation(dense_activation, "spectrogram_cnn")  # a typo fails even with dense=0
+        self.dense = (
+            nn.Sequential(
+                nn.Linear(N_BACKBONE_FEATURES, dense),
+                make_activation(dense_activation, "spectrogram_cnn"),
+                nn.Dropout(dropout),
+            )
+            if dense
+            else None
+        )
+        width = dense or N_BACKBONE_FEATURES
+        self.head = nn.Linear(width + self.n_features, self.n_classes)
         if self.freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
@@ -244,6 +264,8 @@ class SpectrogramCNN(EcgModel):
         self.check_input(x, features)
         maps = self.backbone.extract_features(self.image(x))
         pooled = self.dropout(torch.flatten(self.pooling(maps), 1))
+        if self.dense is not None:
+            pooled = self.dense(pooled)
         if self.n_features:
             if features is None:
                 raise ValueError(f"this model expects {self.n_features} side features")

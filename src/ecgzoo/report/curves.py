@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
 from ecgzoo.report.figures import (
     epoch_column,
     is_number,
@@ -19,70 +20,107 @@ from ecgzoo.report.figures import (
     set_margins,
 )
 
-__all__ = ["plot_learning_curves", "plot_metric_vs_param"]
+__all__ = ["best_epoch", "curve_panels", "plot_learning_curves", "plot_metric_vs_param"]
 
 
-def plot_learning_curves(
-    history: Any, path: str | os.PathLike[str], title: str = "Learning curves"
-) -> Path:
-    """Loss, metrics and learning rate against epoch.
+def best_epoch(
+    history: Any, monitor: str = "val_loss", mode: str = "min"
+) -> tuple[float, float] | None:
+    """``(epoch, value)`` of the best ``monitor`` value (``mode`` max or min): the epoch whose
+    weights the run kept; None when the column is absent or holds no finite value."""
+    x, y = epoch_column(records(history), monitor)
+    keep = np.isfinite(y)
+    if not keep.any():
+        return None
+    x, y = x[keep], y[keep]
+    best = int(np.argmax(y) if mode == "max" else np.argmin(y))
+    return float(x[best]), float(y[best])
 
-    ``history`` is a list of per-epoch dicts or a DataFrame with ``epoch`` (1-based index when
-    absent), ``train_loss``, ``val_loss`` and any other numeric columns. Panels: losses (every
-    column ending in ``loss``); metrics (the other numeric columns except ``epoch``, ``lr``,
-    timing columns (``_s``, ``time``, ``seconds``) and per-class ``val_f1_*``); learning rate
-    (``lr``, log scale) when present. The best ``val_loss`` epoch is marked.
+
+def curve_panels(history: Any, monitor: str = "val_loss") -> dict[str, list[str]]:
+    """Which columns each learning-curve panel draws, in order.
+
+    ``loss``: the losses that compare like with like, ``val_loss`` and the plain training loss
+    (:data:`PLAIN_TRAIN_LOSS`); ``criterion``: the training criterion as optimised (``train_loss``
+    and any other loss column: weighted or focal, averaged over the augmented, shuffled
+    batches), kept apart because it is not the same quantity; ``metrics``: the other numeric
+    columns except ``epoch``, ``lr``, timing columns and per-class ``val_f1_*`` (the monitored
+    one is kept even if per-class); ``lr``. Empty panels are left out.
     """
     rows = records(history)
-    if not rows:
-        raise ValueError("history is empty: nothing to plot")
     keys: list[str] = []
     for row in rows:
         for k in row:
             if k not in keys and is_number(row[k]):
                 keys.append(k)
-    loss_keys = [k for k in keys if k.endswith("loss")]
+    plain = [k for k in ("val_loss", PLAIN_TRAIN_LOSS) if k in keys]
+    criterion = [k for k in keys if k.endswith("loss") and k not in plain]
     skip = {"epoch", "lr", "step"}
-    metric_keys = [
+    metrics = [
         k
         for k in keys
         if k not in skip
-        and k not in loss_keys
+        and not k.endswith("loss")
         and not k.endswith("_s")
         and "time" not in k
         and "seconds" not in k
-        and not k.startswith("val_f1_")  # per-class F1: too many lines for one panel
+        and (not k.startswith("val_f1_") or k == monitor)  # per-class F1: too many lines
     ]
-    has_lr = "lr" in keys
-    panels = ["loss"] + (["metrics"] if metric_keys else []) + (["lr"] if has_lr else [])
+    panels = {"loss": plain, "criterion": criterion, "metrics": metrics}
+    panels = {name: cols for name, cols in panels.items() if cols}
+    if "lr" in keys:
+        panels["lr"] = ["lr"]
+    return panels
+
+
+_TITLES = {
+    "loss": ("Plain loss (unweighted cross-entropy)", "loss"),
+    "criterion": ("Training criterion (as optimised)", "loss"),
+    "metrics": ("Metrics", "value"),
+    "lr": ("Learning rate", "lr"),
+}
+
+
+def plot_learning_curves(
+    history: Any,
+    path: str | os.PathLike[str],
+    title: str = "Learning curves",
+    monitor: str = "val_loss",
+    mode: str = "min",
+) -> Path:
+    """Losses, metrics and learning rate against epoch (panels: :func:`curve_panels`).
+
+    ``history`` is a list of per-epoch dicts or a DataFrame with ``epoch`` (1-based index when
+    absent). The plain-loss panel sets ``val_loss`` beside the same unweighted loss on a fixed
+    training subset; the training criterion (weighted or focal, as optimised) has its own panel,
+    since putting it on the validation loss's axis shows a gap that does not exist. The star
+    marks the best ``monitor`` value (``mode`` max or min): the epoch whose weights the run kept;
+    a dotted line marks that epoch on every panel.
+    """
+    rows = records(history)
+    if not rows:
+        raise ValueError("history is empty: nothing to plot")
+    panels = curve_panels(rows, monitor)
+    best = best_epoch(rows, monitor, mode)
 
     fig = new_figure(5.0 * len(panels), 4.0)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=True):
-        if panel == "loss":
-            for k in loss_keys:
-                x, y = epoch_column(rows, k)
-                ax.plot(x, y, marker="o", markersize=3, label=k)
-            x, y = epoch_column(rows, "val_loss")
-            if len(y):
-                best = int(np.argmin(y))
-                ax.axvline(x[best], color="grey", linestyle=":", linewidth=1)
-                ax.plot(x[best], y[best], "k*", markersize=10, label=f"best val_loss {y[best]:.4g}")
-            ax.set_title("Loss")
-            ax.set_ylabel("loss")
-        elif panel == "metrics":
-            for k in metric_keys:
-                x, y = epoch_column(rows, k)
-                ax.plot(x, y, marker="o", markersize=3, label=k)
-            ax.set_title("Metrics")
-            ax.set_ylabel("value")
-        else:
-            x, y = epoch_column(rows, "lr")
-            ax.plot(x, y, marker="o", markersize=3, color="tab:purple", label="lr")
+    for ax, (panel, columns) in zip(axes, panels.items(), strict=True):
+        for k in columns:
+            x, y = epoch_column(rows, k)
+            color = "tab:purple" if panel == "lr" else None
+            ax.plot(x, y, marker="o", markersize=3, label=k, color=color)
+        if panel == "lr":
+            _, y = epoch_column(rows, "lr")
             if len(y) and np.all(y > 0):
                 ax.set_yscale("log")
-            ax.set_title("Learning rate")
-            ax.set_ylabel("lr")
+        if best is not None:
+            ax.axvline(best[0], color="grey", linestyle=":", linewidth=1)
+            if monitor in columns:
+                label = f"best {monitor} {best[1]:.4g} (kept)"
+                ax.plot(best[0], best[1], "k*", markersize=10, label=label)
+        ax.set_title(_TITLES[panel][0])
+        ax.set_ylabel(_TITLES[panel][1])
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

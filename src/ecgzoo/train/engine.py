@@ -37,6 +37,7 @@ from ecgzoo.train.callbacks import (
     finite_state,
     guarded_write,
 )
+from ecgzoo.train.confusion_callback import ConfusionOnImprovement
 from ecgzoo.train.runfolder import (
     ModelSpec,
     load_checkpoint,
@@ -266,7 +267,7 @@ def train_run(
     a run folder (a second one gets an error).
     """
     from ecgzoo.data.loading import load_data
-    from ecgzoo.train.final_scoring import final_numbers
+    from ecgzoo.train.final_scoring import final_numbers, train_loss_subset
     from ecgzoo.train.loggers import flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
@@ -284,9 +285,10 @@ def train_run(
         torch.set_num_threads(tc.num_threads)
 
     recorder = RunRecorder(work_dir, tc, on_epoch)
+    confusion = ConfusionOnImprovement(work_dir, tc)  # logs a matrix at each new best
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
-        trainer = make_trainer(tc, [recorder], loggers, progress)
+        trainer = make_trainer(tc, [recorder, confusion], loggers, progress)
     primary = trainer.global_rank == 0
     lock = RunLock(run_dir).acquire() if primary else None
     try:
@@ -314,6 +316,8 @@ def train_run(
         task = make_task(tc, np.asarray(data.train.y), spec.class_names)
         module = ZooModule(model, task, tc)
         module.val_y = np.asarray(data.val.y)
+        if tc.curve_train_examples:
+            module.curve_split = (train_loss_subset(data.train, tc.curve_train_examples), spec)
         if primary:
             write_run_config(work_dir, config)
             write_spec(work_dir, spec)
@@ -392,6 +396,7 @@ def finish(
             recorder.history,
             device,
             train_examples=recorder.tc.train_loss_examples,
+            monitor=(recorder.tc.monitor, recorder.tc.monitor_mode),
         )
     except OSError as exc:  # the plots: a full disk is one line, not a traceback
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None

@@ -66,18 +66,27 @@ def score_run(
     history: list[dict[str, Any]],
     device: torch.device | None = None,
     train_examples: int = TRAIN_LOSS_SUBSET,
+    monitor: tuple[str, str] = ("val_loss", "min"),
 ) -> dict[str, Any]:
     """Score a run's best weights on val and test, measure the overfitting gap (on at most
-    ``train_examples`` training examples; 0 skips it), draw its plots."""
+    ``train_examples`` training examples; 0 skips it), draw its plots (the learning curves
+    star the best ``monitor = (metric, mode)``, the checkpoint kept).
+
+    The gap is ``test_loss - final_train_loss``, both the same plain cross-entropy of the same
+    weights in eval mode (never the weighted or focal training criterion)."""
     from ecgzoo.report import plots
 
     if spec.multilabel:
-        return score_multilabel_run(model, spec, data, run_dir, history, device, train_examples)
+        return score_multilabel_run(
+            model, spec, data, run_dir, history, device, train_examples, monitor
+        )
     test, test_prob = evaluate_split(model, spec, data.test, device)
     val, _ = evaluate_split(model, spec, data.val, device)
     loss = train_loss(model, spec, data.train, train_examples, device)
     if history:
-        plots.plot_learning_curves(history, run_dir / "learning_curves.png")
+        plots.plot_learning_curves(
+            history, run_dir / "learning_curves.png", monitor=monitor[0], mode=monitor[1]
+        )
     plots.plot_confusion_matrix(
         np.asarray(test["confusion_matrix"]), spec.class_names, run_dir / "confusion_matrix.png"
     )
@@ -99,6 +108,7 @@ def score_multilabel_run(
     history: list[dict[str, Any]],
     device: torch.device | None = None,
     train_examples: int = TRAIN_LOSS_SUBSET,
+    monitor: tuple[str, str] = ("val_loss", "min"),
 ) -> dict[str, Any]:
     """A multi-label run: per-label thresholds chosen on VALIDATION (F1-optimal), written into
     ``model.json``, then val and test scored with them. The test split never sees a choice."""
@@ -114,7 +124,9 @@ def score_multilabel_run(
     test, _ = evaluate_split(model, spec, data.test, device)
     loss = train_loss(model, spec, data.train, train_examples, device)
     if history:
-        plots.plot_learning_curves(history, run_dir / "learning_curves.png")
+        plots.plot_learning_curves(
+            history, run_dir / "learning_curves.png", monitor=monitor[0], mode=monitor[1]
+        )
     return {
         "test": test,
         "val": val,

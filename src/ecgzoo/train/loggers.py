@@ -49,6 +49,8 @@ def make_loggers(config: ExperimentConfig, run_dir: Path) -> list[Any]:
                 experiment_name=MLFLOW_EXPERIMENT,
                 run_name=config.name,
                 tracking_uri=f"sqlite:///{db}",
+                # artifacts (confusion matrices) beside the store, not in the working directory
+                artifact_location=(Path(db).parent / "mlartifacts").as_uri(),
             )
         )
     if "wandb" in kinds:

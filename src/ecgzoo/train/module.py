@@ -8,8 +8,28 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.config import TrainConfig
+from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.data.augment import mixed_loss, mixup, time_warp, window_warp
 from ecgzoo.errors import EcgzooError
+from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
+from ecgzoo.train.runfolder import ModelSpec
 from ecgzoo.train.tasks import Task
+
+
+def make_optimizer(
+    params: list[nn.Parameter], name: str, lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
+    """``train.optimizer``: Adam (the studies' default), AdamW, RMSprop or SGD (Nesterov-free,
+    with ``train.momentum``; RMSprop takes it too). ``weight_decay`` is L2 for all but AdamW."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    raise EcgzooError(f"train.optimizer: unknown optimizer {name!r} (adam, adamw, rmsprop, sgd)")
 
 
 class NonFiniteLossError(EcgzooError):
@@ -31,18 +51,25 @@ class ZooModule(pl.LightningModule):
         self.task = task
         self.loss_fn = task.loss  # a submodule: its class weights follow the device
         self.lr, self.weight_decay = tc.lr, tc.weight_decay
+        self.optimizer_name, self.momentum = tc.optimizer, tc.momentum
+        self.warps, self.mixup_alpha = (tc.time_warp, tc.window_warp), tc.mixup_alpha
         self.val_row: dict[str, float] = {}
         self._loss_sum = self._seen = None
         self._probs: list[torch.Tensor] = []
         self._index: list[torch.Tensor] = []
         self.val_y: np.ndarray | None = None
+        self.val_prob: np.ndarray | None = None
+        # (fixed training subset, its spec): scored each epoch with the plain validation loss
+        self.curve_split: tuple[ArraySplit, ModelSpec] | None = None
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x, features)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return make_optimizer(
+            params, self.optimizer_name, self.lr, self.weight_decay, self.momentum
+        )
 
     # -- training ----------------------------------------------------------------------------
 
@@ -52,7 +79,13 @@ class ZooModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, f, _ = batch
-        loss = self.loss_fn(self.model(x, f), y)
+        # warps and mixup draw from torch's generator, seeded per (seed, epoch) by the engine
+        x = window_warp(time_warp(x, self.warps[0]), self.warps[1])
+        if self.mixup_alpha > 0:
+            x, f, perm, lam = mixup(x, self.mixup_alpha, f)
+            loss = mixed_loss(self.loss_fn, self.model(x, f), y, perm, lam)
+        else:
+            loss = self.loss_fn(self.model(x, f), y)
         if not torch.isfinite(loss):
             # stop before the optimizer writes NaN into the weights
             raise NonFiniteLossError(
@@ -99,7 +132,21 @@ class ZooModule(pl.LightningModule):
         order = torch.argsort(index)
         prob = prob[order].cpu().numpy()
         self.val_row = self.task.epoch_metrics(self.val_y, prob)
+        self.val_prob = prob  # the epoch's predictions (the confusion-matrix callback's input)
+        if self.curve_split is not None:
+            self.val_row[PLAIN_TRAIN_LOSS] = self.plain_train_loss()
         self._probs, self._index = [], []
+
+    def plain_train_loss(self) -> float:
+        """The loss ``val_loss`` is (unweighted, eval mode, no augmentation), on the fixed
+        training subset: the training curve that compares like with like with validation."""
+        from ecgzoo.train.evaluate import cross_entropy, predict_split
+        from ecgzoo.train.multilabel import binary_cross_entropy
+
+        split, spec = self.curve_split
+        prob = predict_split(self.model, spec, split, self.device)
+        score = binary_cross_entropy if spec.multilabel else cross_entropy
+        return float(score(prob, split.y))
 
     def _gather(self, prob: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every process's share of the validation split (shares differ by at most one)."""

@@ -22,10 +22,12 @@ def tune_command(
     resume: bool = False,
     output: str | Path | None = None,
     overrides: list[str] | None = None,
+    wandb: bool = False,
 ) -> SearchResult:
     """``ecgzoo tune CONFIG --space SPACE.yaml ...``: run (or resume) a search, print a summary.
 
-    The experiment folder is ``output`` or ``runs/tune/<config name>``.
+    The experiment folder is ``output`` or ``runs/tune/<config name>``. ``wandb`` also logs
+    every trial to W&B in offline mode (``<experiment>/wandb``, synced later with ``wandb sync``).
     """
     base = load_config(config_path, overrides)
     space = load_space(space_path)
@@ -42,10 +44,13 @@ def tune_command(
             address=address,
             resume=resume,
             experiment_dir=experiment_dir,
+            wandb=wandb,
         )
     except SearchInterrupted as exc:
         again = ["ecgzoo tune", str(config_path), *(overrides or []), "--space", str(space_path)]
         again += ["--num-samples", str(num_samples), "--output", str(experiment_dir), "--resume"]
+        if wandb:
+            again.append("--wandb")
         if metric != "val_macro_recall" or mode != "max":
             again += ["--metric", metric, "--mode", mode]
         raise SearchInterrupted(f"{exc}: {' '.join(again)}") from None

@@ -128,6 +128,10 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _difference(a: Any, b: Any) -> float | None:
+    return float(a) - float(b) if _finite(a) and _finite(b) else None
+
+
 def best_trial(trials: Sequence[TrialRecord], mode: str) -> TrialRecord | None:
     """The completed trial with the best validation metric (any trial if none completed)."""
     for pool in (
@@ -191,6 +195,9 @@ def _rows(
                 "test_accuracy": t.test_accuracy,
                 "final_train_loss": t.final_train_loss,
                 "test_loss": t.test_loss,
+                # the same plain cross-entropy of the same weights on both sides (never the
+                # weighted or focal training criterion), so the gap is a real overfitting gap
+                "loss_gap": _difference(t.test_loss, t.final_train_loss),
                 "train_seconds": t.train_seconds,
             }
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -156,6 +157,9 @@ def log_trials_wandb(
     require_wandb()
     import wandb
 
+    # offline whatever the environment says: a search never waits on the network
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ.setdefault("WANDB_SILENT", "true")
     root = Path(experiment_dir).resolve()
     marker_dir = root / "wandb" / ".logged"
     marker_dir.mkdir(parents=True, exist_ok=True)
