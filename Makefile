@@ -36,6 +36,9 @@ demo: install
 test: install
 	$(BIN)/pytest -q
 
+# Style and the import graph: the layers and no-circle contracts are in pyproject.toml
+# ([tool.importlinter]; docs/design.md, "Layers").
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-logo

@@ -17,6 +17,7 @@ import numpy as np
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.cache import cached_arrays
+from ecgzoo.data.contextset import CONTEXT_SETS, context_set, side_features
 from ecgzoo.data.examples.beats import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
@@ -245,8 +246,6 @@ def assemble(
         train = cap_per_class(train, y, options.max_beats_per_class, seed, section)
     x = arrays["x"]
     feats = arrays["rr"] if options.rr_features else None
-    from ecgzoo.data.contextset import CONTEXT_SETS, context_set, side_features
-
     context = context_set(options)
     if context is not None:  # issue 12: label-free RR context instead
         feats = side_features(arrays, context)
@@ -303,39 +302,3 @@ def split_beats(
     meta["test_records"] = sorted(int(r) for r in np.unique(record[test]))
     meta["val_records"] = sorted(int(r) for r in np.unique(record[rest[va]]))
     return rest[tr], rest[va], test
-
-
-def add_training_databases(
-    arrays: dict[str, np.ndarray],
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-    options: Any,
-    meta: dict[str, Any],
-    cache_dir: Path | None = None,
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Inter-patient: every record of ``options.extra_databases`` (SVDB) joins the training
-    part only (never validation or test), cut by this same pipeline with the same beat options.
-
-    Record numbers stay distinct (MIT-BIH 100-234, SVDB 800-894), so per-record context
-    (``rr_context``) and the leak check see two patients as two.
-    """
-    if getattr(options, "test_database", "mitdb") != "mitdb":
-        raise ConfigError("data.mitbih.test_database: svdb is for lightgbm models only")
-    if not getattr(options, "extra_databases", None):
-        return arrays, parts
-    if options.split != "inter":
-        raise ConfigError("data.mitbih.extra_databases: needs split: inter (DS1 + SVDB -> DS2)")
-    from ecgzoo.config_data import SvdbOptions
-    from ecgzoo.data import svdb
-
-    shared = {k: getattr(options, k) for k in ("segmentation", "pad_to", "before_s", "after_s")}
-    extra = svdb.prepare_beats(
-        svdb.default_db_dir(), SvdbOptions(fs=options.fs, split="group", **shared), cache_dir
-    )
-    clash = set(np.asarray(arrays["records"]).tolist()) & set(np.asarray(extra["records"]).tolist())
-    if clash:
-        raise DataError(f"extra_databases: record numbers {sorted(clash)} appear twice")
-    n = len(arrays["y"])
-    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
-    train = np.concatenate([parts[0], n + np.arange(len(extra["y"]), dtype=np.int64)])
-    meta["extra_training_records"] = [f"svdb/{int(r)}" for r in extra["records"]]
-    return joined, (train, parts[1], parts[2])

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import MitbihOptions
-from ecgzoo.data import beatset
+from ecgzoo.config import MitbihOptions, SvdbOptions
+from ecgzoo.data import beatset, svdb
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.data.beatset import class_counts, split_class_counts
 from ecgzoo.data.examples.beats import (
@@ -167,5 +167,38 @@ def load_mitbih(
     else:
         parts = beatset.split_beats(y, record, options, seed, meta_split)
     # training-only records of other databases (SVDB): never validation or test
-    arrays, parts = beatset.add_training_databases(arrays, parts, options, meta_split, cache_dir)
+    arrays, parts = add_training_databases(arrays, parts, options, meta_split, cache_dir)
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
+
+
+def add_training_databases(
+    arrays: dict[str, np.ndarray],
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    options: MitbihOptions,
+    meta: dict[str, Any],
+    cache_dir: Path | None = None,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Inter-patient: every record of ``options.extra_databases`` (SVDB) joins the training
+    part only (never validation or test), cut by this same pipeline with the same beat options.
+
+    Record numbers stay distinct (MIT-BIH 100-234, SVDB 800-894), so per-record context
+    (``rr_context``) and the leak check see two patients as two.
+    """
+    if options.test_database != "mitdb":
+        raise ConfigError("data.mitbih.test_database: svdb is for lightgbm models only")
+    if not options.extra_databases:
+        return arrays, parts
+    if options.split != "inter":
+        raise ConfigError("data.mitbih.extra_databases: needs split: inter (DS1 + SVDB -> DS2)")
+    shared = {k: getattr(options, k) for k in ("segmentation", "pad_to", "before_s", "after_s")}
+    extra = svdb.prepare_beats(
+        svdb.default_db_dir(), SvdbOptions(fs=options.fs, split="group", **shared), cache_dir
+    )
+    clash = set(np.asarray(arrays["records"]).tolist()) & set(np.asarray(extra["records"]).tolist())
+    if clash:
+        raise DataError(f"extra_databases: record numbers {sorted(clash)} appear twice")
+    n = len(arrays["y"])
+    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
+    train = np.concatenate([parts[0], n + np.arange(len(extra["y"]), dtype=np.int64)])
+    meta["extra_training_records"] = [f"svdb/{int(r)}" for r in extra["records"]]
+    return joined, (train, parts[1], parts[2])

@@ -13,9 +13,11 @@ Definition (Reyna et al. 2021; ``evaluate_model.py`` of physionetchallenges/eval
   classifier that always outputs sinus rhythm (426783006) alone scores 0 and the one that
   outputs exactly the labels scores 1 (0 when those two coincide).
 
-Also here: reading the scored and unscored SNOMED CT code tables, mapping a record's ``# Dx:``
-codes onto the scored classes (a multi-hot vector), and the text of one record's output file in
-the challenge format (what the official ``evaluate_model.py`` reads).
+The arithmetic itself (``modified_confusion_matrix``, ``challenge_score``) sits with the
+tables it weighs, in ``ecgzoo.data.readers.cinc2021_tables`` (the record reader needs the tables,
+and a reader must not import a metric); it is re-exported here. Also here: the scored classes of
+a record's ``# Dx:`` codes (a multi-hot vector) and the text of one record's output file in the
+challenge format (what the official ``evaluate_model.py`` reads).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import numpy as np
 from ecgzoo.data.readers.cinc2021_tables import (
     SINUS_RHYTHM,
     ChallengeScoring,
+    challenge_score,
     load_scoring,
+    modified_confusion_matrix,
     scoring_dir,
 )
 from ecgzoo.errors import DataError
@@ -59,41 +63,6 @@ def dx_codes_from_header(header: str | Path) -> list[str]:
             return [c.strip() for c in stripped[3:].split(",") if c.strip()]
     where = header if isinstance(header, Path) else "header"
     raise DataError(f"{where}: no '# Dx:' line")
-
-
-def _as_bool(array: np.ndarray, name: str, n_classes: int | None = None) -> np.ndarray:
-    a = np.asarray(array)
-    if a.ndim != 2:
-        raise ValueError(f"{name}: expected (n_records, n_classes), got shape {a.shape}")
-    if n_classes is not None and a.shape[1] != n_classes:
-        raise ValueError(f"{name}: expected {n_classes} classes, got {a.shape[1]}")
-    return a.astype(bool)
-
-
-def modified_confusion_matrix(labels: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """The challenge's multi-label confusion matrix ``A`` (rows labels, columns outputs)."""
-    y = _as_bool(labels, "labels")
-    p = _as_bool(outputs, "outputs", y.shape[1])
-    if len(y) != len(p):
-        raise ValueError(f"labels has {len(y)} records but outputs has {len(p)}")
-    norm = np.maximum((y | p).sum(axis=1), 1).astype(np.float64)
-    return (y / norm[:, None]).T @ p.astype(np.float64)
-
-
-def challenge_score(
-    labels: np.ndarray, outputs: np.ndarray, weights: np.ndarray, sinus_index: int
-) -> float:
-    """Normalised 2021 challenge score: always-sinus-rhythm scores 0, the labels themselves 1."""
-    y = _as_bool(labels, "labels", weights.shape[0])
-    p = _as_bool(outputs, "outputs", weights.shape[0])
-    observed = np.nansum(weights * modified_confusion_matrix(y, p))
-    correct = np.nansum(weights * modified_confusion_matrix(y, y))
-    inactive_out = np.zeros_like(y)
-    inactive_out[:, sinus_index] = True
-    inactive = np.nansum(weights * modified_confusion_matrix(y, inactive_out))
-    if correct == inactive:
-        return 0.0
-    return float((observed - inactive) / (correct - inactive))
 
 
 def challenge_output_text(

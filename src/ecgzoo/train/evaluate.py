@@ -12,7 +12,10 @@ import torch.nn as nn
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.errors import DataError
 from ecgzoo.models.registry import build_model
+from ecgzoo.train.predict import predict_proba
+from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
 from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
+from ecgzoo.train.voting import vote_proba
 
 AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
 CHALLENGE_CLASSES = ["N", "A", "O", "~"]
@@ -32,38 +35,6 @@ def standardise_features(features: np.ndarray | None, spec: ModelSpec) -> torch.
     return torch.from_numpy(((features - mean) / std).astype(np.float32))
 
 
-def predict_proba(
-    model: nn.Module,
-    x: np.ndarray | torch.Tensor,
-    features: torch.Tensor | None = None,
-    batch_size: int = 2048,
-    device: torch.device | None = None,
-    multilabel: bool = False,
-) -> np.ndarray:
-    """Class probabilities ``(n, n_classes)``, batched, under ``torch.inference_mode``: a
-    softmax over the classes, or one sigmoid per label for a ``multilabel`` model."""
-    device = device or next(model.parameters()).device
-    xt = torch.as_tensor(x)
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(xt), batch_size):
-            xb = xt[start : start + batch_size].to(device, non_blocking=True)
-            fb = None if features is None else features[start : start + batch_size].to(device)
-            logits = model(xb, fb).float()
-            out.append((torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)).cpu())
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
-    return torch.cat(out).numpy()
-
-
-def real_lengths(x: np.ndarray) -> np.ndarray:
-    """Samples up to the last non-zero value of each example (zero padding sits at the end)."""
-    nonzero = np.any(x != 0, axis=tuple(range(1, x.ndim - 1))) if x.ndim > 2 else x != 0
-    last = x.shape[-1] - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, x.shape[-1])
-
-
 def predict_proba_multicrop(
     model: nn.Module,
     x: np.ndarray,
@@ -76,8 +47,6 @@ def predict_proba_multicrop(
 ) -> np.ndarray:
     """Average the probabilities of ``n_crops`` evenly spaced crops inside the real signal
     (``lengths``, default up to the last non-zero value); see :mod:`ecgzoo.train.voting`."""
-    from ecgzoo.train.voting import vote_proba
-
     return vote_proba(model, x, crop, n_crops, lengths, features, device, multilabel)
 
 

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from ecgzoo.data.transforms import crop_offsets, windows_at
 from ecgzoo.errors import ConfigError
+from ecgzoo.train.predict import predict_proba, real_lengths
 
 RECORDINGS_PER_CHUNK = 512  # bounds the crops held in memory at once (results do not depend on it)
 
@@ -62,8 +63,6 @@ def vote_proba(
 ) -> np.ndarray:
     """Probabilities ``(n, n_classes)``: the mean over ``n_crops`` evenly spaced crops of each
     example, inside its ``lengths`` real positions (default: up to its last non-zero value)."""
-    from ecgzoo.train.evaluate import predict_proba, real_lengths
-
     out: list[np.ndarray] = []
     for lo in range(0, len(x), RECORDINGS_PER_CHUNK):
         xc = np.asarray(x[lo : lo + RECORDINGS_PER_CHUNK], dtype=np.float32)

@@ -1,9 +1,10 @@
 """The distributions of a search-space file and the arithmetic of ``divisible`` constraints.
 
 Pydantic models of one ``params`` entry each (``int``, ``uniform``, ``loguniform``,
-``quniform``, ``choice``) and the mapping of a unit-interval position onto the multiples of a
-divisor that :class:`ecgzoo.tune.space.SearchSpace` uses to make constrained trials valid by
-construction.
+``quniform``, ``choice``), :class:`SpaceDefinition` (the fields of a space file, which
+``space_checks`` validates and :class:`ecgzoo.tune.space.SearchSpace` extends with sampling) and
+the mapping of a unit-interval position onto the multiples of a divisor that ``SearchSpace``
+uses to make constrained trials valid by construction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from ecgzoo.errors import ConfigError
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -22,6 +25,7 @@ __all__ = [
     "LogUniformParam",
     "Param",
     "QUniformParam",
+    "SpaceDefinition",
     "UniformParam",
     "multiples",
     "nth_multiple",
@@ -73,6 +77,45 @@ DISTRIBUTIONS = ("int", "uniform", "loguniform", "quniform", "choice")
 
 class Constraints(_Strict):
     divisible: list[list[str]] = Field(default_factory=list)
+
+
+class SpaceDefinition(_Strict):
+    """The fields of a search-space file and what its checks read (``space_checks``).
+
+    The base of :class:`ecgzoo.tune.space.SearchSpace`; it lives here, below both modules, so
+    that the checks need not import the space they check.
+    """
+
+    model: str | None = None
+    description: str | None = None
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Param]
+    constraints: Constraints = Constraints()
+    _source: str = PrivateAttr(default="search space")
+
+    @property
+    def source(self) -> str:
+        """The file the space came from (used in error messages)."""
+        return self._source
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        """A ``ConfigError`` naming the space's file and (when given) the parameter ``key``."""
+        where = f"parameter {key!r}: " if key else ""
+        return ConfigError(f"{self.source}: {where}{message}")
+
+    def divisible_pairs(self) -> dict[str, str]:
+        """Target key -> divisor key."""
+        return {pair[0]: pair[1] for pair in self.constraints.divisible}
+
+    def divisor_values(self, key: str) -> list[int]:
+        """Every value the divisor ``key`` can take."""
+        if key in self.fixed:
+            return [self.fixed[key]]
+        spec = self.params[key]
+        if isinstance(spec, ChoiceParam):
+            return list(spec.values)
+        assert isinstance(spec, IntParam)
+        return list(range(spec.low, spec.high + 1))
 
 
 def plain(value: Any) -> Any:

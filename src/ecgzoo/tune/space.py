@@ -36,18 +36,16 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import ValidationError
 
 from ecgzoo.config import ExperimentConfig, build_config, read_yaml_file, set_dotted
 from ecgzoo.errors import ConfigError
 from ecgzoo.tune.distributions import (
     DISTRIBUTIONS,
-    ChoiceParam,
-    Constraints,
     IntParam,
     LogUniformParam,
-    Param,
     QUniformParam,
+    SpaceDefinition,
     UniformParam,
     nth_multiple,
     plain,
@@ -66,24 +64,13 @@ __all__ = [
 UNIT_SUFFIX = "#unit"
 
 
-class SearchSpace(BaseModel):
-    """A validated search space. Build it with :func:`load_space` or :func:`parse_space`."""
+class SearchSpace(SpaceDefinition):
+    """A validated search space. Build it with :func:`load_space` or :func:`parse_space`.
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: str | None = None
-    description: str | None = None
-    fixed: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, Param]
-    constraints: Constraints = Constraints()
-    _source: str = PrivateAttr(default="search space")
+    The fields, ``source``, ``error`` and the divisor lookups are :class:`SpaceDefinition`'s.
+    """
 
     # -- identity -----------------------------------------------------------------------------
-
-    @property
-    def source(self) -> str:
-        """The file the space came from (used in error messages)."""
-        return self._source
 
     def keys(self) -> list[str]:
         """The dotted config keys a trial's sampled values set, in file order."""
@@ -105,27 +92,11 @@ class SearchSpace(BaseModel):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
-    # -- divisibility -------------------------------------------------------------------------
-
-    def divisible_pairs(self) -> dict[str, str]:
-        """Target key -> divisor key."""
-        return {pair[0]: pair[1] for pair in self.constraints.divisible}
-
-    def divisor_values(self, key: str) -> list[int]:
-        """Every value the divisor ``key`` can take."""
-        if key in self.fixed:
-            return [self.fixed[key]]
-        spec = self.params[key]
-        if isinstance(spec, ChoiceParam):
-            return list(spec.values)
-        assert isinstance(spec, IntParam)
-        return list(range(spec.low, spec.high + 1))
-
     # -- HyperOpt -----------------------------------------------------------------------------
 
     def to_hyperopt(self) -> dict[str, Any]:
         """The HyperOpt space (label -> ``hp`` expression) HyperOptSearch samples from."""
-        from hyperopt import hp
+        from hyperopt import hp  # optional (tune extra): loaded only when a search samples
 
         targets = self.divisible_pairs()
         space: dict[str, Any] = {}
@@ -178,11 +149,6 @@ class SearchSpace(BaseModel):
         return ordered
 
     # -- checks -------------------------------------------------------------------------------
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        """A ``ConfigError`` naming the space's file and (when given) the parameter ``key``."""
-        where = f"parameter {key!r}: " if key else ""
-        return ConfigError(f"{self.source}: {where}{message}")
 
     def check_keys(self, model_names: list[str] | None = None) -> None:
         """Every key must be a config key; ``model.params.*`` must be accepted by the model(s).
@@ -259,7 +225,7 @@ def load_space(path: str | Path) -> SearchSpace:
 
 def sample_space(space: SearchSpace, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` decoded samples drawn by HyperOpt from the very space HyperOptSearch gets."""
-    from hyperopt.pyll import stochastic
+    from hyperopt.pyll import stochastic  # optional (tune extra), as in to_hyperopt
 
     expr = space.to_hyperopt()
     rng = np.random.default_rng(seed)

@@ -7,23 +7,21 @@ parameter.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from ecgzoo.config import ExperimentConfig
 from ecgzoo.errors import ConfigError
+from ecgzoo.models.registry import model_params
 from ecgzoo.tune.distributions import (
     ChoiceParam,
     IntParam,
     LogUniformParam,
     QUniformParam,
+    SpaceDefinition,
     UniformParam,
     multiples,
 )
-
-if TYPE_CHECKING:
-    from ecgzoo.tune.space import SearchSpace
 
 __all__ = ["check_keys", "check_structure"]
 
@@ -31,7 +29,7 @@ __all__ = ["check_keys", "check_structure"]
 RESERVED_KEYS = {"name", "output_dir"}
 
 
-def check_structure(space: SearchSpace) -> None:
+def check_structure(space: SpaceDefinition) -> None:
     """Ranges, choices and ``divisible`` constraints of ``space`` are consistent."""
     if not space.params:
         raise space.error(None, "params is empty: a search needs at least one parameter")
@@ -83,7 +81,7 @@ def check_structure(space: SearchSpace) -> None:
                 raise space.error(a, f"no multiple of {b} = {d} lies in [{spec.low}, {spec.high}]")
 
 
-def check_keys(space: SearchSpace, model_names: list[str] | None = None) -> None:
+def check_keys(space: SpaceDefinition, model_names: list[str] | None = None) -> None:
     """Every key must be a config key; ``model.params.*`` must be accepted by the model(s).
 
     ``model_names``: the models trials may build (default: the space's ``model``, or the
@@ -116,14 +114,14 @@ def check_keys(space: SearchSpace, model_names: list[str] | None = None) -> None
             _check_config_key(space, key)
 
 
-def _check_key_syntax(space: SearchSpace, key: str) -> None:
+def _check_key_syntax(space: SpaceDefinition, key: str) -> None:
     if not key or any(not part for part in key.split(".")):
         raise space.error(key, "is not a dotted config key")
     if key in RESERVED_KEYS:
         raise space.error(key, "names the run and cannot be searched")
 
 
-def _check_config_key(space: SearchSpace, key: str) -> None:
+def _check_config_key(space: SpaceDefinition, key: str) -> None:
     """Walk ``key`` down the pydantic config models."""
     node: type[BaseModel] = ExperimentConfig
     parts = key.split(".")
@@ -146,10 +144,8 @@ def _check_config_key(space: SearchSpace, key: str) -> None:
         node = annotation
 
 
-def _model_arguments(space: SearchSpace, name: str) -> set[str]:
+def _model_arguments(space: SpaceDefinition, name: str) -> set[str]:
     """The hyperparameter names model ``name`` accepts (the registry's :func:`model_params`)."""
-    from ecgzoo.models.registry import model_params
-
     try:
         return set(model_params(name))
     except ConfigError as exc:

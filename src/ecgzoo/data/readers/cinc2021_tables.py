@@ -4,7 +4,9 @@
 class), ``weights_abbreviations.csv`` (their short names) and ``dx_mapping_scored.csv`` /
 ``dx_mapping_unscored.csv`` (every SNOMED CT code with its description). The reader of the 2021
 records uses them to refuse unknown codes and to encode labels; ``ecgzoo.metrics.challenge2021``
-uses the same object to score.
+uses the same object to score. The score's arithmetic (the modified confusion matrix and its
+normalisation, defined in ``ecgzoo.metrics.challenge2021``) lives here with the reward matrix it
+weighs, so that this reader never imports the metrics layer above it.
 """
 
 from __future__ import annotations
@@ -88,9 +90,42 @@ class ChallengeScoring:
 
     def score(self, labels: np.ndarray, outputs: np.ndarray) -> float:
         """The normalised challenge score of binary ``outputs`` against ``labels``."""
-        from ecgzoo.metrics.challenge2021 import challenge_score
-
         return challenge_score(labels, outputs, self.weights, self.sinus_index)
+
+
+def _as_bool(array: np.ndarray, name: str, n_classes: int | None = None) -> np.ndarray:
+    a = np.asarray(array)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected (n_records, n_classes), got shape {a.shape}")
+    if n_classes is not None and a.shape[1] != n_classes:
+        raise ValueError(f"{name}: expected {n_classes} classes, got {a.shape[1]}")
+    return a.astype(bool)
+
+
+def modified_confusion_matrix(labels: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """The challenge's multi-label confusion matrix ``A`` (rows labels, columns outputs)."""
+    y = _as_bool(labels, "labels")
+    p = _as_bool(outputs, "outputs", y.shape[1])
+    if len(y) != len(p):
+        raise ValueError(f"labels has {len(y)} records but outputs has {len(p)}")
+    norm = np.maximum((y | p).sum(axis=1), 1).astype(np.float64)
+    return (y / norm[:, None]).T @ p.astype(np.float64)
+
+
+def challenge_score(
+    labels: np.ndarray, outputs: np.ndarray, weights: np.ndarray, sinus_index: int
+) -> float:
+    """Normalised 2021 challenge score: always-sinus-rhythm scores 0, the labels themselves 1."""
+    y = _as_bool(labels, "labels", weights.shape[0])
+    p = _as_bool(outputs, "outputs", weights.shape[0])
+    observed = np.nansum(weights * modified_confusion_matrix(y, p))
+    correct = np.nansum(weights * modified_confusion_matrix(y, y))
+    inactive_out = np.zeros_like(y)
+    inactive_out[:, sinus_index] = True
+    inactive = np.nansum(weights * modified_confusion_matrix(y, inactive_out))
+    if correct == inactive:
+        return 0.0
+    return float((observed - inactive) / (correct - inactive))
 
 
 def scoring_dir(path: str | Path | None = None) -> Path:
