@@ -44,6 +44,9 @@ class RemoteFile:
     extract: bool = False  # a zip whose contents are unpacked into the database folder
     member_sums: str | None = None  # the zip member holding the archive's own SHA256SUMS.txt
     pins: str | None = None  # packaged upstream SHA256SUMS lines for the members (see module doc)
+    # the pins name every record of the release (mitdb); svdb's pin the 52 mirror records of 78,
+    # so there a record file upstream's own listing names is not an intruder
+    pins_complete: bool = True
     mirror_path: str | None = None
 
 
@@ -68,13 +71,14 @@ def _files(db: str, version: str, name: str) -> str:
     return f"files/{db}/{version}/{name}"
 
 
-def _project_zip(db: str, slug: str, pins: str | None) -> RemoteFile:
+def _project_zip(db: str, slug: str, pins: str | None, pins_complete: bool = True) -> RemoteFile:
     return RemoteFile(
         name=f"{slug}.zip",
         url=f"static/published-projects/{db}/{slug}.zip",
         extract=True,
         member_sums=f"{slug}/{SUMS}",
         pins=pins,
+        pins_complete=pins_complete,
     )
 
 
@@ -107,7 +111,10 @@ CATALOG: dict[str, dict[str, Database]] = {
             title="MIT-BIH Supraventricular Arrhythmia Database",
             files=(
                 _project_zip(
-                    "svdb", "mit-bih-supraventricular-arrhythmia-database-1.0.0", "svdb-1.0.0"
+                    "svdb",
+                    "mit-bih-supraventricular-arrhythmia-database-1.0.0",
+                    "svdb-1.0.0",
+                    pins_complete=False,
                 ),
             ),
         ),

@@ -281,7 +281,7 @@ def _check_members(
     missing = sorted(set(listing or {}) - set(hashes))
     if missing:
         raise DataError(f"{remote.name}: member {missing[0]} listed in {SUMS} is missing")
-    _check_complete(remote, set(hashes), set(pins), staging)
+    _check_complete(remote, set(hashes), set(pins), set(listing or {}), staging)
     return entries
 
 
@@ -289,12 +289,16 @@ def _check_members(
 _RECORD_SUFFIXES = (".hea", ".dat", ".atr", ".mat", ".xws", ".hea-")
 
 
-def _check_complete(remote: RemoteFile, members: set[str], pins: set[str], staging: Path) -> None:
+def _check_complete(
+    remote: RemoteFile, members: set[str], pins: set[str], listed: set[str], staging: Path
+) -> None:
     """A database is ready only when every record it names is there and verified.
 
     With upstream's pinned list: every pinned file must be in the archive (a mirror that
     drops ``RECORDS`` or record 232 is incomplete) and no record file upstream did not publish
-    may be added (a fake record 999). Every record a ``RECORDS`` file names must have its
+    may be added (a fake record 999). Where the pins cover only part of the release (svdb's
+    52 of 78 records), a record file the archive's own verified listing names is accepted.
+    Every record a ``RECORDS`` file names must have its
     header in the archive.
     """
     what = f"{remote.name}: the archive is not upstream's release"
@@ -302,7 +306,8 @@ def _check_complete(remote: RemoteFile, members: set[str], pins: set[str], stagi
         absent = sorted(pins - members)
         if absent:
             raise DataError(f"{what}: {absent[0]} is missing ({len(absent)} files in all)")
-        extra = sorted(m for m in members - pins if m.endswith(_RECORD_SUFFIXES))
+        known = pins if remote.pins_complete else pins | listed
+        extra = sorted(m for m in members - known if m.endswith(_RECORD_SUFFIXES))
         if extra:
             raise DataError(f"{what}: {extra[0]} is not a file upstream published")
     for listing in sorted(m for m in members if m.rsplit("/", 1)[-1] == "RECORDS"):

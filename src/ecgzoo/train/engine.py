@@ -268,7 +268,7 @@ def train_run(
     """
     from ecgzoo.data.loading import load_data
     from ecgzoo.train.final_scoring import final_numbers, train_loss_subset
-    from ecgzoo.train.loggers import flat_params, make_loggers
+    from ecgzoo.train.loggers import finish_loggers, flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
 
@@ -356,7 +356,7 @@ def train_run(
         guarded_write(target, lambda: write_json(target, metrics))
         for logger in loggers:
             logger.log_metrics(final_numbers(metrics), step=len(recorder.history) + 1)
-            logger.finalize("success")
+        finish_loggers(loggers)
         if overwrite:
             swap_in(work_dir, run_dir)
         return RunResult(run_dir, metrics, recorder.history)

@@ -75,3 +75,12 @@ def log_epoch(loggers: list[Any], row: dict[str, Any]) -> None:
     numbers = {k: float(v) for k, v in row.items() if k != "epoch" and isinstance(v, int | float)}
     for logger in loggers:
         logger.log_metrics(numbers, step=int(row["epoch"]))
+
+
+def finish_loggers(loggers: list[Any], status: str = "success") -> None:
+    """Finalize every logger; a W&B run is also finished, so the next training in the same
+    process starts its own run instead of logging into this one."""
+    for logger in loggers:
+        logger.finalize(status)
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()
