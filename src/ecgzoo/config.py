@@ -84,7 +84,10 @@ class TrainConfig(StrictConfig):
     )
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     max_minutes: float | None = Field(
-        None, gt=0, description="time budget: stop after the epoch in which it runs out"
+        None,
+        gt=0,
+        description="time budget (Lightning max_time), checked after every training step; "
+        "the epoch it ends in is validated and scored",
     )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
     balanced_sampling: bool = False
@@ -93,7 +96,12 @@ class TrainConfig(StrictConfig):
         description="start from the weights of this run folder or pretrained:NAME "
         "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
     )
-    num_threads: int | None = None
+    num_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads; default: OMP_NUM_THREADS if set, else one per "
+        "free core (usable cores minus the 1-minute load), so a busy machine is not oversubscribed",
+    )
     train_loss_examples: int = Field(
         20_000,
         ge=0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -27,9 +26,12 @@ def train(
     from ecgzoo.train.engine import train_run
 
     cfg = load_config(config, overrides or [])
-    result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
+    result = train_run(cfg, progress=not quiet, overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
+    from ecgzoo.train.progress import stop_line
+
+    console.print(stop_line(result.metrics), highlight=False)
     print_metrics(result.metrics["test"], f"{cfg.name}: test split")
     console.print(f"run folder: {result.run_dir}")
 

@@ -22,7 +22,7 @@ class ZooModule(pl.LightningModule):
     Training sums the loss per example (``train_loss`` of the epoch, reduced over processes);
     validation collects probabilities, gathers them from every process and scores them with the
     task into ``self.val_row``. The learning-rate schedule, checkpoints and stopping live in
-    :class:`ecgzoo.train.callbacks.RunRecorder`.
+    :mod:`ecgzoo.train.callbacks`.
     """
 
     def __init__(self, model: nn.Module, task: Task, tc: TrainConfig):
@@ -99,6 +99,9 @@ class ZooModule(pl.LightningModule):
         order = torch.argsort(index)
         prob = prob[order].cpu().numpy()
         self.val_row = self.task.epoch_metrics(self.val_y, prob)
+        # for Lightning's ModelCheckpoint and EarlyStopping (the loggers get the row elsewhere);
+        # every process holds the same gathered row, so no sync
+        self.log_dict({k: float(v) for k, v in self.val_row.items()}, logger=False)
         self._probs, self._index = [], []
 
     def _gather(self, prob: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
