@@ -12,7 +12,7 @@ from ecgzoo.config import TrainConfig, build_config
 from ecgzoo.data.loading import load_data
 from ecgzoo.train import progress
 from ecgzoo.train.engine import train_run
-from ecgzoo.train.runfolder import load_checkpoint, load_weights
+from ecgzoo.train.runfolder import load_checkpoint, load_weights, stop_line
 
 TINY = {
     "name": "tiny",
@@ -44,7 +44,7 @@ def test_time_budget_is_checked_every_step_and_named(tmp_path, tiny_data):
     assert saved["last_epoch_partial"] is True
     assert saved["stop_reason"] == "time budget 1e-06 min"
     assert saved["stopped_early"] is True
-    assert progress.stop_line(saved) == "stopped in epoch 1 of 3: time budget 1e-06 min"
+    assert stop_line(saved) == "stopped in epoch 1 of 3: time budget 1e-06 min"
     # the partial epoch was still validated and its weights kept
     assert (result.run_dir / "model.safetensors").is_file() and saved["best_epoch"] == 1
 
@@ -56,7 +56,7 @@ def test_early_stopping_is_lightnings_and_says_why(tmp_path, tiny_data):
     m = result.metrics
     assert m["epochs_run"] == 2 and not m["last_epoch_partial"]
     assert m["stop_reason"] == "early stopping (val_macro_recall did not improve for 1 epochs)"
-    assert progress.stop_line(m).startswith("stopped after epoch 2 of 5: early stopping")
+    assert stop_line(m).startswith("stopped after epoch 2 of 5: early stopping")
     assert m["best_epoch"] == 1
     assert m["best_val_macro_recall"] == pytest.approx(result.history[0]["val_macro_recall"])
     # the Lightning callbacks' state travels in checkpoint.pt (tensors and plain values only)
@@ -73,7 +73,7 @@ def test_best_weights_are_the_best_epochs(tmp_path, tiny_data):
     values = [row["val_macro_recall"] for row in result.history]
     best = max(range(len(values)), key=lambda i: (values[i], -i))
     assert m["best_epoch"] == best + 1 and m["stop_reason"] is None
-    assert progress.stop_line(m) == "trained all 3 epochs"
+    assert stop_line(m) == "trained all 3 epochs"
     assert [row["best_epoch"] for row in seen][-1] == best + 1
     # the last epoch's weights are in checkpoint.pt; model.safetensors holds the best epoch's
     last = load_checkpoint(result.run_dir / "checkpoint.pt")["state_dict"]

@@ -147,13 +147,20 @@ def export(
 @app.command()
 def report(
     target: Annotated[Path, typer.Argument(help="a run folder, or an annotated record")],
-    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="HTML file to write [RUN/report.html, RUN/compare.html, NAME.report.html "
+            "beside a record]"
+        ),
+    ] = None,
     compare: Annotated[
         list[Path] | None, typer.Option(help="more run folders to compare with")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """One self-contained HTML page (images inlined) for a run, a comparison or a record."""
     from ecgzoo.report.html import write_report
 
-    path = write_report(target, out, compare=compare or [])
+    path = write_report(target, out, compare=compare or [], overwrite=overwrite)
     console.print(f"wrote {path}")

@@ -29,7 +29,7 @@ def train(
     result = train_run(cfg, progress=not quiet, overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
-    from ecgzoo.train.progress import stop_line
+    from ecgzoo.train.runfolder import stop_line
 
     console.print(stop_line(result.metrics), highlight=False)
     print_metrics(result.metrics["test"], f"{cfg.name}: test split")

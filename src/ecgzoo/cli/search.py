@@ -60,12 +60,20 @@ def explain(
     classes: Annotated[
         list[str] | None, typer.Option("--class", help="explain these classes (repeatable)")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="write into an --out folder that already holds files")
+    ] = False,
 ) -> None:
     """Grad-CAM overlays per record and class, and how much attribution falls on padding."""
     from ecgzoo.explain import explain_run
     from ecgzoo.explain.runner import default_out_dir
 
     out = out or default_out_dir(run)
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise EcgzooError(
+            f"--out: {out} already holds files (pass --overwrite to replace them, "
+            "or choose another --out)"
+        )
     summary = explain_run(run, records, out, classes=classes)
     rows = [
         {k: v for k, v in row.items() if not isinstance(v, dict | list)}

@@ -1,4 +1,4 @@
-"""What a training run tells the person running it: threads, progress lines, why it stopped.
+"""What a training run tells the person running it: threads and progress lines.
 
 A terminal gets Lightning's progress bar; a log (stdout not a terminal) gets one plain line per
 tenth of an epoch and one per finished epoch, so a run under ``nohup`` or CI is not silent for
@@ -54,18 +54,6 @@ def choose_threads(tc: TrainConfig) -> tuple[int, str]:
     if os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads(), "OMP_NUM_THREADS"
     return free_cores(), f"free cores ({usable_cores()} usable, load {machine_load():.1f})"
-
-
-def stop_line(metrics: dict[str, Any]) -> str:
-    """One sentence on how far training went: ``stopped after epoch 1 of 6: time budget 4 min``."""
-    run, planned = metrics.get("epochs_run"), metrics.get("epochs_planned")
-    reason = metrics.get("stop_reason")
-    if run is None or planned is None:
-        return ""
-    if reason is None:
-        return f"trained all {planned} epochs"
-    where = "in" if metrics.get("last_epoch_partial") else "after"
-    return f"stopped {where} epoch {run} of {planned}: {reason}"
 
 
 def clock(seconds: float) -> str:

@@ -217,3 +217,15 @@ def _positive_int(value: Any) -> bool:
 
 def write_spec(folder: Path, spec: ModelSpec) -> None:
     write_json(folder / "model.json", asdict(spec))
+
+
+def stop_line(metrics: dict[str, Any]) -> str:
+    """One sentence on how far training went: ``stopped after epoch 1 of 6: time budget 4 min``."""
+    run, planned = metrics.get("epochs_run"), metrics.get("epochs_planned")
+    reason = metrics.get("stop_reason")
+    if run is None or planned is None:
+        return ""
+    if reason is None:
+        return f"trained all {planned} epochs"
+    where = "in" if metrics.get("last_epoch_partial") else "after"
+    return f"stopped {where} epoch {run} of {planned}: {reason}"
