@@ -9,6 +9,7 @@ import typer
 
 from ecgzoo.cli.app import app, console, rich_table
 from ecgzoo.errors import ConfigError
+from ecgzoo.paths import existing_input, resolve_run
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="run folder or pretrained:NAME")]
 EngineOpt = Annotated[str, typer.Option(help="torch or onnx (after `ecgzoo export`)")]
@@ -32,6 +33,8 @@ def annotate(
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
+    existing_input(target)  # mistakes are refused before the model (and torch) loads
+    resolve_run(model)
     from ecgzoo.api import annotate as run_annotate
 
     results = run_annotate(
@@ -90,6 +93,8 @@ def predict(
 ) -> None:
     """Label whole recordings with a recording-level model: one CSV row per record (a
     multi-label 2021 run: a probability and a label per class, for 12-lead .hea + .mat records)."""
+    existing_input(data)  # mistakes are refused before the model (and torch) loads
+    resolve_run(model)
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.multilabel import write_challenge_outputs
     from ecgzoo.apply.predict import predict_multilabel, predict_records, rows_csv
@@ -135,6 +140,7 @@ def export(
     """Export a trained model (ONNX), checked against PyTorch on real data within 1e-4."""
     if format != "onnx":
         raise ConfigError(f"--format: only onnx is supported (got {format!r})")
+    resolve_run(run)
     from ecgzoo.api import export_onnx
 
     result = export_onnx(run, out)
@@ -160,6 +166,9 @@ def report(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """One self-contained HTML page (images inlined) for a run, a comparison or a record."""
+    existing_input(target)
+    for run in compare or []:
+        resolve_run(run)
     from ecgzoo.report.html import write_report
 
     path = write_report(target, out, compare=compare or [], overwrite=overwrite)

@@ -10,6 +10,7 @@ import typer
 
 from ecgzoo.cli.app import app, console, rich_table
 from ecgzoo.errors import EcgzooError
+from ecgzoo.paths import existing_input, resolve_run
 
 
 @app.command()
@@ -23,9 +24,10 @@ def train(
 ) -> None:
     """Train a model; an interrupted run of the same name resumes from its last checkpoint."""
     from ecgzoo.config import load_config
+
+    cfg = load_config(config, overrides or [])  # a mistake is refused before torch loads
     from ecgzoo.train.engine import train_run
 
-    cfg = load_config(config, overrides or [])
     result = train_run(cfg, progress=not quiet, overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
@@ -139,9 +141,12 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
+    folder = resolve_run(run)  # a mistake is refused before torch loads
+    if data is not None:
+        existing_input(data)
     from ecgzoo.metrics.operating_points import OPERATING_POINTS
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
-    from ecgzoo.train.runfolder import read_run_config, resolve_run
+    from ecgzoo.train.runfolder import read_run_config
 
     if operating_point not in OPERATING_POINTS:
         raise EcgzooError(
@@ -151,7 +156,6 @@ def evaluate(
         raise EcgzooError(f"--accuracy-floor: {accuracy_floor:g} is not between 0 and 1")
     if accuracy_floor is not None and operating_point != "recall":
         raise EcgzooError("--accuracy-floor: applies to --operating-point recall only")
-    folder = resolve_run(run)
     cfg = read_run_config(folder)
     if (
         cfg.model.name == "ensemble"
@@ -300,12 +304,11 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="write OUT.md and OUT.csv")] = None,
 ) -> None:
     """One table of finished runs: model, precision, recall, F1, accuracy, parameters, time."""
+    folders = [resolve_run(run) for run in runs]  # mistakes first, before the heavy imports
     from ecgzoo.report.tables import compare_table, to_markdown, write_table
-    from ecgzoo.train.runfolder import resolve_run
 
     summaries = []
-    for run in runs:
-        folder = resolve_run(run)
+    for run, folder in zip(runs, folders, strict=True):
         path = folder / "metrics.json"
         if not path.is_file():
             raise EcgzooError(f"{folder}: no metrics.json (the run has not finished)")

@@ -65,7 +65,9 @@ def explain(
     ] = False,
 ) -> None:
     """Grad-CAM overlays per record and class, and how much attribution falls on padding."""
-    from ecgzoo.explain import explain_run
+    from ecgzoo.paths import resolve_run
+
+    resolve_run(run)  # mistakes are refused before torch loads
     from ecgzoo.explain.runner import default_out_dir
 
     out = out or default_out_dir(run)
@@ -74,6 +76,8 @@ def explain(
             f"--out: {out} already holds files (pass --overwrite to replace them, "
             "or choose another --out)"
         )
+    from ecgzoo.explain import explain_run
+
     summary = explain_run(run, records, out, classes=classes)
     rows = [
         {k: v for k, v in row.items() if not isinstance(v, dict | list)}

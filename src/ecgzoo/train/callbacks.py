@@ -222,10 +222,11 @@ class RunRecorder(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         # before Lightning's checkpoint and early stopping look for it (they would raise)
-        if not trainer.sanity_checking and self.tc.monitor not in pl_module.val_row:
+        logged = [*pl_module.val_row, "train_loss"]
+        if not trainer.sanity_checking and self.tc.monitor not in logged:
             raise ConfigError(
                 f"train.monitor: {self.tc.monitor!r} is not a logged metric "
-                f"(choose from {', '.join(pl_module.val_row)})"
+                f"(choose from {', '.join(logged)})"
             )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:

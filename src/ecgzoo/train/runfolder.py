@@ -20,11 +20,9 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
-from ecgzoo.errors import DataError, EcgzooError
-from ecgzoo.paths import default_file_mode
+from ecgzoo.errors import DataError
+from ecgzoo.paths import PRETRAINED_DIR, PRETRAINED_PREFIX, default_file_mode, resolve_run  # noqa: F401 (re-exported)
 
-PRETRAINED_PREFIX = "pretrained:"
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
 
 
@@ -128,29 +126,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: refused to load checkpoint ({first})") from None
-
-
-def resolve_run(run: str | Path) -> Path:
-    """A run folder, or ``pretrained:NAME`` for weights shipped inside the package."""
-    text = str(run)
-    if text.startswith(PRETRAINED_PREFIX):
-        name = text[len(PRETRAINED_PREFIX) :]
-        folder = PRETRAINED_DIR / name
-        # torch models ship model.safetensors; tree models their LightGBM text files
-        if not ((folder / "model.safetensors").is_file() or (folder / "fold_0.txt").is_file()):
-            names = (
-                sorted(p.name for p in PRETRAINED_DIR.iterdir() if p.is_dir())
-                if (PRETRAINED_DIR.is_dir())
-                else []
-            )
-            raise EcgzooError(
-                f"unknown pretrained model {name!r} (available: {', '.join(names) or 'none'})"
-            )
-        return folder
-    folder = Path(run)
-    if not (folder / "config.yaml").is_file() or not (folder / "model.json").is_file():
-        raise EcgzooError(f"{folder}: not a run folder (no config.yaml / model.json)")
-    return folder
 
 
 def read_run_config(folder: Path) -> ExperimentConfig:
