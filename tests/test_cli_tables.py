@@ -98,3 +98,13 @@ def test_data_info_says_how_the_data_was_prepared():
     cfg = build_config({"data": {"dataset": "mitbih", "mitbih": {"split": "inter"}}}).data
     line = how_prepared(cfg)
     assert "segmentation kachuee" in line and "split inter" in line and "seed 0" in line
+
+
+def test_predict_prints_what_the_class_letters_mean():
+    from ecgzoo.cli.apply import class_legend
+
+    legend = class_legend(["N", "A", "O", "~"])
+    assert legend.startswith("classes: N = normal sinus rhythm, A = atrial fibrillation, ")
+    assert "~ = too noisy to classify" in legend
+    assert "V = ventricular ectopic" in class_legend(["N", "S", "V", "F", "Q"])
+    assert class_legend(["x", "y"]) == ""

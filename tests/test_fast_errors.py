@@ -85,3 +85,24 @@ def test_a_misspelt_override_is_blamed_on_the_command_line():
 def test_model_parameter_types_are_still_checked():
     with pytest.raises(ConfigError, match="model.params.width"):
         build_config({"model": {"name": "resnet1d", "params": {"width": "wide"}}})
+
+
+def test_fetch_without_a_mirror_or_network_names_the_mirror_variable(tmp_path):
+    from ecgzoo.data.catalog import UPSTREAM_ENV
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO / "src"),
+        "ECGZOO_HOME": str(tmp_path / "home"),
+        UPSTREAM_ENV: "http://127.0.0.1:9/",  # the discard port: nothing listens, no network
+        "COLUMNS": "400",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecgzoo", "data", "fetch", "cinc2017"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "cannot reach" in proc.stderr, proc.stderr
+    assert "set ECGZOO_PHYSIONET_MIRROR" in proc.stderr

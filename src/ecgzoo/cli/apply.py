@@ -129,6 +129,9 @@ def predict(
                 for r in shown
             ]
         console.print(rich_table(shown, title="ecgzoo predict"))
+        legend = class_legend(applied.class_names)
+        if legend:
+            console.print(legend, highlight=False)
 
 
 @app.command()
@@ -173,3 +176,30 @@ def report(
 
     path = write_report(target, out, compare=compare or [], overwrite=overwrite)
     console.print(f"wrote {path}")
+
+
+# What the one-letter class names of the shipped tasks mean (CinC 2017 rhythms, AAMI beats).
+CLASS_MEANINGS = {
+    ("N", "A", "O", "~"): {
+        "N": "normal sinus rhythm",
+        "A": "atrial fibrillation",
+        "O": "other rhythm",
+        "~": "too noisy to classify",
+    },
+    ("N", "S", "V", "F", "Q"): {
+        "N": "normal or bundle-branch-block beat",
+        "S": "supraventricular ectopic",
+        "V": "ventricular ectopic",
+        "F": "fusion of ventricular and normal",
+        "Q": "paced or unclassifiable",
+    },
+}
+
+
+def class_legend(class_names: list[str]) -> str:
+    """``N = normal sinus rhythm, A = ...`` for a known class list ('' otherwise)."""
+    meanings = CLASS_MEANINGS.get(tuple(class_names))
+    if not meanings:
+        return ""
+    named = ", ".join(f"{c} = {meanings[c]}" for c in class_names)
+    return f"classes: {named}; p_X = the model's probability of class X"
