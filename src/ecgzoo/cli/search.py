@@ -79,10 +79,32 @@ def explain(
     from ecgzoo.explain import explain_run
 
     summary = explain_run(run, records, out, classes=classes)
+    filler = summary.get("filler", "zero padding")
     rows = [
-        {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+        {
+            "record": row["record"],
+            "true": row["true"],
+            "predicted": row["predicted"],
+            "p": row["probability"],
+            "map for": target["class"],
+            "on signal": _percent(target["signal_fraction"]),
+            f"on {filler}": _percent(target["padding_fraction"]),
+            f"{filler} share": _percent(row["padding_share"]),
+        }
         for row in summary.get("records", [])
+        for target in row["targets"]
     ]
     if rows:
-        console.print(rich_table(rows, title="Grad-CAM: attribution on padding vs signal"))
+        console.print(rich_table(rows, title=f"Grad-CAM: attribution on signal vs {filler}"))
+        mean = summary["mean"]
+        console.print(
+            f"mean over {summary['n_maps']} map(s): {_percent(mean['padding_fraction'])} of the "
+            f"attribution on the {filler}, which is {_percent(mean['padding_share'])} of the "
+            f"input; p: {summary.get('probability_rule', 'one pass')}",
+            highlight=False,
+        )
     console.print(f"overlays and summary written to {out}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
