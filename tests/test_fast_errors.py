@@ -42,10 +42,10 @@ MISTAKES = [
     (["compare", "no-such-run"], "not a run folder"),
     (["export", "no-such-run"], "not a run folder"),
     (["explain", "no-such-run", "100"], "not a run folder"),
-    (["predict", "no-such-record"], "no such file, folder or WFDB record"),
-    (["annotate", "no-such-record"], "no such file, folder or WFDB record"),
+    (["predict", "no-such-record"], "file not found"),
+    (["annotate", "no-such-record"], "file not found"),
     (["annotate", "configs", "--model", "pretrained:nosuch"], "unknown pretrained model"),
-    (["report", "no-such-run"], "no such file, folder or WFDB record"),
+    (["report", "no-such-run"], "file not found"),
 ]
 
 

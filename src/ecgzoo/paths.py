@@ -76,6 +76,6 @@ def existing_input(path: Path) -> Path:
     if path.exists() or path.with_name(path.name + ".hea").is_file():
         return path
     raise EcgzooError(
-        f"{path}: no such file, folder or WFDB record (expected a WFDB record, .csv or .npy, "
-        "a folder or a zip of them)"
+        f"{path}: file not found (expected a WFDB record, .csv or .npy file, "
+        "or a folder or zip of them)"
     )

@@ -101,7 +101,7 @@ class ZooModule(pl.LightningModule):
         self.val_row = self.task.epoch_metrics(self.val_y, prob)
         # for Lightning's ModelCheckpoint and EarlyStopping (the loggers get the row elsewhere);
         # every process holds the same gathered row, so no sync
-        logged = {k: float(v) for k, v in self.val_row.items()}
+        logged = {k: float(v) for k, v in self.val_row.items() if isinstance(v, int | float)}
         if self._seen is not None:  # train_loss may be the monitored metric too
             logged["train_loss"] = self.epoch_train_loss()[0]
         self.log_dict(logged, logger=False)
