@@ -30,6 +30,12 @@ def tune(
     """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
     if mode not in ("max", "min"):
         raise EcgzooError(f"--mode: must be max or min, got {mode!r}")
+    from ecgzoo.config import load_config
+    from ecgzoo.tune.space import load_space
+
+    # the config and the space are checked before Ray is imported (mistakes fail fast)
+    base = load_config(config, overrides or [])
+    load_space(space).check(base)
     from ecgzoo.tune.command import tune_command
 
     tune_command(
