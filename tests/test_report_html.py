@@ -60,6 +60,7 @@ def test_run_and_comparison_page_renders(tmp_path):
     page = write_report(inter, tmp_path / "run.html", compare=[intra])
     text = page.read_text()
     assert "http://" not in text and "https://" not in text  # self-contained
+    assert "What was trained" in text and "resnet1d" in text and "inter" in text
     assert text.count("data:image/png;base64,") >= 1
     img = screenshot(page, tmp_path / "run.png", tmp_path)
     assert img.shape[:2] == (1400, 1280)
@@ -85,6 +86,9 @@ def test_annotated_record_page_renders(mitdb_dir, tmp_path):
     page = write_report(path, tmp_path / "record.html")
     text = page.read_text()
     assert "ECG strips" in text and text.count("data:image/png;base64,") >= 4
+    # titled by record and model, the duration as a duration (not 120.0000)
+    assert "<title>Record strip208, annotated by pretrained:mitbih-inter</title>" in text
+    assert "2 min 00 s" in text and "120.0000" not in text
     img = screenshot(page, tmp_path / "record.png", tmp_path, size="1280,1800")
     assert 0.02 < _ink(img) < 0.7
     red = (img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)  # V labels (tab:red)

@@ -77,6 +77,7 @@ def annotate(
         source = open_source(target, fs)
         ann = annotate_source(source, applied, lead=lead, detector=detector)
         summary = summarise(ann)
+        summary["model"] = applied.ref  # the record page names the model that annotated it
         result = AnnotateResult(ann, summary)
         if reference:
             from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record

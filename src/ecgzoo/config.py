@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ecgzoo.config_data import (  # re-exported: the data section lives in config_data
     TWELVE_LEADS,
@@ -46,12 +54,14 @@ class ModelConfig(StrictConfig):
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _known_model_and_params(self) -> ModelConfig:
-        """The model exists and ``params`` fit its constructor (names and types)."""
+    def _known_model_and_params(self, info: ValidationInfo) -> ModelConfig:
+        """The model exists and ``params`` fit its constructor (names and types; names only,
+        from the source, in :func:`build_config`'s first, torch-free pass)."""
         from ecgzoo.models.registry import model_params_problem
 
+        light = bool((info.context or {}).get("light"))
         try:
-            problem = model_params_problem(self.name, self.params)
+            problem = model_params_problem(self.name, self.params, light=light)
         except ConfigError as exc:  # unknown model name
             raise ValueError(str(exc)) from None
         if problem:
@@ -91,7 +101,10 @@ class TrainConfig(StrictConfig):
     )
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap steps (tests, smoke runs)")
     max_minutes: float | None = Field(
-        None, gt=0, description="time budget: stop after the epoch in which it runs out"
+        None,
+        gt=0,
+        description="time budget (Lightning max_time), checked after every training step; "
+        "the epoch it ends in is validated and scored",
     )
     augment: bool = Field(False, description="random amplitude scaling, baseline shift and noise")
     time_warp: float = Field(
@@ -109,7 +122,12 @@ class TrainConfig(StrictConfig):
         description="start from the weights of this run folder or pretrained:NAME "
         "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
     )
-    num_threads: int | None = None
+    num_threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads; default: OMP_NUM_THREADS if set, else one per "
+        "free core (usable cores minus the 1-minute load), so a busy machine is not oversubscribed",
+    )
     train_loss_examples: int = Field(
         20_000,
         ge=0,
@@ -155,7 +173,8 @@ class TrainConfig(StrictConfig):
 class ExperimentConfig(StrictConfig):
     name: str = "experiment"
     data: DataConfig = DataConfig()
-    model: ModelConfig = Field(default_factory=ModelConfig)  # built (and checked) when used
+    # the default needs no check (and no torch import): construct it unvalidated
+    model: ModelConfig = Field(default_factory=ModelConfig.model_construct)
     train: TrainConfig = TrainConfig()
     output_dir: str = "runs"
 
@@ -226,12 +245,40 @@ def check_name(name: str, source: str = "config") -> None:
         )
 
 
-def _format_validation(source: str, exc: ValidationError) -> str:
+def _options_at(path: tuple[str, ...]) -> list[str]:
+    """The option names of the config section at ``path`` (``("train",)``: TrainConfig's)."""
+    model: type[BaseModel] = ExperimentConfig
+    for part in path:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _format_validation(
+    source: str, exc: ValidationError, overrides: dict[str, str] | None = None
+) -> str:
+    """One line: where the value came from (the file, or the command-line override that set
+    it), the option, and what is wrong; a misspelt option gets the closest valid one."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    if err["type"] == "value_error" and msg.startswith(("model.", "train.")):
+    if err["type"] == "extra_forbidden":
+        path = tuple(str(p) for p in err["loc"])
+        valid = _options_at(path[:-1])
+        close = difflib.get_close_matches(path[-1], valid, n=1)
+        msg = "no such option" + (
+            f" (did you mean {'.'.join([*path[:-1], close[0]])!r}?)" if close else ""
+        )
+    named = err["type"] == "value_error" and msg.startswith(("model.", "train.", "data."))
+    key = msg.split(":", 1)[0] if named else loc
+    for set_key, text in (overrides or {}).items():
+        if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
+            source = f"command-line override {text!r}"
+    if named:
         return f"{source}: {msg}{more}"  # the validator's message names the option itself
     return f"{source}: {loc}: {msg}{more}"
 
@@ -239,15 +286,23 @@ def _format_validation(source: str, exc: ValidationError) -> str:
 def build_config(
     tree: dict[str, Any], overrides: list[str] | None = None, source: str = "config"
 ) -> ExperimentConfig:
-    """Validate a config tree after applying ``key=value`` overrides."""
+    """Validate a config tree after applying ``key=value`` overrides.
+
+    Two passes: the first checks everything but the model's parameter types without importing
+    torch (a mistake is refused in well under a second); the second, only for a config that
+    passed, checks those types against the model's constructor.
+    """
     tree = _deep_copy(tree)
+    given: dict[str, str] = {}
     for text in overrides or []:
         key, value = parse_override(text)
         set_dotted(tree, key, value)
+        given[key] = text
     try:
+        ExperimentConfig.model_validate(tree, context={"light": True})
         config = ExperimentConfig.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
+        raise ConfigError(_format_validation(source, exc, given)) from None
     check_name(config.name, source)
     return config
 

@@ -9,6 +9,7 @@ import typer
 
 from ecgzoo.cli.app import app, console, err_console, rich_table
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.paths import existing_input, resolve_run
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="run folder or pretrained:NAME")]
 EngineOpt = Annotated[str, typer.Option(help="torch or onnx (after `ecgzoo export`)")]
@@ -32,6 +33,8 @@ def annotate(
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
+    existing_input(target)  # mistakes are refused before the model (and torch) loads
+    resolve_run(model)
     from ecgzoo.api import annotate as run_annotate
 
     results = run_annotate(
@@ -90,6 +93,8 @@ def predict(
 ) -> None:
     """Label whole recordings with a recording-level model: one CSV row per record (a
     multi-label 2021 run: a probability and a label per class, for 12-lead .hea + .mat records)."""
+    existing_input(data)  # mistakes are refused before the model (and torch) loads
+    resolve_run(model)
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.multilabel import write_challenge_outputs
     from ecgzoo.apply.predict import predict_multilabel, predict_records, rows_csv
@@ -125,6 +130,9 @@ def predict(
                 for r in shown
             ]
         console.print(rich_table(shown, title="ecgzoo predict"))
+        legend = class_legend(applied.class_names)
+        if legend:
+            console.print(legend, highlight=False)
     if failures:  # the others' results are out; say which failed and exit non-zero
         for name, message in failures:
             err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
@@ -143,6 +151,7 @@ def export(
     """Export a trained model (ONNX), checked against PyTorch on real data within 1e-4."""
     if format != "onnx":
         raise ConfigError(f"--format: only onnx is supported (got {format!r})")
+    resolve_run(run)
     from ecgzoo.api import export_onnx
 
     result = export_onnx(run, out)
@@ -155,13 +164,50 @@ def export(
 @app.command()
 def report(
     target: Annotated[Path, typer.Argument(help="a run folder, or an annotated record")],
-    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="HTML file to write [RUN/report.html, RUN/compare.html, NAME.report.html "
+            "beside a record]"
+        ),
+    ] = None,
     compare: Annotated[
         list[Path] | None, typer.Option(help="more run folders to compare with")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """One self-contained HTML page (images inlined) for a run, a comparison or a record."""
+    existing_input(target)
+    for run in compare or []:
+        resolve_run(run)
     from ecgzoo.report.html import write_report
 
-    path = write_report(target, out, compare=compare or [])
+    path = write_report(target, out, compare=compare or [], overwrite=overwrite)
     console.print(f"wrote {path}")
+
+
+# What the one-letter class names of the shipped tasks mean (CinC 2017 rhythms, AAMI beats).
+CLASS_MEANINGS = {
+    ("N", "A", "O", "~"): {
+        "N": "normal sinus rhythm",
+        "A": "atrial fibrillation",
+        "O": "other rhythm",
+        "~": "too noisy to classify",
+    },
+    ("N", "S", "V", "F", "Q"): {
+        "N": "normal or bundle-branch-block beat",
+        "S": "supraventricular ectopic",
+        "V": "ventricular ectopic",
+        "F": "fusion of ventricular and normal",
+        "Q": "paced or unclassifiable",
+    },
+}
+
+
+def class_legend(class_names: list[str]) -> str:
+    """``N = normal sinus rhythm, A = ...`` for a known class list ('' otherwise)."""
+    meanings = CLASS_MEANINGS.get(tuple(class_names))
+    if not meanings:
+        return ""
+    named = ", ".join(f"{c} = {meanings[c]}" for c in class_names)
+    return f"classes: {named}; p_X = the model's probability of class X"

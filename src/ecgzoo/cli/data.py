@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecgzoo.cli.app import console, data_app, database_name, rich_table
+from ecgzoo.cli.app import console, data_app, database_name, rich_table, transpose
 from ecgzoo.errors import EcgzooError
 
 # catalog name -> the DataConfig.dataset that prepares it
@@ -71,8 +71,10 @@ def data_prepare(
     """Prepare (and cache) the arrays of a dataset and print their class counts per split."""
     from ecgzoo.data.loading import load_data
 
-    data = load_data(_data_config(database, segmentation, split, seed))
-    console.print(rich_table(split_counts(data), title=f"{database}: examples per split"))
+    data_cfg = _data_config(database, segmentation, split, seed)
+    data = load_data(data_cfg)
+    console.print(counts_table(data, f"{database}: examples per split"))
+    console.print(how_prepared(data_cfg), highlight=False)
     console.print(
         f"input shape per example: ({data.n_leads}, {data.n_samples}); "
         f"side features: {data.n_features}"
@@ -112,6 +114,24 @@ def split_counts(data) -> list[dict]:
     return rows
 
 
+def counts_table(data, title: str):
+    """Class (label) counts with the classes as rows and the splits as columns: a 26-label
+    table stays 4 columns wide."""
+    corner = "label" if data.meta.get("multilabel") else "class"
+    return rich_table(transpose(split_counts(data), corner), title=title, corner=corner)
+
+
+def how_prepared(data_cfg) -> str:
+    """One line naming the segmentation and split the counts come from."""
+    options = getattr(data_cfg, data_cfg.dataset).model_dump()
+    if options.get("fold") is None or options.get("n_folds") is None:  # k-fold not in use
+        options = {k: v for k, v in options.items() if k not in ("fold", "n_folds")}
+    keys = ("segmentation", "split", "fold", "n_folds", "val_fold", "test_fraction")
+    shown = {k: v for k, v in options.items() if k in keys and v is not None}
+    parts = ", ".join(f"{k} {v}" for k, v in shown.items())
+    return f"prepared as data.dataset={data_cfg.dataset}: {parts}, seed {data_cfg.seed}"
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise EcgzooError(f"--out: {out} exists and is not a folder")
@@ -140,7 +160,8 @@ def data_info(
     title = f"{database}: " + (
         "positives per label and split" if data.meta.get("multilabel") else "examples per split"
     )
-    console.print(rich_table(rows, title=title))
+    console.print(counts_table(data, title))
+    console.print(how_prepared(data_cfg), highlight=False)
     counts = {r["split"]: {c: r[c] for c in data.class_names} for r in rows}
     plots.plot_class_distribution(
         counts, out / f"{db}_class_distribution.png", title=f"{database}: class distribution"

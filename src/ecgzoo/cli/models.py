@@ -35,3 +35,34 @@ def models_list(
     for info in available_tree_models():
         rows.append({"model": info.name, "parameters": "trees", "description": info.description})
     console.print(rich_table(rows, title="ecgzoo models"))
+    console.print(rich_table(pretrained_rows(), title="shipped trained models (pretrained:NAME)"))
+    console.print(
+        "use one by name: ecgzoo annotate RECORD --model pretrained:mitbih-inter, "
+        "ecgzoo predict FOLDER --model pretrained:cinc2017, ecgzoo evaluate pretrained:NAME",
+        highlight=False,
+    )
+
+
+def pretrained_rows() -> list[dict]:
+    """One row per model shipped in the package: its name, kind, training data and classes."""
+    import json
+
+    import yaml
+
+    from ecgzoo.train.runfolder import PRETRAINED_DIR, PRETRAINED_PREFIX
+
+    rows = []
+    for folder in sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "model.json").is_file()):
+        spec = json.loads((folder / "model.json").read_text())
+        data = (yaml.safe_load((folder / "config.yaml").read_text()) or {}).get("data", {})
+        dataset = data.get("dataset", "?")
+        split = (data.get(dataset) or {}).get("split")
+        rows.append(
+            {
+                "name": PRETRAINED_PREFIX + folder.name,
+                "model": spec.get("name"),
+                "trained on": dataset + (f" ({split})" if split else ""),
+                "classes": " ".join(spec.get("class_names", [])),
+            }
+        )
+    return rows

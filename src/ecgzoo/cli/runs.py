@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 
 from ecgzoo.cli.app import app, console, rich_table
 from ecgzoo.errors import EcgzooError
+from ecgzoo.paths import existing_input, resolve_run
 
 
 @app.command()
@@ -24,9 +24,8 @@ def train(
 ) -> None:
     """Train a model; an interrupted run of the same name resumes from its last checkpoint."""
     from ecgzoo.config import load_config
-    from ecgzoo.train.engine import train_run
 
-    cfg = load_config(config, overrides or [])
+    cfg = load_config(config, overrides or [])  # a mistake is refused before torch loads
     if (
         overwrite
         and cfg.model.name != "lightgbm"
@@ -38,9 +37,14 @@ def train(
             f"--overwrite with train.epochs=0 (and no train.init_from) would replace "
             f"{Path(cfg.output_dir) / cfg.name} with untrained weights; refusing"
         )
-    result = train_run(cfg, progress=not quiet and sys.stderr.isatty(), overwrite=overwrite)
+    from ecgzoo.train.engine import train_run
+
+    result = train_run(cfg, progress=not quiet, overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
+    from ecgzoo.train.runfolder import stop_line
+
+    console.print(stop_line(result.metrics), highlight=False)
     print_metrics(result.metrics["test"], f"{cfg.name}: test split")
     console.print(f"run folder: {result.run_dir}")
 
@@ -158,9 +162,12 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
+    folder = resolve_run(run)  # a mistake is refused before torch loads
+    if data is not None:
+        existing_input(data)
     from ecgzoo.metrics.operating_points import OPERATING_POINTS
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
-    from ecgzoo.train.runfolder import read_run_config, resolve_run
+    from ecgzoo.train.runfolder import read_run_config
 
     if operating_point not in OPERATING_POINTS:
         raise EcgzooError(
@@ -170,7 +177,6 @@ def evaluate(
         raise EcgzooError(f"--accuracy-floor: {accuracy_floor:g} is not between 0 and 1")
     if accuracy_floor is not None and operating_point != "recall":
         raise EcgzooError("--accuracy-floor: applies to --operating-point recall only")
-    folder = resolve_run(run)
     cfg = read_run_config(folder)
     if (
         cfg.model.name == "ensemble"
@@ -318,15 +324,14 @@ def compare(
     ] = "macro",
 ) -> None:
     """One table of finished runs: model, precision, recall, F1, accuracy, parameters, time."""
+    folders = [resolve_run(run) for run in runs]  # mistakes first, before the heavy imports
     from ecgzoo.report.tables import compare_table, to_markdown, write_table
 
     if average not in ("macro", "weighted"):
         raise EcgzooError(f"--average: must be macro or weighted, got {average!r}")
-    from ecgzoo.train.runfolder import resolve_run
 
     summaries = []
-    for run in runs:
-        folder = resolve_run(run)
+    for run, folder in zip(runs, folders, strict=True):
         path = folder / "metrics.json"
         if not path.is_file():
             raise EcgzooError(f"{folder}: no metrics.json (the run has not finished)")

@@ -37,6 +37,12 @@ def tune(
     """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
     if mode not in ("max", "min"):
         raise EcgzooError(f"--mode: must be max or min, got {mode!r}")
+    from ecgzoo.config import load_config
+    from ecgzoo.tune.space import load_space
+
+    # the config and the space are checked before Ray is imported (mistakes fail fast)
+    base = load_config(config, overrides or [])
+    load_space(space).check(base)
     from ecgzoo.tune.command import tune_command
 
     tune_command(
@@ -68,17 +74,51 @@ def explain(
     classes: Annotated[
         list[str] | None, typer.Option("--class", help="explain these classes (repeatable)")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="write into an --out folder that already holds files")
+    ] = False,
 ) -> None:
     """Grad-CAM overlays per record and class, and how much attribution falls on padding."""
-    from ecgzoo.explain import explain_run
+    from ecgzoo.paths import resolve_run
+
+    resolve_run(run)  # mistakes are refused before torch loads
     from ecgzoo.explain.runner import default_out_dir
 
     out = out or default_out_dir(run)
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise EcgzooError(
+            f"--out: {out} already holds files (pass --overwrite to replace them, "
+            "or choose another --out)"
+        )
+    from ecgzoo.explain import explain_run
+
     summary = explain_run(run, records, out, classes=classes)
+    filler = summary.get("filler", "zero padding")
     rows = [
-        {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+        {
+            "record": row["record"],
+            "true": row["true"],
+            "predicted": row["predicted"],
+            "p": row["probability"],
+            "map for": target["class"],
+            "on signal": _percent(target["signal_fraction"]),
+            f"on {filler}": _percent(target["padding_fraction"]),
+            f"{filler} share": _percent(row["padding_share"]),
+        }
         for row in summary.get("records", [])
+        for target in row["targets"]
     ]
     if rows:
-        console.print(rich_table(rows, title="Grad-CAM: attribution on padding vs signal"))
+        console.print(rich_table(rows, title=f"Grad-CAM: attribution on signal vs {filler}"))
+        mean = summary["mean"]
+        console.print(
+            f"mean over {summary['n_maps']} map(s): {_percent(mean['padding_fraction'])} of the "
+            f"attribution on the {filler}, which is {_percent(mean['padding_share'])} of the "
+            f"input; p: {summary.get('probability_rule', 'one pass')}",
+            highlight=False,
+        )
     console.print(f"overlays and summary written to {out}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"

@@ -145,7 +145,12 @@ def _download_http(
             raise NotAtSource(f"{label}: not found at {source.url} (HTTP 404)") from exc
         raise DataError(f"{label}: cannot download {source.url}: HTTP {exc.code}") from exc
     except urllib.error.URLError as exc:
-        raise DataError(f"{label}: cannot reach {source.url}: {exc.reason}") from exc
+        hint = (
+            ""
+            if os.environ.get("ECGZOO_PHYSIONET_MIRROR")
+            else " (offline? set ECGZOO_PHYSIONET_MIRROR to a local PhysioNet mirror folder or URL)"
+        )
+        raise DataError(f"{label}: cannot reach {source.url}: {exc.reason}{hint}") from exc
     except (HTTPException, OSError) as exc:
         if _disk_full(exc):
             raise

@@ -57,10 +57,21 @@ def _shade_padding(ax, length: int | None, n: int, fs: float, label: str | None)
         )
 
 
-def _padding_label(length: int | None, n: int, fs: float, pad_fraction: float | None) -> str:
+#: What fills the input after a short recording, by ``data.cinc2017.fill``.
+FILLER_NAMES = {"zero": "zero padding", "tile": "tiled repeat", "reflect": "mirrored repeat"}
+
+
+def filler_name(fill: str | None) -> str:
+    """``zero padding`` / ``tiled repeat`` / ``mirrored repeat`` for a run's ``fill``."""
+    return FILLER_NAMES.get(fill or "zero", f"{fill} fill")
+
+
+def _padding_label(
+    length: int | None, n: int, fs: float, pad_fraction: float | None, fill: str | None = None
+) -> str:
     if length is None or length >= n:
         return ""
-    text = f"zero padding ({(n - length) / fs:.1f} s)"
+    text = f"{filler_name(fill)} ({(n - length) / fs:.1f} s)"
     if pad_fraction is not None:
         text += f"\n{100 * pad_fraction:.0f}% of attribution"
     return text
@@ -117,10 +128,12 @@ def plot_signal_cam(
     title: str = "",
     pad_fraction: float | None = None,
     ylabel: str = "amplitude",
+    fill: str | None = None,
 ) -> Path:
     """PNG of a 1D signal ``(n_samples,)`` coloured by its Grad-CAM map ``(n_samples,)``.
 
-    ``length``: real samples (the rest, zero padding, is shaded and labelled);
+    ``length``: real samples (the rest, zero padding or the run's ``fill``, is shaded and
+    labelled);
     ``pad_fraction``: the share of attribution on the padding, written on the shaded part.
     """
     signal = np.asarray(signal, dtype=np.float64).reshape(-1)
@@ -131,7 +144,7 @@ def plot_signal_cam(
     t = np.arange(n) / float(fs)
     fig, (ax, ax_map) = _figure(_width_for(n / fs), 4.2, 2, [3.0, 1.0])
     lc = _coloured_signal(ax, t, signal, cam)
-    label = _padding_label(length, n, fs, pad_fraction)
+    label = _padding_label(length, n, fs, pad_fraction, fill)
     _shade_padding(ax, length, n, fs, label)
     _shade_padding(ax_map, length, n, fs, None)
     ax.set_ylabel(ylabel)
@@ -156,6 +169,7 @@ def plot_spectrogram_cam(
     title: str = "",
     pad_fraction: float | None = None,
     ylabel: str = "amplitude",
+    fill: str | None = None,
 ) -> Path:
     """PNG of a log spectrogram ``(F, T)`` with its Grad-CAM map ``(F, T)`` overlaid, above the
     signal ``(n_samples,)`` coloured by the map on the time axis ``cam_time`` ``(n_samples,)``.
@@ -188,13 +202,13 @@ def plot_spectrogram_cam(
         cam, aspect="auto", origin="lower", cmap=CMAP, norm=_norm(), alpha=0.45, extent=extent
     )
     ax_s.set_ylabel("frequency (Hz)")
-    label = _padding_label(length, n, fs, pad_fraction)
+    label = _padding_label(length, n, fs, pad_fraction, fill)
     if length is not None and length < n:
         ax_s.axvline(length / fs, color="white", ls="--", lw=1.0)
         ax_s.text(
             (length + n) / 2 / fs,
             0.97,
-            "zero padding",
+            filler_name(fill),
             transform=ax_s.get_xaxis_transform(),
             ha="center",
             va="top",

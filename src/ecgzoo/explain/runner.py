@@ -218,8 +218,13 @@ def explain_run(
     mitbih: the one holding ``100.hea``), default the fetched copy. Writes the PNGs and
     ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
     """
-    from ecgzoo.explain.overlay import plot_signal_cam, plot_spectrogram_cam
-    from ecgzoo.train.evaluate import load_trained_model, predict_proba, standardise_features
+    from ecgzoo.explain.overlay import filler_name, plot_signal_cam, plot_spectrogram_cam
+    from ecgzoo.train.evaluate import (
+        load_trained_model,
+        predict_inputs,
+        predict_proba,
+        standardise_features,
+    )
     from ecgzoo.train.runfolder import atomic_write_text, resolve_run, write_json
 
     records = [str(r) for r in records]
@@ -250,7 +255,12 @@ def explain_run(
         )
 
     feats = standardise_features(ex.features, spec)
-    prob = predict_proba(model, ex.x, feats)
+    # the probabilities `predict` and `evaluate` report (crop voting for a model trained on
+    # crops); the Grad-CAM map itself explains one pass over the whole input (`one_pass`)
+    prob = predict_inputs(model, spec, ex.x, feats, ex.lengths)
+    one_pass = predict_proba(model, ex.x, feats)
+    voted = bool(spec.crop_samples) and ex.x.shape[-1] > spec.crop_samples
+    fill = config.data.cinc2017.fill if dataset == "cinc2017" else "zero"
     pred = prob.argmax(axis=1)
     pairs: list[tuple[int, int]] = []
     for i in range(len(ex.ids)):
@@ -281,6 +291,9 @@ def explain_run(
                 "predicted": predicted,
                 "probability": float(prob[i, pred[i]]),
                 "probabilities": {c: float(p) for c, p in zip(names, prob[i], strict=True)},
+                "probabilities_one_pass": {
+                    c: float(p) for c, p in zip(names, one_pass[i], strict=True)
+                },
                 "length_s": float(ex.lengths[i] / fs),
                 "input_s": float(spec.n_samples / fs),
                 "padding_share": pad["records"][k]["padding_share"],
@@ -289,9 +302,10 @@ def explain_run(
         )
         tname = names[target]
         png = f"{_slug(rid)}_{_slug(tname)}.png"
+        vote = ", 5-crop vote" if voted else ""
         title = (
-            f"{rid}   true {true}   predicted {predicted} (p={prob[i, pred[i]]:.2f})   "
-            f"Grad-CAM for {tname} (p={prob[i, target]:.2f})"
+            f"{rid}   true {true}   predicted {predicted} (p={prob[i, pred[i]]:.2f}{vote})   "
+            f"Grad-CAM for {tname} (p={one_pass[i, target]:.2f} whole input)"
         )
         pad_k = pad["records"][k]
         signal = ex.x[i].mean(axis=0)
@@ -309,6 +323,7 @@ def explain_run(
                 length=int(ex.lengths[i]),
                 title=title,
                 pad_fraction=pad_k["padding_fraction"],
+                fill=fill,
             )
         else:
             plot_signal_cam(
@@ -319,6 +334,7 @@ def explain_run(
                 length=int(ex.lengths[i]),
                 title=title,
                 pad_fraction=pad_k["padding_fraction"],
+                fill=fill,
             )
         row["targets"].append(
             {
@@ -337,7 +353,9 @@ def explain_run(
         "layer": result.layer,
         "grid": result.grid,
         "dataset": dataset,
-        "fill": config.data.cinc2017.fill if dataset == "cinc2017" else "zero",
+        "fill": fill,
+        "filler": filler_name(fill),
+        "probability_rule": "5-crop vote (as predict/evaluate)" if voted else "one pass",
         "class_names": names,
         "target_rule": "listed classes" if classes is not None else "predicted + true",
         "sampling_rate": fs,

@@ -22,10 +22,16 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"Model `{summary['model']}`, layer `{summary['layer']}` ({summary['grid']} grid), "
         f"dataset {summary['dataset']}.",
         "",
-        "Attribution on the zero padding vs on the signal (padding share: the padding's share "
-        "of the input; ratio > 1: the map favours the padding over a flat map).",
+        f"Attribution on the {summary.get('filler', 'zero padding')} vs on the signal (padding "
+        "share: the padding's share of the input; ratio > 1: the map favours the padding over "
+        "a flat map).",
         "",
     ]
+    if summary.get("probability_rule", "one pass") != "one pass":
+        lines += [
+            f"p: {summary['probability_rule']}; each map explains one pass over the whole input.",
+            "",
+        ]
     if summary.get("fill", "zero") != "zero":  # a padding-free run: the columns are its filler
         lines += [
             f"This run has no zero padding (`fill: {summary['fill']}`): the 'padding' columns "

@@ -8,10 +8,18 @@ recordings for recording models) next to PyTorch, and renamed to ``model.onnx`` 
 every probability agrees within :data:`PARITY_TOL`. A run folder gets ``model.onnx`` beside
 its weights; a ``pretrained:`` model (inside the installed package) gets it under
 ``$ECGZOO_HOME/onnx/NAME/``.
+
+The file says what it is, so it can be used without ecgzoo: its ``metadata_props`` hold the
+class names (the order of ``prob``'s columns) and the input the model expects (sampling rate,
+window, leads, side features and their standardisation), read from the run's ``model.json``
+(:func:`input_description`); ONNX Runtime shows them as ``session.get_modelmeta()
+.custom_metadata_map``. It is written with the permissions of any new file (0644 under the
+usual umask), not the 0600 of a temporary file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -162,6 +170,65 @@ def parity(model: Any, session: Any, x: np.ndarray, features: np.ndarray | None)
     return float(np.max(np.abs(ref - got)))
 
 
+def input_description(applied: Any, graph_samples: int) -> dict[str, str]:
+    """The ONNX metadata of a model: everything ``model.json`` says about its input and
+    outputs (one reader, so a richer ``model.json`` input spec flows through unchanged), plus
+    the length the exported graph takes (``graph_samples``: the crop for a crop-trained model)."""
+    saved = json.loads((Path(applied.folder) / "model.json").read_text())
+    fs = float(saved["sampling_rate"])
+    n_features = int(saved.get("n_features") or 0)
+    described: dict[str, Any] = {
+        "x": ["batch", int(saved["n_leads"]), int(graph_samples)],
+        "x_units": "mV, one row per lead, float32",
+        "sampling_rate_hz": fs,
+        "window_s": graph_samples / fs,
+        "leads": int(saved["n_leads"]),
+        "trained_length_samples": int(saved["n_samples"]),
+        "crop_samples": saved.get("crop_samples"),
+    }
+    if n_features:
+        described["features"] = [
+            "batch",
+            n_features,
+            f"side features {saved.get('side_features') or 'rr_features'}, standardised "
+            "before the graph: (f - feature_mean) / feature_std",
+        ]
+        described["feature_mean"] = saved.get("feature_mean")
+        described["feature_std"] = saved.get("feature_std")
+    if applied.kind == "beat":
+        described["beat_segmentation"] = applied.segmentation
+    for key in ("input", "input_spec"):  # a model.json that carries its own input spec
+        if key in saved:
+            described["spec"] = saved[key]
+    classes = list(saved["class_names"])
+    return {
+        "ecgzoo.model": str(saved["name"]),
+        "ecgzoo.class_names": json.dumps(classes),
+        "ecgzoo.output": f"prob (batch, {len(classes)}): class probabilities (softmax), "
+        "columns in ecgzoo.class_names order",
+        "ecgzoo.input": json.dumps(described),
+        "ecgzoo.model_json": json.dumps(saved),
+    }
+
+
+def write_metadata(path: Path, meta: dict[str, str]) -> None:
+    """Set ``meta`` as the ONNX file's ``metadata_props`` (and a one-line doc string)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    described = json.loads(meta["ecgzoo.input"])
+    classes = ", ".join(json.loads(meta["ecgzoo.class_names"]))
+    model.doc_string = (
+        f"ecgzoo {meta['ecgzoo.model']}: classes {classes}; "
+        f"input x {described['x']} at {described['sampling_rate_hz']:g} Hz"
+    )
+    onnx.save(model, str(path))
+
+
 def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     """Export ``run`` (a run folder or ``pretrained:NAME``) and check parity; returns
     ``{"path", "max_abs_diff", "n_examples"}``. Nothing is left behind when it fails."""
@@ -197,6 +264,10 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
                 f"{run}: ONNX Runtime differs from PyTorch by {diff:.2e} (> {PARITY_TOL:g}); "
                 "not written"
             )
+        write_metadata(Path(tmp), input_description(applied, int(x.shape[-1])))
+        from ecgzoo.paths import default_file_mode
+
+        os.chmod(tmp, default_file_mode())  # mkstemp made it 0600
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)

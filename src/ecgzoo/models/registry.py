@@ -7,18 +7,22 @@ side features ``(batch, n_features)``, and returns logits ``(batch, n_classes)``
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import importlib
+import importlib.util
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch.nn as nn
 from pydantic import ConfigDict, ValidationError, create_model
 
 from ecgzoo.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: validating a config must not import torch (issue 22)
+    import torch.nn as nn
 
 #: Constructor arguments every model takes from the data, never from ``model.params``.
 SHAPE_ARGS = ("n_leads", "n_samples", "n_classes", "n_features")
@@ -105,6 +109,28 @@ def model_params(name: str) -> dict[str, inspect.Parameter]:
     }
 
 
+@functools.cache
+def declared_params(name: str) -> tuple[str, ...] | None:
+    """The hyperparameter names of model ``name`` read from its source, without importing it
+    (and torch): a misspelt ``model.params`` key is refused in milliseconds. None when the
+    constructor is not written out in the class itself (then the import decides)."""
+    module, cls_name, _ = _MODELS[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return None
+    tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    args = item.args
+                    if args.vararg or args.kwarg:
+                        return None
+                    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+                    return tuple(n for n in names if n != "self" and n not in SHAPE_ARGS)
+    return None
+
+
 @functools.cache  # one schema per model: tune validates many trial configs
 def _params_schema(name: str) -> type:
     """A strict pydantic model of ``name``'s hyperparameters, built from its constructor."""
@@ -120,9 +146,19 @@ def _params_schema(name: str) -> type:
     return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
+def model_params_problem(name: str, params: dict[str, Any], light: bool = False) -> str | None:
     """Why ``params`` are not valid hyperparameters of model ``name`` (None when they are):
-    unknown or misspelt names (with the valid ones listed) and values of the wrong type."""
+    unknown or misspelt names (with the valid ones listed) and values of the wrong type.
+
+    ``light``: the names only, from the source (no torch import); the types are left to a
+    full check once everything else is valid."""
+    if light:
+        if is_tree_model(name):
+            return None
+        if name not in _MODELS:
+            model_class(name)  # the one-line unknown-model error
+        names = declared_params(name)
+        return None if names is None else _unknown_param(name, params, names)
     if is_tree_model(name):
         from ecgzoo.train.trees import tree_params
 
@@ -131,7 +167,19 @@ def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
         except ConfigError as exc:
             return str(exc)
         return None
-    valid = model_params(name)
+    problem = _unknown_param(name, params, list(model_params(name)))
+    if problem:
+        return problem
+    try:
+        _params_schema(name).model_validate(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        return f"model.params.{loc}: {err['msg']} (got {err.get('input')!r})"
+    return None
+
+
+def _unknown_param(name: str, params: dict[str, Any], valid: typing.Sequence[str]) -> str | None:
     for key in params:
         if key in SHAPE_ARGS:
             return f"model.params.{key}: set by the data, not by the config"
@@ -142,10 +190,4 @@ def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
                 f"model.params.{key}: {name!r} has no such parameter ({hint}"
                 f"valid: {', '.join(valid) or 'none'})"
             )
-    try:
-        _params_schema(name).model_validate(params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        return f"model.params.{loc}: {err['msg']} (got {err.get('input')!r})"
     return None

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.safe_load import read_json, read_yaml
 
 STYLE = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;background:#fff}
@@ -73,6 +74,54 @@ def _plot_png(draw, *args: Any) -> bytes:
         return path.read_bytes()
 
 
+def duration_text(seconds: float | None) -> str:
+    """Seconds as a person reads them: ``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if seconds is None:
+        return "n/a"
+    total = int(round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def trained_section(folder: Path, metrics: dict[str, Any]) -> str:
+    """What was trained: model, dataset, split, epochs run of planned, why it stopped, time."""
+    from ecgzoo.train.runfolder import stop_line
+
+    try:
+        config = read_yaml(folder / "config.yaml", "run config", mapping=True) or {}
+    except DataError:
+        config = {}
+    data = config.get("data") or {}
+    dataset = data.get("dataset")
+    options = data.get(dataset) if isinstance(data.get(dataset), dict) else {}
+    model = config.get("model") or {}
+    params = ", ".join(f"{k}={v}" for k, v in (model.get("params") or {}).items())
+    # runs trained before ecgzoo recorded the plan and the reason: the config has the plan
+    planned = metrics.get("epochs_planned", (config.get("train") or {}).get("epochs"))
+    if "stop_reason" not in metrics and metrics.get("stopped_early"):
+        metrics = {**metrics, "stop_reason": "stopped early (reason not recorded)"}
+    metrics = {**metrics, "epochs_planned": planned}
+    run = metrics.get("epochs_run")
+    row = {
+        "model": metrics.get("model") or model.get("name"),
+        "parameters": metrics.get("n_parameters"),
+        "dataset": dataset,
+        "split": options.get("split"),
+        "segmentation": options.get("segmentation"),
+        "epochs": f"{run} of {planned}" if planned is not None else run,
+        "best epoch": metrics.get("best_epoch"),
+        "training time": duration_text(metrics.get("train_seconds")),
+    }
+    row = {k: v for k, v in row.items() if v is not None}
+    note = stop_line(metrics)
+    if params:
+        note += f"; model settings: {params}"
+    return "<h2>What was trained</h2>" + table([row]) + f"<p>{html.escape(note)}</p>"
+
+
 def run_sections(folder: Path) -> list[str]:
     """Metric tables and figures of one run folder."""
     from ecgzoo.report import plots
@@ -83,7 +132,7 @@ def run_sections(folder: Path) -> list[str]:
         raise DataError(f"{metrics_path}: not found (is {folder} a finished run?)")
     metrics = read_metrics(metrics_path)
     test = metrics.get("test", {})
-    out = [f"<h2>Run {html.escape(folder.name)}: test split</h2>"]
+    out = [trained_section(folder, metrics), f"<h2>Run {html.escape(folder.name)}: test split</h2>"]
     out.append(table([{k: test.get(k) for k in HEADLINE}]))
     per_class = test.get("aami") or test.get("per_class")
     if isinstance(per_class, dict):
@@ -177,7 +226,6 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
     import pandas as pd
 
     from ecgzoo.apply.signals import open_source
-    from ecgzoo.safe_load import read_json
 
     summary = read_json(summary_json, "annotation summary")
     _check_summary(summary, summary_json)
@@ -194,9 +242,9 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
             [
                 {
                     "beats": summary["n_beats"],
-                    "duration (s)": summary["duration_s"],
-                    "median HR (bpm)": summary["mean_hr_bpm"],
-                    "ectopic burden (%)": summary["ectopic_burden_total_percent"],
+                    "duration": duration_text(summary["duration_s"]),
+                    "median HR (bpm)": _rounded(summary["mean_hr_bpm"], 0),
+                    "ectopic burden (%)": _rounded(summary["ectopic_burden_total_percent"], 2),
                 }
             ]
         )
@@ -300,32 +348,75 @@ def record_beside(summary_json: Path, summary: dict) -> Path | None:
     return candidate if Path(f"{candidate}.hea").is_file() else None
 
 
+def _rounded(value: float | None, digits: int) -> str | None:
+    return None if value is None else f"{float(value):.{digits}f}"
+
+
+def record_title(summary_json: Path) -> str:
+    """``Record 208, annotated by pretrained:mitbih-inter`` (the file name is no title)."""
+    summary = read_json(summary_json, "annotation summary")
+    model = summary.get("model")
+    return f"Record {summary.get('record')}" + (f", annotated by {model}" if model else "")
+
+
+def _record_summary(target: Path) -> Path:
+    """The ``NAME.ecgzoo.json`` of an annotated record given as itself or as the record."""
+    from ecgzoo.apply.outputs import EXTENSION
+
+    stem = target.stem if target.suffix.lower() in (".hea", ".dat", ".csv", ".npy") else target.name
+    return target if target.name.endswith(".json") else target.parent / f"{stem}.{EXTENSION}.json"
+
+
+def _is_run(target: Path) -> bool:
+    return target.is_dir() and (target / "metrics.json").is_file()
+
+
 def build_report(target: Path, compare: list[Path] | None = None) -> str:
     """The HTML text for a run folder (optionally compared with others) or an annotated
     record (its ``NAME.ecgzoo.json``, or the record path beside it)."""
-    from ecgzoo.apply.outputs import EXTENSION
-
     target = Path(target)
-    if target.is_dir() and (target / "metrics.json").is_file():
+    if _is_run(target):
         sections = run_sections(target)
         if compare:
             sections.insert(0, compare_section([target, *compare]))
         return _page(f"ecgzoo report: {target.name}", sections)
-    stem = target.stem if target.suffix.lower() in (".hea", ".dat", ".csv", ".npy") else target.name
-    summary = (
-        target if target.name.endswith(".json") else target.parent / f"{stem}.{EXTENSION}.json"
-    )
+    summary = _record_summary(target)
     if summary.is_file():
-        return _page(f"ecgzoo report: {summary.name}", record_sections(summary))
+        return _page(record_title(summary), record_sections(summary))
     raise EcgzooError(
         f"{target}: neither a run folder (metrics.json) nor an annotated record "
         f"(no {summary.name}; run `ecgzoo annotate` first)"
     )
 
 
-def write_report(target: Path, out: Path, compare: list[Path] | None = None) -> Path:
-    """Build the page and write it atomically to ``out``."""
+def default_report_path(target: Path, compare: list[Path] | None = None) -> Path:
+    """Where a report goes when the user names no file: inside the run folder
+    (``report.html``, ``compare.html`` with ``--compare``), or beside the annotated record
+    (``NAME.report.html``); never the current folder."""
+    from ecgzoo.apply.outputs import EXTENSION
+
+    target = Path(target)
+    if _is_run(target):
+        return target / ("compare.html" if compare else "report.html")
+    summary = _record_summary(target)
+    name = summary.name.removesuffix(f".{EXTENSION}.json").removesuffix(".json")
+    return summary.parent / f"{name}.report.html"
+
+
+def write_report(
+    target: Path,
+    out: Path | None = None,
+    compare: list[Path] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Build the page and write it atomically to ``out`` (default:
+    :func:`default_report_path`); an existing file is replaced only with ``overwrite``."""
     from ecgzoo.train.runfolder import atomic_write_text
 
-    atomic_write_text(Path(out), build_report(target, compare))
-    return Path(out)
+    path = Path(out) if out is not None else default_report_path(target, compare)
+    if path.is_dir():
+        raise EcgzooError(f"--out: {path} is a folder; name the HTML file to write")
+    if path.exists() and not overwrite:
+        raise EcgzooError(f"{path}: already exists (pass --overwrite to replace it, or --out)")
+    atomic_write_text(path, build_report(target, compare))
+    return path

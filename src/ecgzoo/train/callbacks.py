@@ -1,18 +1,19 @@
-"""The run-folder callback: history, best weights, resumable checkpoint, LR plateau, stopping.
+"""The run-folder callbacks: history, best weights, resumable checkpoint, LR plateau, stopping.
 
-Everything that happens once per epoch, in the order the hand-written engine used: score the
-epoch, step the plateau schedule on the monitored metric, keep the best weights, append to
-``history.csv``, write ``checkpoint.pt``, report the row, then decide whether to stop (early
-stopping or the time budget). Its state (best value and epoch, epochs without improvement,
-elapsed seconds, the plateau schedule) travels in the checkpoint, so a resumed run continues
-exactly where the interrupted one stopped.
+Lightning does what Lightning does: :class:`BestWeights` is its ``ModelCheckpoint`` (keep the
+weights of the best epoch on ``train.monitor``), writing them as ``model.safetensors``; early
+stopping is its ``EarlyStopping`` and the time budget its ``Timer`` (``Trainer(max_time=...)``,
+checked after every step). :class:`RunRecorder` does the rest once per epoch: step the plateau
+schedule on the monitored metric, append to ``history.csv``, write ``checkpoint.pt`` and report
+the row. Every callback's state (best value and epoch, epochs without improvement, elapsed time,
+the plateau schedule) travels in the checkpoint, so a resumed run continues exactly where the
+interrupted one stopped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 
 from ecgzoo.config import TrainConfig
 from ecgzoo.errors import ConfigError, EcgzooError
@@ -75,16 +77,103 @@ def guarded_write(path: Path, write: Callable[[], None]) -> None:
         raise EcgzooError(message) from None
 
 
+def check_finite_weights(state: dict[str, torch.Tensor]) -> None:
+    if not finite_state(state):
+        raise EcgzooError(
+            "train: the weights became non-finite (NaN/inf); the run diverged "
+            "(lower train.lr or set train.gradient_clip_val); they were not saved"
+        )
+
+
+class BestWeights(ModelCheckpoint):
+    """Lightning's checkpoint-on-metric, keeping one file: the best epoch's weights as
+    ``RUN/model.safetensors`` (tensors only). A NaN score never counts as the best."""
+
+    FILE_EXTENSION = ".safetensors"
+
+    def __init__(self, run_dir: Path, tc: TrainConfig):
+        super().__init__(
+            dirpath=run_dir,
+            filename="model",
+            monitor=tc.monitor,
+            mode=tc.monitor_mode,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,  # one file, replaced on each improvement
+            # after validation, so that checkpoint.pt (written at the epoch's end) includes it
+            save_on_train_epoch_end=False,
+        )
+        self.best_epoch = 0
+
+    @property
+    def best_value(self) -> float | None:
+        score = self.best_model_score
+        return None if score is None else float(score)
+
+    def check_monitor_top_k(self, trainer: pl.Trainer, current: torch.Tensor | None = None) -> bool:
+        if current is not None and bool(torch.isnan(current)):
+            return False
+        return super().check_monitor_top_k(trainer, current)
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self.best_epoch = trainer.current_epoch + 1
+        if trainer.is_global_zero:
+            weights = trainer.lightning_module.model.state_dict()
+            check_finite_weights(weights)
+            path = Path(filepath)
+            guarded_write(path, lambda: save_weights(path, weights))
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.best_epoch = int(state_dict.get("best_epoch", 0))
+
+
+def stopping_callbacks(run_dir: Path, tc: TrainConfig) -> list[pl.Callback]:
+    """Lightning's best-weights checkpoint and early stopping on ``train.monitor``."""
+    return [
+        BestWeights(run_dir, tc),
+        EarlyStopping(
+            monitor=tc.monitor,
+            mode=tc.monitor_mode,
+            patience=tc.early_stopping_patience,
+            check_finite=False,  # a NaN epoch counts as one without improvement
+            check_on_train_epoch_end=False,
+        ),
+    ]
+
+
+def stop_reason(trainer: pl.Trainer, tc: TrainConfig, epochs_run: int) -> str | None:
+    """Why training ended before ``train.epochs``, in words (None: it ran them all)."""
+    if epochs_run >= tc.epochs and not partial_epoch(trainer):
+        return None
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
+    if timers and (timers[0].time_remaining() or 0.0) <= 0:
+        return f"time budget {tc.max_minutes:g} min"
+    early = trainer.early_stopping_callback
+    if early is not None and early.wait_count >= early.patience:
+        return f"early stopping ({tc.monitor} did not improve for {early.patience} epochs)"
+    return "stopped"
+
+
+def partial_epoch(trainer: pl.Trainer) -> bool:
+    """Whether the last epoch was cut short (the time budget stops in the middle of one)."""
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    total = trainer.num_training_batches
+    return isinstance(total, int) and 0 < done < total
+
+
 class RunRecorder(pl.Callback):
     """Writes the run folder ``run_dir`` epoch by epoch (files: global-zero process only)."""
 
     def __init__(self, run_dir: Path, tc: TrainConfig, on_epoch: EpochCallback | None = None):
         self.run_dir, self.tc, self.on_epoch = Path(run_dir), tc, on_epoch
-        self.best_value = -math.inf if tc.monitor_mode == "max" else math.inf
-        self.best_epoch = self.bad_epochs = 0
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
-        self.stopped_early = False
         self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
         self._plateau_state: dict[str, Any] | None = None
         self._t0 = self._t_train = 0.0
@@ -93,17 +182,11 @@ class RunRecorder(pl.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "best_value": self.best_value,
-            "best_epoch": self.best_epoch,
-            "bad_epochs": self.bad_epochs,
             "elapsed": self.elapsed,
             "plateau": None if self.plateau is None else self.plateau.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best_value = float(state["best_value"])
-        self.best_epoch = int(state["best_epoch"])
-        self.bad_epochs = int(state["bad_epochs"])
         self.elapsed = float(state["elapsed"])
         self._plateau_state = state.get("plateau")
 
@@ -122,14 +205,11 @@ class RunRecorder(pl.Callback):
         if self._plateau_state is not None:
             self.plateau.load_state_dict(self._plateau_state)
         self.history = read_history(self.run_dir / "history.csv", trainer.current_epoch)
-        if self.history and self._should_stop(trainer.current_epoch):
-            # resumed after the run had already decided to stop (interrupted while scoring)
-            self.stopped_early = trainer.should_stop = True
-
-    def _should_stop(self, epoch: int) -> bool:
-        tc = self.tc
-        over_budget = tc.max_minutes is not None and self.elapsed >= tc.max_minutes * 60
-        return (self.bad_epochs >= tc.early_stopping_patience or over_budget) and epoch < tc.epochs
+        early = trainer.early_stopping_callback
+        if self.history and early is not None and early.wait_count >= early.patience:
+            # resumed after early stopping had decided to stop (interrupted while scoring);
+            # Lightning's Timer makes the same check for a spent time budget itself
+            trainer.should_stop = True
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -140,6 +220,15 @@ class RunRecorder(pl.Callback):
     def on_validation_start(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         self._t_train = time.perf_counter()
 
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
+        # before Lightning's checkpoint and early stopping look for it (they would raise)
+        logged = [*pl_module.val_row, "train_loss"]
+        if not trainer.sanity_checking and self.tc.monitor not in logged:
+            raise ConfigError(
+                f"train.monitor: {self.tc.monitor!r} is not a logged metric "
+                f"(choose from {', '.join(logged)})"
+            )
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         tc = self.tc
         epoch = trainer.current_epoch + 1
@@ -149,45 +238,20 @@ class RunRecorder(pl.Callback):
         row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
         row["train_samples_per_s"] = seen / max(self._t_train - self._t0, 1e-9)
         row["epoch_seconds"] = time.perf_counter() - self._t0
-        if tc.monitor not in row:
-            raise ConfigError(
-                f"train.monitor: {tc.monitor!r} is not a logged metric "
-                f"(choose from {', '.join(k for k in row if k != 'epoch')})"
-            )
-        value = float(row[tc.monitor])
-        self.plateau.step(value)
+        self.plateau.step(float(row[tc.monitor]))
         self.elapsed += row["epoch_seconds"]
         self.history.append(row)
-        improved = not math.isnan(value) and (
-            value > self.best_value if tc.monitor_mode == "max" else value < self.best_value
-        )
-        if improved:
-            self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
-        else:
-            self.bad_epochs += 1
         if trainer.is_global_zero:
-            self._write_epoch(pl_module, improved)
+            check_finite_weights(pl_module.model.state_dict())
+            write_history(self.run_dir / "history.csv", self.history)
             log_epoch(trainer.loggers, row)
         self._save_checkpoint(trainer)
         if trainer.is_global_zero and self.on_epoch is not None:
+            best = trainer.checkpoint_callback
             try:
-                self.on_epoch(dict(row, best_value=self.best_value, best_epoch=self.best_epoch))
+                self.on_epoch(dict(row, best_value=best.best_value, best_epoch=best.best_epoch))
             except KeyboardInterrupt:
                 raise RunInterrupted from None
-        if self._should_stop(epoch):
-            self.stopped_early = trainer.should_stop = True
-
-    def _write_epoch(self, pl_module: ZooModule, improved: bool) -> None:
-        weights = pl_module.model.state_dict()
-        if not finite_state(weights):
-            raise EcgzooError(
-                "train: the weights became non-finite (NaN/inf); the run diverged "
-                "(lower train.lr or set train.gradient_clip_val); they were not saved"
-            )
-        if improved:
-            path = self.run_dir / "model.safetensors"
-            guarded_write(path, lambda: save_weights(path, weights))
-        write_history(self.run_dir / "history.csv", self.history)
 
     def _save_checkpoint(self, trainer: pl.Trainer) -> None:
         # every process takes part (Lightning gathers state); the global-zero one writes, through

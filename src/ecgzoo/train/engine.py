@@ -1,8 +1,10 @@
 """The training engine, on PyTorch Lightning: one entry point, :func:`train_run`.
 
 It wraps the zoo model in :class:`~ecgzoo.train.module.ZooModule`, feeds it from
-:class:`~ecgzoo.train.datamodule.ArrayDataModule`, and lets
-:class:`~ecgzoo.train.callbacks.RunRecorder` write the run folder epoch by epoch; the final
+:class:`~ecgzoo.train.datamodule.ArrayDataModule`, keeps the best weights and stops early
+through Lightning's own ``ModelCheckpoint``/``EarlyStopping``/``Timer`` (see
+:mod:`ecgzoo.train.callbacks`), and lets :class:`~ecgzoo.train.callbacks.RunRecorder` write the
+run folder epoch by epoch; the final
 scoring and plots are :func:`ecgzoo.train.final_scoring.score_run`. The Trainer options
 (``train.accelerator/devices/strategy/num_nodes/precision``, gradient clipping and
 accumulation) come from the config, so the same code trains on a CPU, a GPU, several GPUs or
@@ -14,10 +16,8 @@ uninterrupted one would.
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import threading
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,12 @@ from ecgzoo.train.callbacks import (
     RunRecorder,
     finite_state,
     guarded_write,
+    partial_epoch,
+    stop_reason,
+    stopping_callbacks,
 )
 from ecgzoo.train.confusion_callback import ConfusionOnImprovement
+from ecgzoo.train.progress import choose_threads
 from ecgzoo.train.runfolder import (
     ModelSpec,
     load_checkpoint,
@@ -48,6 +52,7 @@ from ecgzoo.train.runfolder import (
     write_spec,
 )
 from ecgzoo.train.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
+from ecgzoo.train.trainer import make_trainer, quiet_lightning
 from ecgzoo.train.voting import check_crops_fit
 
 __all__ = ["RunResult", "train_run", "run_dir_for", "initialise_from"]
@@ -85,70 +90,6 @@ def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
         )
     model.load_state_dict(matched, strict=False)
     return len(matched), len(own)
-
-
-def accelerator_of(tc: TrainConfig) -> str:
-    """``train.accelerator``, honouring the older ``train.device`` when it is left on auto."""
-    if tc.accelerator == "auto" and tc.device != "auto":
-        return "gpu" if tc.device == "cuda" else "cpu"
-    return tc.accelerator
-
-
-def make_trainer(tc: TrainConfig, callbacks: list[Any], loggers: list[Any], progress: bool):
-    """A Lightning Trainer for the config; impossible combinations are one-line ConfigErrors."""
-    import lightning.pytorch as pl
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    accelerator = accelerator_of(tc)
-    if tc.precision == "16-mixed" and (
-        accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
-    ):
-        raise ConfigError("train.precision: 16-mixed needs a GPU (use bf16-mixed or 32-true)")
-    if progress:
-        from lightning.pytorch.callbacks import RichProgressBar
-
-        callbacks = [*callbacks, RichProgressBar()]
-    try:
-        return pl.Trainer(
-            accelerator=accelerator,
-            devices=tc.devices,
-            strategy=tc.strategy,
-            num_nodes=tc.num_nodes,
-            precision=tc.precision,
-            max_epochs=tc.epochs,
-            gradient_clip_val=tc.gradient_clip_val,
-            gradient_clip_algorithm=tc.gradient_clip_algorithm,
-            accumulate_grad_batches=tc.accumulate_grad_batches,
-            callbacks=callbacks,
-            logger=loggers or False,
-            enable_checkpointing=False,  # RunRecorder writes checkpoint.pt itself
-            enable_model_summary=False,
-            enable_progress_bar=progress,
-            num_sanity_val_steps=0,
-            use_distributed_sampler=False,  # EpochBatches shards the seeded order itself
-            log_every_n_steps=1,
-        )
-    except (MisconfigurationException, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"train: {first}") from None
-
-
-@contextlib.contextmanager
-def quiet_lightning():
-    """Keep Lightning's banners and data-loader hints off the console during a run."""
-    names = ("lightning.pytorch", "lightning.fabric", "lightning")
-    levels = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*(LitLogger|litlogger|Tip:).*")
-        warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")  # Lightning vs torch
-        try:
-            yield
-        finally:
-            for name, level in levels.items():
-                logging.getLogger(name).setLevel(level)
 
 
 @contextlib.contextmanager
@@ -281,15 +222,19 @@ def train_run(
     run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)
     work_dir = staging_dir(run_dir) if overwrite else run_dir
     resolved = dump_config(config)
-    if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
+    threads, threads_from = choose_threads(tc)
+    torch.set_num_threads(threads)
 
     recorder = RunRecorder(work_dir, tc, on_epoch)
     confusion = ConfusionOnImprovement(work_dir, tc)  # logs a matrix at each new best
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
-        trainer = make_trainer(tc, [recorder, confusion], loggers, progress)
+        trainer = make_trainer(
+            tc, [recorder, confusion, *stopping_callbacks(work_dir, tc)], loggers, progress
+        )
     primary = trainer.global_rank == 0
+    if progress and primary:
+        print(f"training with {threads} torch thread(s): {threads_from}", flush=True)
     lock = RunLock(run_dir).acquire() if primary else None
     try:
         if primary:
@@ -336,15 +281,21 @@ def train_run(
             return RunResult(run_dir, {}, recorder.history, primary=False)
 
         metrics = finish(model, spec, data, work_dir, recorder, trainer)
+        best = trainer.checkpoint_callback
+        reason = stop_reason(trainer, tc, len(recorder.history)) if tc.epochs > 0 else None
         metrics.update(
             {
                 "model": spec.name,
                 "n_parameters": count_parameters(model),
-                "best_epoch": recorder.best_epoch,
-                "best_" + tc.monitor: recorder.best_value if recorder.history else None,
+                "best_epoch": best.best_epoch,
+                "best_" + tc.monitor: best.best_value,
                 "epochs_run": len(recorder.history),
-                "stopped_early": recorder.stopped_early,
+                "epochs_planned": tc.epochs,
+                "stopped_early": reason is not None,
+                "stop_reason": reason,
+                "last_epoch_partial": tc.epochs > 0 and partial_epoch(trainer),
                 "train_seconds": recorder.elapsed,
+                "num_threads": threads,
                 "device": metrics.pop("device"),
                 "devices": trainer.world_size,
                 "precision": tc.precision,

@@ -55,11 +55,25 @@ def predict_split(
 ) -> np.ndarray:
     """Probabilities for a split, with multi-crop voting for models trained on crops."""
     features = standardise_features(split.features, spec)
-    if spec.crop_samples and split.x.shape[-1] > spec.crop_samples:
+    return predict_inputs(model, spec, split.x, features, split.lengths, device)
+
+
+def predict_inputs(
+    model: nn.Module,
+    spec: ModelSpec,
+    x: np.ndarray,
+    features: torch.Tensor | None = None,
+    lengths: np.ndarray | None = None,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Probabilities for model-ready inputs (standardised ``features``): 5-crop voting inside
+    the real ``lengths`` for a model trained on crops, one pass otherwise. ``evaluate`` and
+    ``explain`` report these; ``predict`` votes over the same crops."""
+    if spec.crop_samples and x.shape[-1] > spec.crop_samples:
         return predict_proba_multicrop(
-            model, split.x, spec.crop_samples, 5, features, device, spec.multilabel, split.lengths
+            model, x, spec.crop_samples, 5, features, device, spec.multilabel, lengths
         )
-    return predict_proba(model, split.x, features, device=device, multilabel=spec.multilabel)
+    return predict_proba(model, x, features, device=device, multilabel=spec.multilabel)
 
 
 def load_trained_model(

@@ -42,7 +42,7 @@ class ZooModule(pl.LightningModule):
     Training sums the loss per example (``train_loss`` of the epoch, reduced over processes);
     validation collects probabilities, gathers them from every process and scores them with the
     task into ``self.val_row``. The learning-rate schedule, checkpoints and stopping live in
-    :class:`ecgzoo.train.callbacks.RunRecorder`.
+    :mod:`ecgzoo.train.callbacks`.
     """
 
     def __init__(self, model: nn.Module, task: Task, tc: TrainConfig):
@@ -135,6 +135,12 @@ class ZooModule(pl.LightningModule):
         self.val_prob = prob  # the epoch's predictions (the confusion-matrix callback's input)
         if self.curve_split is not None:
             self.val_row[PLAIN_TRAIN_LOSS] = self.plain_train_loss()
+        # for Lightning's ModelCheckpoint and EarlyStopping (the loggers get the row elsewhere);
+        # every process holds the same gathered row, so no sync
+        logged = {k: float(v) for k, v in self.val_row.items() if isinstance(v, int | float)}
+        if self._seen is not None:  # train_loss may be the monitored metric too
+            logged["train_loss"] = self.epoch_train_loss()[0]
+        self.log_dict(logged, logger=False)
         self._probs, self._index = [], []
 
     def plain_train_loss(self) -> float:

@@ -19,12 +19,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
-from ecgzoo.errors import DataError, EcgzooError
-from ecgzoo.paths import default_file_mode
+from ecgzoo.errors import DataError
+from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
+    PRETRAINED_DIR,
+    PRETRAINED_PREFIX,
+    default_file_mode,
+    resolve_run,
+)
 from ecgzoo.safe_load import read_json, read_yaml
 
-PRETRAINED_PREFIX = "pretrained:"
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
 
 
@@ -140,29 +143,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: refused to load checkpoint ({first})") from None
 
 
-def resolve_run(run: str | Path) -> Path:
-    """A run folder, or ``pretrained:NAME`` for weights shipped inside the package."""
-    text = str(run)
-    if text.startswith(PRETRAINED_PREFIX):
-        name = text[len(PRETRAINED_PREFIX) :]
-        folder = PRETRAINED_DIR / name
-        # torch models ship model.safetensors; tree models their LightGBM text files
-        if not ((folder / "model.safetensors").is_file() or (folder / "fold_0.txt").is_file()):
-            names = (
-                sorted(p.name for p in PRETRAINED_DIR.iterdir() if p.is_dir())
-                if (PRETRAINED_DIR.is_dir())
-                else []
-            )
-            raise EcgzooError(
-                f"unknown pretrained model {name!r} (available: {', '.join(names) or 'none'})"
-            )
-        return folder
-    folder = Path(run)
-    if not (folder / "config.yaml").is_file() or not (folder / "model.json").is_file():
-        raise EcgzooError(f"{folder}: not a run folder (no config.yaml / model.json)")
-    return folder
-
-
 def read_run_config(folder: Path) -> ExperimentConfig:
     path = folder / "config.yaml"
     tree = read_yaml(path, "run config", mapping=True) or {}
@@ -237,3 +217,15 @@ def _positive_int(value: Any) -> bool:
 
 def write_spec(folder: Path, spec: ModelSpec) -> None:
     write_json(folder / "model.json", asdict(spec))
+
+
+def stop_line(metrics: dict[str, Any]) -> str:
+    """One sentence on how far training went: ``stopped after epoch 1 of 6: time budget 4 min``."""
+    run, planned = metrics.get("epochs_run"), metrics.get("epochs_planned")
+    reason = metrics.get("stop_reason")
+    if run is None or planned is None:
+        return ""
+    if reason is None:
+        return f"trained all {planned} epochs"
+    where = "in" if metrics.get("last_epoch_partial") else "after"
+    return f"stopped {where} epoch {run} of {planned}: {reason}"

@@ -1,0 +1,63 @@
+"""An exported ONNX file says what it is (class names, the input it expects, the side-feature
+standardisation) and is written with normal permissions (issue 22)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_beat_model_onnx_carries_classes_input_and_standardisation(mitdb_dir, tmp_path, umask_022):
+    import onnxruntime as ort
+
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.export.onnx import export_run, real_examples
+
+    out = tmp_path / "inter.onnx"
+    export_run("pretrained:mitbih-inter", out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["ecgzoo.class_names"]) == ["N", "S", "V", "F", "Q"]
+    described = json.loads(meta["ecgzoo.input"])
+    assert described["x"] == ["batch", 1, 252] and described["sampling_rate_hz"] == 360.0
+    assert described["window_s"] == pytest.approx(0.7)
+    assert described["beat_segmentation"]["segmentation"] == "centered"
+    spec = json.loads(meta["ecgzoo.model_json"])
+    assert described["feature_mean"] == spec["feature_mean"] and len(spec["feature_std"]) == 8
+    assert "rr_context" in described["features"][2]
+    # a user with only the file: standardise the side features as it says, get ecgzoo's answer
+    applied = load_model("pretrained:mitbih-inter")
+    x, standardised = real_examples(applied, n=64)
+    raw = standardised * np.asarray(spec["feature_std"]) + np.asarray(spec["feature_mean"])
+    mine = (raw - np.asarray(described["feature_mean"])) / np.asarray(described["feature_std"])
+    prob = session.run(None, {"x": x, "features": mine.astype(np.float32)})[0]
+    expected = applied.proba(x, raw.astype(np.float32))
+    assert np.max(np.abs(prob - expected)) <= 1e-4
+
+
+@pytest.mark.slow
+def test_recording_model_onnx_describes_its_crop(cinc2017_dir, tmp_path, umask_022):
+    import onnx
+
+    from ecgzoo.export.onnx import export_run
+
+    out = tmp_path / "cinc.onnx"
+    export_run("pretrained:cinc2017", out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["ecgzoo.class_names"]) == ["N", "A", "O", "~"]
+    described = json.loads(meta["ecgzoo.input"])
+    assert described["x"] == ["batch", 1, 4500] and described["window_s"] == 30.0
+    assert described["trained_length_samples"] == 9000 and "features" not in described
