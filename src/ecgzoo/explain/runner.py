@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ecgzoo.errors import EcgzooError
 from ecgzoo.explain.gradcam import (
@@ -41,7 +42,6 @@ from ecgzoo.explain.summary import summary_markdown
 _SLUGS = {"~": "noisy"}
 _BEAT_RE = re.compile(r"^(\d+):(\d+)$")
 _BEAT_TOLERANCE_S = 0.5
-MITDB_FS = 360.0
 
 
 def _slug(text: str) -> str:
@@ -71,7 +71,7 @@ def _trailing_zero_lengths(x: np.ndarray) -> np.ndarray:
     return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
 
 
-def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examples:
+def _cinc2017_examples(options, spec, records: list[str], root: Path | None) -> _Examples:
     from ecgzoo.data import cinc2017
 
     root = Path(root) if root is not None else _fetch_cinc2017()
@@ -83,14 +83,14 @@ def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examp
             f"unknown record {unknown[0]!r}: not a challenge-2017 record "
             f"(names look like A00001; {len(ref)} records in {root})"
         )
-    split = cinc2017.load_external(source, {r: ref[r] for r in records}, options)
-    order = {r: i for i, r in enumerate(split.groups.tolist())}
+    signals, labels, ids = cinc2017.load_recordings(
+        source, {r: ref[r] for r in records}, fs=cinc2017.FS
+    )
+    x, lengths = spec.windows(signals, cinc2017.FS)  # the model's InputSpec, as in training
+    order = {r: i for i, r in enumerate(ids)}
     idx = np.array([order[r] for r in records])
-    seconds = cinc2017.record_lengths(source, records)
-    fs = float(options.fs)
-    real = np.minimum(np.rint(seconds * fs).astype(np.int64), cinc2017.n_samples_for(options))
-    lengths = cinc2017.axis_lengths(options, real)
-    return _Examples(split.x[idx], split.y[idx], records, lengths)
+    y = cinc2017.label_index(labels)
+    return _Examples(x[idx], y[idx], records, lengths[idx])
 
 
 def _fetch_cinc2017() -> Path:
@@ -108,32 +108,30 @@ def _parse_mitbih(spec: str) -> tuple[str, int | None]:
 
 
 def _mitbih_examples(
-    options, records: list[str], root: Path | None, beats_per_class: int
+    spec, records: list[str], root: Path | None, beats_per_class: int
 ) -> _Examples:
     from ecgzoo.data import mitbih
-    from ecgzoo.data.contextset import context_set, side_features
 
     db_dir = Path(root) if root is not None else mitbih.default_db_dir()
     available = set(mitbih.list_records(db_dir))
     xs, ys, ids, feats, extra = [], [], [], [], []
-    for spec in records:
-        name, sample = _parse_mitbih(spec)
+    for text in records:
+        name, sample = _parse_mitbih(text)
         if name not in available:
             raise EcgzooError(
-                f"unknown record {spec!r}: not an MIT-BIH record (use 100, or 100:SAMPLE for "
+                f"unknown record {text!r}: not an MIT-BIH record (use 100, or 100:SAMPLE for "
                 "one beat)"
             )
-        beats = mitbih.prepare_beats(db_dir, options.model_copy(update={"records": [name]}))
-        peaks, labels = beats["sample"], beats["y"]
-        context = context_set(options)
-        side = side_features(beats, context) if context else beats["rr"]
+        rec = mitbih.read_record(db_dir, name)
+        prepared = spec.prepare(rec.signal, rec.fs, rec.samples)  # as the training beats
+        peaks, labels = rec.samples[prepared.kept], rec.labels[prepared.kept]
         if sample is not None:
             if len(peaks) == 0:
-                raise EcgzooError(f"unknown record {spec!r}: record {name} has no kept beats")
+                raise EcgzooError(f"unknown record {text!r}: record {name} has no kept beats")
             i = int(np.argmin(np.abs(peaks - sample)))
-            if abs(int(peaks[i]) - sample) > _BEAT_TOLERANCE_S * MITDB_FS:
+            if abs(int(peaks[i]) - sample) > _BEAT_TOLERANCE_S * rec.fs:
                 raise EcgzooError(
-                    f"unknown record {spec!r}: no beat of record {name} within "
+                    f"unknown record {text!r}: no beat of record {name} within "
                     f"{_BEAT_TOLERANCE_S} s of sample {sample} (nearest R peak: {int(peaks[i])})"
                 )
             chosen = [i]
@@ -146,27 +144,15 @@ def _mitbih_examples(
                 chosen.extend(members[picks].tolist())
             chosen.sort()
         for i in chosen:
-            xs.append(beats["x"][i])
+            xs.append(prepared.x[i])
             ys.append(int(labels[i]))
             ids.append(f"{name}_s{int(peaks[i])}")
-            feats.append(side[i])
+            if prepared.features is not None:
+                feats.append(prepared.features[i])
             extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
-    x = np.stack(xs)[:, None, :].astype(np.float32)
-    uses = options.rr_features or options.rr_context
-    features = np.stack(feats).astype(np.float32) if uses else None
+    x = np.stack(xs).astype(np.float32)
+    features = np.stack(feats).astype(np.float32) if feats else None
     return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)
-
-
-def _run_config(folder: Path, class_names: list[str]):
-    from ecgzoo.config import ExperimentConfig
-    from ecgzoo.train.evaluate import CHALLENGE_CLASSES
-    from ecgzoo.train.runfolder import read_run_config
-
-    if (folder / "config.yaml").is_file():
-        return read_run_config(folder)
-    # A pretrained folder without its config: the dataset follows from the classes.
-    dataset = "cinc2017" if list(class_names) == CHALLENGE_CLASSES else "mitbih"
-    return ExperimentConfig.model_validate({"data": {"dataset": dataset}})
 
 
 # --------------------------------------------------------------------------- explain_run
@@ -219,28 +205,30 @@ def explain_run(
     ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
     """
     from ecgzoo.explain.overlay import plot_signal_cam, plot_spectrogram_cam
-    from ecgzoo.train.evaluate import load_trained_model, predict_proba, standardise_features
-    from ecgzoo.train.runfolder import atomic_write_text, resolve_run, write_json
+    from ecgzoo.train.evaluate import predict_proba
+    from ecgzoo.train.loaded import load_run
+    from ecgzoo.train.runfolder import atomic_write_text, write_json
 
     records = [str(r) for r in records]
     if not records:
         raise EcgzooError("explain: name at least one record")
-    folder = resolve_run(run)
+    loaded = load_run(run)  # the checks every command applies (classes, finite weights)
+    folder, model, spec, config = loaded.folder, loaded.model, loaded.spec, loaded.config
     out_dir = writable_dir(Path(out_dir))  # before the Grad-CAM work, not after it
-    model, spec = load_trained_model(folder)
     names = list(spec.class_names)
     if classes is not None:
         bad = [c for c in classes if c not in names]
         if bad:
             raise EcgzooError(f"unknown class {bad[0]!r} (the run's classes: {', '.join(names)})")
-    config = _run_config(folder, names)
     dataset = config.data.dataset
+    if loaded.tree:
+        raise EcgzooError(f"explain: {run} is a tree model (Grad-CAM needs a network)")
     if dataset == "cinc2017":
-        ex = _cinc2017_examples(config.data.cinc2017, records, root)
+        ex = _cinc2017_examples(config.data.cinc2017, loaded.input, records, root)
     elif dataset == "mitbih":
         if beats_per_class < 1:
             raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
-        ex = _mitbih_examples(config.data.mitbih, records, root, beats_per_class)
+        ex = _mitbih_examples(loaded.input, records, root, beats_per_class)
     else:
         raise EcgzooError(f"explain: runs trained on {dataset!r} have no named records to read")
     if ex.x.shape[1:] != (spec.n_leads, spec.n_samples):
@@ -249,7 +237,8 @@ def explain_run(
             f"({spec.n_leads}, {spec.n_samples})"
         )
 
-    feats = standardise_features(ex.features, spec)
+    feats = loaded.input.standardise(ex.features)
+    feats = None if feats is None else torch.from_numpy(feats)
     prob = predict_proba(model, ex.x, feats)
     pred = prob.argmax(axis=1)
     pairs: list[tuple[int, int]] = []
@@ -337,7 +326,7 @@ def explain_run(
         "layer": result.layer,
         "grid": result.grid,
         "dataset": dataset,
-        "fill": config.data.cinc2017.fill if dataset == "cinc2017" else "zero",
+        "fill": loaded.input.fill,
         "class_names": names,
         "target_rule": "listed classes" if classes is not None else "predicted + true",
         "sampling_rate": fs,

@@ -118,35 +118,30 @@ def run_session(
 
 
 def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model-ready real inputs ``(x, standardised features)`` for the parity check."""
+    """Model-ready real inputs ``(x, standardised features)`` for the parity check, prepared
+    by the model's ``InputSpec`` (beats of MIT-BIH record 100, or the first CinC 2017 records)."""
+    spec = applied.input
     if applied.kind == "beat":
-        from ecgzoo.apply.signals import beat_inputs, mitdb_folder
+        from ecgzoo.apply.signals import mitdb_folder
         from ecgzoo.data.mitbih import read_record
 
         rec = read_record(mitdb_folder(), "100")
-        x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, applied.segmentation)
-        side = applied.side_features(rec.samples, rec.fs)  # the set model.json names
-        feats = None if side is None else side[kept][:n]
-        x = x[:n, None, :]
+        prepared = spec.prepare(rec.signal, rec.fs, rec.samples)
+        x = prepared.x[:n]
+        feats = None if prepared.features is None else spec.standardise(prepared.features[:n])
     else:
-        from ecgzoo.apply.predict import recording_inputs
         from ecgzoo.apply.signals import open_source
         from ecgzoo.data.physionet import fetch
 
         folder = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"
-        sigs = []
-        names = (folder / "RECORDS").read_text().split()[:4]
-        for name in names:
+        xs = []
+        for name in (folder / "RECORDS").read_text().split()[:4]:
             src = open_source(folder / name)
-            sigs.append(src.read(0, 0, src.n_samples))
-        x = recording_inputs(sigs, 300.0, applied.config.data.cinc2017, applied.spec)
-        if applied.spec.crop_samples and x.shape[-1] > applied.spec.crop_samples:
-            x = np.ascontiguousarray(x[..., : applied.spec.crop_samples])
+            xs.append(spec.prepare(src.read(0, 0, src.n_samples), src.fs).x)
+        x = np.concatenate(xs)
+        if spec.crop and x.shape[-1] > spec.crop:
+            x = np.ascontiguousarray(x[..., : spec.crop])
         feats = None
-    if feats is not None:
-        mean = np.asarray(applied.spec.feature_mean, dtype=np.float32)
-        std = np.asarray(applied.spec.feature_std, dtype=np.float32)
-        feats = ((feats - mean) / std).astype(np.float32)
     return np.ascontiguousarray(x, dtype=np.float32), feats
 
 

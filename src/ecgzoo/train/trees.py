@@ -30,6 +30,7 @@ import numpy as np
 
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
+from ecgzoo.data.input_specs import saved_input
 from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.data.examples.beats import CLASS_NAMES
 from ecgzoo.data.splits import DS1, DS2, PACED
@@ -322,6 +323,7 @@ def train_trees(
         class_names=list(CLASS_NAMES),
         sampling_rate=CONTEXT_FS,
     )
+    spec.input = saved_input(config.data, spec, tree=True)
     write_spec(run_dir, spec)
     atomic_write_text(run_dir / "config.yaml", dump_config(config))
     metrics = {
