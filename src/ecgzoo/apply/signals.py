@@ -139,6 +139,8 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
     if suffix in (".edf", ".bdf"):
         raise DataError(f"{path}: EDF is not supported yet; convert it to WFDB (wfdb.edf2mit)")
     if suffix in (".csv", ".npy"):
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
         if fs is None:
             raise DataError(f"{path}: the sampling rate is not in the file: pass --fs")
         rec = read_signal_file(path, check_rate(fs, str(path)))

@@ -278,11 +278,13 @@ class InputSpec:
         std = np.asarray(self.feature_std, dtype=np.float32)
         return ((np.asarray(features, dtype=np.float32) - mean) / std).astype(np.float32)
 
-    def windows(self, signals: list[np.ndarray], fs: float) -> tuple[np.ndarray, np.ndarray]:
+    def windows(
+        self, signals: list[np.ndarray], fs: float, section: str = "model input"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(x, lengths)`` of single-lead recordings (1-D, mV at ``fs``), prepared as the
         window datasets prepare theirs (float32 signals, ``examples.windows``)."""
         sigs = [np.asarray(s, dtype=np.float32) for s in signals]
-        x, lengths = prepare_windows(sigs, self, float(fs), section="model input")
+        x, lengths = prepare_windows(sigs, self, float(fs), section=section)
         return np.ascontiguousarray(x, dtype=np.float32), lengths
 
     # ------------------------------------------------------------------ prepare

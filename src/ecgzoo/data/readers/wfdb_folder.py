@@ -156,7 +156,7 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
     if data.ndim != 2 or data.size == 0:
         raise DataError(f"{path}: empty or not a 1-D / 2-D signal")
     if not np.isfinite(data).any():
-        raise DataError(f"{path}: every sample is invalid (no signal)")
+        raise DataError(f"{path}: every sample is invalid (NaN or infinite: no signal)")
     names = names or [f"lead{i}" for i in range(data.shape[0])]
     if len(names) != data.shape[0]:
         raise DataError(f"{path}: {data.shape[0]} leads but {len(names)} lead names")
