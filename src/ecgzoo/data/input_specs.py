@@ -7,16 +7,12 @@ that (``model.json`` without ``input``) gets it derived here, once, from its ``c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ecgzoo.data.examples.beats import CLASS_NAMES as AAMI_CLASSES
+from ecgzoo.data import registry
 from ecgzoo.data.examples.beats import LEAD_PREFERENCE, beat_settings
 from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.data.examples.windows import n_samples_for
-from ecgzoo.errors import ConfigError
-
-CINC2017_CLASSES = ["N", "A", "O", "~"]
 
 
 def beat_input(
@@ -101,7 +97,8 @@ def table_input(options: Any) -> InputSpec:
     )
 
 
-def _beats(options: Any, spec: Any) -> InputSpec:
+def beats_for(options: Any, spec: Any) -> InputSpec:
+    """A beat dataset's model input (its side features as ``model.json`` names them)."""
     side = None
     if spec.n_features:
         from ecgzoo.data.contextset import context_set
@@ -111,40 +108,35 @@ def _beats(options: Any, spec: Any) -> InputSpec:
     return beat_input(options, side, spec.feature_mean, spec.feature_std)
 
 
-def _kaggle(options: Any, spec: Any) -> InputSpec:
-    # the Kaggle CSVs are Kachuee beats: 187 samples at 125 Hz (padded to n_samples)
+def kaggle_for(options: Any, spec: Any) -> InputSpec:
+    """The Kaggle CSVs are Kachuee beats: 187 samples at 125 Hz (padded to n_samples)."""
     return InputSpec(
         kind="beats", fs=125.0, length=int(spec.n_samples), segmentation="kachuee",
         leads=tuple(LEAD_PREFERENCE),
     )  # fmt: skip
 
 
-#: dataset -> (its options section, the InputSpec of a model trained on it)
-_INPUTS: dict[str, tuple[str | None, Callable[[Any, Any], InputSpec]]] = {
-    "mitbih": ("mitbih", _beats),
-    "svdb": ("svdb", _beats),
-    "kaggle_csv": ("mitbih", _kaggle),
-    "cinc2017": ("cinc2017", lambda o, s: window_input(o, s.crop_samples)),
-    "cinc2021": ("cinc2021", lambda o, s: multilabel_input(o, s.crop_samples)),
-}
+def windows_for(options: Any, spec: Any) -> InputSpec:
+    return window_input(options, spec.crop_samples)
+
+
+def multilabel_for(options: Any, spec: Any) -> InputSpec:
+    return multilabel_input(options, spec.crop_samples)
 
 
 def input_spec_for(data: Any, spec: Any, *, tree: bool = False) -> InputSpec:
     """The :class:`InputSpec` of a model (``ModelSpec`` ``spec``) trained on the data config
-    ``data``; ``tree``: a tree model (its input is the context table)."""
-    dataset = str(data.dataset)
+    ``data`` (the dataset's ``DatasetSpec.input_spec``); ``tree``: a tree model (its input is
+    the context table of the beat options)."""
     if tree:
         return table_input(data.mitbih)
-    if dataset not in _INPUTS:
-        raise ConfigError(f"data.dataset: models trained on {dataset!r} cannot be applied yet")
-    section, build = _INPUTS[dataset]
-    return build(getattr(data, section), spec)
+    return registry.get(str(data.dataset)).model_input(data, spec)
 
 
 def saved_input(data: Any, spec: Any, *, tree: bool = False) -> dict[str, Any] | None:
     """What training writes into ``model.json`` as ``input`` (``None`` for datasets whose
     models cannot be applied to a recording yet)."""
-    if not tree and str(data.dataset) not in _INPUTS:
+    if not tree and registry.get(str(data.dataset)).input_spec is None:
         return None
     return input_spec_for(data, spec, tree=tree).to_json()
 
@@ -152,11 +144,4 @@ def saved_input(data: Any, spec: Any, *, tree: bool = False) -> dict[str, Any] |
 def dataset_classes(data: Any) -> list[str] | None:
     """The class list (in order) a dataset's examples are labelled with, or ``None`` where it
     depends on files not read here (the 2021 challenge's scored classes)."""
-    dataset = str(data.dataset)
-    if dataset in ("mitbih", "svdb", "kaggle_csv"):
-        return list(AAMI_CLASSES)
-    if dataset == "cinc2017":
-        return list(CINC2017_CLASSES)
-    if dataset == "rhythm_windows":
-        return list(data.rhythm_windows.labels)
-    return None
+    return registry.get(str(data.dataset)).class_names(data)

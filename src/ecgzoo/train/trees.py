@@ -30,9 +30,9 @@ import numpy as np
 
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
-from ecgzoo.data.input_specs import saved_input
 from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.data.examples.beats import CLASS_NAMES
+from ecgzoo.data.input_specs import saved_input
 from ecgzoo.data.splits import DS1, DS2, PACED
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.train.evaluate import score_predictions
