@@ -178,13 +178,3 @@ def find_records(folder: str | Path) -> list[Path]:
     if not found:
         raise DataError(f"{folder}: no records (.hea, .csv or .npy) in this folder")
     return sorted(found)
-
-
-MITDB_FOLDER = "mit-bih-arrhythmia-database-1.0.0"
-
-
-def mitdb_folder() -> Path:
-    """The MIT-BIH records' folder, fetched (or found) by ``ecgzoo.data.physionet.fetch``."""
-    from ecgzoo.data.physionet import fetch
-
-    return Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB_FOLDER

@@ -51,6 +51,8 @@ class DatasetSpec:
     metrics: tuple[str, ...] = ()
     input_spec: Callable | str | None = None
     example_records: tuple[str, ...] = ()
+    # (options, input_spec, records, root, **kw) -> NamedExamples: records by name as inputs
+    examples: Callable | str | None = None
     options: type | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +91,17 @@ class DatasetSpec:
                 f"data.dataset: models trained on {self.name!r} cannot be applied yet"
             )
         return build(self.options_of(data), model_spec)
+
+    def named_examples(
+        self, data: Any, spec: Any, records: list[str] | None = None, root: Any = None, **kw: Any
+    ) -> Any:
+        """Records by name (default :attr:`example_records`) prepared by ``spec`` (a model's
+        ``InputSpec``): what Grad-CAM explains and ONNX parity runs on."""
+        read = _resolve(self.examples)
+        if read is None:
+            raise ConfigError(f"{self.name}: no named records to read (explain, export)")
+        chosen = list(records) if records is not None else list(self.example_records)
+        return read(self.options_of(data), spec, chosen, root, **kw)
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -145,7 +158,8 @@ _MULTI = _MULTILABEL_EPOCH + ("val_loss", "train_loss")
 for _spec in (
     DatasetSpec(
         "mitbih", "beats", "ecgzoo.data.mitbih:load_mitbih", classes=AAMI,
-        input_spec="ecgzoo.data.input_specs:beats_for", example_records=("100", "208"),
+        input_spec="ecgzoo.data.input_specs:beats_for", example_records=("100",),
+        examples="ecgzoo.data.named_records:mitbih_examples",
         description="MIT-BIH Arrhythmia Database beats (AAMI EC57 classes)",
     ),
     DatasetSpec(
@@ -155,7 +169,9 @@ for _spec in (
     ),
     DatasetSpec(
         "cinc2017", "recordings", "ecgzoo.data.cinc2017:load_cinc2017", classes=CHALLENGE_2017,
-        input_spec="ecgzoo.data.input_specs:windows_for", example_records=("A00001", "A00002"),
+        input_spec="ecgzoo.data.input_specs:windows_for",
+        example_records=("A00001", "A00002", "A00003", "A00004"),
+        examples="ecgzoo.data.named_records:cinc2017_examples",
         description="PhysioNet/CinC Challenge 2017 single-lead recordings",
     ),
     DatasetSpec(

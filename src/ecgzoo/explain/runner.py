@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ecgzoo.data import registry
 from ecgzoo.errors import EcgzooError
 from ecgzoo.explain.gradcam import (
     compute_gradcam,
@@ -40,119 +41,11 @@ from ecgzoo.explain.gradcam import (
 from ecgzoo.explain.summary import summary_markdown
 
 _SLUGS = {"~": "noisy"}
-_BEAT_RE = re.compile(r"^(\d+):(\d+)$")
-_BEAT_TOLERANCE_S = 0.5
 
 
 def _slug(text: str) -> str:
     text = _SLUGS.get(text, text)
     return re.sub(r"[^A-Za-z0-9_\-]", lambda m: f"x{ord(m.group()):02x}", text)
-
-
-# --------------------------------------------------------------------------- loading records
-
-
-class _Examples:
-    """Inputs to explain: ``x`` ``(n, leads, samples)``, labels, ids, real lengths, features."""
-
-    def __init__(self, x, y, ids, lengths, features=None, extra=None):
-        self.x = np.asarray(x, dtype=np.float32)
-        self.y = np.asarray(y, dtype=np.int64)
-        self.ids = list(ids)
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.features = features
-        self.extra = extra or [{} for _ in self.ids]
-
-
-def _trailing_zero_lengths(x: np.ndarray) -> np.ndarray:
-    """Real samples of each example: everything up to the last non-zero sample (any lead)."""
-    nonzero = np.any(x != 0, axis=1)  # (n, samples)
-    last = x.shape[-1] - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
-
-
-def _cinc2017_examples(options, spec, records: list[str], root: Path | None) -> _Examples:
-    from ecgzoo.data import cinc2017
-
-    root = Path(root) if root is not None else _fetch_cinc2017()
-    source = cinc2017.training_source(root)
-    ref, _ = cinc2017.reference_for(options.labels, root, source)
-    unknown = [r for r in records if r not in ref]
-    if unknown:
-        raise EcgzooError(
-            f"unknown record {unknown[0]!r}: not a challenge-2017 record "
-            f"(names look like A00001; {len(ref)} records in {root})"
-        )
-    signals, labels, ids = cinc2017.load_recordings(
-        source, {r: ref[r] for r in records}, fs=cinc2017.FS
-    )
-    x, lengths = spec.windows(signals, cinc2017.FS)  # the model's InputSpec, as in training
-    order = {r: i for i, r in enumerate(ids)}
-    idx = np.array([order[r] for r in records])
-    y = cinc2017.label_index(labels)
-    return _Examples(x[idx], y[idx], records, lengths[idx])
-
-
-def _fetch_cinc2017() -> Path:
-    from ecgzoo.data import cinc2017
-    from ecgzoo.data.physionet import fetch
-
-    return Path(fetch(*cinc2017.DATABASE, progress=False))
-
-
-def _parse_mitbih(spec: str) -> tuple[str, int | None]:
-    match = _BEAT_RE.match(spec)
-    if match:
-        return match.group(1), int(match.group(2))
-    return spec, None
-
-
-def _mitbih_examples(
-    spec, records: list[str], root: Path | None, beats_per_class: int
-) -> _Examples:
-    from ecgzoo.data import mitbih
-
-    db_dir = Path(root) if root is not None else mitbih.default_db_dir()
-    available = set(mitbih.list_records(db_dir))
-    xs, ys, ids, feats, extra = [], [], [], [], []
-    for text in records:
-        name, sample = _parse_mitbih(text)
-        if name not in available:
-            raise EcgzooError(
-                f"unknown record {text!r}: not an MIT-BIH record (use 100, or 100:SAMPLE for "
-                "one beat)"
-            )
-        rec = mitbih.read_record(db_dir, name)
-        prepared = spec.prepare(rec.signal, rec.fs, rec.samples)  # as the training beats
-        peaks, labels = rec.samples[prepared.kept], rec.labels[prepared.kept]
-        if sample is not None:
-            if len(peaks) == 0:
-                raise EcgzooError(f"unknown record {text!r}: record {name} has no kept beats")
-            i = int(np.argmin(np.abs(peaks - sample)))
-            if abs(int(peaks[i]) - sample) > _BEAT_TOLERANCE_S * rec.fs:
-                raise EcgzooError(
-                    f"unknown record {text!r}: no beat of record {name} within "
-                    f"{_BEAT_TOLERANCE_S} s of sample {sample} (nearest R peak: {int(peaks[i])})"
-                )
-            chosen = [i]
-        else:
-            chosen = []
-            for c in np.unique(labels):
-                members = np.flatnonzero(labels == c)
-                k = min(beats_per_class, len(members))
-                picks = np.unique(np.round(np.linspace(0, len(members) - 1, k)).astype(int))
-                chosen.extend(members[picks].tolist())
-            chosen.sort()
-        for i in chosen:
-            xs.append(prepared.x[i])
-            ys.append(int(labels[i]))
-            ids.append(f"{name}_s{int(peaks[i])}")
-            if prepared.features is not None:
-                feats.append(prepared.features[i])
-            extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
-    x = np.stack(xs).astype(np.float32)
-    features = np.stack(feats).astype(np.float32) if feats else None
-    return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)
 
 
 # --------------------------------------------------------------------------- explain_run
@@ -223,14 +116,12 @@ def explain_run(
     dataset = config.data.dataset
     if loaded.tree:
         raise EcgzooError(f"explain: {run} is a tree model (Grad-CAM needs a network)")
-    if dataset == "cinc2017":
-        ex = _cinc2017_examples(config.data.cinc2017, loaded.input, records, root)
-    elif dataset == "mitbih":
-        if beats_per_class < 1:
-            raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
-        ex = _mitbih_examples(loaded.input, records, root, beats_per_class)
-    else:
-        raise EcgzooError(f"explain: runs trained on {dataset!r} have no named records to read")
+    if beats_per_class < 1:
+        raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
+    # the dataset reads its named records, prepared by the model's InputSpec
+    ex = registry.get(dataset).named_examples(
+        config.data, loaded.input, records, root, beats_per_class=beats_per_class
+    )
     if ex.x.shape[1:] != (spec.n_leads, spec.n_samples):
         raise EcgzooError(
             f"{folder}: records prepared as {ex.x.shape[1:]} but the model expects "

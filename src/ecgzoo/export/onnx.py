@@ -118,30 +118,18 @@ def run_session(
 
 
 def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model-ready real inputs ``(x, standardised features)`` for the parity check, prepared
-    by the model's ``InputSpec`` (beats of MIT-BIH record 100, or the first CinC 2017 records)."""
+    """Model-ready real inputs ``(x, standardised features)`` for the parity check: the example
+    records of the run's dataset (``DatasetSpec.example_records``), prepared by the model's
+    ``InputSpec``."""
+    from ecgzoo.data import registry
+
     spec = applied.input
-    if applied.kind == "beat":
-        from ecgzoo.apply.signals import mitdb_folder
-        from ecgzoo.data.mitbih import read_record
-
-        rec = read_record(mitdb_folder(), "100")
-        prepared = spec.prepare(rec.signal, rec.fs, rec.samples)
-        x = prepared.x[:n]
-        feats = None if prepared.features is None else spec.standardise(prepared.features[:n])
-    else:
-        from ecgzoo.apply.signals import open_source
-        from ecgzoo.data.physionet import fetch
-
-        folder = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"
-        xs = []
-        for name in (folder / "RECORDS").read_text().split()[:4]:
-            src = open_source(folder / name)
-            xs.append(spec.prepare(src.read(0, 0, src.n_samples), src.fs).x)
-        x = np.concatenate(xs)
-        if spec.crop and x.shape[-1] > spec.crop:
-            x = np.ascontiguousarray(x[..., : spec.crop])
-        feats = None
+    dataset = registry.get(str(applied.config.data.dataset))
+    ex = dataset.named_examples(applied.config.data, spec, beats_per_class=n)
+    x = ex.x[:n]
+    if spec.crop and x.shape[-1] > spec.crop:
+        x = x[..., : spec.crop]
+    feats = None if ex.features is None else spec.standardise(ex.features[:n])
     return np.ascontiguousarray(x, dtype=np.float32), feats
 
 
