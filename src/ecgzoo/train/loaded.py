@@ -27,9 +27,8 @@ from ecgzoo.config import ExperimentConfig
 from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.data.input_specs import dataset_classes, input_spec_for
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.models.registry import is_tree_model
 from ecgzoo.train.runfolder import ModelSpec, read_run_config, read_spec, resolve_run
-
-TREE_MODELS = ("lightgbm",)  # run folders holding fold_*.txt boosters instead of safetensors
 
 
 @dataclass
@@ -45,7 +44,7 @@ class LoadedRun:
 
     @property
     def tree(self) -> bool:
-        return self.spec.name in TREE_MODELS
+        return is_tree_model(self.spec.name)  # fold_*.txt boosters instead of safetensors
 
 
 def load_run(
@@ -88,7 +87,7 @@ def run_input(folder: Path, config: ExperimentConfig, spec: ModelSpec) -> InputS
     """The run's :class:`InputSpec`: ``model.json``'s ``input`` checked against ``config.yaml``
     and the rest of ``model.json``, or (an older folder) derived from ``config.yaml``."""
     path = Path(folder) / "model.json"
-    tree = spec.name in TREE_MODELS
+    tree = is_tree_model(spec.name)
     try:
         derived = input_spec_for(config.data, spec, tree=tree)
     except ConfigError:
