@@ -187,3 +187,23 @@ def test_input_disagreeing_with_config_is_refused(tmp_path):
     (folder / "model.json").write_text(json.dumps(tree))
     with pytest.raises(DataError, match="before_s"):
         load_run(folder, weights=False)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"segmentation": "kachuee"},
+        {"segmentation": "kachuee", "pad_to": 200},
+        {"segmentation": "centered"},
+        {"segmentation": "centered", "fs": 128.0, "before_s": 0.3, "after_s": 0.5},
+    ],
+)
+def test_beat_cache_keys_are_unchanged(options):
+    """The beat datasets now take their segmentation from the InputSpec: the settings (the
+    core of the cache key) are the very dict they were before, so earlier caches still hit."""
+    from ecgzoo.config import build_config
+    from ecgzoo.data.examples.beats import beat_settings
+    from ecgzoo.data.input_specs import beat_input
+
+    opts = build_config({"data": {"dataset": "mitbih", "mitbih": options}}).data.mitbih
+    assert beat_input(opts).beat_settings() == beat_settings(opts)
