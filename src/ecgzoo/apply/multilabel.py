@@ -1,9 +1,10 @@
 """Apply a multi-label 2021 challenge run to 12-lead records (``NAME.hea`` + ``NAME.mat``).
 
-Each record is read as the training reader reads it (wfdb, the challenge's rates only), then
-turned into the model input by the SAME example-stage function training used
-(:func:`ecgzoo.data.examples.multilabel.recording_window`: the run's leads by name, resampled,
-first ``length_s`` seconds or zero-padded, z-scored when the run was). A run trained on random
+Each record is read by the one WFDB reading routine (``read_wfdb``: the header checked against
+its files), then turned into the model input by its ``InputSpec`` (``model.json``), which calls
+the SAME example-stage function training used (:func:`ecgzoo.data.examples.multilabel.window_of`:
+the run's leads by name, resampled, first ``length_s`` seconds or zero-padded, z-scored when the
+run was). A run trained on random
 crops is scored by multi-crop voting, as in evaluation. Binary labels use the per-label
 thresholds chosen on the run's validation split (``model.json``). No ``# Dx:`` line is needed:
 the records are unlabelled input.
@@ -19,7 +20,6 @@ import numpy as np
 
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.data.examples.input_spec import InputSpec
-from ecgzoo.data.readers.cinc2021 import RATES
 from ecgzoo.data.readers.wfdb_io import read_wfdb
 from ecgzoo.errors import ConfigError, DataError
 
@@ -68,7 +68,7 @@ def model_inputs(bases: list[Path], spec: InputSpec) -> np.ndarray:
     (the function the training dataset calls)."""
     xs = []
     for base in bases:
-        rec = read_wfdb(base, database="cinc2021", expected_fs=RATES)
+        rec = read_wfdb(base)  # the record checks; the rate is checked by InputSpec.prepare
         xs.append(spec.prepare(rec.signal, rec.fs, lead_names=rec.lead_names).x[0])
     return np.stack(xs).astype(np.float32)
 

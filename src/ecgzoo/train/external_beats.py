@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.config import ExperimentConfig
+from ecgzoo.data import registry
 from ecgzoo.data.arrays import ArraySplit
 from ecgzoo.data.examples.beats import aami_labels
 from ecgzoo.data.examples.input_spec import InputSpec, check_rate
@@ -77,7 +78,7 @@ def evaluate_beat_folder(
     """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
-    if cfg.data.dataset != "mitbih":
+    if registry.get(str(cfg.data.dataset)).task != "beats":
         raise EcgzooError(f"--data FOLDER: {run_folder} is not a beat model")
     if is_tree_run(run_folder):
         from ecgzoo.data.contextset import load_table
