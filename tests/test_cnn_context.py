@@ -55,6 +55,8 @@ def test_model_json_names_its_side_features(ctx_run):
 
     spec = json.loads((ctx_run / "model.json").read_text())
     assert spec["side_features"] == "rr_context" and spec["n_features"] == len(SIDE_FEATURE_NAMES)
+    # training wrote what the model eats, checked against config.yaml when loaded
+    assert spec["input"]["kind"] == "beats" and spec["input"]["side_features"] == "rr_context"
     applied = load_model(ctx_run)
     assert applied.side_feature_set == "rr_context"
     # a run written before model.json named its set: its config says which (derived once,
