@@ -24,13 +24,20 @@ from ecgzoo.data.examples.side_features import (
     CONTEXT_SETS,
     SIDE_FEATURE_NAMES,
     context_rows,
+    features_of_set,
     record_features,
     side_features_at,
 )
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.errors import ConfigError, DataError
 
-__all__ = ["CONTEXT_SETS", "SIDE_FEATURE_NAMES", "context_rows", "side_features_at"]
+__all__ = [
+    "CONTEXT_SETS",
+    "SIDE_FEATURE_NAMES",
+    "context_rows",
+    "features_of_set",
+    "side_features_at",
+]
 
 TABLE_VERSION = 4  # bump when a table's content changes
 
@@ -220,16 +227,3 @@ def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context"
         ctx = side_features_at(peaks, 1.0, feature_set)
         out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
     return out
-
-
-def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
-    """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
-    beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
-    ``examples.beats``) or a context set (:func:`side_features_at`)."""
-    if feature_set in CONTEXT_SETS:
-        return side_features_at(peaks, fs, feature_set)
-    if feature_set == "rr_features":
-        from ecgzoo.data.examples.beats import rr_features
-
-        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
-    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")

@@ -35,11 +35,10 @@ from ecgzoo.data.examples.beats import (
     KACHUEE_FS,
     KACHUEE_SPAN,
     KACHUEE_WINDOW_S,
-    rr_features,
     segment,
 )
 from ecgzoo.data.examples.multilabel import window_of
-from ecgzoo.data.examples.side_features import CONTEXT_SETS, context_rows, side_features_at
+from ecgzoo.data.examples.side_features import CONTEXT_SETS, context_rows, features_of_set
 from ecgzoo.data.examples.windows import prepare_windows
 from ecgzoo.errors import DataError
 
@@ -265,10 +264,8 @@ class InputSpec:
         sample positions (rate 1), exactly as the beat datasets compute them."""
         if self.side_features is None:
             return None
-        peaks = np.asarray(peaks, dtype=np.int64)
-        if self.side_features in CONTEXT_SETS:
-            return side_features_at(peaks, 1.0, self.side_features)
-        return rr_features(peaks, float(fs)).astype(np.float32)
+        rate = 1.0 if self.side_features in CONTEXT_SETS else float(fs)
+        return features_of_set(self.side_features, np.asarray(peaks, dtype=np.int64), rate)
 
     def standardise(self, features: np.ndarray | None) -> np.ndarray | None:
         """Side features as the model takes them: ``(raw - mean) / std`` in float32."""

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.data.examples import beat_context as bc
+from ecgzoo.data.examples.beats import rr_features
+from ecgzoo.errors import ConfigError
 
 
 def record_features(
@@ -60,3 +62,14 @@ def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_contex
     """
     cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
     return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
+
+
+def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
+    beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
+    ``examples.beats``) or a context set (:func:`side_features_at`)."""
+    if feature_set in CONTEXT_SETS:
+        return side_features_at(peaks, fs, feature_set)
+    if feature_set == "rr_features":
+        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
+    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")
