@@ -124,7 +124,7 @@ def model_params_problem(name: str, params: dict[str, Any]) -> str | None:
     """Why ``params`` are not valid hyperparameters of model ``name`` (None when they are):
     unknown or misspelt names (with the valid ones listed) and values of the wrong type."""
     if is_tree_model(name):
-        from ecgzoo.train.trees import tree_params
+        from ecgzoo.models.tree_params import tree_params
 
         try:
             tree_params(params)
