@@ -148,10 +148,15 @@ def parity(model: Any, session: Any, x: np.ndarray, features: np.ndarray | None)
 def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     """Export ``run`` (a run folder or ``pretrained:NAME``) and check parity; returns
     ``{"path", "max_abs_diff", "n_examples"}``. Nothing is left behind when it fails."""
-    from ecgzoo.apply.model import load_model
+    from ecgzoo.train.loaded import load_run
 
-    applied = load_model(run)
-    if applied.kind == "multilabel":  # the wrapper's softmax would be wrong for sigmoid labels
+    applied = load_run(run)  # the checks every command applies
+    if applied.tree:
+        raise ConfigError(f"{run}: a tree model; ONNX export is for torch networks")
+    if applied.input is None:
+        raise ConfigError(f"{run}: models of this dataset take no recording; nothing to export")
+    # the wrapper's softmax would be wrong for sigmoid labels
+    if applied.input.kind == "multilabel":
         raise ConfigError(f"{run}: ONNX export of a multi-label run is not supported yet")
     target = Path(out) if out is not None else onnx_path_for(applied.folder)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,14 +165,14 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     os.close(fd)
     try:
         try:
-            export_model(applied.torch_model, Path(tmp), x, feats)
+            export_model(applied.model, Path(tmp), x, feats)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise EcgzooError(
                 f"{applied.spec.name}: cannot be exported to ONNX ({type(exc).__name__}: {first})"
             ) from None
         session = open_session(Path(tmp))
-        diff = parity(applied.torch_model, session, x, feats)
+        diff = parity(applied.model, session, x, feats)
         if not diff <= PARITY_TOL:
             raise EcgzooError(
                 f"{run}: ONNX Runtime differs from PyTorch by {diff:.2e} (> {PARITY_TOL:g}); "
