@@ -55,14 +55,19 @@ def test_model_json_names_its_side_features(ctx_run):
 
     spec = json.loads((ctx_run / "model.json").read_text())
     assert spec["side_features"] == "rr_context" and spec["n_features"] == len(SIDE_FEATURE_NAMES)
+    # training wrote what the model eats, checked against config.yaml when loaded
+    assert spec["input"]["kind"] == "beats" and spec["input"]["side_features"] == "rr_context"
     applied = load_model(ctx_run)
     assert applied.side_feature_set == "rr_context"
-    # a run written before model.json named its set: its config says which
-    applied.spec = dataclasses.replace(applied.spec, side_features=None)
-    assert applied.side_feature_set == "rr_context"
+    # a run written before model.json named its set: its config says which (derived once,
+    # when the folder is loaded: ecgzoo.data.input_specs.input_spec_for)
+    from ecgzoo.data.input_specs import input_spec_for
+
+    bare = dataclasses.replace(applied.spec, side_features=None, input=None)
+    assert input_spec_for(applied.config.data, bare).side_features == "rr_context"
     data = applied.config.data
     old = data.model_copy(update={"mitbih": data.mitbih.model_copy(update={"rr_context": False})})
-    applied.config = applied.config.model_copy(update={"data": old})
+    applied.input = input_spec_for(old, bare)
     assert applied.side_feature_set == "rr_features"
     peaks = np.array([100, 460, 800, 1190, 1500])
     np.testing.assert_array_equal(

@@ -101,10 +101,13 @@ def test_one_list_of_metric_names_for_engine_configs_and_tune():
     assert search.EPOCH_METRICS is names.EPOCH_METRICS
     assert tasks.VAL_KEYS is names.VAL_KEYS
     # every metric tune offers is logged by some task, and every logged metric can be tuned on
-    logged = {m for classes in names.DATASET_CLASSES.values() for m in names.epoch_metrics(classes)}
-    logged |= {m for metrics in names.MULTILABEL_METRICS.values() for m in metrics}
+    from ecgzoo.data import registry
+
+    fixed = {d: registry.fixed_classes(d) for d in registry.names() if registry.fixed_classes(d)}
+    logged = {m for classes in fixed.values() for m in names.epoch_metrics(classes)}
+    logged |= {m for d in registry.names() for m in (registry.task_metrics(d) or ())}
     assert set(names.EPOCH_METRICS) <= logged
-    for dataset, classes in names.DATASET_CLASSES.items():
+    for dataset, classes in fixed.items():
         for metric in names.epoch_metrics(classes):
             mode = "min" if names.minimised(metric) else "max"
             build_config(

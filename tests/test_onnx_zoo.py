@@ -13,12 +13,13 @@ SMALL = {"rnn": {"hidden": 32, "n_heads": 2}}  # smaller, same operators: a quic
 
 @pytest.fixture(scope="module")
 def real_beats(mitdb_dir):
-    from ecgzoo.apply.signals import beat_inputs
+    from ecgzoo.data.examples.input_spec import InputSpec
     from ecgzoo.data.mitbih import read_record
 
     rec = read_record(mitdb_dir, "208")  # N, V and F beats
-    x, _ = beat_inputs(rec.signal, rec.fs, rec.samples, {"segmentation": "kachuee", "length": 187})
-    return np.ascontiguousarray(x[:48, None, :])
+    kachuee = InputSpec(kind="beats", fs=125.0, length=187, segmentation="kachuee")
+    x = kachuee.prepare(rec.signal, rec.fs, rec.samples).x
+    return np.ascontiguousarray(x[:48])
 
 
 @pytest.mark.slow

@@ -86,7 +86,6 @@ def test_cinc2017_pretrained_never_sees_padding(cinc2017_dir):
     import numpy as np
 
     from ecgzoo.apply.model import load_model
-    from ecgzoo.apply.predict import recording_inputs
     from ecgzoo.data.cinc2017 import load_recordings
     from ecgzoo.data.transforms import multi_crop
     from tests.test_cinc2017_fill import zero_runs
@@ -96,7 +95,7 @@ def test_cinc2017_pretrained_never_sees_padding(cinc2017_dir):
     assert options.fill == "tile" and model.spec.crop_samples
     short = {"A05503": "~", "A04913": "~", "A05447": "N"}  # 10.3 s, 14.2 s, 19.8 s
     signals, _, _ = load_recordings(cinc2017_dir / "training2017", short)
-    x, lengths = recording_inputs(signals, 300.0, options, model.spec, with_lengths=True)
+    x, lengths = model.input.windows(signals, 300.0)
     assert np.all(lengths < model.spec.crop_samples)  # shorter than one crop: all filled
     crops = multi_crop(x, model.spec.crop_samples, 5, lengths)
     assert not zero_runs(x).any() and not zero_runs(crops.reshape(-1, crops.shape[-1])).any()

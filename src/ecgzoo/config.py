@@ -182,9 +182,10 @@ class ExperimentConfig(StrictConfig):
     def _monitor_is_logged(self) -> ExperimentConfig:
         """``train.monitor`` names a metric this task logs, in the right direction; the loss
         fits the task (sigmoid losses for multi-label datasets)."""
-        from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor, loss_problem
+        from ecgzoo.data.registry import fixed_classes
+        from ecgzoo.metrics.names import check_monitor, loss_problem
 
-        classes = DATASET_CLASSES.get(str(self.data.dataset))
+        classes = fixed_classes(str(self.data.dataset))
         problem = check_monitor(
             self.train.monitor, self.train.monitor_mode, classes, str(self.data.dataset)
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ecgzoo.data import registry
 
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -210,9 +212,8 @@ class RhythmWindowsOptions(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows", "kaggle_csv"] = (
-        "mitbih"
-    )
+    # a registered dataset (ecgzoo.data.registry): the built-ins, or one a module registers
+    dataset: str = Field("mitbih", description="a registered dataset (ecgzoo.data.registry)")
     seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
     mitbih: MitbihOptions = MitbihOptions()
     svdb: SvdbOptions = SvdbOptions()
@@ -221,3 +222,10 @@ class DataConfig(StrictConfig):
     rhythm_windows: RhythmWindowsOptions = RhythmWindowsOptions()
     kaggle_train: str | None = Field(None, description="kaggle_csv: path to mitbih_train.csv")
     kaggle_test: str | None = Field(None, description="kaggle_csv: path to mitbih_test.csv")
+
+    @field_validator("dataset")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in registry.names():
+            raise ValueError(f"unknown dataset {value!r} (known: {', '.join(registry.names())})")
+        return value

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecgzoo.data import registry
 from ecgzoo.errors import ConfigError
-
-NAMES = ("mitbih", "cinc2017")
 
 
 def load(name: str, seed: int = 0, **options: Any) -> Any:
-    """Train/val/test examples of database ``name`` (``mitbih`` or ``cinc2017``) as a
-    ``PreparedData`` (``.train.x``, ``.train.y``, ``.class_names`` ...); ``options`` are that
+    """Train/val/test examples of the registered dataset ``name`` (``mitbih``, ``cinc2017``
+    ...; :func:`ecgzoo.data.registry.names`) as a ``PreparedData`` (``.train.x``,
+    ``.train.y``, ``.class_names`` ...); ``options`` are that
     database's config options (``split``, ``segmentation``, ``rr_features``, ``length_s`` ...)."""
     from ecgzoo.config import build_config
     from ecgzoo.data.loading import load_data
 
-    if name not in NAMES:
-        raise ConfigError(f"ecgzoo.datasets.load: unknown database {name!r} ({', '.join(NAMES)})")
-    tree = {"data": {"dataset": name, "seed": seed, name: dict(options)}}
+    if name not in registry.names():
+        known = ", ".join(registry.names())
+        raise ConfigError(f"ecgzoo.datasets.load: unknown database {name!r} ({known})")
+    section = registry.get(name).section
+    section = name if section == "" else section
+    tree: dict = {"data": {"dataset": name, "seed": seed}}
+    if options and section is None:  # options at the top of the data section (kaggle_csv)
+        tree["data"].update(options)
+    elif options:
+        tree["data"][section] = dict(options)
     return load_data(build_config(tree, source="ecgzoo.datasets.load").data)

@@ -3,7 +3,7 @@
 The lead is read in chunks (:meth:`SignalSource.chunks`, 30 minutes plus 10 s of context each
 side), so a 24-hour Holter is never held whole; per chunk the QRS complexes are detected
 (:func:`ecgzoo.apply.detect.detect_qrs`) and the beat windows cut exactly as in training
-(:func:`ecgzoo.apply.signals.beat_inputs`). The side features (the old per-beat RR features or
+(the model's ``InputSpec.beats``). The side features (the old per-beat RR features or
 the label-free ``rr_context``, as the model's ``model.json`` says) need every detected beat of
 the record (record-average RR, +-60-beat irregularity), so the beats are classified once all
 chunks are read. Beats too close to
@@ -21,11 +21,11 @@ import numpy as np
 
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
-from ecgzoo.apply.signals import CHUNK_S, SignalSource, beat_inputs
+from ecgzoo.apply.signals import CHUNK_S, SignalSource
+from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.errors import ConfigError, DataError
 
 UNCLASSIFIED = -1
-MIN_FS = 100.0
 
 
 @dataclass
@@ -62,11 +62,7 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
             f"{model.ref}: trained on {model.spec.n_leads} leads; annotate feeds one lead "
             f"of {source.path}"
         )
-    if source.fs < MIN_FS:
-        raise DataError(
-            f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz needed for QRS "
-            f"detection (model trained at {model.fs:g} Hz)"
-        )
+    check_rate(source.fs, f"{source.path} (QRS detection; model trained at {model.fs:g} Hz)")
 
 
 def annotate_source(
@@ -78,9 +74,8 @@ def annotate_source(
 ) -> Annotation:
     """Detect and classify every beat of one lead of ``source``."""
     check_compatible(model, source)
-    idx = source.lead_index(lead)
-    seg = model.segmentation
-    if seg["segmentation"] == "kachuee":  # its 10 s windows run from the record's start
+    idx = source.lead_index(lead, model.input.leads)
+    if model.input.segmentation == "kachuee":  # its 10 s windows run from the record's start
         chunk_s = source.duration_s + 1.0
     timings = {"read": 0.0, "detect": 0.0, "segment": 0.0, "classify": 0.0}
     peaks_all: list[np.ndarray] = []
@@ -98,7 +93,7 @@ def annotate_source(
         local = local[own]
         t2 = time.perf_counter()
         timings["detect"] += t2 - t1
-        x, kept = beat_inputs(chunk.signal, source.fs, local, seg)
+        x, kept = model.input.beats(chunk.signal, source.fs, local)
         timings["segment"] += time.perf_counter() - t2
         peaks_all.append(local + chunk.start)
         xs.append(x)

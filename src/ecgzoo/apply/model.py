@@ -1,11 +1,13 @@
 """A trained model ready to apply to new recordings, run by PyTorch or ONNX Runtime.
 
-:func:`load_model` accepts a run folder or ``pretrained:NAME``. A *beat* model (trained on
-MIT-BIH or Kaggle beats) classifies heartbeats (:meth:`AppliedModel.predict_beats`); a
-*recording* model (CinC 2017) labels whole recordings (:meth:`AppliedModel.predict_recordings`).
-A *multilabel* model (a 2021 challenge run) gives one sigmoid per scored class for 12-lead
-records (:mod:`ecgzoo.apply.multilabel`). ``engine="onnx"`` runs the ``model.onnx`` written by
-``ecgzoo export`` beside the weights (single-label models only: that graph ends in a softmax).
+:func:`load_model` accepts a run folder or ``pretrained:NAME``. What a model eats is its
+:class:`~ecgzoo.data.examples.input_spec.InputSpec` (``model.json``): a *beat* model (input kind
+``beats``) classifies heartbeats (:meth:`AppliedModel.predict_beats`); a *recording* model
+(``window``) labels whole recordings (:meth:`AppliedModel.predict_recordings`); a *multilabel*
+model (``multilabel``) gives one sigmoid per class for records of named leads
+(:mod:`ecgzoo.apply.multilabel`). Every input goes through ``InputSpec.prepare`` (or its parts).
+``engine="onnx"`` runs the ``model.onnx`` written by ``ecgzoo export`` beside the weights
+(single-label models only: that graph ends in a softmax).
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from ecgzoo.data.examples.input_spec import InputSpec, check_rate, check_signal
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
-BEAT_DATASETS = ("mitbih", "svdb", "kaggle_csv")
-RECORDING_DATASETS = ("cinc2017",)
-MULTILABEL_DATASETS = ("cinc2021",)
+#: what ``AppliedModel.kind`` calls each kind of input (``InputSpec.kind``)
+KIND_OF_INPUT = {"beats": "beat", "window": "recording", "multilabel": "multilabel"}
 
 
 @dataclass
 class AppliedModel:
-    """A loaded model plus everything needed to prepare its inputs."""
+    """A loaded model plus the :class:`InputSpec` that prepares its inputs."""
 
     folder: Path
     ref: str
@@ -36,6 +38,7 @@ class AppliedModel:
     torch_model: Any = None
     onnx_session: Any = None
     meta: dict = field(default_factory=dict)
+    input: InputSpec | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -43,27 +46,8 @@ class AppliedModel:
 
     @property
     def fs(self) -> float:
-        """The signal rate the model expects (before any transform)."""
-        if self.kind == "beat":
-            seg = self.segmentation
-            return float(seg["fs"]) if seg["segmentation"] == "centered" else 360.0
-        if self.kind == "multilabel":
-            return float(self.config.data.cinc2021.fs)
-        return float(self.config.data.cinc2017.fs)
-
-    @property
-    def segmentation(self) -> dict[str, Any]:
-        """How beats are cut (see :func:`ecgzoo.apply.signals.beat_inputs`)."""
-        dataset = self.config.data.dataset
-        opts = getattr(self.config.data, dataset if dataset in ("mitbih", "svdb") else "mitbih")
-        if dataset in ("mitbih", "svdb") and opts.segmentation == "centered":
-            return {
-                "segmentation": "centered",
-                "before_s": float(opts.before_s),
-                "after_s": float(opts.after_s),
-                "fs": float(opts.fs),
-            }
-        return {"segmentation": "kachuee", "length": int(self.spec.n_samples)}
+        """The signal rate the model's input is at (before any transform)."""
+        return float(self.input.fs)
 
     @property
     def uses_rr(self) -> bool:
@@ -71,26 +55,13 @@ class AppliedModel:
 
     @property
     def side_feature_set(self) -> str | None:
-        """``rr_features``, ``rr_context`` or ``None`` (no side input). A run saved before
-        ``model.json`` named its set took what its config says (``rr_features`` unless
-        ``rr_context`` was on)."""
-        if not self.uses_rr:
-            return None
-        if self.spec.side_features:
-            return self.spec.side_features
-        from ecgzoo.data.contextset import context_set
-
-        opts = getattr(self.config.data, str(self.config.data.dataset), None)
-        return context_set(opts) or "rr_features"
+        """``rr_features``, ``rr_context``, ``rr_ratios`` or ``None`` (no side input)."""
+        return self.input.side_features if self.uses_rr else None
 
     def side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at R ``peaks`` (samples at
         ``fs``; all the record's peaks, as the context spans the record), or ``None``."""
-        if self.side_feature_set is None:
-            return None
-        from ecgzoo.data.contextset import features_of_set
-
-        return features_of_set(self.side_feature_set, np.asarray(peaks), fs)
+        return self.input.raw_side_features(peaks, fs) if self.uses_rr else None
 
     def _proba_torch(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
         import torch
@@ -120,9 +91,7 @@ class AppliedModel:
         if self.uses_rr:
             if features is None:
                 raise EcgzooError(f"{self.ref}: this model needs {self.spec.n_features} features")
-            mean = np.asarray(self.spec.feature_mean, dtype=np.float32)
-            std = np.asarray(self.spec.feature_std, dtype=np.float32)
-            feats = ((np.asarray(features, dtype=np.float32) - mean) / std).astype(np.float32)
+            feats = self.input.standardise(features)
         if len(x) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
         if self.engine == "onnx":
@@ -132,25 +101,17 @@ class AppliedModel:
     def predict_beats(self, signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
         """Probabilities for beats at ``peaks`` of a 1-D ``signal`` (mV) at ``fs``; beats too
         close to the ends get a row of NaN."""
-        from ecgzoo.apply.signals import beat_inputs
-
         self._require("beat")
-        x, kept = beat_inputs(signal, fs, peaks, self.segmentation)
-        side = self.side_features(peaks, fs)
-        rr = None if side is None else side[kept]
+        prepared = self.input.prepare(signal, fs, peaks)
         out = np.full((len(peaks), len(self.class_names)), np.nan, dtype=np.float32)
-        out[kept] = self.proba(x, rr)
+        out[prepared.kept] = self.proba(prepared.x, prepared.features)
         return out
 
     def predict_recordings(self, signals: list[np.ndarray], fs: float) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for whole single-lead recordings (mV) at ``fs``."""
-        from ecgzoo.apply.predict import recording_inputs
-
         self._require("recording")
-        x, lengths = recording_inputs(
-            signals, fs, self.config.data.cinc2017, self.spec, with_lengths=True
-        )
-        crop = self.spec.crop_samples
+        x, lengths = self.input.windows(signals, fs)
+        crop = self.input.crop
         if crop and x.shape[-1] > crop:
             from ecgzoo.data.transforms import multi_crop
 
@@ -171,9 +132,8 @@ class AppliedModel:
         signal; a recording model labels the whole signal."""
         if self.kind == "multilabel":
             raise ConfigError(f"{self.ref}: a multi-label 12-lead model; use `ecgzoo predict`")
-        signal = np.asarray(signal, dtype=np.float64)
-        if signal.ndim != 1:
-            raise DataError(f"signal: expected one lead (1-D), got shape {signal.shape}")
+        fs = check_rate(fs, "model.predict: fs")
+        signal = check_signal(signal, "model.predict: signal")
         if self.kind == "recording":
             prob = self.predict_recordings([signal], fs)[0]
             return {"label": self.class_names[int(np.argmax(prob))], "probabilities": prob}
@@ -193,34 +153,26 @@ class AppliedModel:
 
 
 def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
-    """Load a run folder or ``pretrained:NAME`` for applying (``engine``: torch or onnx)."""
-    from ecgzoo.train.runfolder import read_run_config, resolve_run
+    """Load a run folder or ``pretrained:NAME`` for applying (``engine``: torch or onnx),
+    through the one checked loader (:func:`ecgzoo.train.loaded.load_run`)."""
+    from ecgzoo.train.loaded import load_run
 
-    folder = resolve_run(ref)
-    config = read_run_config(folder)
-    dataset = config.data.dataset
-    if dataset in BEAT_DATASETS:
-        kind = "beat"
-    elif dataset in RECORDING_DATASETS:
-        kind = "recording"
-    elif dataset in MULTILABEL_DATASETS:
-        kind = "multilabel"
-        if engine == "onnx":
-            # the exported graph ends in a softmax; a multi-label model needs one sigmoid per label
-            raise ConfigError(f"--engine: onnx is not supported for the multi-label run {folder}")
-    else:
-        raise ConfigError(f"{folder}: models trained on {dataset!r} cannot be applied yet")
-    from ecgzoo.train.runfolder import read_spec
-
-    model = AppliedModel(folder, str(ref), kind, read_spec(folder), config, engine)
+    if engine not in ("torch", "onnx"):
+        raise ConfigError(f"--engine: {engine!r} is not torch or onnx")
+    run = load_run(ref, weights=engine == "torch")
+    kind = KIND_OF_INPUT.get(run.input.kind) if run.input is not None else None
+    if kind is None:
+        raise ConfigError(
+            f"{run.folder}: models trained on {run.config.data.dataset!r} cannot be applied yet"
+        )
+    if kind == "multilabel" and engine == "onnx":
+        # the exported graph ends in a softmax; a multi-label model needs one sigmoid per label
+        raise ConfigError(f"--engine: onnx is not supported for the multi-label run {run.folder}")
+    model = AppliedModel(run.folder, str(ref), kind, run.spec, run.config, engine, input=run.input)
     if engine == "torch":
-        from ecgzoo.train.evaluate import load_trained_model
-
-        model.torch_model, _ = load_trained_model(folder)
-    elif engine == "onnx":
+        model.torch_model = run.model
+    else:
         from ecgzoo.export.onnx import open_session
 
-        model.onnx_session = open_session(folder / "model.onnx", folder)
-    else:
-        raise ConfigError(f"--engine: {engine!r} is not torch or onnx")
+        model.onnx_session = open_session(run.folder / "model.onnx", run.folder)
     return model

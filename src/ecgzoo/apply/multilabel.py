@@ -1,9 +1,10 @@
 """Apply a multi-label 2021 challenge run to 12-lead records (``NAME.hea`` + ``NAME.mat``).
 
-Each record is read as the training reader reads it (wfdb, the challenge's rates only), then
-turned into the model input by the SAME example-stage function training used
-(:func:`ecgzoo.data.examples.multilabel.recording_window`: the run's leads by name, resampled,
-first ``length_s`` seconds or zero-padded, z-scored when the run was). A run trained on random
+Each record is read by the one WFDB reading routine (``read_wfdb``: the header checked against
+its files), then turned into the model input by its ``InputSpec`` (``model.json``), which calls
+the SAME example-stage function training used (:func:`ecgzoo.data.examples.multilabel.window_of`:
+the run's leads by name, resampled, first ``length_s`` seconds or zero-padded, z-scored when the
+run was). A run trained on random
 crops is scored by multi-crop voting, as in evaluation. Binary labels use the per-label
 thresholds chosen on the run's validation split (``model.json``). No ``# Dx:`` line is needed:
 the records are unlabelled input.
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.model import AppliedModel
+from ecgzoo.data.examples.input_spec import InputSpec
+from ecgzoo.data.readers.wfdb_io import read_wfdb
 from ecgzoo.errors import ConfigError, DataError
 
 BATCH_RECORDS = 64  # records prepared and scored at a time (12 x 5000 float32 each at 500 Hz)
@@ -60,14 +63,13 @@ def find_2021_records(folder: Path) -> list[Path]:
     return found
 
 
-def model_inputs(bases: list[Path], options: Any) -> np.ndarray:
-    """``(n, n_leads, samples)`` float32, each record prepared exactly as in training."""
-    from ecgzoo.data.examples.multilabel import recording_window
-    from ecgzoo.data.readers.cinc2021 import RATES
-    from ecgzoo.data.readers.wfdb_io import read_wfdb
-
-    xs = [recording_window(read_wfdb(b, database="cinc2021", expected_fs=RATES), options)[0]
-          for b in bases]  # fmt: skip
+def model_inputs(bases: list[Path], spec: InputSpec) -> np.ndarray:
+    """``(n, n_leads, samples)`` float32, each record prepared by the model's ``InputSpec``
+    (the function the training dataset calls)."""
+    xs = []
+    for base in bases:
+        rec = read_wfdb(base)  # the record checks; the rate is checked by InputSpec.prepare
+        xs.append(spec.prepare(rec.signal, rec.fs, lead_names=rec.lead_names).x[0])
     return np.stack(xs).astype(np.float32)
 
 
@@ -75,7 +77,7 @@ def probabilities(model: AppliedModel, x: np.ndarray) -> np.ndarray:
     """Sigmoid probabilities, by multi-crop voting for a run trained on random crops."""
     from ecgzoo.train.evaluate import predict_proba, predict_proba_multicrop
 
-    crop = model.spec.crop_samples
+    crop = model.input.crop
     if crop and x.shape[-1] > crop:
         return predict_proba_multicrop(model.torch_model, x, crop, 5, multilabel=True)
     return predict_proba(model.torch_model, x, multilabel=True)
@@ -90,11 +92,10 @@ def predict_2021(paths: list[Path], model: AppliedModel) -> MultilabelPrediction
     thresholds = model.spec.thresholds
     if not thresholds or len(thresholds) != len(model.class_names):
         raise DataError(f"{model.folder / 'model.json'}: no per-label thresholds for its classes")
-    options = model.config.data.cinc2021
     probs = []
     for start in range(0, len(paths), BATCH_RECORDS):
         probs.append(
-            probabilities(model, model_inputs(paths[start : start + BATCH_RECORDS], options))
+            probabilities(model, model_inputs(paths[start : start + BATCH_RECORDS], model.input))
         )
     prob = np.concatenate(probs).astype(np.float64)
     binary = prob >= np.asarray(thresholds, dtype=np.float64)[None, :]

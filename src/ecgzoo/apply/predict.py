@@ -3,9 +3,9 @@
 Input: one record, a folder of records, or a zip of them. A zip is never extracted as is: only
 members named ``<record>.hea`` / ``.mat`` / ``.dat`` (bare names, no folders escaping the
 target) are copied into a private temporary folder, removed afterwards. Each recording is
-prepared as in training (``Cinc2017Options``: resampled to ``fs``, z-scored when ``normalise``,
-zero-padded or trimmed to ``length_s``, transformed) and, for a model trained on random crops,
-scored by multi-crop voting. Output: one row per record.
+prepared by the model's ``InputSpec`` (``model.json``), the same code as in training (resampled
+to ``fs``, z-scored when ``normalise``, padded or trimmed to ``length_s``, transformed) and,
+for a model trained on random crops, scored by multi-crop voting. Output: one row per record.
 
 A multi-label 2021 run (:mod:`ecgzoo.apply.multilabel`) reads 12-lead ``.hea`` + ``.mat``
 records instead: one row per record with a probability and a thresholded label per class, and
@@ -28,38 +28,13 @@ import numpy as np
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
+from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.data.safe_zip import PREDICT_LIMITS, extract, open_archive
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")
 # the challenge's own files beside the records: tables, not recordings
 _NOT_RECORDS = frozenset({"REFERENCE.csv", "REFERENCE-v3.csv", "REFERENCE-original.csv"})
-MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
-
-
-def recording_inputs(
-    signals: list[np.ndarray], fs: float, options: Any, spec: Any, *, with_lengths: bool = False
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Model-ready ``(n, leads, samples)`` arrays from 1-D recordings (mV) at ``fs``; with
-    ``with_lengths`` also each one's real positions along the last axis (crop voting)."""
-    from ecgzoo.data import transforms
-    from ecgzoo.data.cinc2017 import axis_lengths, n_samples_for
-
-    if options.transform != "raw" and options.transform != "spectrogram":
-        raise ConfigError(f"data.cinc2017.transform: {options.transform!r} cannot be applied yet")
-    sigs = [transforms.resample(np.asarray(s, dtype=np.float64), fs, options.fs) for s in signals]
-    if options.normalise:
-        sigs = [transforms.normalise(np.asarray(s, dtype=np.float32)[None, :])[0] for s in sigs]
-    x, lengths = transforms.pad_or_trim(
-        [np.asarray(s, dtype=np.float32) for s in sigs], n_samples_for(options), options.fill
-    )
-    x = x[:, None, :]
-    if options.transform == "spectrogram":
-        x = transforms.log_spectrogram(
-            x, options.fs, options.nperseg, options.noverlap, fmax=options.fmax
-        )[:, 0]
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return (x, axis_lengths(options, lengths)) if with_lengths else x
 
 
 @contextmanager
@@ -103,7 +78,7 @@ def predict_records(
     """
     if model.kind == "multilabel":
         if lead is not None:
-            leads = ", ".join(model.config.data.cinc2021.leads)
+            leads = ", ".join(model.input.leads)
             raise ConfigError(
                 f"--lead: a multi-label run reads the leads it was trained on ({leads})"
             )
@@ -159,9 +134,8 @@ def _predict_one(
         raise DataError(
             f"{source.path}: {len(source.lead_names)} lead(s), the model needs {model.spec.n_leads}"
         )
-    if source.fs < MIN_FS:
-        raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
-    idx = source.lead_index(lead)
+    check_rate(source.fs, str(source.path))
+    idx = source.lead_index(lead, model.input.leads)
     signal = source.read(idx, 0, source.n_samples)
     if np.ptp(signal) == 0:
         raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")

@@ -135,14 +135,17 @@ def summarise_scores(per_record: list[dict[str, Any]], class_names: list[str]) -
 
 def reference_beats(record_base: Path, annotator: str = "atr") -> tuple[np.ndarray, np.ndarray]:
     """AAMI beats ``(samples, class index)`` of ``record_base.<annotator>``."""
-    from ecgzoo.data.mitbih import read_beat_annotations
+    from ecgzoo.data.examples.beats import aami_labels
+    from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 
     base = Path(record_base)
     if annotator != "atr":
         from ecgzoo.errors import ConfigError
 
         raise ConfigError(f"--reference: only the 'atr' annotator is supported (got {annotator})")
-    return read_beat_annotations(base.parent, base.name)
+    reader = WfdbFolderReader(base.parent, annotator="atr", require_annotations=True)
+    samples, symbols, _, _ = reader.read_beats(base.name)
+    return aami_labels(samples, symbols)
 
 
 def ec57_exclusions(record_base: Path, fs: float, annotator: str = "atr") -> list[tuple[int, int]]:

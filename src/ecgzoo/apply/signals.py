@@ -1,8 +1,6 @@
 """Reading a user's recording, one lead at a time and in chunks: the seam to the data layer.
 
-This is the small interface ``ecgzoo.apply`` needs from the data layer; when the data layer's
-readers (``ecgzoo.data.readers``) and beat examples (``ecgzoo.data.examples.beats``) land, these
-functions become thin calls into them.
+This is the small interface ``ecgzoo.apply`` needs from the data layer, built on its readers.
 
 - :func:`open_source` opens a WFDB record (``NAME.hea`` or ``NAME``), a CSV file (one column per
   lead, optional header row of lead names) or a NumPy ``.npy`` file (``(n_samples,)`` or
@@ -11,8 +9,8 @@ functions become thin calls into them.
 - :meth:`SignalSource.chunks` yields one lead in chunks (float64 only for one chunk at a time):
   a WFDB record is read with ``wfdb.rdrecord(sampfrom=, sampto=)``, so a 24-hour Holter is
   never held whole.
-- :func:`beat_inputs` turns a chunk and the R peaks found in it into the model's beat inputs
-  with the same segmentation code the training data came from (``ecgzoo.data.examples.beats``).
+
+What a chunk becomes is the model's ``InputSpec`` (``ecgzoo.data.examples.input_spec``).
 """
 
 from __future__ import annotations
@@ -24,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgzoo.data.examples.input_spec import InputSpec, check_rate
+from ecgzoo.data.readers.wfdb_folder import read_signal_file
+from ecgzoo.data.readers.wfdb_io import check_header
 from ecgzoo.errors import DataError
 
 with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warnings
     warnings.simplefilter("ignore")
     import wfdb
 
-LEAD_PREFERENCE: tuple[str, ...] = ("MLII", "II", "V5", "ECG", "ECG1")
 # Chunk length: Pan-Tompkins adapts its thresholds to the signal it is given, and on the 48
 # MIT-BIH records shorter chunks lost beats (FN/FP 1,713/2,167 at 2 min, 1,343/1,667 at 10 min,
 # 1,071/1,361 at 30 min); 30 minutes of one lead as float64 is 5 MiB at 360 Hz.
@@ -72,22 +72,14 @@ class SignalSource:
     def duration_s(self) -> float:
         return self.n_samples / self.fs
 
-    def lead_index(self, lead: str | None) -> int:
-        """The lead named ``lead`` (case-insensitive), else the first of
-        :data:`LEAD_PREFERENCE` present, else lead 0; an unknown ``lead`` raises ``DataError``."""
-        lowered = [n.lower() for n in self.lead_names]
-        if lead is not None:
-            if lead.lower() in lowered:
-                return lowered.index(lead.lower())
-            if lead.isdigit() and int(lead) < len(lowered):
-                return int(lead)
-            raise DataError(
-                f"{self.path}: no lead named {lead!r} (leads: {', '.join(self.lead_names)})"
-            )
-        for name in LEAD_PREFERENCE:
-            if name.lower() in lowered:
-                return lowered.index(name.lower())
-        return 0
+    def lead_index(self, lead: str | None, preference: tuple[str, ...] = ()) -> int:
+        """The lead named ``lead`` (case-insensitive) or numbered, else the first of the
+        model's ``preference`` (its ``InputSpec.leads``) present, else lead 0; an unknown
+        ``lead`` raises ``DataError``."""
+        try:
+            return InputSpec.lead_index_of(self.lead_names, preference, lead)
+        except DataError as exc:
+            raise DataError(f"{self.path}: {exc}") from None
 
     def read(self, lead: int, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` of lead ``lead`` as float64 mV; ``DataError`` names the
@@ -134,93 +126,45 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _check_fs(path: Path, fs: float | None, needed: bool) -> float:
-    if fs is None:
-        if needed:
-            raise DataError(f"{path}: the sampling rate is not in the file: pass --fs")
-        raise DataError(f"{path}: header has no sampling rate")
-    if not np.isfinite(fs) or fs < 50 or fs > 20000:
-        raise DataError(f"{path}: sampling rate {fs} Hz is not plausible for an ECG (50-20000)")
-    return float(fs)
-
-
 def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
-    """Open a recording without reading its samples (CSV/NumPy are read: they are small)."""
+    """Open a recording without reading its samples (CSV/NumPy are read: they are small).
+
+    A WFDB record's header goes through the same checks as every database record
+    (:func:`ecgzoo.data.readers.wfdb_io.check_header`: rate, gains, declared length against
+    the file); CSV and NumPy files through the one plain-signal reader
+    (:func:`ecgzoo.data.readers.wfdb_folder.read_signal_file`). The rate, stated or read, is
+    checked by :func:`ecgzoo.data.examples.input_spec.check_rate`."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".edf", ".bdf"):
         raise DataError(f"{path}: EDF is not supported yet; convert it to WFDB (wfdb.edf2mit)")
-    if suffix == ".csv":
-        return _open_array(path, _read_csv(path), fs)
-    if suffix == ".npy":
+    if suffix in (".csv", ".npy"):
         if not path.is_file():
             raise DataError(f"{path}: file not found")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise DataError(f"{path}: not a NumPy array file ({_first_line(exc)})") from None
-        return _open_array(path, (arr, None), fs)
+        if fs is None:
+            raise DataError(f"{path}: the sampling rate is not in the file: pass --fs")
+        rec = read_signal_file(path, check_rate(fs, str(path)))
+        data = rec.signal
+        if data.shape[0] > data.shape[1]:
+            raise DataError(f"{path}: {data.shape[0]} leads x {data.shape[1]} samples: transposed?")
+        return SignalSource(path, suffix[1:], rec.fs, rec.lead_names, data.shape[1], data)
     base = path.with_suffix("") if suffix in (".hea", ".dat") else path
     hea = Path(f"{base}.hea")
     if not hea.is_file():
         raise DataError(f"{hea}: file not found (expected a WFDB record, .csv or .npy)")
+    header = check_header(base)
+    if fs is not None and abs(float(header.fs) - float(fs)) > 1e-6:
+        raise DataError(f"{hea}: header says {header.fs:g} Hz but --fs {fs} was given")
+    rate = check_rate(header.fs, str(hea))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            header = wfdb.rdheader(str(base))
+            names = list(wfdb.rdheader(str(base)).sig_name or [])
     except Exception as exc:
         raise DataError(f"{hea}: cannot read header ({_first_line(exc)})") from None
-    if fs is not None and header.fs and abs(float(header.fs) - fs) > 1e-6:
-        raise DataError(f"{hea}: header says {header.fs} Hz but --fs {fs} was given")
-    rate = _check_fs(hea, header.fs or fs, needed=False)
-    names = list(header.sig_name or [])
-    if not names or not header.sig_len:
+    if not names:
         raise DataError(f"{hea}: no signal declared (no leads or zero length)")
     return SignalSource(base, "wfdb", rate, names, int(header.sig_len))
-
-
-def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            first = fh.readline()
-        return _parse_csv(path, first)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-
-
-def _parse_csv(path: Path, first: str) -> tuple[np.ndarray, list[str] | None]:
-    names = None
-    skip = 0
-    cells = [c.strip() for c in first.split(",")]
-    try:
-        [float(c) for c in cells]
-    except ValueError:
-        names, skip = cells, 1
-    try:
-        arr = np.loadtxt(
-            path, delimiter=",", skiprows=skip, dtype=np.float32, ndmin=2, encoding="utf-8"
-        )
-    except ValueError as exc:
-        raise DataError(f"{path}: not a numeric CSV ({_first_line(exc)})") from None
-    return arr.T, names
-
-
-def _open_array(
-    path: Path, loaded: tuple[np.ndarray, list[str] | None], fs: float | None
-) -> SignalSource:
-    arr, names = loaded
-    rate = _check_fs(path, fs, needed=True)
-    arr = np.asarray(arr)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: expected a numeric (n_samples,) or (n_leads, n_samples) array")
-    if arr.shape[0] > arr.shape[1]:
-        raise DataError(f"{path}: {arr.shape[0]} leads x {arr.shape[1]} samples: transposed?")
-    names = names or [f"lead{i}" for i in range(arr.shape[0])]
-    return SignalSource(path, path.suffix.lower()[1:], rate, names, arr.shape[1], arr)
 
 
 def find_records(folder: str | Path) -> list[Path]:
@@ -244,28 +188,3 @@ def find_records(folder: str | Path) -> list[Path]:
             )
         by_name[name] = p
     return sorted(found)
-
-
-def beat_inputs(
-    signal: np.ndarray, fs: float, peaks: np.ndarray, segmentation: dict
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, kept)``: the beat windows around ``peaks`` (samples of ``signal`` at ``fs``) cut
-    exactly as the training beats were, and a boolean mask of the peaks that got one.
-
-    ``segmentation``: ``{"segmentation": "centered", "before_s", "after_s", "fs"}`` or
-    ``{"segmentation": "kachuee", "length"}``. Peaks too close to the signal's ends get none.
-    """
-    from ecgzoo.data.examples.beats import segment
-
-    x, keep, _, _ = segment(np.asarray(signal, dtype=np.float64), float(fs), peaks, segmentation)
-    return x, keep
-
-
-MITDB_FOLDER = "mit-bih-arrhythmia-database-1.0.0"
-
-
-def mitdb_folder() -> Path:
-    """The MIT-BIH records' folder, fetched (or found) by ``ecgzoo.data.physionet.fetch``."""
-    from ecgzoo.data.physionet import fetch
-
-    return Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB_FOLDER

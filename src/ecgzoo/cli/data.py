@@ -84,14 +84,14 @@ def data_prepare(
 def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
     """The data section for a database named on the command line, validated."""
     from ecgzoo.config import build_config
-    from ecgzoo.metrics.names import MULTILABEL_METRICS
+    from ecgzoo.data.registry import is_multilabel
 
     dataset = DATASETS[database_name(database)]
     data: dict = {"dataset": dataset}
     if dataset in ("mitbih", "svdb"):
         data[dataset] = {"segmentation": segmentation, "split": split}
     tree: dict = {"data": {**data, "seed": seed}}
-    if dataset in MULTILABEL_METRICS:  # the training defaults must fit the task to validate
+    if is_multilabel(dataset):  # the training defaults must fit the task to validate
         tree["train"] = {"loss": "bce", "monitor": "val_macro_auroc"}
     return build_config(tree, source="options").data
 

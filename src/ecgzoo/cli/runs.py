@@ -166,8 +166,8 @@ def evaluate(
     if data is not None:
         existing_input(data)
     from ecgzoo.metrics.operating_points import OPERATING_POINTS
-    from ecgzoo.train.evaluate import check_data_matches, evaluate_split, load_trained_model
-    from ecgzoo.train.runfolder import read_run_config
+    from ecgzoo.train.evaluate import check_data_matches, evaluate_split
+    from ecgzoo.train.loaded import load_run
 
     if operating_point not in OPERATING_POINTS:
         raise EcgzooError(
@@ -177,7 +177,8 @@ def evaluate(
         raise EcgzooError(f"--accuracy-floor: {accuracy_floor:g} is not between 0 and 1")
     if accuracy_floor is not None and operating_point != "recall":
         raise EcgzooError("--accuracy-floor: applies to --operating-point recall only")
-    cfg = read_run_config(folder)
+    loaded = load_run(run, weights=False)  # the checks every command applies
+    folder, cfg = loaded.folder, loaded.config
     if (
         cfg.model.name == "ensemble"
         and data is None
@@ -212,7 +213,7 @@ def evaluate(
         else:
             print_metrics(metrics, f"{run}: {label}")
         return
-    model, spec = load_trained_model(folder)
+    model, spec = load_run(run).model, loaded.spec
     if data is not None or reference is not None:
         if data is None or reference is None:
             raise EcgzooError("--data and --reference go together")
@@ -220,7 +221,7 @@ def evaluate(
             raise EcgzooError(f"--data: {run} was trained on {cfg.data.dataset}, not cinc2017")
         from ecgzoo.data.cinc2017 import CLASS_NAMES, axis_rate, load_external
 
-        arrays = load_external(data, reference, cfg.data.cinc2017)
+        arrays = load_external(data, reference, cfg.data.cinc2017, spec=loaded.input)
         label = str(data)
         classes, rate = CLASS_NAMES, axis_rate(cfg.data.cinc2017)
     else:
@@ -250,13 +251,11 @@ def evaluate(
 def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> None:
     """``evaluate --operating-point``: weights chosen on the run's validation split."""
     from ecgzoo.data.loading import load_data
-    from ecgzoo.train.evaluate import (
-        check_data_matches,
-        evaluate_at_operating_point,
-        load_trained_model,
-    )
+    from ecgzoo.train.evaluate import check_data_matches, evaluate_at_operating_point
+    from ecgzoo.train.loaded import load_run
 
-    model, spec = load_trained_model(folder)
+    loaded = load_run(folder)
+    model, spec = loaded.model, loaded.spec
     prepared = load_data(cfg.data)
     for name in ("val", split):
         check_data_matches(

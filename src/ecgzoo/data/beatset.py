@@ -22,10 +22,10 @@ from ecgzoo.data.examples.beats import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
     aami_labels,
-    beat_settings,
     beats_from_lead,
     choose_lead,
 )
+from ecgzoo.data.input_specs import beat_input
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.data.splits import intra_patient_split, stratified_holdout, validation_by_group
 from ecgzoo.data.streaming import ordered_map
@@ -165,7 +165,7 @@ def prepare_database(
     """Beats of the records ``options`` names, cached under a key of everything that shapes
     them (the key layout is the pre-reader release's, so earlier MIT-BIH entries still hit)."""
     names = resolve_records(reader, options.records, section)
-    settings = beat_settings(options)
+    settings = beat_input(options).beat_settings()  # what a model trained on them will eat
     params = {
         "prep_version": prep_version,
         "database": database,

@@ -25,6 +25,7 @@ import numpy as np
 from ecgzoo.config import Cinc2017Options
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.cache import cached_arrays
+from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.data.examples.windows import (
     axis_lengths,
     axis_rate,
@@ -33,6 +34,7 @@ from ecgzoo.data.examples.windows import (
     prepare_windows,
     scalogram_step,
 )
+from ecgzoo.data.input_specs import window_input
 from ecgzoo.data.readers.archive import record_folder, records_dir, zip_member_text
 from ecgzoo.data.readers.cinc2017 import (
     CLASS_NAMES,
@@ -81,7 +83,7 @@ def _windows_chunk(job: tuple) -> dict[str, np.ndarray]:
         check_rate(sig, rate, FS, False, display(f"{name}.hea"))
         for (_, name, display), (sig, rate) in zip(jobs, read, strict=True)
     ]
-    x, lengths = prepare_windows(signals, options, FS)
+    x, lengths = window_input(options).windows(signals, FS, "data.cinc2017")  # as models eat
     return {
         "x": x,
         "y": label_index(labels),
@@ -298,12 +300,15 @@ def load_external(
     *,
     resample: bool = False,
     n_workers: int | None = None,
+    spec: InputSpec | None = None,
 ) -> ArraySplit:
     """An external test set in the challenge format, prepared exactly like ``load_cinc2017``.
 
     ``path``: a folder or zip of records; ``reference``: its ``RECORD,LABEL`` file (``None``:
     ``REFERENCE.csv`` inside the folder or zip). ``resample`` accepts headers at rates other
-    than 300 Hz. Examples are sorted by record id; ``groups`` holds the ids.
+    than 300 Hz. Examples are sorted by record id; ``groups`` holds the ids. ``spec``: a trained
+    model's ``InputSpec`` (``evaluate --data``), which then prepares the windows (the same
+    function, with the options the model was trained with).
     """
     path = Path(path)
     if reference is None:
@@ -317,7 +322,10 @@ def load_external(
     signals, labels, ids = load_recordings(
         path, reference, fs=FS, resample=resample, n_workers=n_workers
     )
-    x, lengths = prepare_windows(signals, options, FS)
+    if spec is not None:
+        x, lengths = spec.windows(signals, FS)
+    else:
+        x, lengths = prepare_windows(signals, options, FS)
     return ArraySplit(x, label_index(labels), np.asarray(ids), lengths=lengths)
 
 

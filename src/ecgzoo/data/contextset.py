@@ -20,8 +20,24 @@ import numpy as np
 from ecgzoo.data.cache import cached_arrays
 from ecgzoo.data.examples import beat_context as bc
 from ecgzoo.data.examples.beats import LEAD_PREFERENCE, SYMBOL_TO_CLASS, segment
+from ecgzoo.data.examples.side_features import (
+    CONTEXT_SETS,
+    SIDE_FEATURE_NAMES,
+    context_rows,
+    features_of_set,
+    record_features,
+    side_features_at,
+)
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.errors import ConfigError, DataError
+
+__all__ = [
+    "CONTEXT_SETS",
+    "SIDE_FEATURE_NAMES",
+    "context_rows",
+    "features_of_set",
+    "side_features_at",
+]
 
 TABLE_VERSION = 4  # bump when a table's content changes
 
@@ -180,23 +196,10 @@ def feature_matrix(
     starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
     stops = np.concatenate([starts[1:], [len(group)]])
     for a, b in zip(starts, stops, strict=True):
-        parts = [rr[a:b]]
-        if {"morphology", "median_beat"} & set(groups):
-            parts.append(bc.morphology_features(x[a:b], normalise, groups, r_index))
-        blocks.append(np.concatenate(parts, axis=1))
+        blocks.append(record_features(x[a:b], rr[a:b], groups, normalise, r_index))
     X = np.concatenate(blocks) if blocks else np.zeros((0, len(names)), np.float32)
     scored = y >= 0
     return X[scored].astype(np.float32), y[scored], group[scored], names
-
-
-#: Side features of :func:`side_features`: the normalised RR ratios and the irregularities.
-SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
-#: The label-free context sets a torch beat model can take (``ModelSpec.side_features``):
-#: ``rr_context`` (the default) and ``rr_ratios`` (without the irregularities, an ablation).
-CONTEXT_SETS: dict[str, list[str]] = {
-    "rr_context": SIDE_FEATURE_NAMES,
-    "rr_ratios": list(bc.NORMALISED_RR),
-}
 
 
 def context_set(options: Any) -> str | None:
@@ -224,28 +227,3 @@ def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context"
         ctx = side_features_at(peaks, 1.0, feature_set)
         out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
     return out
-
-
-def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_context") -> np.ndarray:
-    """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
-    samples at ``fs``).
-
-    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``), from peak positions
-    alone: what ``annotate`` feeds such a model from detected peaks, and what
-    :func:`side_features` computes from a record's annotated beats in training.
-    """
-    cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
-    return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
-
-
-def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
-    """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
-    beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
-    ``examples.beats``) or a context set (:func:`side_features_at`)."""
-    if feature_set in CONTEXT_SETS:
-        return side_features_at(peaks, fs, feature_set)
-    if feature_set == "rr_features":
-        from ecgzoo.data.examples.beats import rr_features
-
-        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
-    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")

@@ -12,13 +12,14 @@ import csv
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.splits import stratified_holdout
-from ecgzoo.errors import DataError
+from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.paths import default_file_mode
 
 KAGGLE_LENGTH = 187
@@ -175,3 +176,10 @@ def load_kaggle(
         "counts": counts,
     }
     return data
+
+
+def load_from_config(data: Any, seed: int = 0) -> PreparedData:
+    """The ``kaggle_csv`` dataset of a data config (its ``kaggle_train`` / ``kaggle_test``)."""
+    if not data.kaggle_train or not data.kaggle_test:
+        raise ConfigError("data.kaggle_train and data.kaggle_test are needed for kaggle_csv")
+    return load_kaggle(data.kaggle_train, data.kaggle_test, val_fraction=0.1, seed=seed)

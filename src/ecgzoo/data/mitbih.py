@@ -27,10 +27,10 @@ from ecgzoo.data.examples.beats import (
     RR_FEATURE_NAMES,
     SYMBOL_TO_CLASS,
     aami_labels,
-    beat_settings,
     choose_lead,
     rr_features,
 )
+from ecgzoo.data.input_specs import beat_input
 from ecgzoo.data.readers.mitdb import FOLDER as MITDB_FOLDER
 from ecgzoo.data.readers.mitdb import FS as MITDB_FS
 from ecgzoo.data.readers.mitdb import MitdbReader
@@ -108,7 +108,7 @@ def build_beats(
     """Segment the records named by ``options`` without the cache (see :func:`prepare_beats`)."""
     reader = MitdbReader(db_dir)
     names = beatset.resolve_records(reader, options.records, SECTION)
-    return beatset.build_arrays(reader, names, beat_settings(options), workers or 1)
+    return beatset.build_arrays(reader, names, beat_input(options).beat_settings(), workers or 1)
 
 
 def prepare_beats(

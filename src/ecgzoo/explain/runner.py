@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from ecgzoo.data import registry
 from ecgzoo.errors import EcgzooError
 from ecgzoo.explain.gradcam import (
     compute_gradcam,
@@ -39,134 +41,11 @@ from ecgzoo.explain.gradcam import (
 from ecgzoo.explain.summary import summary_markdown
 
 _SLUGS = {"~": "noisy"}
-_BEAT_RE = re.compile(r"^(\d+):(\d+)$")
-_BEAT_TOLERANCE_S = 0.5
-MITDB_FS = 360.0
 
 
 def _slug(text: str) -> str:
     text = _SLUGS.get(text, text)
     return re.sub(r"[^A-Za-z0-9_\-]", lambda m: f"x{ord(m.group()):02x}", text)
-
-
-# --------------------------------------------------------------------------- loading records
-
-
-class _Examples:
-    """Inputs to explain: ``x`` ``(n, leads, samples)``, labels, ids, real lengths, features."""
-
-    def __init__(self, x, y, ids, lengths, features=None, extra=None):
-        self.x = np.asarray(x, dtype=np.float32)
-        self.y = np.asarray(y, dtype=np.int64)
-        self.ids = list(ids)
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.features = features
-        self.extra = extra or [{} for _ in self.ids]
-
-
-def _trailing_zero_lengths(x: np.ndarray) -> np.ndarray:
-    """Real samples of each example: everything up to the last non-zero sample (any lead)."""
-    nonzero = np.any(x != 0, axis=1)  # (n, samples)
-    last = x.shape[-1] - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
-
-
-def _cinc2017_examples(options, records: list[str], root: Path | None) -> _Examples:
-    from ecgzoo.data import cinc2017
-
-    root = Path(root) if root is not None else _fetch_cinc2017()
-    source = cinc2017.training_source(root)
-    ref, _ = cinc2017.reference_for(options.labels, root, source)
-    unknown = [r for r in records if r not in ref]
-    if unknown:
-        raise EcgzooError(
-            f"unknown record {unknown[0]!r}: not a challenge-2017 record "
-            f"(names look like A00001; {len(ref)} records in {root})"
-        )
-    split = cinc2017.load_external(source, {r: ref[r] for r in records}, options)
-    order = {r: i for i, r in enumerate(split.groups.tolist())}
-    idx = np.array([order[r] for r in records])
-    seconds = cinc2017.record_lengths(source, records)
-    fs = float(options.fs)
-    real = np.minimum(np.rint(seconds * fs).astype(np.int64), cinc2017.n_samples_for(options))
-    lengths = cinc2017.axis_lengths(options, real)
-    return _Examples(split.x[idx], split.y[idx], records, lengths)
-
-
-def _fetch_cinc2017() -> Path:
-    from ecgzoo.data import cinc2017
-    from ecgzoo.data.physionet import fetch
-
-    return Path(fetch(*cinc2017.DATABASE, progress=False))
-
-
-def _parse_mitbih(spec: str) -> tuple[str, int | None]:
-    match = _BEAT_RE.match(spec)
-    if match:
-        return match.group(1), int(match.group(2))
-    return spec, None
-
-
-def _mitbih_examples(
-    options, records: list[str], root: Path | None, beats_per_class: int
-) -> _Examples:
-    from ecgzoo.data import mitbih
-    from ecgzoo.data.contextset import context_set, side_features
-
-    db_dir = Path(root) if root is not None else mitbih.default_db_dir()
-    available = set(mitbih.list_records(db_dir))
-    xs, ys, ids, feats, extra = [], [], [], [], []
-    for spec in records:
-        name, sample = _parse_mitbih(spec)
-        if name not in available:
-            raise EcgzooError(
-                f"unknown record {spec!r}: not an MIT-BIH record (use 100, or 100:SAMPLE for "
-                "one beat)"
-            )
-        beats = mitbih.prepare_beats(db_dir, options.model_copy(update={"records": [name]}))
-        peaks, labels = beats["sample"], beats["y"]
-        context = context_set(options)
-        side = side_features(beats, context) if context else beats["rr"]
-        if sample is not None:
-            if len(peaks) == 0:
-                raise EcgzooError(f"unknown record {spec!r}: record {name} has no kept beats")
-            i = int(np.argmin(np.abs(peaks - sample)))
-            if abs(int(peaks[i]) - sample) > _BEAT_TOLERANCE_S * MITDB_FS:
-                raise EcgzooError(
-                    f"unknown record {spec!r}: no beat of record {name} within "
-                    f"{_BEAT_TOLERANCE_S} s of sample {sample} (nearest R peak: {int(peaks[i])})"
-                )
-            chosen = [i]
-        else:
-            chosen = []
-            for c in np.unique(labels):
-                members = np.flatnonzero(labels == c)
-                k = min(beats_per_class, len(members))
-                picks = np.unique(np.round(np.linspace(0, len(members) - 1, k)).astype(int))
-                chosen.extend(members[picks].tolist())
-            chosen.sort()
-        for i in chosen:
-            xs.append(beats["x"][i])
-            ys.append(int(labels[i]))
-            ids.append(f"{name}_s{int(peaks[i])}")
-            feats.append(side[i])
-            extra.append({"mitbih_record": name, "r_peak_sample_360hz": int(peaks[i])})
-    x = np.stack(xs)[:, None, :].astype(np.float32)
-    uses = options.rr_features or options.rr_context
-    features = np.stack(feats).astype(np.float32) if uses else None
-    return _Examples(x, ys, ids, _trailing_zero_lengths(x), features, extra)
-
-
-def _run_config(folder: Path, class_names: list[str]):
-    from ecgzoo.config import ExperimentConfig
-    from ecgzoo.train.evaluate import CHALLENGE_CLASSES
-    from ecgzoo.train.runfolder import read_run_config
-
-    if (folder / "config.yaml").is_file():
-        return read_run_config(folder)
-    # A pretrained folder without its config: the dataset follows from the classes.
-    dataset = "cinc2017" if list(class_names) == CHALLENGE_CLASSES else "mitbih"
-    return ExperimentConfig.model_validate({"data": {"dataset": dataset}})
 
 
 # --------------------------------------------------------------------------- explain_run
@@ -219,48 +98,44 @@ def explain_run(
     ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
     """
     from ecgzoo.explain.overlay import filler_name, plot_signal_cam, plot_spectrogram_cam
-    from ecgzoo.train.evaluate import (
-        load_trained_model,
-        predict_inputs,
-        predict_proba,
-        standardise_features,
-    )
-    from ecgzoo.train.runfolder import atomic_write_text, resolve_run, write_json
+    from ecgzoo.train.evaluate import predict_inputs, predict_proba
+    from ecgzoo.train.loaded import load_run
+    from ecgzoo.train.runfolder import atomic_write_text, write_json
 
     records = [str(r) for r in records]
     if not records:
         raise EcgzooError("explain: name at least one record")
-    folder = resolve_run(run)
+    loaded = load_run(run)  # the checks every command applies (classes, finite weights)
+    folder, model, spec, config = loaded.folder, loaded.model, loaded.spec, loaded.config
     out_dir = writable_dir(Path(out_dir))  # before the Grad-CAM work, not after it
-    model, spec = load_trained_model(folder)
     names = list(spec.class_names)
     if classes is not None:
         bad = [c for c in classes if c not in names]
         if bad:
             raise EcgzooError(f"unknown class {bad[0]!r} (the run's classes: {', '.join(names)})")
-    config = _run_config(folder, names)
     dataset = config.data.dataset
-    if dataset == "cinc2017":
-        ex = _cinc2017_examples(config.data.cinc2017, records, root)
-    elif dataset == "mitbih":
-        if beats_per_class < 1:
-            raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
-        ex = _mitbih_examples(config.data.mitbih, records, root, beats_per_class)
-    else:
-        raise EcgzooError(f"explain: runs trained on {dataset!r} have no named records to read")
+    if loaded.tree:
+        raise EcgzooError(f"explain: {run} is a tree model (Grad-CAM needs a network)")
+    if beats_per_class < 1:
+        raise EcgzooError(f"beats_per_class must be at least 1 (got {beats_per_class})")
+    # the dataset reads its named records, prepared by the model's InputSpec
+    ex = registry.get(dataset).named_examples(
+        config.data, loaded.input, records, root, beats_per_class=beats_per_class
+    )
     if ex.x.shape[1:] != (spec.n_leads, spec.n_samples):
         raise EcgzooError(
             f"{folder}: records prepared as {ex.x.shape[1:]} but the model expects "
             f"({spec.n_leads}, {spec.n_samples})"
         )
 
-    feats = standardise_features(ex.features, spec)
+    feats = loaded.input.standardise(ex.features)
+    feats = None if feats is None else torch.from_numpy(feats)
     # the probabilities `predict` and `evaluate` report (crop voting for a model trained on
     # crops); the Grad-CAM map itself explains one pass over the whole input (`one_pass`)
     prob = predict_inputs(model, spec, ex.x, feats, ex.lengths)
     one_pass = predict_proba(model, ex.x, feats)
     voted = bool(spec.crop_samples) and ex.x.shape[-1] > spec.crop_samples
-    fill = config.data.cinc2017.fill if dataset == "cinc2017" else "zero"
+    fill = loaded.input.fill
     pred = prob.argmax(axis=1)
     pairs: list[tuple[int, int]] = []
     for i in range(len(ex.ids)):

@@ -126,35 +126,18 @@ def run_session(
 
 
 def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model-ready real inputs ``(x, standardised features)`` for the parity check."""
-    if applied.kind == "beat":
-        from ecgzoo.apply.signals import beat_inputs, mitdb_folder
-        from ecgzoo.data.mitbih import read_record
+    """Model-ready real inputs ``(x, standardised features)`` for the parity check: the example
+    records of the run's dataset (``DatasetSpec.example_records``), prepared by the model's
+    ``InputSpec``."""
+    from ecgzoo.data import registry
 
-        rec = read_record(mitdb_folder(), "100")
-        x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, applied.segmentation)
-        side = applied.side_features(rec.samples, rec.fs)  # the set model.json names
-        feats = None if side is None else side[kept][:n]
-        x = x[:n, None, :]
-    else:
-        from ecgzoo.apply.predict import recording_inputs
-        from ecgzoo.apply.signals import open_source
-        from ecgzoo.data.physionet import fetch
-
-        folder = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"
-        sigs = []
-        names = (folder / "RECORDS").read_text().split()[:4]
-        for name in names:
-            src = open_source(folder / name)
-            sigs.append(src.read(0, 0, src.n_samples))
-        x = recording_inputs(sigs, 300.0, applied.config.data.cinc2017, applied.spec)
-        if applied.spec.crop_samples and x.shape[-1] > applied.spec.crop_samples:
-            x = np.ascontiguousarray(x[..., : applied.spec.crop_samples])
-        feats = None
-    if feats is not None:
-        mean = np.asarray(applied.spec.feature_mean, dtype=np.float32)
-        std = np.asarray(applied.spec.feature_std, dtype=np.float32)
-        feats = ((feats - mean) / std).astype(np.float32)
+    spec = applied.input
+    dataset = registry.get(str(applied.config.data.dataset))
+    ex = dataset.named_examples(applied.config.data, spec, beats_per_class=n)
+    x = ex.x[:n]
+    if spec.crop and x.shape[-1] > spec.crop:
+        x = x[..., : spec.crop]
+    feats = None if ex.features is None else spec.standardise(ex.features[:n])
     return np.ascontiguousarray(x, dtype=np.float32), feats
 
 
@@ -232,10 +215,15 @@ def write_metadata(path: Path, meta: dict[str, str]) -> None:
 def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     """Export ``run`` (a run folder or ``pretrained:NAME``) and check parity; returns
     ``{"path", "max_abs_diff", "n_examples"}``. Nothing is left behind when it fails."""
-    from ecgzoo.apply.model import load_model
+    from ecgzoo.train.loaded import load_run
 
-    applied = load_model(run)
-    if applied.kind == "multilabel":  # the wrapper's softmax would be wrong for sigmoid labels
+    applied = load_run(run)  # the checks every command applies
+    if applied.tree:
+        raise ConfigError(f"{run}: a tree model; ONNX export is for torch networks")
+    if applied.input is None:
+        raise ConfigError(f"{run}: models of this dataset take no recording; nothing to export")
+    # the wrapper's softmax would be wrong for sigmoid labels
+    if applied.input.kind == "multilabel":
         raise ConfigError(f"{run}: ONNX export of a multi-label run is not supported yet")
     target = Path(out) if out is not None else onnx_path_for(applied.folder)
     if target.is_dir():  # before the export's work, not at the final rename
@@ -251,14 +239,14 @@ def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     os.close(fd)
     try:
         try:
-            export_model(applied.torch_model, Path(tmp), x, feats)
+            export_model(applied.model, Path(tmp), x, feats)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise EcgzooError(
                 f"{applied.spec.name}: cannot be exported to ONNX ({type(exc).__name__}: {first})"
             ) from None
         session = open_session(Path(tmp))
-        diff = parity(applied.torch_model, session, x, feats)
+        diff = parity(applied.model, session, x, feats)
         if not diff <= PARITY_TOL:
             raise EcgzooError(
                 f"{run}: ONNX Runtime differs from PyTorch by {diff:.2e} (> {PARITY_TOL:g}); "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ecgzoo.data import registry
+
 #: Aggregate validation metrics logged every epoch as ``val_<key>``.
 VAL_KEYS: tuple[str, ...] = (
     "accuracy",
@@ -19,12 +21,6 @@ VAL_KEYS: tuple[str, ...] = (
 #: Classes of the AAMI EC57 beat task (MIT-BIH, Kaggle CSV) and of the CinC 2017 rhythm task.
 AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 CHALLENGE_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
-#: Class names of the datasets whose classes are fixed before any data is read.
-DATASET_CLASSES: dict[str, tuple[str, ...]] = {
-    "mitbih": AAMI_CLASSES,
-    "kaggle_csv": AAMI_CLASSES,
-    "cinc2017": CHALLENGE_CLASSES,
-}
 #: The plain (unweighted) loss of a fixed training subset, scored like ``val_loss`` (eval mode,
 #: no augmentation) each epoch: the training curve comparable with validation.
 PLAIN_TRAIN_LOSS = "train_eval_loss"
@@ -49,13 +45,6 @@ EPOCH_METRICS: tuple[str, ...] = (
 )
 #: Aggregate validation metrics of multi-label tasks, logged every epoch as ``val_<key>``.
 MULTILABEL_KEYS: tuple[str, ...] = ("macro_auroc", "macro_auprc", "macro_f1", "micro_f1")
-_MULTILABEL_GENERIC = tuple(f"val_{k}" for k in MULTILABEL_KEYS) + ("val_loss", "train_loss")
-#: Multi-label datasets and what their task logs every epoch (the 2021 records add the
-#: challenge score, which needs the 2021 scored classes).
-MULTILABEL_METRICS: dict[str, tuple[str, ...]] = {
-    "cinc2021": _MULTILABEL_GENERIC + ("val_challenge_score",),
-    "rhythm_windows": _MULTILABEL_GENERIC,
-}
 
 
 def class_metric(class_name: str) -> str:
@@ -66,8 +55,9 @@ def class_metric(class_name: str) -> str:
 def epoch_metrics(class_names: Sequence[str] | None, dataset: str | None = None) -> tuple[str, ...]:
     """The quality metrics logged every epoch for a task with ``class_names`` (None: unknown
     classes, the metrics every task logs); a multi-label ``dataset`` logs its own list."""
-    if dataset in MULTILABEL_METRICS:
-        return MULTILABEL_METRICS[dataset]
+    own = registry.task_metrics(dataset)  # a multi-label dataset's own list
+    if own is not None:
+        return own
     names = list(GENERIC)
     if class_names is None:
         return tuple(names)
@@ -93,7 +83,7 @@ def check_monitor(
     for multi-label datasets, which log aggregates only.
     """
     known = epoch_metrics(class_names, dataset)
-    multilabel = dataset in MULTILABEL_METRICS
+    multilabel = registry.is_multilabel(dataset)
     if metric not in known:
         if (
             class_names is None
@@ -121,7 +111,7 @@ def check_monitor(
 def loss_problem(dataset: str, loss: str, balanced_sampling: bool = False) -> str | None:
     """Why ``loss`` does not fit ``dataset`` (None when it does): sigmoid losses (``bce``,
     ``weighted_bce``) for multi-label datasets, softmax ones for the others."""
-    multilabel = dataset in MULTILABEL_METRICS
+    multilabel = registry.is_multilabel(dataset)
     sigmoid = loss in ("bce", "weighted_bce")
     if multilabel and not sigmoid:
         return f"train.loss: {dataset} is multi-label: use bce or weighted_bce (not {loss})"

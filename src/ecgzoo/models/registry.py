@@ -160,7 +160,7 @@ def model_params_problem(name: str, params: dict[str, Any], light: bool = False)
         names = declared_params(name)
         return None if names is None else _unknown_param(name, params, names)
     if is_tree_model(name):
-        from ecgzoo.train.trees import tree_params
+        from ecgzoo.models.tree_params import tree_params
 
         try:
             tree_params(params)

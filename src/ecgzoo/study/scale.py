@@ -94,12 +94,13 @@ def point_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 def check_sweep_metric(base: ExperimentConfig, grid: ScaleGrid) -> None:
     """Refuse a grid ``metric`` the base config's task does not report (one line)."""
-    from ecgzoo.metrics.names import DATASET_CLASSES, check_monitor, minimised
+    from ecgzoo.data.registry import fixed_classes
+    from ecgzoo.metrics.names import check_monitor, minimised
 
     dataset = base.data.dataset
     metric = f"val_{grid.metric}"
     why = check_monitor(
-        metric, "min" if minimised(metric) else "max", DATASET_CLASSES.get(dataset), dataset
+        metric, "min" if minimised(metric) else "max", fixed_classes(dataset), dataset
     )
     if why is not None:
         raise ConfigError(f"grid metric: {grid.metric!r} is not reported by this task ({why})")

@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
+from ecgzoo.data.input_specs import saved_input
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters, model_class
 from ecgzoo.train.callbacks import (
@@ -140,7 +141,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
     if data.n_features:
         feats = np.asarray(data.train.features, dtype=np.float64)
         feature_mean, feature_std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
-    return ModelSpec(
+    spec = ModelSpec(
         name=config.model.name,
         params=dict(config.model.params),
         n_leads=data.n_leads,
@@ -155,6 +156,8 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         multilabel=bool(data.meta.get("multilabel")),
         side_features=data.meta.get("side_features") if data.n_features else None,
     )
+    spec.input = saved_input(config.data, spec)  # what the model eats, for every later use
+    return spec
 
 
 def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):

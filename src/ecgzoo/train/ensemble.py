@@ -63,7 +63,7 @@ def test_split_config(config: Any) -> dict[str, Any]:
 def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
     """Each member's ``(specs, configs)``, after checking that they can be averaged; the first
     disagreement is one line naming the member and the field."""
-    from ecgzoo.train.runfolder import read_run_config, read_spec
+    from ecgzoo.train.loaded import load_run
     from ecgzoo.train.trees import is_tree_run
 
     if len(folders) < 2:
@@ -74,8 +74,9 @@ def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
     for folder in folders:
         if is_tree_run(folder):
             raise EcgzooError(f"{folder}: a tree model; ensembles join torch runs")
-        specs.append(read_spec(folder))
-        configs.append(read_run_config(folder))
+        member = load_run(folder, weights=False)  # the checks every command applies
+        specs.append(member.spec)
+        configs.append(member.config)
         if specs[-1].name == "ensemble":
             raise EcgzooError(f"{folder}: already an ensemble; join its members instead")
     first, first_split = specs[0], test_split_config(configs[0])

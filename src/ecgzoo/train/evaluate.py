@@ -14,7 +14,7 @@ from ecgzoo.errors import DataError
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.predict import predict_proba
 from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
-from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
+from ecgzoo.train.runfolder import ModelSpec, check_finite_weights, load_weights, read_spec
 from ecgzoo.train.voting import vote_proba
 
 AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
@@ -105,6 +105,7 @@ def load_trained_model(
     weights_path = folder / "model.safetensors"
     weights = load_weights(weights_path)
     check_weights(model.state_dict(), weights, spec_path, weights_path)
+    check_finite_weights(weights, weights_path)
     model.load_state_dict(weights)
     model.to(device or torch.device("cpu")).eval()
     return model, spec

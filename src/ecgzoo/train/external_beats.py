@@ -2,7 +2,8 @@
 
 Reference beats come from each record's ``.atr`` (AAMI classes, as for MIT-BIH); the record may
 be at any sampling rate (the beats are resampled exactly as the model's training beats were);
-the lead is chosen by name (``lead``) or MLII, else V5, else the first. The output has the
+the lead is chosen by name (``lead``) or by the model's lead preference (MLII, else V5, else the
+first). Every beat goes through the model's ``InputSpec`` (``model.json``). The output has the
 same metrics (and AAMI EC57 table) as the built-in splits, plus the per-record S/V counts and
 the records that could not be read.
 """
@@ -15,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.config import ExperimentConfig
+from ecgzoo.data import registry
 from ecgzoo.data.arrays import ArraySplit
-from ecgzoo.data.examples.beats import LEAD_PREFERENCE, aami_labels, segment_beats
+from ecgzoo.data.examples.beats import aami_labels
+from ecgzoo.data.examples.input_spec import InputSpec, check_rate
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
@@ -28,42 +31,43 @@ def _folder(data: Path) -> Path:
     return data
 
 
-def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit, list[str]]:
-    """Beats of every record of ``folder`` cut as ``options`` (a trained run's beat options)."""
+def cnn_beats(folder: Path, spec: InputSpec, lead: str | None) -> tuple[ArraySplit, list[str]]:
+    """Beats of every record of ``folder`` prepared by the model's ``InputSpec`` (the cut and
+    side features of its training beats); records that cannot be read are listed, not scored."""
     reader = WfdbFolderReader(_folder(folder), annotator="atr", require_annotations=True)
-    from ecgzoo.data.contextset import context_set, side_features_at
-
-    context = context_set(options)
     xs, ys, groups, feats, skipped = [], [], [], [], []
     for i, name in enumerate(reader.list_records()):
         try:
             rec = reader.read(name)
+            check_rate(rec.fs, f"{folder / name}.hea")
         except DataError as exc:
             skipped.append(str(exc))
             continue
         if lead is not None and lead.lower() not in [n.lower() for n in rec.lead_names]:
             raise ConfigError(f"--lead: {folder / name}.hea has no lead named {lead!r}")
-        channel = rec.lead_index([lead] if lead else list(LEAD_PREFERENCE))
+        channel = spec.lead_index(rec.lead_names, lead)
         samples, labels = aami_labels(rec.beat_samples, rec.beat_symbols)
         inside = samples < rec.n_samples
         samples, labels = samples[inside], labels[inside]
         if len(samples) < 2:
             skipped.append(f"{name}: fewer than two AAMI beats")
             continue
-        x, rr, kept = segment_beats(rec.signal[channel], rec.fs, samples, options)
-        if context is not None:  # label-free RR context of the record's beats, as in training
-            rr = side_features_at(samples, rec.fs, context)[kept]
-        xs.append(x)
-        ys.append(labels[kept])
-        groups.append(np.full(len(kept), i, dtype=np.int64))
-        feats.append(rr)
+        try:
+            prepared = spec.prepare(rec.signal[channel], rec.fs, samples)
+        except DataError as exc:
+            skipped.append(f"{folder / name}: {exc}")
+            continue
+        xs.append(prepared.x)
+        ys.append(labels[prepared.kept])
+        groups.append(np.full(int(prepared.kept.sum()), i, dtype=np.int64))
+        feats.append(prepared.features)
     if not xs:
         raise DataError(f"{folder}: no record with annotated beats could be read")
     split = ArraySplit(
-        np.concatenate(xs)[:, None, :],
+        np.concatenate(xs),
         np.concatenate(ys),
         np.concatenate(groups),
-        np.concatenate(feats) if options.rr_features or context is not None else None,
+        None if spec.side_features is None else np.concatenate(feats),
     )
     return split, skipped
 
@@ -74,7 +78,7 @@ def evaluate_beat_folder(
     """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
-    if cfg.data.dataset != "mitbih":
+    if registry.get(str(cfg.data.dataset)).task != "beats":
         raise EcgzooError(f"--data FOLDER: {run_folder} is not a beat model")
     if is_tree_run(run_folder):
         from ecgzoo.data.contextset import load_table
@@ -85,10 +89,11 @@ def evaluate_beat_folder(
         metrics = evaluate_tree_table(run_folder, cfg.data.mitbih, table)
         metrics["skipped"] = [str(s) for s in table["skipped"]]
         return metrics
-    from ecgzoo.train.evaluate import evaluate_split, load_trained_model
+    from ecgzoo.train.evaluate import evaluate_split
+    from ecgzoo.train.loaded import load_run
 
-    model, spec = load_trained_model(run_folder)
-    split, skipped = cnn_beats(data, cfg.data.mitbih, lead)
-    metrics, _ = evaluate_split(model, spec, split)
+    run = load_run(run_folder)
+    split, skipped = cnn_beats(data, run.input, lead)
+    metrics, _ = evaluate_split(run.model, run.spec, split)
     metrics["skipped"] = skipped
     return metrics

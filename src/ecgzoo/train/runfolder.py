@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
+from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.errors import DataError
 from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
     PRETRAINED_DIR,
@@ -52,6 +53,9 @@ class ModelSpec:
     # or "rr_context" (label-free RR context, data.contextset); None: an older run, whose
     # n_features > 0 always meant "rr_features"
     side_features: str | None = None
+    # what the model eats (ecgzoo.data.examples.input_spec.InputSpec.to_json); None: a run saved
+    # before model.json carried it, derived from its config.yaml when loaded
+    input: dict[str, Any] | None = None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -99,9 +103,18 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def check_finite_weights(state_dict: dict[str, torch.Tensor], where: Path | str) -> None:
+    """``DataError`` naming ``where`` and the first tensor holding NaN or infinite values: such
+    weights are never saved and never loaded (they score as a broken model silently would)."""
+    for key, tensor in state_dict.items():
+        if torch.is_floating_point(tensor) and not bool(torch.isfinite(tensor).all()):
+            raise DataError(f"{where}: tensor {key!r} holds NaN or infinite values; refused")
+
+
 def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
-    """Save a state dict as safetensors, atomically."""
+    """Save a state dict as safetensors, atomically; non-finite weights are refused."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    check_finite_weights(tensors, path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -208,6 +221,15 @@ def read_spec(folder: Path) -> ModelSpec:
     for key, ok in checks.items():
         if key in tree and not ok(tree[key]):
             raise DataError(f"{path}: {key}: invalid value {tree[key]!r}")
+    for key in ("feature_mean", "feature_std", "thresholds"):
+        values = tree.get(key) or []
+        if not isinstance(values, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in values
+        ):
+            raise DataError(f"{path}: {key}: expected finite numbers")
+    if tree.get("input") is not None:
+        InputSpec.from_json(tree["input"], str(path))  # refuses a malformed description
     return ModelSpec(**tree)
 
 

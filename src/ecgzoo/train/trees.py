@@ -33,28 +33,14 @@ from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
 from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.data.examples.beats import CLASS_NAMES
+from ecgzoo.data.input_specs import saved_input
 from ecgzoo.data.splits import DS1, DS2, PACED
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.models.tree_params import tree_params
 from ecgzoo.train.evaluate import score_predictions
 from ecgzoo.train.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
 
 TREE_MODEL = "lightgbm"
-DEFAULTS: dict[str, Any] = {
-    "folds": 5,
-    "n_estimators": 400,
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_child_samples": 100,
-    "feature_fraction": 0.7,
-    "bagging_fraction": 0.7,
-    "lambda_l2": 1.0,
-    "class_weight_power": 0.5,
-    "early_stopping": 40,
-    "max_n_per_record": 800,
-    "max_bin": 63,
-    "tune_priors": True,
-    "n_jobs": 2,
-}
 
 
 @dataclass
@@ -63,14 +49,6 @@ class TreeResult:
 
     run_dir: Path
     metrics: dict[str, Any]
-
-
-def tree_params(params: dict[str, Any]) -> dict[str, Any]:
-    """``model.params`` over :data:`DEFAULTS`; an unknown key is a ``ConfigError``."""
-    unknown = sorted(set(params) - set(DEFAULTS) - {"class_weights", "feature_names"})
-    if unknown:
-        raise ConfigError(f"model.params: unknown lightgbm option(s) {', '.join(unknown)}")
-    return {**DEFAULTS, **params}
 
 
 def protocol_records(options: Any) -> tuple[list[str], list[str] | None]:
@@ -323,6 +301,7 @@ def train_trees(
         class_names=list(CLASS_NAMES),
         sampling_rate=CONTEXT_FS,
     )
+    spec.input = saved_input(config.data, spec, tree=True)
     write_spec(run_dir, spec)
     atomic_write_text(run_dir / "config.yaml", dump_config(config))
     metrics = {

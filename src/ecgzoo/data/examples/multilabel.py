@@ -21,16 +21,21 @@ from ecgzoo.errors import DataError
 
 def select_leads(record: Record, names: list[str]) -> np.ndarray:
     """Rows of ``record.signal`` for the leads ``names`` (case-insensitive), in that order."""
-    lowered = [n.lower() for n in record.lead_names]
+    return _rows(record.signal, record.lead_names, names, _where(record))
+
+
+def _where(record: Record) -> str:
+    return f"{record.database} record {record.name}"
+
+
+def _rows(signal: np.ndarray, lead_names: list[str], names: list[str], where: str) -> np.ndarray:
+    lowered = [n.lower() for n in lead_names]
     rows = []
     for name in names:
         if name.lower() not in lowered:
-            raise DataError(
-                f"{record.database} record {record.name}: no lead {name} "
-                f"(it has {', '.join(record.lead_names)})"
-            )
+            raise DataError(f"{where}: no lead {name} (it has {', '.join(lead_names)})")
         rows.append(lowered.index(name.lower()))
-    return record.signal[rows]
+    return signal[rows]
 
 
 def recording_window(record: Record, options: Any) -> tuple[np.ndarray, int]:
@@ -38,8 +43,18 @@ def recording_window(record: Record, options: Any) -> tuple[np.ndarray, int]:
 
     ``options`` carries ``leads``, ``fs``, ``length_s`` and ``normalise``.
     """
-    sig = np.nan_to_num(select_leads(record, list(options.leads)).astype(np.float32))
-    sig = transforms.resample(sig, record.fs, float(options.fs)).astype(np.float32)
+    return window_of(record.signal, record.lead_names, record.fs, options, _where(record))
+
+
+def window_of(
+    signal: np.ndarray, lead_names: list[str], fs: float, options: Any, where: str
+) -> tuple[np.ndarray, int]:
+    """:func:`recording_window` of a ``(n_leads, n_samples)`` signal at ``fs`` (the function
+    both the dataset and ``InputSpec.prepare`` call)."""
+    sig = np.nan_to_num(
+        _rows(signal, list(lead_names), list(options.leads), where).astype(np.float32)
+    )
+    sig = transforms.resample(sig, fs, float(options.fs)).astype(np.float32)
     length = max(1, int(round(options.length_s * float(options.fs))))
     real = min(sig.shape[-1], length)
     out = np.zeros((sig.shape[0], length), dtype=np.float32)

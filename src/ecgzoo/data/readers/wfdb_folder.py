@@ -127,7 +127,7 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
     (one column per lead, an optional header line of lead names), at the stated rate ``fs``.
     """
     path = Path(path)
-    if not fs or fs <= 0:
+    if fs is None or not np.isfinite(fs) or fs <= 0:
         raise DataError(f"{path}: a positive sampling rate is needed for a plain signal file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -135,6 +135,9 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
     try:
         if path.suffix.lower() == ".npy":
             data = np.load(path, allow_pickle=False)
+            if np.iscomplexobj(data) or not np.issubdtype(data.dtype, np.number):
+                # casting would drop an imaginary part (or parse text) without a word
+                raise DataError(f"{path}: expected real numbers, the array holds {data.dtype}")
             data = np.atleast_2d(np.asarray(data, dtype=np.float64))
         elif path.suffix.lower() in (".csv", ".txt"):
             text = path.read_text(errors="strict").splitlines()
@@ -153,7 +156,7 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
     if data.ndim != 2 or data.size == 0:
         raise DataError(f"{path}: empty or not a 1-D / 2-D signal")
     if not np.isfinite(data).any():
-        raise DataError(f"{path}: every sample is invalid (no signal)")
+        raise DataError(f"{path}: every sample is invalid (NaN or infinite: no signal)")
     names = names or [f"lead{i}" for i in range(data.shape[0])]
     if len(names) != data.shape[0]:
         raise DataError(f"{path}: {data.shape[0]} leads but {len(names)} lead names")

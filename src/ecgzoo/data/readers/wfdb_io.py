@@ -93,7 +93,7 @@ def header_comments(hea: Path, display: Display | None = None) -> list[str]:
 class Header:
     """The fields of a WFDB header the checks need (parsed here: wfdb's own parser is slow)."""
 
-    fs: float
+    fs: float | None
     sig_len: int
     file_name: list[str]
     fmt: list[int | None]
@@ -116,7 +116,9 @@ def parse_header(text: str) -> Header:
     if "/" in record[0]:
         raise ValueError("multi-segment records are not supported")
     n_sig = int(record[1])
-    fs = float(re.split(r"[/(]", record[2])[0]) if len(record) > 2 else 250.0  # WFDB default
+    # no rate written: WFDB's default is 250 Hz, but a user's record that omits it is more
+    # likely wrong than at 250 Hz: refused (None) rather than guessed
+    fs = float(re.split(r"[/(]", record[2])[0]) if len(record) > 2 else None
     sig_len = int(record[3]) if len(record) > 3 else 0
     signals = body[1 : 1 + n_sig]
     if n_sig < 1 or len(signals) < n_sig:
@@ -191,20 +193,18 @@ def _check_files(folder: Path, header: Header, show: Display) -> None:
         raise DataError(f"{show(name)}: truncated: {int(held)} of {n} samples (format {fmt})")
 
 
-def read_wfdb(
+def check_header(
     base: Path,
     *,
-    database: str = "wfdb",
     display: Display | None = None,
+    database: str = "wfdb",
     expected_fs: tuple[float, ...] | None = None,
-) -> Record:
-    """Read the WFDB record ``base`` (``folder/NAME``, no extension), all leads, into a Record.
+) -> Header:
+    """The header of record ``base`` checked against its signal files (rate, gains, sizes:
+    see the module docstring) without reading the signal; ``DataError`` naming the file.
 
-    ``expected_fs``: the rates this database uses; a header at another rate is refused (the
-    caller resamples later, in the example stage). Annotations, labels and demographics are
-    the caller's to add. Raises ``DataError`` naming the file for everything in the module
-    docstring.
-    """
+    The one set of record checks: :func:`read_wfdb` runs it, and so does ``ecgzoo annotate``
+    before it reads a long record in chunks."""
     base = Path(base)
     folder, name = base.parent, base.name
     show = display or folder_display(folder)
@@ -217,8 +217,8 @@ def read_wfdb(
         raise DataError(f"{show(hea.name)}: cannot read header ({first_line(exc)})") from None
     except OSError as exc:
         raise DataError(f"{show(hea.name)}: cannot read header ({exc.strerror})") from None
-    if not header.fs or header.fs <= 0:
-        raise DataError(f"{show(hea.name)}: no sampling rate in the header")
+    if header.fs is None or not np.isfinite(header.fs) or header.fs <= 0:
+        raise DataError(f"{show(hea.name)}: no valid sampling rate in the header")
     if expected_fs is not None and not any(abs(header.fs - f) < 1e-6 for f in expected_fs):
         rates = " or ".join(f"{f:g}" for f in expected_fs)
         raise DataError(
@@ -238,6 +238,27 @@ def read_wfdb(
                 "a zero or negative gain cannot be converted to mV"
             )
     _check_files(folder, header, show)
+    return header
+
+
+def read_wfdb(
+    base: Path,
+    *,
+    database: str = "wfdb",
+    display: Display | None = None,
+    expected_fs: tuple[float, ...] | None = None,
+) -> Record:
+    """Read the WFDB record ``base`` (``folder/NAME``, no extension), all leads, into a Record.
+
+    ``expected_fs``: the rates this database uses; a header at another rate is refused (the
+    caller resamples later, in the example stage). Annotations, labels and demographics are
+    the caller's to add. Raises ``DataError`` naming the file for everything in the module
+    docstring.
+    """
+    base = Path(base)
+    folder, name = base.parent, base.name
+    show = display or folder_display(folder)
+    header = check_header(base, display=show, database=database, expected_fs=expected_fs)
     with quiet_wfdb():
         import wfdb
 
@@ -257,7 +278,9 @@ def read_wfdb(
         raise DataError(f"{show(header.file_name[0])}: every sample is invalid (no signal)")
     for i, unit in enumerate(rec.units or []):
         if unit and unit.lower() not in ("mv", "millivolt", "millivolts"):
-            raise DataError(f"{show(hea.name)}: lead {rec.sig_name[i]} is in {unit!r}, expected mV")
+            raise DataError(
+                f"{show(name + '.hea')}: lead {rec.sig_name[i]} is in {unit!r}, expected mV"
+            )
     return Record(
         name=name,
         database=database,
