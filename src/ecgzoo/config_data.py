@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ecgzoo.data.ptbxl import PtbxlOptions
+
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
@@ -210,14 +212,15 @@ class RhythmWindowsOptions(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    dataset: Literal["mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows", "kaggle_csv"] = (
-        "mitbih"
-    )
+    dataset: Literal[
+        "mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows", "kaggle_csv", "ptbxl"
+    ] = "mitbih"
     seed: int = 0
     mitbih: MitbihOptions = MitbihOptions()
     svdb: SvdbOptions = SvdbOptions()
     cinc2017: Cinc2017Options = Cinc2017Options()
     cinc2021: Cinc2021Options = Cinc2021Options()
     rhythm_windows: RhythmWindowsOptions = RhythmWindowsOptions()
+    ptbxl: PtbxlOptions = PtbxlOptions()
     kaggle_train: str | None = Field(None, description="kaggle_csv: path to mitbih_train.csv")
     kaggle_test: str | None = Field(None, description="kaggle_csv: path to mitbih_test.csv")

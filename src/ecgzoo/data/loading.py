@@ -29,6 +29,10 @@ def load_data(config: DataConfig) -> PreparedData:
         from ecgzoo.data.cinc2017 import load_cinc2017
 
         return load_cinc2017(config.cinc2017, seed=config.seed)
+    if config.dataset == "ptbxl":
+        from ecgzoo.data.ptbxl import load_ptbxl
+
+        return load_ptbxl(config.ptbxl, seed=config.seed)
     if config.dataset == "kaggle_csv":
         from ecgzoo.data.kaggle_csv import load_kaggle
 

@@ -52,6 +52,7 @@ _MULTILABEL_GENERIC = tuple(f"val_{k}" for k in MULTILABEL_KEYS) + ("val_loss", 
 MULTILABEL_METRICS: dict[str, tuple[str, ...]] = {
     "cinc2021": _MULTILABEL_GENERIC + ("val_challenge_score",),
     "rhythm_windows": _MULTILABEL_GENERIC,
+    "ptbxl": _MULTILABEL_GENERIC,
 }
 
 
