@@ -20,7 +20,7 @@ from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 BEAT_DATASETS = ("mitbih", "svdb", "kaggle_csv")
 RECORDING_DATASETS = ("cinc2017",)
-MULTILABEL_DATASETS = ("cinc2021",)
+MULTILABEL_DATASETS = ("cinc2021", "ptbxl")
 
 
 @dataclass
@@ -48,7 +48,7 @@ class AppliedModel:
             seg = self.segmentation
             return float(seg["fs"]) if seg["segmentation"] == "centered" else 360.0
         if self.kind == "multilabel":
-            return float(self.config.data.cinc2021.fs)
+            return float(getattr(self.config.data, self.config.data.dataset).fs)
         return float(self.config.data.cinc2017.fs)
 
     @property

@@ -50,7 +50,10 @@ def find_2021_records(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
     found = [p.with_suffix("") for p in folder.rglob("*.hea") if not p.name.startswith(".")]
-    found = sorted((p for p in found if p.with_suffix(".mat").is_file()), key=lambda p: p.name)
+    signal = (".mat", ".dat")  # 2021 records are MATLAB v4, PTB-XL's are format 16
+    found = sorted(
+        (p for p in found if any(p.with_suffix(s).is_file() for s in signal)), key=lambda p: p.name
+    )
     if not found:
         raise DataError(f"{folder}: no challenge-2021 records (NAME.hea + NAME.mat) found")
     names = [p.name for p in found]
@@ -60,13 +63,14 @@ def find_2021_records(folder: Path) -> list[Path]:
     return found
 
 
-def model_inputs(bases: list[Path], options: Any) -> np.ndarray:
+def model_inputs(bases: list[Path], options: Any, any_rate: bool = False) -> np.ndarray:
     """``(n, n_leads, samples)`` float32, each record prepared exactly as in training."""
     from ecgzoo.data.examples.multilabel import recording_window
     from ecgzoo.data.readers.cinc2021 import RATES
     from ecgzoo.data.readers.wfdb_io import read_wfdb
 
-    xs = [recording_window(read_wfdb(b, database="cinc2021", expected_fs=RATES), options)[0]
+    rates = None if any_rate else RATES  # a PTB-XL run resamples any rate to its own
+    xs = [recording_window(read_wfdb(b, database="cinc2021", expected_fs=rates), options)[0]
           for b in bases]  # fmt: skip
     return np.stack(xs).astype(np.float32)
 
@@ -90,11 +94,14 @@ def predict_2021(paths: list[Path], model: AppliedModel) -> MultilabelPrediction
     thresholds = model.spec.thresholds
     if not thresholds or len(thresholds) != len(model.class_names):
         raise DataError(f"{model.folder / 'model.json'}: no per-label thresholds for its classes")
-    options = model.config.data.cinc2021
+    options = getattr(model.config.data, model.config.data.dataset)
+    any_rate = model.config.data.dataset == "ptbxl"
     probs = []
     for start in range(0, len(paths), BATCH_RECORDS):
         probs.append(
-            probabilities(model, model_inputs(paths[start : start + BATCH_RECORDS], options))
+            probabilities(
+                model, model_inputs(paths[start : start + BATCH_RECORDS], options, any_rate)
+            )
         )
     prob = np.concatenate(probs).astype(np.float64)
     binary = prob >= np.asarray(thresholds, dtype=np.float64)[None, :]

@@ -93,7 +93,7 @@ def predict_records(
     run: ``record``, ``p_<class>`` and ``y_<class>`` for every class)."""
     if model.kind == "multilabel":
         if lead is not None:
-            leads = ", ".join(model.config.data.cinc2021.leads)
+            leads = ", ".join(getattr(model.config.data, model.config.data.dataset).leads)
             raise ConfigError(
                 f"--lead: a multi-label run reads the leads it was trained on ({leads})"
             )
