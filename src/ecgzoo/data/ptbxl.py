@@ -294,7 +294,7 @@ def release_line(root: Path) -> str:
     rates = f"{records[100]:,} records at 100 Hz, {records[500]:,} at 500 Hz"  # type: ignore[index]
     if s["partial"]:
         return (
-            f"[yellow]partial copy[/yellow] of PTB-XL 1.0.3: {s['rows']:,} of its "
+            f"partial copy of PTB-XL 1.0.3: {s['rows']:,} of its "
             f"{s['full_records']:,} ECGs in ptbxl_database.csv ({rates}; RECORDS lists "
             f"{s['listed']:,})"
         )
