@@ -253,3 +253,25 @@ def test_a_ptbxl_run_is_evaluated_and_applied(ptbxl_dir: Path, tmp_path: Path) -
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(open(csv_out, newline="")))
     assert [r["record"] for r in rows] == ["00001_lr"] and "p_NORM" in rows[0]
+
+
+def test_fast_reader_gives_wfdb_values_and_checks_the_checksum(
+    reader: PtbxlReader, tmp_path: Path
+) -> None:
+    from ecgzoo.data.readers.ptbxl import read_format16
+    from ecgzoo.data.readers.wfdb_io import read_wfdb
+
+    for row in reader.rows[::150]:
+        base = reader.base(row, 100)
+        fast, slow = read_format16(base), read_wfdb(base, database="ptbxl")
+        assert fast is not None and fast.lead_names == slow.lead_names and fast.fs == slow.fs
+        np.testing.assert_array_equal(fast.signal, slow.signal)  # bit for bit
+    base = reader.base(reader.rows[0], 100)
+    for ext in (".hea", ".dat"):
+        shutil.copy(base.with_suffix(ext), tmp_path)
+    dat = tmp_path / base.with_suffix(".dat").name
+    raw = bytearray(dat.read_bytes())
+    raw[100] ^= 0x01  # one bit flipped
+    dat.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"00001_lr.dat: lead .* checksum .* \(damaged file\)"):
+        read_format16(tmp_path / base.name)

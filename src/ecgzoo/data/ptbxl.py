@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 
-PREP_VERSION = 1
+PREP_VERSION = 2  # 2: records read by read_format16 (same values)
 CHUNK = 64  # ECGs per streamed chunk
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -75,12 +75,19 @@ class PtbxlOptions(BaseModel):
 
 def _signals_chunk(job: tuple[list[Path], PtbxlOptions]) -> dict[str, np.ndarray]:
     from ecgzoo.data.examples.multilabel import recording_window
+    from ecgzoo.data.readers.ptbxl import read_format16
     from ecgzoo.data.readers.wfdb_io import read_wfdb
 
     bases, options = job
     xs, lengths = [], []
     for base in bases:
-        rec = read_wfdb(base, database="ptbxl", expected_fs=(float(options.fs),))
+        rec = read_format16(base) or read_wfdb(
+            base, database="ptbxl", expected_fs=(float(options.fs),)
+        )
+        if rec.fs != options.fs:
+            from ecgzoo.errors import DataError
+
+            raise DataError(f"{base}.hea: {rec.fs:g} Hz, expected {options.fs} Hz")
         x, real = recording_window(rec, options)
         xs.append(x)
         lengths.append(real)
