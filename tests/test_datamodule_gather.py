@@ -52,3 +52,24 @@ def test_worker_processes_give_the_same_batches(tmp_path) -> None:
     assert len(main) == 7 and all(b.shape == (16, 2, 200) for b in main[:-1])
     for a, b in zip(main, workers, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_augmentation_after_transfer_is_seeded_by_epoch_and_batch() -> None:
+    from types import SimpleNamespace
+
+    x = torch.randn(8, 2, 100)
+    split = ArraySplit(x.numpy(), np.zeros((8, 2), np.float32), np.arange(8))
+    train = SplitBatches(split, None, augment=True)
+    dm = ArrayDataModule(train, train, batch_size=4, eval_batch_size=4, seed=0)
+    cpu = SimpleNamespace(root_device=torch.device("cpu"))
+    dm.trainer = SimpleNamespace(training=True, current_epoch=0, strategy=cpu)
+    dm.setup("fit")
+    assert not dm.device_augment and train.augment  # on the CPU the data path augments
+    dm.device_augment, train.augment = True, False  # as setup does on a GPU
+    batch = (x[:4], torch.zeros(4, 2), None, torch.arange(4))
+    a, b = dm.on_after_batch_transfer(batch, 0)[0], dm.on_after_batch_transfer(batch, 0)[0]
+    assert not torch.equal(a, x[:4]) and torch.equal(a, b)
+    dm.trainer.current_epoch = 1
+    assert not torch.equal(dm.on_after_batch_transfer(batch, 0)[0], a)
+    dm.trainer.training = False  # validation batches are never augmented
+    assert torch.equal(dm.on_after_batch_transfer(batch, 0)[0], x[:4])
