@@ -399,6 +399,7 @@ def test_catalog_and_unknown_names(tmp_path: Path) -> None:
         "challenge-2017": ["1.0.0"],
         "challenge-2021": ["1.0.3"],
         "mitdb": ["1.0.0"],
+        "ptb-xl": ["1.0.3"],
         "svdb": ["1.0.0"],
     }
 

@@ -53,7 +53,10 @@ def find_2021_records(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
     found = [p.with_suffix("") for p in folder.rglob("*.hea") if not p.name.startswith(".")]
-    found = sorted((p for p in found if p.with_suffix(".mat").is_file()), key=lambda p: p.name)
+    signal = (".mat", ".dat")  # 2021 records are MATLAB v4, PTB-XL's are format 16
+    found = sorted(
+        (p for p in found if any(p.with_suffix(s).is_file() for s in signal)), key=lambda p: p.name
+    )
     if not found:
         raise DataError(f"{folder}: no challenge-2021 records (NAME.hea + NAME.mat) found")
     names = [p.name for p in found]

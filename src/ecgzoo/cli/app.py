@@ -32,13 +32,17 @@ DATABASES = {
     "svdb": "svdb",
     "challenge-2021": "challenge-2021",
     "cinc2021": "challenge-2021",
+    "ptb-xl": "ptb-xl",
+    "ptbxl": "ptb-xl",
 }
 
 
 def database_name(name: str) -> str:
     """The catalog name of a database given on the command line (aliases accepted)."""
     if name not in DATABASES:
-        raise EcgzooError(f"unknown database {name!r} (choose mitdb, svdb, cinc2017 or cinc2021)")
+        raise EcgzooError(
+            f"unknown database {name!r} (choose mitdb, svdb, cinc2017, cinc2021 or ptbxl)"
+        )
     return DATABASES[name]
 
 

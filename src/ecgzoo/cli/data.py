@@ -16,8 +16,9 @@ DATASETS = {
     "svdb": "svdb",
     "challenge-2017": "cinc2017",
     "challenge-2021": "cinc2021",
+    "ptb-xl": "ptbxl",
 }
-DB_HELP = "mitdb, svdb, cinc2017 (challenge-2017) or cinc2021 (challenge-2021)"
+DB_HELP = "mitdb, svdb, cinc2017 (challenge-2017), cinc2021 (challenge-2021) or ptbxl (ptb-xl)"
 
 
 @data_app.command("fetch")
@@ -28,7 +29,9 @@ def data_fetch(
     ] = None,
     include: Annotated[
         list[str] | None,
-        typer.Option(help="cinc2021: fetch only this folder, e.g. training/georgia (repeatable)"),
+        typer.Option(
+            help="cinc2021 / ptbxl: fetch only this folder, e.g. training/georgia or records100"
+        ),
     ] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="re-hash every file of an existing copy")
@@ -59,6 +62,10 @@ def data_fetch(
             f"or pinned upstream): {escape(shown)}",
             markup=True,
         )
+    if name == "ptb-xl":
+        from ecgzoo.data.ptbxl import release_line
+
+        console.print(release_line(path))
 
 
 @data_app.command("prepare")
@@ -162,6 +169,11 @@ def data_info(
     )
     console.print(counts_table(data, title))
     console.print(how_prepared(data_cfg), highlight=False)
+    if db == "ptb-xl":
+        from ecgzoo.data.ptbxl import fold_table
+
+        folds = fold_table(data_cfg.ptbxl)
+        console.print(rich_table(folds, title="ptbxl: ECGs per strat_fold and superclass"))
     counts = {r["split"]: {c: r[c] for c in data.class_names} for r in rows}
     plots.plot_class_distribution(
         counts, out / f"{db}_class_distribution.png", title=f"{database}: class distribution"

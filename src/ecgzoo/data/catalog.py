@@ -156,6 +156,20 @@ CATALOG: dict[str, dict[str, Database]] = {
             listed=True,
         ),
     },
+    "ptb-xl": {
+        "1.0.3": Database(
+            name="ptb-xl",
+            version="1.0.3",
+            title="PTB-XL, a large publicly available electrocardiography dataset",
+            # the tables always come, whatever --include limits the records to
+            files=tuple(
+                RemoteFile(name=n, url=_files("ptb-xl", "1.0.3", n))
+                for n in ("ptbxl_database.csv", "scp_statements.csv", "RECORDS")
+            ),
+            sums=_sums("ptb-xl", "1.0.3"),
+            listed=True,
+        ),
+    },
 }
 
 

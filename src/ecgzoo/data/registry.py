@@ -152,6 +152,17 @@ def task_metrics(name: str | None) -> tuple[str, ...] | None:
     return spec.metrics
 
 
+def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]] | None:
+    """The label groups a registered dataset reports these classes by (a spec's
+    ``extra["label_groups"]``: ``class_names -> groups or None``), or ``None``."""
+    for spec in _REGISTRY.values():
+        hook = spec.extra.get("label_groups")
+        groups = _resolve(hook)(list(class_names)) if hook is not None else None
+        if groups is not None:
+            return groups
+    return None
+
+
 # --------------------------------------------------------------------------- built-ins
 
 _MULTI = _MULTILABEL_EPOCH + ("val_loss", "train_loss")
@@ -184,6 +195,12 @@ for _spec in (
         "rhythm_windows", "multilabel", "ecgzoo.data.rhythm_windows:load_rhythm_windows",
         classes=lambda options: list(options.labels), metrics=_MULTI,
         description="rhythm windows of MIT-BIH and SVDB records (multi-label)",
+    ),
+    DatasetSpec(
+        "ptbxl", "multilabel", "ecgzoo.data.ptbxl:load_ptbxl", metrics=_MULTI,
+        input_spec="ecgzoo.data.input_specs:multilabel_for",
+        extra={"label_groups": "ecgzoo.data.ptbxl:known_groups"},
+        description="PTB-XL 12-lead ECGs, SCP statements (multi-label), official strat_fold",
     ),
     DatasetSpec(
         "kaggle_csv", "beats", "ecgzoo.data.kaggle_csv:load_from_config", section=None,

@@ -107,8 +107,11 @@ BEAT_LABELS = ("S_beat", "V_beat")
 def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]]:
     """The label groups a task is reported by: the 2021 groups for the 2021 classes; rhythms
     and ectopic beats for the rhythm windows."""
+    from ecgzoo.data import registry
     from ecgzoo.metrics.multilabel import LABEL_GROUPS
 
+    if (own := registry.label_groups(list(class_names))) is not None:  # e.g. PTB-XL's hierarchy
+        return own
     beats = tuple(n for n in class_names if n in BEAT_LABELS)
     if challenge_scoring_for(list(class_names)) is None and beats:
         rhythms = tuple(n for n in class_names if n not in BEAT_LABELS)

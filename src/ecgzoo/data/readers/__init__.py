@@ -1,8 +1,8 @@
 """Database readers: each lists records and reads one into ``ecgzoo.data.records.Record``.
 
 ``open_reader(name, path)`` is the one registry: ``mitdb``, ``svdb``, ``cinc2017``,
-``cinc2021`` and ``wfdb-folder`` (any folder of WFDB records). A plain CSV/NumPy signal is read
-with :func:`ecgzoo.data.readers.wfdb_folder.read_signal_file` at a stated rate.
+``cinc2021``, ``ptbxl`` and ``wfdb-folder`` (any folder of WFDB records). A plain CSV/NumPy
+signal is read with :func:`ecgzoo.data.readers.wfdb_folder.read_signal_file` at a stated rate.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from ecgzoo.data.records import DatabaseReader
 from ecgzoo.errors import ConfigError
 
-READERS = ("mitdb", "svdb", "cinc2017", "cinc2021", "wfdb-folder")
+READERS = ("mitdb", "svdb", "cinc2017", "cinc2021", "ptbxl", "wfdb-folder")
 
 
 def open_reader(name: str, path: str | Path | None = None, **options: Any) -> DatabaseReader:
@@ -45,6 +45,10 @@ def open_reader(name: str, path: str | Path | None = None, **options: Any) -> Da
         else:
             scoring = options["scoring"]
         return Cinc2021Reader(path, scoring, options.get("sources"))
+    if name == "ptbxl":
+        from ecgzoo.data.readers.ptbxl import PtbxlReader, default_root
+
+        return PtbxlReader(path or default_root())
     if name == "wfdb-folder":
         from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 

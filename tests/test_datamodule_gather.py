@@ -1,0 +1,75 @@
+"""The data path: crops cut while gathering equal the crops of the whole batch, batches built by
+worker processes equal those built in the main process (each batch has its own generator)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.train.datamodule import (
+    ArrayDataModule,
+    SplitBatches,
+    crop_starts,
+    gather_crops,
+    random_crop_batch,
+)
+
+
+def test_gather_crops_equals_cropping_the_gathered_batch(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (40, 3, 500))
+    x[:] = rng.normal(size=x.shape)
+    lengths = torch.from_numpy(rng.integers(100, 501, size=40))
+    idx = np.sort(rng.choice(40, 16, replace=False))
+    a = random_crop_batch(
+        torch.from_numpy(x[idx]), 250, lengths[idx], torch.Generator().manual_seed(5)
+    )
+    starts = crop_starts(lengths[idx], 250, torch.Generator().manual_seed(5))
+    b = gather_crops(x, idx, starts.numpy(), 250)
+    np.testing.assert_array_equal(a.numpy(), b)
+
+
+def test_worker_processes_give_the_same_batches(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (100, 2, 300))
+    x[:] = rng.normal(size=x.shape)
+    split = ArraySplit(x, (rng.random((100, 3)) > 0.5).astype(np.float32), np.arange(100))
+    lengths = torch.full((100,), 300)
+
+    def batches(workers: int) -> list[torch.Tensor]:
+        train = SplitBatches(split, None, crop=200, lengths=lengths, augment=True)
+        prefetch = 2 if workers else None
+        dm = ArrayDataModule(
+            train, train, batch_size=16, eval_batch_size=16, seed=3,
+            num_workers=workers, prefetch_factor=prefetch,
+        )  # fmt: skip
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(1)
+        return [b[0] for b in loader]
+
+    main, workers = batches(0), batches(2)
+    assert len(main) == 7 and all(b.shape == (16, 2, 200) for b in main[:-1])
+    for a, b in zip(main, workers, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_augmentation_after_transfer_is_seeded_by_epoch_and_batch() -> None:
+    from types import SimpleNamespace
+
+    x = torch.randn(8, 2, 100)
+    split = ArraySplit(x.numpy(), np.zeros((8, 2), np.float32), np.arange(8))
+    train = SplitBatches(split, None, augment=True)
+    dm = ArrayDataModule(train, train, batch_size=4, eval_batch_size=4, seed=0)
+    cpu = SimpleNamespace(root_device=torch.device("cpu"))
+    dm.trainer = SimpleNamespace(training=True, current_epoch=0, strategy=cpu)
+    dm.setup("fit")
+    assert not dm.device_augment and train.augment  # on the CPU the data path augments
+    dm.device_augment, train.augment = True, False  # as setup does on a GPU
+    batch = (x[:4], torch.zeros(4, 2), None, torch.arange(4))
+    a, b = dm.on_after_batch_transfer(batch, 0)[0], dm.on_after_batch_transfer(batch, 0)[0]
+    assert not torch.equal(a, x[:4]) and torch.equal(a, b)
+    dm.trainer.current_epoch = 1
+    assert not torch.equal(dm.on_after_batch_transfer(batch, 0)[0], a)
+    dm.trainer.training = False  # validation batches are never augmented
+    assert torch.equal(dm.on_after_batch_transfer(batch, 0)[0], x[:4])
