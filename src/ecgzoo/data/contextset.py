@@ -193,14 +193,23 @@ def feature_matrix(
 SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
 #: The label-free context sets a torch beat model can take (``ModelSpec.side_features``):
 #: ``rr_context`` (the default) and ``rr_ratios`` (without the irregularities, an ablation).
+#: ``rr_log_ratios`` (issue 19): the natural log of the six ratios, so that a beat 20 %
+#: early and one 20 % late sit symmetrically around 0 (log ratios beat raw ones inter-patient).
 CONTEXT_SETS: dict[str, list[str]] = {
     "rr_context": SIDE_FEATURE_NAMES,
     "rr_ratios": list(bc.NORMALISED_RR),
+    "rr_log_ratios": [f"log_{n}" for n in bc.NORMALISED_RR],
 }
+#: Sets whose columns are the log of :data:`bc.RR_CONTEXT_NAMES` columns.
+LOG_SETS: dict[str, tuple[str, ...]] = {"rr_log_ratios": bc.NORMALISED_RR}
 
 
 def context_set(options: Any) -> str | None:
-    """The context set beat ``options`` ask for (``rr_context``, ``rr_ratios``) or ``None``."""
+    """The context set beat ``options`` ask for (``rr_context``, ``rr_ratios``,
+    ``rr_log_ratios``) or ``None``; ``rr_context_set`` names one directly."""
+    named = getattr(options, "rr_context_set", None)
+    if named is not None:
+        return str(named)
     if not getattr(options, "rr_context", False):
         return None
     return "rr_context" if getattr(options, "rr_context_irregularity", True) else "rr_ratios"
@@ -230,10 +239,15 @@ def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_contex
     """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
     samples at ``fs``).
 
-    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``), from peak positions
+    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``, ``rr_log_ratios``), from
+    peak positions
     alone: what ``annotate`` feeds such a model from detected peaks, and what
     :func:`side_features` computes from a record's annotated beats in training.
     """
+    if feature_set in LOG_SETS:
+        cols = [bc.RR_CONTEXT_NAMES.index(n) for n in LOG_SETS[feature_set]]
+        ctx = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols]
+        return np.log(np.clip(ctx, 1e-3, None)).astype(np.float32)
     cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
     return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
 
@@ -248,4 +262,6 @@ def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarra
         from ecgzoo.data.examples.beats import rr_features
 
         return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
-    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")
+    raise ConfigError(
+        f"side features {feature_set!r}: not rr_features or one of {', '.join(CONTEXT_SETS)}"
+    )

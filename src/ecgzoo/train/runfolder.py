@@ -25,7 +25,7 @@ from ecgzoo.paths import default_file_mode
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
+SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
 
 
 @dataclass
