@@ -13,15 +13,19 @@ the record's ends for a full window are kept as detections and labelled ``Q`` (u
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ecgzoo.apply.adapt import adapted_model, check_adaptation
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.signals import CHUNK_S, SignalSource, beat_inputs
+from ecgzoo.config_data import BeatOptions
+from ecgzoo.data.examples.beat_context import with_median_channel
+from ecgzoo.data.examples.fiducial import peaks_for_model
 from ecgzoo.errors import ConfigError, DataError
 
 UNCLASSIFIED = -1
@@ -57,7 +61,7 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
     """Refuse data the model cannot be applied to, with one line naming the file."""
     if model.kind != "beat":
         raise ConfigError(f"{model.ref}: a recording-level model; use `ecgzoo predict`")
-    if int(model.spec.n_leads) != 1:
+    if int(model.spec.n_leads) != (2 if beat_options(model).median_beat_channel else 1):
         raise ConfigError(
             f"{model.ref}: trained on {model.spec.n_leads} leads; annotate feeds one lead "
             f"of {source.path}"
@@ -69,15 +73,26 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
         )
 
 
+def beat_options(model: AppliedModel) -> BeatOptions:
+    """The beat options a beat model was trained with (defaults for a kaggle_csv model)."""
+    data = model.config.data
+    return getattr(data, data.dataset) if data.dataset in ("mitbih", "svdb") else BeatOptions()
+
+
 def annotate_source(
     source: SignalSource,
     model: AppliedModel,
     lead: str | None = None,
     detector: str = DEFAULT_METHOD,
     chunk_s: float = CHUNK_S,
+    adapt: str = "none",
 ) -> Annotation:
-    """Detect and classify every beat of one lead of ``source``."""
+    """Detect and classify every beat of one lead of ``source``; ``adapt="adabn"`` classifies
+    with the model adapted to this record's own beats (inputs only, no label)."""
+    if check_adaptation(adapt) != "none" and model.engine != "torch":
+        raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
     check_compatible(model, source)
+    options = beat_options(model)
     idx = source.lead_index(lead)
     seg = model.segmentation
     if seg["segmentation"] == "kachuee":  # its 10 s windows run from the record's start
@@ -95,7 +110,7 @@ def annotate_source(
         local = detect_qrs(chunk.signal, source.fs, detector)
         g = local + chunk.start
         own = (g >= chunk.core_start) & (g < chunk.core_stop)
-        local = local[own]
+        local = peaks_for_model(chunk.signal, source.fs, local[own], options)  # training's fiducial
         t2 = time.perf_counter()
         timings["detect"] += t2 - t1
         x, kept = beat_inputs(chunk.signal, source.fs, local, seg)
@@ -115,7 +130,12 @@ def annotate_source(
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
     side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
     rr = None if side is None else side[kept]
-    prob[kept] = model.proba(np.concatenate(xs), rr)
+    x = np.concatenate(xs)
+    if options.median_beat_channel:  # over all this record's beats, as in training
+        x = with_median_channel(x)
+    if adapt == "adabn":
+        model = replace(model, torch_model=adapted_model(model.torch_model, model.spec, x, rr))
+    prob[kept] = model.proba(x, rr)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
     return Annotation(

@@ -30,6 +30,9 @@ def annotate(
     ] = False,
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
+    adapt: Annotated[
+        str, typer.Option(help="label-free adaptation to each record: none or adabn")
+    ] = "none",
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     from ecgzoo.api import annotate as run_annotate
@@ -45,6 +48,7 @@ def annotate(
         ec57=ec57,
         engine=engine,
         plots=plots,
+        adapt=adapt,
     )
     rows = []
     for r in results:

@@ -16,7 +16,9 @@ import numpy as np
 
 from ecgzoo.config import ExperimentConfig
 from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.data.examples.beat_context import with_median_channel
 from ecgzoo.data.examples.beats import LEAD_PREFERENCE, aami_labels, segment_beats
+from ecgzoo.data.examples.fiducial import peaks_for_model
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
@@ -34,8 +36,8 @@ def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit,
     from ecgzoo.data.contextset import context_set, side_features_at
 
     context = context_set(options)
-    xs, ys, groups, feats, skipped = [], [], [], [], []
-    for i, name in enumerate(reader.list_records()):
+    xs, ys, groups, feats, skipped, names = [], [], [], [], [], []
+    for name in reader.list_records():
         try:
             rec = reader.read(name)
         except DataError as exc:
@@ -50,28 +52,41 @@ def cnn_beats(folder: Path, options: Any, lead: str | None) -> tuple[ArraySplit,
         if len(samples) < 2:
             skipped.append(f"{name}: fewer than two AAMI beats")
             continue
+        samples = peaks_for_model(rec.signal[channel], rec.fs, samples, options)
         x, rr, kept = segment_beats(rec.signal[channel], rec.fs, samples, options)
         if context is not None:  # label-free RR context of the record's beats, as in training
             rr = side_features_at(samples, rec.fs, context)[kept]
+        if getattr(options, "median_beat_channel", False):  # over the record's beats, as trained
+            x = with_median_channel(x)
+        names.append(str(name))
         xs.append(x)
         ys.append(labels[kept])
-        groups.append(np.full(len(kept), i, dtype=np.int64))
+        groups.append(np.full(len(kept), len(names) - 1, dtype=np.int64))
         feats.append(rr)
     if not xs:
         raise DataError(f"{folder}: no record with annotated beats could be read")
+    x_all = np.concatenate(xs)
     split = ArraySplit(
-        np.concatenate(xs)[:, None, :],
+        x_all if x_all.ndim == 3 else x_all[:, None, :],
         np.concatenate(ys),
         np.concatenate(groups),
         np.concatenate(feats) if options.rr_features or context is not None else None,
     )
-    return split, skipped
+    return split, skipped, names
 
 
 def evaluate_beat_folder(
-    run_folder: Path, cfg: ExperimentConfig, data: Path, lead: str | None = None
+    run_folder: Path,
+    cfg: ExperimentConfig,
+    data: Path,
+    lead: str | None = None,
+    adapt: str = "none",
 ) -> dict[str, Any]:
-    """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``."""
+    """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``, with
+    the per-record S/V counts (``per_record``, keyed by record name) for every model kind.
+
+    ``adapt="adabn"``: each record is scored by the model adapted to that record's own beats
+    (``ecgzoo.models.adapt``; its inputs only, never its labels)."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
     if cfg.data.dataset != "mitbih":
@@ -88,7 +103,34 @@ def evaluate_beat_folder(
     from ecgzoo.train.evaluate import evaluate_split, load_trained_model
 
     model, spec = load_trained_model(run_folder)
-    split, skipped = cnn_beats(data, cfg.data.mitbih, lead)
-    metrics, _ = evaluate_split(model, spec, split)
+    from ecgzoo.apply.adapt import check_adaptation
+    from ecgzoo.train.evaluate import score_predictions
+    from ecgzoo.train.trees import per_record
+
+    check_adaptation(adapt)
+    split, skipped, names = cnn_beats(data, cfg.data.mitbih, lead)
+    if adapt == "none":
+        metrics, prob = evaluate_split(model, spec, split)
+    else:
+        prob = adapted_predictions(model, spec, split)
+        metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
+    metrics["adapt"] = adapt
+    record_names = np.asarray(names)[np.asarray(split.groups)]
+    metrics["per_record"] = per_record(np.asarray(split.y), prob.argmax(1), record_names)
     metrics["skipped"] = skipped
     return metrics
+
+
+def adapted_predictions(model: Any, spec: Any, split: ArraySplit) -> np.ndarray:
+    """Probabilities of each record's beats from the model adapted (AdaBN) to that record."""
+    from ecgzoo.apply.adapt import adapted_model
+    from ecgzoo.train.evaluate import predict_split
+
+    groups = np.asarray(split.groups)
+    prob = np.zeros((len(groups), int(spec.n_classes)), dtype=np.float32)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        part = split.subset(rows)
+        local = adapted_model(model, spec, part.x, part.features)
+        prob[rows] = predict_split(local, spec, part)
+    return prob
