@@ -93,6 +93,24 @@ def test_beats_cut_two_samples_later_keep_their_class(mitdb_dir, monkeypatch, ap
     assert applied.spec.n_leads == 2 and applied.side_feature_set == "rr_log_ratios"
 
 
+def test_prior_correction_follows_the_record():
+    from ecgzoo.models.adapt import prior_adjusted
+
+    rng = np.random.default_rng(0)
+    # a record of normal beats the model is unsure about: 30 % S probability each
+    unsure = np.tile([0.7, 0.3, 0.0, 0.0, 0.0], (500, 1)) + rng.uniform(0, 0.01, (500, 5))
+    unsure /= unsure.sum(1, keepdims=True)
+    q = prior_adjusted(unsure)
+    np.testing.assert_allclose(q.sum(1), 1.0, atol=1e-5)
+    assert q[:, 1].mean() < 0.1 < unsure[:, 1].mean()  # few S in this record: S recedes
+    # a record where half the beats are confidently S keeps them S
+    mixed = np.vstack(
+        [np.tile([0.95, 0.05, 0, 0, 0], (250, 1)), np.tile([0.2, 0.8, 0, 0, 0], (250, 1))]
+    )
+    assert np.mean(prior_adjusted(mixed).argmax(1) == 1) == 0.5
+    assert prior_adjusted(np.zeros((0, 5))).shape == (0, 5)
+
+
 def _copy_record(src: Path, name: str, dst: Path, atr: str) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for ext in (".hea", ".dat"):
@@ -107,14 +125,15 @@ def _copy_record(src: Path, name: str, dst: Path, atr: str) -> Path:
 
 
 @pytest.mark.slow
-def test_adaptation_reads_no_label(mitdb_dir, monkeypatch, applied, tmp_path):
-    """AdaBN at annotation time: a record without .atr and one with a poisoned .atr give
+@pytest.mark.parametrize("adapt", ["adabn", "prior_em"])
+def test_adaptation_reads_no_label(mitdb_dir, monkeypatch, applied, tmp_path, adapt):
+    """Adaptation at annotation time: a record without .atr and one with a poisoned .atr give
     identical output; the adaptation changes the probabilities (it does something)."""
     peaks, _ = read_beat_annotations(mitdb_dir, "232")
     clean = _copy_record(mitdb_dir, "232", tmp_path / "none", atr="absent")
     poisoned = _copy_record(mitdb_dir, "232", tmp_path / "poisoned", atr="poisoned")
-    a = _annotate_at(monkeypatch, applied, clean, peaks, adapt="adabn")
-    b = _annotate_at(monkeypatch, applied, poisoned, peaks, adapt="adabn")
+    a = _annotate_at(monkeypatch, applied, clean, peaks, adapt=adapt)
+    b = _annotate_at(monkeypatch, applied, poisoned, peaks, adapt=adapt)
     np.testing.assert_array_equal(a.prob, b.prob)
     plain = _annotate_at(monkeypatch, applied, clean, peaks)
     assert not np.allclose(np.nan_to_num(a.prob), np.nan_to_num(plain.prob))

@@ -27,6 +27,7 @@ from ecgzoo.config_data import BeatOptions
 from ecgzoo.data.examples.beat_context import with_median_channel
 from ecgzoo.data.examples.fiducial import peaks_for_model
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.models.adapt import prior_adjusted
 
 UNCLASSIFIED = -1
 MIN_FS = 100.0
@@ -89,7 +90,7 @@ def annotate_source(
 ) -> Annotation:
     """Detect and classify every beat of one lead of ``source``; ``adapt="adabn"`` classifies
     with the model adapted to this record's own beats (inputs only, no label)."""
-    if check_adaptation(adapt) != "none" and model.engine != "torch":
+    if check_adaptation(adapt) == "adabn" and model.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
     check_compatible(model, source)
     options = beat_options(model)
@@ -136,6 +137,8 @@ def annotate_source(
     if adapt == "adabn":
         model = replace(model, torch_model=adapted_model(model.torch_model, model.spec, x, rr))
     prob[kept] = model.proba(x, rr)
+    if adapt == "prior_em":  # this record's class priors, from its probabilities alone
+        prob[kept] = prior_adjusted(prob[kept])
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
     return Annotation(

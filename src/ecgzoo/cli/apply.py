@@ -31,7 +31,7 @@ def annotate(
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
     adapt: Annotated[
-        str, typer.Option(help="label-free adaptation to each record: none or adabn")
+        str, typer.Option(help="label-free adaptation to each record: none, adabn or prior_em")
     ] = "none",
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""

@@ -1,5 +1,7 @@
 """Label-free adaptation of a trained model to one recording: AdaBN (Li et al. 2016, "Revisiting
-batch normalization for practical domain adaptation").
+batch normalization for practical domain adaptation") and prior correction by EM (Saerens,
+Latinne, Decaestecker 2002, "Adjusting the outputs of a classifier to new a priori
+probabilities").
 
 A patient's beats differ from the training patients' in amplitude, width and noise; batch norm
 layers normalise with the *training* statistics. :func:`adapt_batchnorm` re-estimates the mean
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn as nn
 
-ADAPTATIONS = ("none", "adabn")
+ADAPTATIONS = ("none", "adabn", "prior_em")
 
 
 def adapt_batchnorm(
@@ -50,3 +53,27 @@ def adapt_batchnorm(
                 break
             adapted(chunk, f)
     return adapted.eval()
+
+
+def prior_adjusted(prob: np.ndarray, iters: int = 100, tol: float = 1e-6) -> np.ndarray:
+    """One recording's class probabilities re-weighted to the class priors of that recording,
+    estimated by EM from the probabilities alone (no label).
+
+    The model's own prior is taken as *balanced* over the classes it gives any probability: right
+    for inverse-frequency weighted training (``class_weight_power: 1``), which makes every trained
+    class weigh the same; for other models it is an approximation. A record with no S beats then
+    gets a small S prior (fewer false S), one with many a large one.
+    """
+    p = np.asarray(prob, dtype=np.float64)
+    if len(p) == 0:
+        return p.astype(np.float32)
+    prior = p.mean(axis=0)
+    q = p
+    for _ in range(iters):
+        q = p * prior
+        q /= np.clip(q.sum(axis=1, keepdims=True), 1e-300, None)
+        new = q.mean(axis=0)
+        if np.max(np.abs(new - prior)) < tol:
+            break
+        prior = new
+    return q.astype(np.float32)

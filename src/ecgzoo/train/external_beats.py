@@ -85,8 +85,8 @@ def evaluate_beat_folder(
     """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``, with
     the per-record S/V counts (``per_record``, keyed by record name) for every model kind.
 
-    ``adapt="adabn"``: each record is scored by the model adapted to that record's own beats
-    (``ecgzoo.models.adapt``; its inputs only, never its labels)."""
+    ``adapt="adabn"`` / ``"prior_em"``: each record is scored by the model adapted to that
+    record's own beats (``ecgzoo.models.adapt``; its inputs only, never its labels)."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
     if cfg.data.dataset != "mitbih":
@@ -112,7 +112,7 @@ def evaluate_beat_folder(
     if adapt == "none":
         metrics, prob = evaluate_split(model, spec, split)
     else:
-        prob = adapted_predictions(model, spec, split)
+        prob = adapted_predictions(model, spec, split, adapt)
         metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
     metrics["adapt"] = adapt
     record_names = np.asarray(names)[np.asarray(split.groups)]
@@ -121,9 +121,13 @@ def evaluate_beat_folder(
     return metrics
 
 
-def adapted_predictions(model: Any, spec: Any, split: ArraySplit) -> np.ndarray:
-    """Probabilities of each record's beats from the model adapted (AdaBN) to that record."""
+def adapted_predictions(
+    model: Any, spec: Any, split: ArraySplit, adapt: str = "adabn"
+) -> np.ndarray:
+    """Probabilities of each record's beats from the model adapted to that record: ``adabn``
+    (batch norm statistics of its beats) or ``prior_em`` (its class priors, by EM)."""
     from ecgzoo.apply.adapt import adapted_model
+    from ecgzoo.models.adapt import prior_adjusted
     from ecgzoo.train.evaluate import predict_split
 
     groups = np.asarray(split.groups)
@@ -131,6 +135,9 @@ def adapted_predictions(model: Any, spec: Any, split: ArraySplit) -> np.ndarray:
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
         part = split.subset(rows)
+        if adapt == "prior_em":
+            prob[rows] = prior_adjusted(predict_split(model, spec, part))
+            continue
         local = adapted_model(model, spec, part.x, part.features)
         prob[rows] = predict_split(local, spec, part)
     return prob
