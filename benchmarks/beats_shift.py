@@ -37,9 +37,12 @@ def main() -> None:
     s_hits = {k: [0, 0] for k in [0, *args.shifts]}
     for record in DS2:
         peaks, labels = read_beat_annotations(Path(folder), record)
+        n = open_source(Path(folder) / record, None).n_samples
+        inside = (peaks - max(0, -min(args.shifts)) >= 0) & (peaks + max(args.shifts) < n)
+        peaks, labels = peaks[inside], labels[inside]  # every shifted copy lies in the record
         out = {}
         for k in [0, *args.shifts]:
-            current["peaks"] = np.clip(peaks + k, 0, None)
+            current["peaks"] = peaks + k
             source = open_source(Path(folder) / record, None)
             out[k] = ann.annotate_source(source, model, chunk_s=3600.0).labels
             ok = out[k] >= 0

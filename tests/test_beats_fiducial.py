@@ -174,3 +174,14 @@ def test_evaluate_data_writes_per_record_for_torch_models(mitdb_dir, tmp_path):
     np.testing.assert_array_equal(p1, adapted_predictions(model, spec, split))
     adapted = evaluate_beat_folder(MODEL, cfg, folder, adapt="adabn")
     assert adapted["adapt"] == "adabn" and set(adapted["per_record"]) == set(RECORDS)
+
+
+def test_annotate_matches_beats_within_150_ms_inclusive():
+    from ecgzoo.apply.scoring import match_beats
+
+    # 128 Hz: 19 samples are 148.4 ms (a match), 20 are 156.3 ms (none); the old window (a
+    # strict < on round(0.15 * 128) = 19) stopped at 18 samples, 140.6 ms
+    ri, ti = match_beats(np.array([1000, 5000]), np.array([1019, 5020]), 128.0)
+    assert ri.tolist() == [0] and ti.tolist() == [0]
+    ri, _ = match_beats(np.array([1000]), np.array([1054]), 360.0)  # 150.0 ms at 360 Hz
+    assert ri.tolist() == [0]
