@@ -1,7 +1,9 @@
 """Issue 19: the ablation table of `scripts/beats_ablation.sh` runs (DS2 test split, reference
-R peaks): mean +- sd over the seeds found of accuracy, SVEB and VEB Se / +P / F1.
+R peaks): mean +- sd over the seeds found of accuracy, SVEB and VEB Se / +P / F1; with
+``--eval`` the table of `benchmarks/beats_eval.py` outputs (DS2 / SVDB, reference / end to end).
 
     python benchmarks/beats_table.py RUNS_DIR [ROW ...]
+    python benchmarks/beats_table.py --eval EVAL.json ...
 """
 
 from __future__ import annotations
@@ -29,7 +31,27 @@ def figures(metrics: dict) -> dict[str, float]:
     return out
 
 
+def eval_table(paths: list[str]) -> None:
+    """One row per (file, database, peaks): accuracy, SVEB and VEB Se / +P / F1."""
+    print("| model | adapt | test | peaks | acc | S Se | S +P | S F1 | V Se | V +P | V F1 |")
+    print("|---" * 11 + "|")
+    for path in paths:
+        d = json.loads(Path(path).read_text())
+        for key in ("ds2_ref", "ds2_e2e", "svdb_ref", "svdb_e2e"):
+            if key not in d:
+                continue
+            r = d[key]
+            db, peaks = key.split("_")
+            cells = [r["accuracy"]] + [r[c][m] for c in ("sveb", "veb") for m in ("Se", "+P", "F1")]
+            text = " | ".join("-" if v is None else f"{v:.3f}" for v in cells)
+            name = Path(d["run"]).name
+            print(f"| {name} | {d['adapt']} | {db} | {peaks} | {text} |")
+
+
 def main() -> None:
+    if sys.argv[1] == "--eval":
+        eval_table(sys.argv[2:])
+        return
     root = Path(sys.argv[1])
     wanted = sys.argv[2:] or ORDER
     runs: dict[str, list[tuple[int, dict]]] = defaultdict(list)
