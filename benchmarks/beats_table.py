@@ -4,6 +4,7 @@ R peaks): mean +- sd over the seeds found of accuracy, SVEB and VEB Se / +P / F1
 
     python benchmarks/beats_table.py RUNS_DIR [ROW ...]
     python benchmarks/beats_table.py --eval EVAL.json ...
+    python benchmarks/beats_table.py --eval-mean EVAL.json ...   (one row per test: mean +- sd)
 """
 
 from __future__ import annotations
@@ -48,7 +49,29 @@ def eval_table(paths: list[str]) -> None:
             print(f"| {name} | {d['adapt']} | {db} | {peaks} | {text} |")
 
 
+def eval_mean(paths: list[str]) -> None:
+    """Mean +- sd over the files (seeds) of each (database, peaks) row."""
+    data = [json.loads(Path(p).read_text()) for p in paths]
+    print("| test | peaks | n | acc | S Se | S +P | S F1 | V Se | V +P | V F1 |")
+    print("|---" * 10 + "|")
+    for key in ("ds2_ref", "ds2_e2e", "svdb_ref", "svdb_e2e"):
+        rows = [d[key] for d in data if key in d]
+        if not rows:
+            continue
+        cells = []
+        keys = [("accuracy", None)] + [(c, m) for c in ("sveb", "veb") for m in ("Se", "+P", "F1")]
+        for c, m in keys:
+            v = np.array([r[c] if m is None else r[c][m] for r in rows], dtype=float)
+            sd = f" +- {v.std(ddof=1):.3f}" if len(v) > 1 else ""
+            cells.append(f"{v.mean():.3f}{sd}")
+        db, peaks = key.split("_")
+        print(f"| {db} | {peaks} | {len(rows)} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
+    if sys.argv[1] == "--eval-mean":
+        eval_mean(sys.argv[2:])
+        return
     if sys.argv[1] == "--eval":
         eval_table(sys.argv[2:])
         return
