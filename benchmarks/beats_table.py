@@ -34,8 +34,9 @@ def figures(metrics: dict) -> dict[str, float]:
 
 def eval_table(paths: list[str]) -> None:
     """One row per (file, database, peaks): accuracy, SVEB and VEB Se / +P / F1."""
-    print("| model | adapt | test | peaks | acc | S Se | S +P | S F1 | V Se | V +P | V F1 |")
-    print("|---" * 11 + "|")
+    head = "| model | adapt | test | peaks | acc | S Se | S +P | S F1 | V Se | V +P | V F1 |"
+    print(head + " 232: S TP/S (S FP, V FP) |")
+    print("|---" * 12 + "|")
     for path in paths:
         d = json.loads(Path(path).read_text())
         for key in ("ds2_ref", "ds2_e2e", "svdb_ref", "svdb_e2e"):
@@ -46,7 +47,9 @@ def eval_table(paths: list[str]) -> None:
             cells = [r["accuracy"]] + [r[c][m] for c in ("sveb", "veb") for m in ("Se", "+P", "F1")]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in cells)
             name = Path(d["run"]).name
-            print(f"| {name} | {d['adapt']} | {db} | {peaks} | {text} |")
+            rec = r.get("record_232")
+            r232 = f"{rec['S_tp']}/{rec['S']} ({rec['S_fp']}, {rec['V_fp']})" if rec else "-"
+            print(f"| {name} | {d['adapt']} | {db} | {peaks} | {text} | {r232} |")
 
 
 def eval_mean(paths: list[str]) -> None:
