@@ -22,6 +22,7 @@ SMALL: dict[str, dict] = {
     "cblstm": {"hidden": 8},
     "hadln": {},
     "resnet1d": {"n_blocks": 2, "width": 8},
+    "beat_cnn": {"width": 4, "hidden": 8},
     "spectrogram_cnn": {"pretrained": False, "image_size": 64},
     "ensemble": {
         "members": [

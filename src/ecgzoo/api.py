@@ -50,6 +50,7 @@ def annotate(
     reference: str | None = None,
     ec57: bool = False,
     engine: str = "torch",
+    adapt: str = "none",
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
@@ -75,7 +76,7 @@ def annotate(
     results = []
     for target in targets:
         source = open_source(target, fs)
-        ann = annotate_source(source, applied, lead=lead, detector=detector)
+        ann = annotate_source(source, applied, lead=lead, detector=detector, adapt=adapt)
         summary = summarise(ann)
         summary["model"] = applied.ref  # the record page names the model that annotated it
         result = AnnotateResult(ann, summary)

@@ -90,6 +90,15 @@ class TrainConfig(StrictConfig):
     pos_weight_max: float | None = Field(
         None, ge=1, description="weighted_bce: cap each label's positive weight"
     )
+    class_weight_cap: float | None = Field(
+        None, gt=0, description="weighted_ce / focal: cap each class weight at this value"
+    )
+    shift_samples: int = Field(
+        0,
+        ge=0,
+        description="beats: shift each training beat by a random +-N samples (edge "
+        "samples repeated), so the model does not learn one exact fiducial",
+    )
     monitor: str = Field("val_macro_recall", description="metric the best checkpoint is kept on")
     monitor_mode: Literal["max", "min"] = "max"
     early_stopping_patience: int = Field(10, ge=1)

@@ -60,6 +60,29 @@ class BeatOptions(StrictConfig):
     test_database: Literal["mitdb", "svdb"] = Field(
         "mitdb", description="inter: DS2 (mitdb), or every SVDB record after training on MIT-BIH"
     )
+    # The inter-patient recipe (issue 19; docs/guide.md "Beats on unseen patients")
+    train_exclude_classes: list[Literal["N", "S", "V", "F", "Q"]] = Field(
+        default_factory=list,
+        description="classes left out of the training part (still scored in val/test): Q",
+    )
+    inter_validation: Literal["holdout", "fold", "none"] = Field(
+        "holdout",
+        description="inter: holdout (3 DS1 records), fold (record-wise fold val_fold of "
+        "n_val_folds over DS1), none (train on all DS1; val is DS1 itself, in-sample)",
+    )
+    val_fold: int = Field(0, ge=0, description="inter_validation=fold: the DS1 fold validated on")
+    n_val_folds: int = Field(4, ge=2, description="inter_validation=fold: record-wise DS1 folds")
+    rr_context_set: Literal["rr_context", "rr_ratios", "rr_log_ratios"] | None = Field(
+        None, description="side input by name (overrides rr_context / rr_context_irregularity)"
+    )
+    median_beat_channel: bool = Field(
+        False, description="second input channel: the beat minus its record's median beat"
+    )
+    align_fiducial: Literal["none", "qrs_extremum"] = Field(
+        "none",
+        description="move each R peak to the fiducial examples.fiducial defines before cutting "
+        "(reference peaks in training, detected ones in annotate)",
+    )
 
     @model_validator(mode="after")
     def _window_holds_a_beat(self) -> BeatOptions:
@@ -76,6 +99,12 @@ class BeatOptions(StrictConfig):
             )
         if self.segmentation == "centered" and round((self.before_s + self.after_s) * self.fs) < 8:
             raise ValueError("before_s + after_s: fewer than 8 samples at fs per beat")
+        if self.val_fold >= self.n_val_folds:
+            last = self.n_val_folds - 1
+            raise ValueError(f"val_fold: must be in 0..{last} (got {self.val_fold})")
+        centred_only = self.median_beat_channel or self.align_fiducial != "none"
+        if self.segmentation == "kachuee" and centred_only:
+            raise ValueError("median_beat_channel, align_fiducial: need segmentation: centered")
         return self
 
 

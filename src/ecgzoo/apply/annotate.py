@@ -13,7 +13,7 @@ the record's ends for a full window are kept as detections and labelled ``Q`` (u
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.models.adapt import adapted_model, check_adaptation, prior_adjusted
 
 UNCLASSIFIED = -1
 
@@ -57,7 +58,7 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
     """Refuse data the model cannot be applied to, with one line naming the file."""
     if model.kind != "beat":
         raise ConfigError(f"{model.ref}: a recording-level model; use `ecgzoo predict`")
-    if int(model.spec.n_leads) != 1:
+    if int(model.spec.n_leads) != (2 if model.input.median_channel else 1):
         raise ConfigError(
             f"{model.ref}: trained on {model.spec.n_leads} leads; annotate feeds one lead "
             f"of {source.path}"
@@ -71,8 +72,12 @@ def annotate_source(
     lead: str | None = None,
     detector: str = DEFAULT_METHOD,
     chunk_s: float = CHUNK_S,
+    adapt: str = "none",
 ) -> Annotation:
-    """Detect and classify every beat of one lead of ``source``."""
+    """Detect and classify every beat of one lead of ``source``; ``adapt="adabn"`` classifies
+    with the model adapted to this record's own beats (inputs only, no label)."""
+    if check_adaptation(adapt) == "adabn" and model.engine != "torch":
+        raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
     check_compatible(model, source)
     idx = source.lead_index(lead, model.input.leads)
     if model.input.segmentation == "kachuee":  # its 10 s windows run from the record's start
@@ -90,7 +95,7 @@ def annotate_source(
         local = detect_qrs(chunk.signal, source.fs, detector)
         g = local + chunk.start
         own = (g >= chunk.core_start) & (g < chunk.core_stop)
-        local = local[own]
+        local = model.input.align(chunk.signal, source.fs, local[own])  # training's fiducial
         t2 = time.perf_counter()
         timings["detect"] += t2 - t1
         x, kept = model.input.beats(chunk.signal, source.fs, local)
@@ -110,7 +115,13 @@ def annotate_source(
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
     side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
     rr = None if side is None else side[kept]
-    prob[kept] = model.proba(np.concatenate(xs), rr)
+    x = np.concatenate(xs)
+    x = model.input.with_median(x)  # over all this record's beats, as in training
+    if adapt == "adabn":
+        model = replace(model, torch_model=adapted_model(model.torch_model, model.spec, x, rr))
+    prob[kept] = model.proba(x, rr)
+    if adapt == "prior_em":  # this record's class priors, from its probabilities alone
+        prob[kept] = prior_adjusted(prob[kept])
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
     return Annotation(

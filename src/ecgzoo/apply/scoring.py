@@ -37,7 +37,9 @@ def match_beats(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[np.ndarra
         cmp = wfdb.processing.compare_annotations(
             np.asarray(ref, dtype=np.int64),
             np.asarray(test, dtype=np.int64),
-            int(round(MATCH_S * fs)),
+            # compare_annotations matches |d| < window: floor + 1 keeps every pair within
+            # 150 ms (round() gave 19 samples at 128 Hz, i.e. only pairs up to 140.6 ms)
+            int(np.floor(MATCH_S * fs + 1e-9)) + 1,
         )
     ri = np.asarray(cmp.matched_ref_inds, dtype=np.int64)
     ti = np.asarray(cmp.matched_test_inds, dtype=np.int64)

@@ -31,6 +31,9 @@ def annotate(
     ] = False,
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
+    adapt: Annotated[
+        str, typer.Option(help="label-free adaptation to each record: none, adabn or prior_em")
+    ] = "none",
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     existing_input(target)  # mistakes are refused before the model (and torch) loads
@@ -48,6 +51,7 @@ def annotate(
         ec57=ec57,
         engine=engine,
         plots=plots,
+        adapt=adapt,
     )
     rows = []
     for r in results:

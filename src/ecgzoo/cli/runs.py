@@ -160,6 +160,9 @@ def evaluate(
     accuracy_floor: Annotated[
         float | None, typer.Option(help="--operating-point recall: least val accuracy (0.969)")
     ] = None,
+    adapt: Annotated[
+        str, typer.Option(help="beat models, --data: per-record adaptation (adabn, prior_em)")
+    ] = "none",
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
     folder = resolve_run(run)  # a mistake is refused before torch loads
@@ -204,7 +207,9 @@ def evaluate(
             raise EcgzooError(f"--operating-point: {run} is a tree model (its priors are tuned)")
         print_operating_point(folder, cfg, run, split, operating_point, accuracy_floor, as_json)
         return
-    beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead)
+    if adapt != "none" and data is None:
+        raise EcgzooError("--adapt: applies to beat models scored on --data FOLDER")
+    beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead, adapt)
     if beat_result is not None:  # beat models on a folder of records, and tree models
         metrics, label = beat_result
         metrics.update({"run": str(run), "data": label})
@@ -287,7 +292,9 @@ def _read_metrics(path: Path) -> dict:
     return read_metrics(path)
 
 
-def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict, str] | None:
+def beat_model_metrics(
+    folder, cfg, split, data, reference, lead, adapt="none"
+) -> tuple[dict, str] | None:
     """Metrics of a beat model on ``--data FOLDER``, or of a tree model on a split; else None."""
     from ecgzoo.train.trees import is_tree_run
 
@@ -297,7 +304,7 @@ def beat_model_metrics(folder, cfg, split, data, reference, lead) -> tuple[dict,
             raise EcgzooError("--reference: beat models read reference beats from each .atr")
         from ecgzoo.train.external_beats import evaluate_beat_folder
 
-        return evaluate_beat_folder(folder, cfg, data, lead), str(data)
+        return evaluate_beat_folder(folder, cfg, data, lead, adapt), str(data)
     if not tree:
         return None
     if data is not None:

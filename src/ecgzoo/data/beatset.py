@@ -244,15 +244,21 @@ def assemble(
     y, record = np.asarray(arrays["y"]), np.asarray(arrays["record"])
     if options.max_beats_per_class is not None:
         train = cap_per_class(train, y, options.max_beats_per_class, seed, section)
+    excluded = [CLASS_NAMES.index(c) for c in getattr(options, "train_exclude_classes", [])]
+    if excluded:  # e.g. Q: 6 DS1 beats cannot carry a class (scored in val/test all the same)
+        train = train[~np.isin(y[train], excluded)]
     x = arrays["x"]
+    if getattr(options, "median_beat_channel", False):
+        x = median_channel_beats(np.asarray(x), record)
     feats = arrays["rr"] if options.rr_features else None
     context = context_set(options)
     if context is not None:  # issue 12: label-free RR context instead
         feats = side_features(arrays, context)
 
     def split(index: np.ndarray) -> ArraySplit:
+        xs = np.ascontiguousarray(x[index])
         return ArraySplit(
-            np.ascontiguousarray(x[index])[:, None, :],
+            xs if xs.ndim == 3 else xs[:, None, :],
             y[index],
             record[index],
             None if feats is None else np.ascontiguousarray(feats[index], dtype=np.float32),
@@ -280,6 +286,8 @@ def assemble(
         "dropped": {str(k): int(v) for k, v in zip(reasons, counts, strict=True)},
         "dropped_beats": class_counts(np.asarray(arrays["dropped_y"])),
         "counts": split_class_counts(data),
+        "median_beat_channel": bool(getattr(options, "median_beat_channel", False)),
+        "train_exclude_classes": list(getattr(options, "train_exclude_classes", [])),
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
         "side_features": "rr_features" if options.rr_features else None,
     }
@@ -287,6 +295,18 @@ def assemble(
         data.meta["feature_names"] = list(CONTEXT_SETS[context])
         data.meta["side_features"] = context
     return data
+
+
+def median_channel_beats(x: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """``(n, 2, n_samples)``: each beat and the beat minus its record's median beat
+    (:func:`ecgzoo.data.examples.beat_context.with_median_channel`, record by record)."""
+    from ecgzoo.data.examples.beat_context import with_median_channel
+
+    out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
+    for r in np.unique(record):
+        rows = np.flatnonzero(record == r)
+        out[rows] = with_median_channel(x[rows])
+    return out
 
 
 def split_beats(

@@ -203,7 +203,11 @@ def feature_matrix(
 
 
 def context_set(options: Any) -> str | None:
-    """The context set beat ``options`` ask for (``rr_context``, ``rr_ratios``) or ``None``."""
+    """The context set beat ``options`` ask for (``rr_context``, ``rr_ratios``,
+    ``rr_log_ratios``) or ``None``; ``rr_context_set`` names one directly."""
+    named = getattr(options, "rr_context_set", None)
+    if named is not None:
+        return str(named)
     if not getattr(options, "rr_context", False):
         return None
     return "rr_context" if getattr(options, "rr_context_irregularity", True) else "rr_ratios"

@@ -23,8 +23,11 @@ def beat_input(
 ) -> InputSpec:
     """Beats cut as the beat ``options`` say (``MitbihOptions``/``SvdbOptions``)."""
     settings = beat_settings(options)
+    aligned = getattr(options, "align_fiducial", "none") != "none"
     common = {
         "kind": "beats",
+        "fiducial": str(options.align_fiducial) if aligned else "r_peak",
+        "median_channel": bool(getattr(options, "median_beat_channel", False)),
         "leads": tuple(LEAD_PREFERENCE),
         "side_features": side_features,
         "feature_mean": tuple(float(v) for v in feature_mean),

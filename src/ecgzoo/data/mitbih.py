@@ -132,6 +132,28 @@ def prepare_beats(
     )  # fmt: skip
 
 
+def inter_validation(
+    record: np.ndarray, y: np.ndarray, options: MitbihOptions, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` indices into the DS1 beats for ``options.inter_validation``.
+
+    ``holdout``: whole records chosen so that validation holds S and V beats (the default).
+    ``fold``: the DS1 records in a ``seed``-ed random order, dealt into ``n_val_folds`` folds;
+    fold ``val_fold`` validates (record-wise k-fold selection over DS1, never DS2).
+    ``none``: every DS1 beat trains; the validation split is DS1 itself (in-sample: only
+    for a fixed schedule, ``train.monitor: epoch``).
+    """
+    if options.inter_validation == "holdout":
+        return validation_by_group(record, y, options.val_fraction, seed)
+    everything = np.arange(len(record))
+    if options.inter_validation == "none":
+        return everything, everything
+    records = np.random.default_rng(seed).permutation(np.unique(record))
+    fold = records[options.val_fold :: options.n_val_folds]
+    val = np.isin(record, fold)
+    return everything[~val], everything[val]
+
+
 def load_mitbih(
     options: MitbihOptions,
     seed: int = 0,
@@ -160,8 +182,9 @@ def load_mitbih(
             raise ConfigError(
                 "mitbih.records: the inter-patient split needs records of both DS1 and DS2"
             )
-        tr, va = validation_by_group(record[ds1], y[ds1], options.val_fraction, seed)
+        tr, va = inter_validation(record[ds1], y[ds1], options, seed)
         parts = (ds1[tr], ds1[va], ds2)
+        meta_split["inter_validation"] = options.inter_validation
         meta_split["val_records"] = sorted(int(r) for r in np.unique(record[parts[1]]))
         meta_split["excluded_beats"] = int(len(y) - len(ds1) - len(ds2))
     else:

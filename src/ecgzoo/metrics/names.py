@@ -82,6 +82,8 @@ def check_monitor(
     With unknown classes, ``val_f1_<class>`` names are accepted (the data decides them), except
     for multi-label datasets, which log aggregates only.
     """
+    if metric == "epoch":  # the fixed schedule: every epoch "improves", the last one is kept
+        return None if mode == "max" else "'epoch' keeps the last epoch: set monitor_mode 'max'"
     known = epoch_metrics(class_names, dataset)
     multilabel = registry.is_multilabel(dataset)
     if metric not in known:

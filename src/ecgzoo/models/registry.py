@@ -35,6 +35,11 @@ _MODELS: dict[str, tuple[str, str, str]] = {
     "cblstm": ("ecgzoo.models.cblstm", "CBLSTM", "convolution, batch norm, ReLU, BiLSTM"),
     "hadln": ("ecgzoo.models.hadln", "HADLN", "residual CNN + BiLSTM branches with attention"),
     "resnet1d": ("ecgzoo.models.resnet1d", "ResNet1D", "1D ResNet scalable in depth/width/kernel"),
+    "beat_cnn": (
+        "ecgzoo.models.beat_cnn",
+        "BeatCNN",
+        "small position-keeping CNN + MLP head joining RR context (inter-patient beats)",
+    ),
     "spectrogram_cnn": (
         "ecgzoo.models.spectrogram_cnn",
         "SpectrogramCNN",

@@ -62,6 +62,11 @@ class ResNet1D(EcgModel):
             map (``width x length`` inputs to the classifier) (true).
         dropout: inside every residual block and before the classifier (0.1).
         activation: relu | gelu | leakyrelu | elu | silu | tanh (relu).
+        pool_positions: 0 keeps ``global_pool``; k > 0 average-pools the last map to k
+            positions and flattens them (``width x k`` inputs), so the classifier still knows
+            *where* in the window the P wave and the QRS sit (issue 19) (0).
+        head_hidden: a hidden layer of this many units after the side features are joined, so
+            that RR context and morphology interact (an MLP head); 0: linear (0).
     """
 
     name = NAME
@@ -83,6 +88,8 @@ class ResNet1D(EcgModel):
         global_pool: bool = True,
         dropout: float = 0.1,
         activation: str = "relu",
+        pool_positions: int = 0,
+        head_hidden: int = 0,
     ):
         super().__init__(n_leads, n_samples, n_classes, n_features)
         check_int(NAME, "n_blocks", n_blocks, minimum=0)
@@ -94,6 +101,8 @@ class ResNet1D(EcgModel):
         check_int(NAME, "stride", stride)
         check_int(NAME, "downsample_every", downsample_every, minimum=0)
         check_bool(NAME, "global_pool", global_pool)
+        check_int(NAME, "pool_positions", pool_positions, minimum=0)
+        check_int(NAME, "head_hidden", head_hidden, minimum=0)
         dropout = check_dropout(NAME, "dropout", dropout)
         make_activation(activation, NAME)
 
@@ -124,14 +133,28 @@ class ResNet1D(EcgModel):
             length = _conv_len(length, 1, s)  # the shortcut's length (the branch is cropped)
         self.blocks = nn.Sequential(*blocks)
         self.global_pool = global_pool
+        self.position_pool = nn.AdaptiveAvgPool1d(pool_positions) if pool_positions else None
         # flattening puts a dense layer on the whole map: inputs must have n_samples samples
-        self.fixed_length = not global_pool
+        self.fixed_length = not global_pool and not pool_positions
         self.out_length = length
         in_dim = width if global_pool else width * length
-        self.head = ClassifierHead(in_dim, n_features, n_classes, dropout=dropout, model=NAME)
+        if pool_positions:
+            in_dim = width * pool_positions
+        self.head = ClassifierHead(
+            in_dim,
+            n_features,
+            n_classes,
+            hidden=head_hidden,
+            activation=activation,
+            dropout=dropout,
+            model=NAME,
+        )
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x, features)
         z = self.blocks(self.stem(x))
-        z = z.mean(dim=-1) if self.global_pool else z.flatten(1)
+        if self.position_pool is not None:
+            z = self.position_pool(z).flatten(1)
+        else:
+            z = z.mean(dim=-1) if self.global_pool else z.flatten(1)
         return self.head(z, features)

@@ -69,6 +69,18 @@ def gather_crops(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int) 
     return out
 
 
+def shift_batch(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Each example's window moved by a random whole number of samples in ``[-max_shift,
+    max_shift]`` (``out[t] = x[t + s]``, the edge samples repeated): the same beat cut around
+    a fiducial up to ``max_shift`` samples off (``examples.fiducial``; ``train.shift_samples``)."""
+    if max_shift <= 0:
+        return x
+    n, length = x.shape[0], x.shape[-1]
+    s = torch.randint(-max_shift, max_shift + 1, (n,), generator=gen)
+    index = (torch.arange(length)[None, :] + s[:, None]).clamp(0, length - 1)
+    return x.gather(-1, index[:, None, :].expand(-1, x.shape[1], -1))
+
+
 def random_crop_batch(
     x: torch.Tensor, crop: int, lengths: torch.Tensor, gen: torch.Generator
 ) -> torch.Tensor:
@@ -146,9 +158,11 @@ class SplitBatches(Dataset):
         crop: int | None = None,
         lengths: torch.Tensor | None = None,
         augment: bool = False,
+        shift: int = 0,
     ):
         self.split, self.features = split, features
         self.crop, self.lengths, self.augment = crop, lengths, augment
+        self.shift = shift
         y = np.asarray(split.y)
         # multi-hot targets (multi-label) are float for BCE; class indices are int64 for CE
         self.y = torch.from_numpy(y.astype(np.float32 if y.ndim == 2 else np.int64))
@@ -185,6 +199,8 @@ class SplitBatches(Dataset):
         x = torch.from_numpy(xa)
         if self.crop and request.gen is not None:
             x = random_crop_batch(x, self.crop, self.lengths[tidx], request.gen)
+        if self.shift and request.gen is not None:
+            x = shift_batch(x, self.shift, request.gen)
         if self.augment and request.gen is not None:
             x = augment_batch(x, request.gen)
         return x, self.y[tidx], f, tidx

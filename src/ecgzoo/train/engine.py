@@ -181,6 +181,7 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         spec.crop_samples,
         lengths,
         tc.augment,
+        tc.shift_samples,
     )
     val = SplitBatches(data.val, standardise_features(data.val.features, spec), spec.crop_samples)
     return ArrayDataModule(

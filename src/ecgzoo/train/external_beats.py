@@ -31,12 +31,14 @@ def _folder(data: Path) -> Path:
     return data
 
 
-def cnn_beats(folder: Path, spec: InputSpec, lead: str | None) -> tuple[ArraySplit, list[str]]:
+def cnn_beats(
+    folder: Path, spec: InputSpec, lead: str | None
+) -> tuple[ArraySplit, list[str], list[str]]:
     """Beats of every record of ``folder`` prepared by the model's ``InputSpec`` (the cut and
     side features of its training beats); records that cannot be read are listed, not scored."""
     reader = WfdbFolderReader(_folder(folder), annotator="atr", require_annotations=True)
-    xs, ys, groups, feats, skipped = [], [], [], [], []
-    for i, name in enumerate(reader.list_records()):
+    xs, ys, groups, feats, skipped, names = [], [], [], [], [], []
+    for name in reader.list_records():
         try:
             rec = reader.read(name)
             check_rate(rec.fs, f"{folder / name}.hea")
@@ -52,30 +54,40 @@ def cnn_beats(folder: Path, spec: InputSpec, lead: str | None) -> tuple[ArraySpl
         if len(samples) < 2:
             skipped.append(f"{name}: fewer than two AAMI beats")
             continue
-        try:
+        try:  # the model's InputSpec: its fiducial, cut, median channel and side features
             prepared = spec.prepare(rec.signal[channel], rec.fs, samples)
         except DataError as exc:
             skipped.append(f"{folder / name}: {exc}")
             continue
+        names.append(str(name))
         xs.append(prepared.x)
         ys.append(labels[prepared.kept])
-        groups.append(np.full(int(prepared.kept.sum()), i, dtype=np.int64))
+        groups.append(np.full(int(prepared.kept.sum()), len(names) - 1, dtype=np.int64))
         feats.append(prepared.features)
     if not xs:
         raise DataError(f"{folder}: no record with annotated beats could be read")
+    x_all = np.concatenate(xs)
     split = ArraySplit(
-        np.concatenate(xs),
+        x_all if x_all.ndim == 3 else x_all[:, None, :],
         np.concatenate(ys),
         np.concatenate(groups),
         None if spec.side_features is None else np.concatenate(feats),
     )
-    return split, skipped
+    return split, skipped, names
 
 
 def evaluate_beat_folder(
-    run_folder: Path, cfg: ExperimentConfig, data: Path, lead: str | None = None
+    run_folder: Path,
+    cfg: ExperimentConfig,
+    data: Path,
+    lead: str | None = None,
+    adapt: str = "none",
 ) -> dict[str, Any]:
-    """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``."""
+    """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``, with
+    the per-record S/V counts (``per_record``, keyed by record name) for every model kind.
+
+    ``adapt="adabn"`` / ``"prior_em"``: each record is scored by the model adapted to that
+    record's own beats (``ecgzoo.models.adapt``; its inputs only, never its labels)."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
     if registry.get(str(cfg.data.dataset)).task != "beats":
@@ -89,11 +101,43 @@ def evaluate_beat_folder(
         metrics = evaluate_tree_table(run_folder, cfg.data.mitbih, table)
         metrics["skipped"] = [str(s) for s in table["skipped"]]
         return metrics
-    from ecgzoo.train.evaluate import evaluate_split
+    from ecgzoo.models.adapt import check_adaptation
+    from ecgzoo.train.evaluate import evaluate_split, score_predictions
     from ecgzoo.train.loaded import load_run
+    from ecgzoo.train.trees import per_record
 
+    check_adaptation(adapt)
     run = load_run(run_folder)
-    split, skipped = cnn_beats(data, run.input, lead)
-    metrics, _ = evaluate_split(run.model, run.spec, split)
+    model, spec = run.model, run.spec
+    split, skipped, names = cnn_beats(data, run.input, lead)
+    if adapt == "none":
+        metrics, prob = evaluate_split(model, spec, split)
+    else:
+        prob = adapted_predictions(model, spec, split, adapt)
+        metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
+    metrics["adapt"] = adapt
+    record_names = np.asarray(names)[np.asarray(split.groups)]
+    metrics["per_record"] = per_record(np.asarray(split.y), prob.argmax(1), record_names)
     metrics["skipped"] = skipped
     return metrics
+
+
+def adapted_predictions(
+    model: Any, spec: Any, split: ArraySplit, adapt: str = "adabn"
+) -> np.ndarray:
+    """Probabilities of each record's beats from the model adapted to that record: ``adabn``
+    (batch norm statistics of its beats) or ``prior_em`` (its class priors, by EM)."""
+    from ecgzoo.models.adapt import adapted_model, prior_adjusted
+    from ecgzoo.train.evaluate import predict_split
+
+    groups = np.asarray(split.groups)
+    prob = np.zeros((len(groups), int(spec.n_classes)), dtype=np.float32)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        part = split.subset(rows)
+        if adapt == "prior_em":
+            prob[rows] = prior_adjusted(predict_split(model, spec, part))
+            continue
+        local = adapted_model(model, spec, part.x, part.features)
+        prob[rows] = predict_split(local, spec, part)
+    return prob

@@ -10,16 +10,21 @@ import torch.nn.functional as F
 from ecgzoo.errors import ConfigError
 
 
-def inverse_frequency_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> torch.Tensor:
+def inverse_frequency_weights(
+    y: np.ndarray, n_classes: int, power: float = 1.0, cap: float | None = None
+) -> torch.Tensor:
     """Weights ``(n / (k * count_c)) ** power`` over the k present classes; absent -> 0.
 
     ``power = 1`` makes every class contribute equally; ``0.5`` keeps a class with a handful of
-    examples from dominating the loss.
+    examples from dominating the loss. ``cap``: no weight above it (MIT-BIH DS1 has 6 Q
+    beats in 51,000, whose uncapped weight ~1,500 makes the model call Q everywhere).
     """
     counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
     weights = np.zeros(n_classes)
     present = counts > 0
     weights[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    if cap is not None:
+        weights = np.minimum(weights, cap)
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -49,13 +54,18 @@ class FocalLoss(nn.Module):
 
 
 def make_loss(
-    kind: str, y_train: np.ndarray, n_classes: int, gamma: float = 2.0, power: float = 1.0
+    kind: str,
+    y_train: np.ndarray,
+    n_classes: int,
+    gamma: float = 2.0,
+    power: float = 1.0,
+    cap: float | None = None,
 ) -> nn.Module:
     """The training loss named ``kind``: ``ce``, ``weighted_ce`` or ``focal`` (weighted)."""
     if kind == "ce":
         return nn.CrossEntropyLoss()
     if kind == "weighted_ce":
-        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes, power))
+        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes, power, cap))
     if kind == "focal":
-        return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes, power))
+        return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes, power, cap))
     raise ConfigError(f"train.loss: unknown loss {kind!r} (choose ce, weighted_ce, focal)")

@@ -29,7 +29,7 @@ from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
 )
 from ecgzoo.safe_load import read_json, read_yaml
 
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
+SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
 
 
 @dataclass

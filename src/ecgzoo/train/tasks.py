@@ -28,7 +28,12 @@ class SingleLabelTask:
     def __init__(self, tc: TrainConfig, y_train: np.ndarray, class_names: list[str]):
         self.class_names = list(class_names)
         self.loss = make_loss(
-            tc.loss, y_train, len(class_names), tc.focal_gamma, tc.class_weight_power
+            tc.loss,
+            y_train,
+            len(class_names),
+            tc.focal_gamma,
+            tc.class_weight_power,
+            tc.class_weight_cap,
         )
 
     @staticmethod

@@ -259,3 +259,14 @@ def rr_columns(groups: tuple[str, ...]) -> list[int]:
     if "irregularity" in groups:
         wanted += IRREGULARITY
     return [RR_CONTEXT_NAMES.index(n) for n in wanted]
+
+
+def with_median_channel(x: np.ndarray) -> np.ndarray:
+    """One record's beats ``(n, n_samples)`` as ``(n, 2, n_samples)``: the beat, and the beat
+    minus the record's median beat (the sample-wise median over all the record's beats, computed
+    without labels), which shows how each beat differs from this patient's usual one."""
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0:
+        return np.zeros((0, 2, x.shape[-1]), dtype=np.float32)
+    median = np.median(x, axis=0, keepdims=True)
+    return np.stack([x, x - median], axis=1).astype(np.float32)

@@ -219,13 +219,19 @@ def beat_settings(options: Any) -> dict[str, Any]:
             "window_s": KACHUEE_WINDOW_S,
             "span": KACHUEE_SPAN,
         }
-    return {
+    settings = {
         "segmentation": "centered",
         "before_s": float(options.before_s),
         "after_s": float(options.after_s),
         "fs": float(options.fs),
         "baseline": f"butter2-highpass-{HIGHPASS_HZ}Hz-sosfiltfilt",
     }
+    fiducial = getattr(options, "align_fiducial", "none")
+    if fiducial != "none":  # only then: the cache keys of earlier entries stay as they were
+        from ecgzoo.data.examples.fiducial import fiducial_description
+
+        settings["fiducial"] = fiducial_description(fiducial)
+    return settings
 
 
 def segment(
@@ -265,7 +271,15 @@ def segment_beats(
 def beats_from_lead(
     signal: np.ndarray, fs: float, samples: np.ndarray, labels: np.ndarray, settings: dict
 ) -> dict[str, np.ndarray]:
-    """One record's beat arrays (kept and dropped) from its lead and labelled R peaks."""
+    """One record's beat arrays (kept and dropped) from its lead and labelled R peaks.
+
+    With a ``fiducial`` in ``settings`` the peaks are first moved to it (``examples.fiducial``);
+    the ``sample`` arrays then hold the aligned positions.
+    """
+    if settings.get("fiducial"):
+        from ecgzoo.data.examples.fiducial import align_peaks
+
+        samples = align_peaks(signal, fs, samples, settings["fiducial"]["fiducial"])
     x, keep, truncated, dropped = segment(signal, fs, samples, settings)
     rr = rr_features(samples, fs)
     drop_idx = np.array([i for i, _ in dropped], dtype=np.int64)

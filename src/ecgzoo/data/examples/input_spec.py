@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.data.examples.beat_context import context_segmentation
+from ecgzoo.data.examples.beat_context import context_segmentation, with_median_channel
 from ecgzoo.data.examples.beats import (
     HIGHPASS_HZ,
     KACHUEE_FS,
@@ -37,6 +37,7 @@ from ecgzoo.data.examples.beats import (
     KACHUEE_WINDOW_S,
     segment,
 )
+from ecgzoo.data.examples.fiducial import align_peaks
 from ecgzoo.data.examples.multilabel import window_of
 from ecgzoo.data.examples.side_features import CONTEXT_SETS, context_rows, features_of_set
 from ecgzoo.data.examples.windows import prepare_windows
@@ -45,8 +46,10 @@ from ecgzoo.errors import DataError
 KINDS = ("beats", "window", "multilabel", "beat_features")
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios")
-FIDUCIALS = ("r_peak",)
+SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
+#: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
+#: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)
+FIDUCIALS = ("r_peak", "qrs_extremum")
 MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
 MAX_FS = 20000.0
 
@@ -115,6 +118,7 @@ class InputSpec:
     before_s: float | None = None  # centered beats: window before / after the fiducial
     after_s: float | None = None
     fiducial: str = "r_peak"
+    median_channel: bool = False  # beats: a 2nd channel, the beat minus the record's median beat
     length_s: float | None = None  # windows
     fill: str = "zero"
     normalise: bool = False
@@ -256,6 +260,21 @@ class InputSpec:
         x, keep, _, _ = segment(np.asarray(signal, dtype=np.float64), float(fs), peaks, settings)
         return x[:, None, :], keep
 
+    def align(self, signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
+        """The R ``peaks`` moved to the model's :attr:`fiducial` (as given for ``r_peak``): the
+        same function moves the reference peaks of the training beats."""
+        peaks = np.asarray(peaks, dtype=np.int64)
+        if self.fiducial == "r_peak":
+            return peaks
+        return align_peaks(np.asarray(signal, dtype=np.float64), float(fs), peaks, self.fiducial)
+
+    def with_median(self, x: np.ndarray) -> np.ndarray:
+        """One record's beats ``(n, 1, length)`` with the median-beat channel when the model
+        takes it (computed over all the record's beats given, without labels)."""
+        if not self.median_channel:
+            return x
+        return with_median_channel(np.asarray(x)[:, 0, :])
+
     def raw_side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at ``peaks`` (all the record's
         beats: the context spans the record), or ``None`` when the model takes none.
@@ -317,8 +336,9 @@ class InputSpec:
             return Prepared(x, lengths=lengths)
         if peaks is None:
             raise DataError("signal: a beat model needs the R peaks (detect them first)")
-        peaks = np.asarray(peaks, dtype=np.int64)
+        peaks = self.align(signal, fs, peaks)
         x, kept = self.beats(signal, fs, peaks)
+        x = self.with_median(x)
         if self.kind == "beat_features":
             feats = context_rows(x[:, 0], peaks, fs, kept, self)
             return Prepared(x, feats, kept)

@@ -46,20 +46,29 @@ def context_rows(
 SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
 #: The label-free context sets a torch beat model can take (``ModelSpec.side_features``):
 #: ``rr_context`` (the default) and ``rr_ratios`` (without the irregularities, an ablation).
+#: ``rr_log_ratios`` (issue 19): the natural log of the six ratios, so that a beat 20 %
+#: early and one 20 % late sit symmetrically around 0 (log ratios beat raw ones inter-patient).
 CONTEXT_SETS: dict[str, list[str]] = {
     "rr_context": SIDE_FEATURE_NAMES,
     "rr_ratios": list(bc.NORMALISED_RR),
+    "rr_log_ratios": [f"log_{n}" for n in bc.NORMALISED_RR],
 }
+#: Sets whose columns are the log of :data:`bc.RR_CONTEXT_NAMES` columns.
+LOG_SETS: dict[str, tuple[str, ...]] = {"rr_log_ratios": tuple(bc.NORMALISED_RR)}
 
 
 def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_context") -> np.ndarray:
     """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
     samples at ``fs``).
 
-    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``), from peak positions
-    alone: what ``annotate`` feeds such a model from detected peaks, and what
+    float32 ``(n, 8)`` (``rr_context``) or ``(n, 6)`` (``rr_ratios``, ``rr_log_ratios``), from
+    peak positions alone: what ``annotate`` feeds such a model from detected peaks, and what
     :func:`side_features` computes from a record's annotated beats in training.
     """
+    if feature_set in LOG_SETS:
+        cols = [bc.RR_CONTEXT_NAMES.index(n) for n in LOG_SETS[feature_set]]
+        ctx = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols]
+        return np.log(np.clip(ctx, 1e-3, None)).astype(np.float32)
     cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
     return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
 
@@ -72,4 +81,6 @@ def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarra
         return side_features_at(peaks, fs, feature_set)
     if feature_set == "rr_features":
         return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
-    raise ConfigError(f"side features {feature_set!r}: not rr_features, rr_context or rr_ratios")
+    raise ConfigError(
+        f"side features {feature_set!r}: not rr_features or one of {', '.join(CONTEXT_SETS)}"
+    )

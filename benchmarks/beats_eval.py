@@ -1,0 +1,118 @@
+"""Issue 19: score one beat run on MIT-BIH DS2 and on SVDB, with reference R peaks
+(``ecgzoo evaluate RUN --data FOLDER``) and end to end (``ecgzoo annotate FOLDER --reference atr``:
+its own QRS detection), optionally with label-free per-record adaptation (``--adapt adabn``).
+
+    python benchmarks/beats_eval.py RUN OUT.json [--adapt adabn] [--skip-e2e]
+
+Writes one JSON: for each of ``ds2`` and ``svdb``, ``ref`` and ``e2e``: accuracy, SVEB and VEB
+Se / +P / F1 (fractions), and the rows of records 232 and 822. The DS2 and SVDB folders are
+links to the records' .hea/.dat/.atr (nothing else of the database folder is read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ecgzoo.data.splits import DS2
+
+MITDB = "mit-bih-arrhythmia-database-1.0.0"
+SVDB = "mit-bih-supraventricular-arrhythmia-database-1.0.0"
+
+
+def linked_folder(src: Path, names: list[str], dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        for ext in (".hea", ".dat", ".atr"):
+            (dst / f"{name}{ext}").symlink_to((src / f"{name}{ext}").resolve())
+    (dst / "RECORDS").write_text("\n".join(names) + "\n")
+    return dst
+
+
+def folders(tmp: Path) -> dict[str, Path]:
+    from ecgzoo.data.physionet import fetch
+
+    mit = Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB
+    sv = Path(fetch("svdb", "1.0.0", progress=False)) / SVDB
+    sv_names = (sv / "RECORDS").read_text().split()
+    return {
+        "ds2": linked_folder(mit, list(DS2), tmp / "ds2"),
+        "svdb": linked_folder(sv, sv_names, tmp / "svdb"),
+    }
+
+
+def from_reference(metrics: dict[str, Any], record: str) -> dict[str, Any]:
+    rows = {r["class"]: r for r in metrics["aami"]}
+    out = {"accuracy": metrics["accuracy"]}
+    for cls, key in (("S", "sveb"), ("V", "veb")):
+        out[key] = {"Se": rows[cls]["Se"], "+P": rows[cls]["+P"], "F1": rows[cls]["F1"]}
+    out["record_" + record] = metrics["per_record"].get(record)
+    out["per_record"] = metrics["per_record"]
+    return out
+
+
+def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -> dict[str, Any]:
+    rows = {r["class"]: r for r in scored["classes"]}
+
+    def frac(v):
+        return None if v is None else v / 100.0
+
+    out = {"accuracy": frac(scored["accuracy"]), "detection": scored["detection"]}
+    for cls, key in (("S", "sveb"), ("V", "veb")):
+        out[key] = {m: frac(rows[cls][m]) for m in ("Se", "+P", "F1")}
+    for r in per_record:
+        if r["record"] == record:
+            conf = r["confusion"]
+            row = {}
+            for c, name in ((1, "S"), (2, "V")):
+                row[name] = int(conf[c].sum())
+                row[f"{name}_tp"] = int(conf[c][c])
+                row[f"{name}_fp"] = int(conf[:, c].sum() - conf[c][c])
+            out["record_" + record] = row
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("out")
+    ap.add_argument("--adapt", default="none")
+    ap.add_argument("--skip-e2e", action="store_true")
+    ap.add_argument("--only", choices=["ds2", "svdb"], default=None)
+    args = ap.parse_args()
+    from ecgzoo.api import annotate
+    from ecgzoo.apply.scoring import summarise_scores
+    from ecgzoo.train.external_beats import evaluate_beat_folder
+    from ecgzoo.train.runfolder import read_run_config, resolve_run
+
+    folder = resolve_run(args.run)
+    cfg = read_run_config(folder)
+    result: dict[str, Any] = {"run": args.run, "adapt": args.adapt}
+    with tempfile.TemporaryDirectory() as tmp:
+        for db, data in folders(Path(tmp)).items():
+            if args.only and db != args.only:
+                continue
+            record = "232" if db == "ds2" else "822"
+            t = time.perf_counter()
+            ref = evaluate_beat_folder(folder, cfg, data, adapt=args.adapt)
+            result[f"{db}_ref"] = from_reference(ref, record)
+            result[f"{db}_ref"]["seconds"] = time.perf_counter() - t
+            if args.skip_e2e:
+                continue
+            t = time.perf_counter()
+            res = annotate(
+                data, str(folder), write=False, plots=False, reference="atr", adapt=args.adapt
+            )
+            scores = [r.score for r in res]
+            scored = summarise_scores(scores, res[0].annotation.class_names)
+            result[f"{db}_e2e"] = from_annotate(scored, scores, record)
+            result[f"{db}_e2e"]["seconds"] = time.perf_counter() - t
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

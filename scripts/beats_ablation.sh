@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 19 ablation: the recipe (configs/mitbih_inter_recipe.yaml) and each lever switched back,
+# seeds given as arguments (default 0 1 2); one run at a time under the beats lock, one thread.
+# Usage: scripts/beats_ablation.sh OUT_DIR "ROW ..." [SEEDS...]
+set -euo pipefail
+out=$1; rows=$2; shift 2
+seeds=${*:-0 1 2}
+py=${PYTHON:-/work/main/.venv/bin/python}
+declare -A lever=(
+  [full]=""
+  [no_weights]="train.loss=ce"
+  [keep_q]="data.mitbih.train_exclude_classes=[]"
+  [holdout]="data.mitbih.inter_validation=holdout train.monitor=val_sv_f1"
+  [rr_context]="data.mitbih.rr_context_set=rr_context"
+  [no_median]="data.mitbih.median_beat_channel=false"
+  [no_align]="data.mitbih.align_fiducial=none"
+  [no_shift]="train.shift_samples=0"
+  [resnet_trunk]='model.name=resnet1d model.params={"n_blocks":3,"width":16,"kernel":5,"stem_stride":4}'
+  [resnet_poskeep]='model.name=resnet1d model.params={"n_blocks":3,"width":16,"kernel":5,"stem_stride":1,"pool_positions":4,"head_hidden":64}'
+)
+for seed in $seeds; do
+  for row in $rows; do
+    name="${row}_s${seed}"
+    [ -f "$out/$name/metrics.json" ] && continue
+    # shellcheck disable=SC2086
+    nice -n 5 flock /work/heavy-beats.lock "$py" -m ecgzoo train configs/mitbih_inter_recipe.yaml \
+      name="$name" output_dir="$out" train.seed="$seed" ${lever[$row]} --quiet >"$out/$name.log" 2>&1 \
+      || echo "FAILED $name" >>"$out/failed.txt"
+  done
+done
