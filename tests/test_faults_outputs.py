@@ -491,3 +491,15 @@ def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
     assert proc.returncode == 143, err[-2000:]
     assert "terminated" in err
     assert not (tmp_path / "runs" / "sigterm" / "metrics.json").exists()
+
+
+def test_predict_reads_the_challenge_folder_layout(cinc2017_dir, tmp_path, rhythm_model):
+    from ecgzoo.apply.predict import predict_records
+
+    folder = tmp_path / "training2017"
+    for name in ("A00001", "A00003"):
+        _copy(cinc2017_dir / "training2017", name, folder)
+    (folder / "REFERENCE.csv").write_text("A00001,N\nA00003,N\n")
+    (folder / "RECORDS").write_text("A00001\nA00003\n")
+    rows = predict_records(folder, rhythm_model)
+    assert [r["record"] for r in rows] == ["A00001", "A00003"]
