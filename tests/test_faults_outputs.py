@@ -376,7 +376,7 @@ def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monke
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(outputs, "summary_png", full)  # the 4th file hits a full disk
-    with pytest.raises(OSError):
+    with pytest.raises(DataError, match="cannot write the outputs of 100 .No space left"):
         outputs.write_outputs(ann, summary, tmp_path)
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()

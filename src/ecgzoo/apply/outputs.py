@@ -143,9 +143,16 @@ def write_outputs(
         staged["json"].write_text(json.dumps(summary, indent=1) + "\n")
         if plots:
             staged["png"].write_bytes(summary_png(summary))
+        for path in paths.values():
+            if path.is_dir():
+                raise DataError(f"{path}: a folder is in the way of this output")
         for key, path in paths.items():
             os.chmod(staged[key], default_file_mode())
             os.replace(staged[key], path)
+    except OSError as exc:
+        raise DataError(
+            f"{folder}: cannot write the outputs of {ann.record} ({exc.strerror})"
+        ) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return paths
