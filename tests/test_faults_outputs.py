@@ -384,7 +384,7 @@ def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written.values())
 
 
-@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb"])
+@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb", "ab\n"])
 def test_annotate_refuses_odd_record_names_before_work(tmp_path, monkeypatch, name):
     import numpy as np
 

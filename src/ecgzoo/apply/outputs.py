@@ -37,14 +37,14 @@ def output_paths(ann: Annotation, out_dir: Path | None = None) -> dict[str, Path
     }
 
 
-_WFDB_NAME = re.compile(r"^[-\w]+$", re.ASCII)
+_WFDB_NAME = re.compile(r"[-\w]+")  # wfdb.wrann's own rule
 
 
 def check_output_name(name: str, where: Path) -> None:
     """Refuse (before any work) a record name the outputs cannot carry: WFDB annotation files
     take letters, digits, ``-`` and ``_`` only (spaces, ``$``, commas, quotes, newlines or
     brackets would fail only after the whole record was annotated)."""
-    if not _WFDB_NAME.match(name):
+    if not _WFDB_NAME.fullmatch(name):
         raise DataError(
             f"{where}: record name {name!r} cannot name a WFDB annotation (letters, digits, "
             "- and _ only); rename the file"
