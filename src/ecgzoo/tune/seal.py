@@ -46,7 +46,6 @@ __all__ = [
     "key_path",
     "new_private_state",
     "private_state",
-    "seal_state",
     "verify_state",
 ]
 
@@ -137,18 +136,6 @@ def _inventory(ray_dir: Path) -> dict[str, str]:
 def _mac(key: bytes, files: dict[str, str]) -> str:
     message = json.dumps({"version": _VERSION, "files": files}, sort_keys=True).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def seal_state(experiment_dir: Path, ray_dir: Path) -> Path | None:
-    """Write ``ray.seal.json`` over the files of ``ray_dir`` (after Ray stopped writing them)."""
-    from ecgzoo.train.runfolder import write_json
-
-    if not ray_dir.is_dir():
-        return None
-    files = _inventory(ray_dir)
-    path = experiment_dir / SEAL_NAME
-    write_json(path, {"version": _VERSION, "files": files, "hmac": _mac(_key(True), files)})
-    return path
 
 
 def verify_state(experiment_dir: Path, ray_dir: Path, actual: dict[str, str] | None = None) -> None:
