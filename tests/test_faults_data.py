@@ -65,3 +65,18 @@ def test_mirror_with_a_fake_record_is_not_ready(physionet_mirror, tmp_path):
     )
     with pytest.raises(DataError, match=r"999\.hea is not a file upstream published"):
         _extract(archive, tmp_path / "db")
+
+
+def test_inter_split_needs_every_protocol_record(monkeypatch, tmp_path):
+    """A copy missing record 232 is not tested on 21 records with exit 0."""
+    import numpy as np
+
+    from ecgzoo.config_data import MitbihOptions
+    from ecgzoo.data import mitbih
+    from ecgzoo.data.splits import DS1, DS2
+
+    names = [r for r in (*DS1, *DS2) if r != "232"]
+    arrays = {"y": np.zeros(len(names) * 3, np.int64), "record": np.repeat(names, 3)}
+    monkeypatch.setattr(mitbih, "prepare_beats", lambda *a, **k: arrays)
+    with pytest.raises(DataError, match=r"all 44 DS1 and DS2 records; 232 gave no beats"):
+        mitbih.load_mitbih(MitbihOptions(split="inter"), db_dir=tmp_path)

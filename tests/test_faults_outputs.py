@@ -376,7 +376,7 @@ def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monke
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(outputs, "summary_png", full)  # the 4th file hits a full disk
-    with pytest.raises(OSError):
+    with pytest.raises(DataError, match="cannot write the outputs of 100 .No space left"):
         outputs.write_outputs(ann, summary, tmp_path)
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
@@ -384,7 +384,7 @@ def test_a_full_disk_leaves_none_of_annotates_outputs(mitdb_dir, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written.values())
 
 
-@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb"])
+@pytest.mark.parametrize("name", ["my rec", "a$b", "a,b", 'a"b', "a[x]", "a\nb", "ab\n"])
 def test_annotate_refuses_odd_record_names_before_work(tmp_path, monkeypatch, name):
     import numpy as np
 
@@ -491,3 +491,15 @@ def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
     assert proc.returncode == 143, err[-2000:]
     assert "terminated" in err
     assert not (tmp_path / "runs" / "sigterm" / "metrics.json").exists()
+
+
+def test_predict_reads_the_challenge_folder_layout(cinc2017_dir, tmp_path, rhythm_model):
+    from ecgzoo.apply.predict import predict_records
+
+    folder = tmp_path / "training2017"
+    for name in ("A00001", "A00003"):
+        _copy(cinc2017_dir / "training2017", name, folder)
+    (folder / "REFERENCE.csv").write_text("A00001,N\nA00003,N\n")
+    (folder / "RECORDS").write_text("A00001\nA00003\n")
+    rows = predict_records(folder, rhythm_model)
+    assert [r["record"] for r in rows] == ["A00001", "A00003"]

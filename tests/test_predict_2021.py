@@ -155,3 +155,19 @@ def test_bad_input_is_one_line(tiny_run, tmp_path, monkeypatch, capsys):
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "o").exists()
+
+
+def test_one_bad_record_keeps_the_others(tiny_run, test_records, tmp_path):
+    """Issue 23: a record that cannot be read is reported, the others are still labelled."""
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.predict import predict_records
+
+    _, run = tiny_run
+    folder = tmp_path / "recs"
+    shutil.copytree(test_records[0], folder)
+    names = sorted(p.stem for p in folder.glob("*.hea"))
+    (folder / f"{names[0]}.mat").write_bytes(b"not MATLAB")
+    failures: list = []
+    rows = predict_records(folder, load_model(str(run)), failures=failures)
+    assert [r["record"] for r in rows] == names[1:]
+    assert [name for name, _ in failures] == [names[0]]

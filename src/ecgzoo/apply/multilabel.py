@@ -21,7 +21,7 @@ import numpy as np
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.data.readers.wfdb_io import read_wfdb
-from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 BATCH_RECORDS = 64  # records prepared and scored at a time (12 x 5000 float32 each at 500 Hz)
 
@@ -86,8 +86,15 @@ def probabilities(model: AppliedModel, x: np.ndarray) -> np.ndarray:
     return predict_proba(model.torch_model, x, multilabel=True)
 
 
-def predict_2021(paths: list[Path], model: AppliedModel) -> MultilabelPrediction:
-    """Probabilities and validation-threshold labels for the records ``paths`` (no extension)."""
+def predict_2021(
+    paths: list[Path], model: AppliedModel, failures: list[tuple[str, str]] | None = None
+) -> MultilabelPrediction:
+    """Probabilities and validation-threshold labels for the records ``paths`` (no extension).
+
+    One bad record never discards the others: with a ``failures`` list, each record that
+    cannot be read is appended as ``(record, message)`` and left out; without one, the first
+    failure is raised once every record was tried.
+    """
     if model.kind != "multilabel":
         raise ConfigError(f"{model.ref}: not a multi-label 2021 run")
     if model.torch_model is None:
@@ -95,14 +102,34 @@ def predict_2021(paths: list[Path], model: AppliedModel) -> MultilabelPrediction
     thresholds = model.spec.thresholds
     if not thresholds or len(thresholds) != len(model.class_names):
         raise DataError(f"{model.folder / 'model.json'}: no per-label thresholds for its classes")
-    probs = []
+    options = model.input  # every record prepared by the model's InputSpec
+    probs, kept = [], []
+    failed: list[tuple[str, str]] = [] if failures is None else failures
     for start in range(0, len(paths), BATCH_RECORDS):
-        probs.append(
-            probabilities(model, model_inputs(paths[start : start + BATCH_RECORDS], model.input))
-        )
+        batch = paths[start : start + BATCH_RECORDS]
+        try:
+            x = model_inputs(batch, options)
+        except (EcgzooError, ValueError, OSError):  # find the bad ones, keep the rest
+            good = []
+            for path in batch:
+                try:
+                    model_inputs([path], options)
+                    good.append(path)
+                except (EcgzooError, ValueError, OSError) as exc:
+                    failed.append((path.name, str(exc).splitlines()[0] if str(exc) else repr(exc)))
+            batch = good
+            if not batch:
+                continue
+            x = model_inputs(batch, options)
+        probs.append(probabilities(model, x))
+        kept += batch
+    if failures is None and failed:
+        raise DataError(f"{len(failed)} of {len(paths)} records failed; the first: {failed[0][1]}")
+    if not kept and failed:
+        raise DataError(f"none of the {len(paths)} records could be read: {failed[0][1]}")
     prob = np.concatenate(probs).astype(np.float64)
     binary = prob >= np.asarray(thresholds, dtype=np.float64)[None, :]
-    return MultilabelPrediction([p.name for p in paths], model.class_names, prob, binary)
+    return MultilabelPrediction([p.name for p in kept], model.class_names, prob, binary)
 
 
 def write_challenge_outputs(

@@ -37,14 +37,14 @@ def output_paths(ann: Annotation, out_dir: Path | None = None) -> dict[str, Path
     }
 
 
-_WFDB_NAME = re.compile(r"^[-\w]+$", re.ASCII)
+_WFDB_NAME = re.compile(r"[-\w]+")  # wfdb.wrann's own rule
 
 
 def check_output_name(name: str, where: Path) -> None:
     """Refuse (before any work) a record name the outputs cannot carry: WFDB annotation files
     take letters, digits, ``-`` and ``_`` only (spaces, ``$``, commas, quotes, newlines or
     brackets would fail only after the whole record was annotated)."""
-    if not _WFDB_NAME.match(name):
+    if not _WFDB_NAME.fullmatch(name):
         raise DataError(
             f"{where}: record name {name!r} cannot name a WFDB annotation (letters, digits, "
             "- and _ only); rename the file"
@@ -143,9 +143,16 @@ def write_outputs(
         staged["json"].write_text(json.dumps(summary, indent=1) + "\n")
         if plots:
             staged["png"].write_bytes(summary_png(summary))
+        for path in paths.values():
+            if path.is_dir():
+                raise DataError(f"{path}: a folder is in the way of this output")
         for key, path in paths.items():
             os.chmod(staged[key], default_file_mode())
             os.replace(staged[key], path)
+    except OSError as exc:
+        raise DataError(
+            f"{folder}: cannot write the outputs of {ann.record} ({exc.strerror})"
+        ) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return paths

@@ -82,7 +82,7 @@ def predict_records(
             raise ConfigError(
                 f"--lead: a multi-label run reads the leads it was trained on ({leads})"
             )
-        return predict_multilabel(data, model).rows()
+        return predict_multilabel(data, model, failures).rows()
     if model.kind != "recording":
         raise ConfigError(f"{model.ref}: a beat-level model; use `ecgzoo annotate`")
     if data.suffix.lower() == ".zip":
@@ -93,14 +93,16 @@ def predict_records(
     return _predict_paths(paths, model, lead, fs, failures)
 
 
-def predict_multilabel(data: Path, model: AppliedModel) -> MultilabelPrediction:
+def predict_multilabel(
+    data: Path, model: AppliedModel, failures: list[tuple[str, str]] | None = None
+) -> MultilabelPrediction:
     """A multi-label run on one 2021 record (``NAME``, ``NAME.hea`` or ``NAME.mat``), a folder
     (searched recursively) or a zip of them."""
     if data.suffix.lower() == ".zip":
         with _unzipped(data) as folder:
-            return predict_2021(find_2021_records(folder), model)
+            return predict_2021(find_2021_records(folder), model, failures)
     if data.is_dir():
-        return predict_2021(find_2021_records(data), model)
+        return predict_2021(find_2021_records(data), model, failures)
     base = data.with_suffix("") if data.suffix.lower() in (".hea", ".mat") else data
     if not base.with_suffix(".hea").is_file() or not base.with_suffix(".mat").is_file():
         raise DataError(f"{data}: not a challenge-2021 record (NAME.hea + NAME.mat)")

@@ -114,7 +114,7 @@ def predict(
     if challenge_outputs is not None:
         if lead is not None:
             raise ConfigError("--lead: a multi-label run reads the leads it was trained on")
-        pred = predict_multilabel(data, applied)
+        pred = predict_multilabel(data, applied, failures)
         written = write_challenge_outputs(pred, challenge_outputs)
         console.print(f"wrote {len(written)} challenge output files to {challenge_outputs}")
         rows = pred.rows()

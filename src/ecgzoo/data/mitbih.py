@@ -35,7 +35,7 @@ from ecgzoo.data.readers.mitdb import FOLDER as MITDB_FOLDER
 from ecgzoo.data.readers.mitdb import FS as MITDB_FS
 from ecgzoo.data.readers.mitdb import MitdbReader
 from ecgzoo.data.readers.mitdb import default_folder as default_db_dir
-from ecgzoo.data.splits import inter_patient_split, validation_by_group
+from ecgzoo.data.splits import DS1, DS2, inter_patient_split, validation_by_group
 from ecgzoo.errors import ConfigError, DataError
 
 __all__ = [
@@ -177,6 +177,15 @@ def load_mitbih(
         raise DataError(f"{db_dir}: no beats in records {options.records}")
     meta_split: dict[str, Any] = {"split": options.split}
     if options.split == "inter":
+        if options.records is None:  # the protocol itself: every DS1 and DS2 record, or nothing
+            present = {str(r) for r in np.unique(record)}
+            absent = [r for r in (*DS1, *DS2) if r not in present]
+            if absent:
+                raise DataError(
+                    f"{db_dir}: the inter-patient protocol needs all 44 DS1 and DS2 records; "
+                    f"{', '.join(absent)} gave no beats (an incomplete copy? `ecgzoo data fetch "
+                    "mitdb --verify`)"
+                )
         ds1, ds2 = inter_patient_split(record)
         if len(ds1) == 0 or len(ds2) == 0:
             raise ConfigError(

@@ -114,7 +114,7 @@ def _ours(folder: Path) -> bool:
 def _uses(cmdline: bytes, folder: str) -> bool:
     """Whether a process's command line names ``folder`` itself or a path inside it (a mere
     prefix, ``/tmp/ecgzoo-ray-ab`` of ``/tmp/ecgzoo-ray-abc``, does not count)."""
-    pattern = rb"(?:^|\0|=)" + re.escape(folder.encode()) + rb"(?:/|\0|$)"
+    pattern = re.escape(folder.encode()) + rb"(?![A-Za-z0-9_.\-])"
     return re.search(pattern, cmdline) is not None
 
 

@@ -11,7 +11,13 @@ as safe to resume by this seal:
   this machine (``$ECGZOO_HOME/keys/search-seal.key``, created ``0600`` on first use);
 * ``--resume`` recomputes the hashes and checks the HMAC *before* Ray is imported to read the
   folder; a folder without a seal, sealed with another key (written on another machine or by
-  another user), or with any file added, removed, changed or replaced by a link is refused.
+  another user), or with any file added, removed, changed or replaced by a link, FIFO or other
+  special file is refused;
+* and checking is not loading: :func:`private_state` reads each file once into a private
+  temporary copy, checks the seal over those bytes, and Ray resumes from the copy, so a file
+  swapped after the check is never what Ray unpickles. While a search runs, Ray writes into a
+  private folder; :func:`install_state` moves what this process wrote into ``ray/`` and seals
+  those hashes, never hashes of whatever it finds in ``ray/``.
 
 What this trusts: the key file, and the ecgzoo installation that holds it. A search folder
 copied from elsewhere can be inspected (``results/``, ``trials/``: JSON, CSV, YAML, PNG and
@@ -40,7 +46,6 @@ __all__ = [
     "key_path",
     "new_private_state",
     "private_state",
-    "seal_state",
     "verify_state",
 ]
 
@@ -131,18 +136,6 @@ def _inventory(ray_dir: Path) -> dict[str, str]:
 def _mac(key: bytes, files: dict[str, str]) -> str:
     message = json.dumps({"version": _VERSION, "files": files}, sort_keys=True).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def seal_state(experiment_dir: Path, ray_dir: Path) -> Path | None:
-    """Write ``ray.seal.json`` over the files of ``ray_dir`` (after Ray stopped writing them)."""
-    from ecgzoo.train.runfolder import write_json
-
-    if not ray_dir.is_dir():
-        return None
-    files = _inventory(ray_dir)
-    path = experiment_dir / SEAL_NAME
-    write_json(path, {"version": _VERSION, "files": files, "hmac": _mac(_key(True), files)})
-    return path
 
 
 def verify_state(experiment_dir: Path, ray_dir: Path, actual: dict[str, str] | None = None) -> None:
