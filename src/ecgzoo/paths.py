@@ -1,9 +1,21 @@
-"""Where ecgzoo keeps its cache. Nothing here touches the disk until called."""
+"""Where ecgzoo keeps its cache, and the one way it writes a file. Nothing here touches the disk
+until called."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "default_file_mode",
+    "ecgzoo_home",
+    "shared_mirror",
+]
 
 
 def ecgzoo_home() -> Path:
@@ -38,3 +50,43 @@ def default_file_mode() -> int:
         umask = os.umask(0o022)
         os.umask(umask)
     return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a temporary file in the same
+    folder (parents created), which is flushed to disk (``fsync``) and renamed onto ``path``
+    (``os.replace``). A reader sees the old file or the new one, never half of one; on any
+    error, Ctrl-C included, the temporary file is removed and ``path`` is untouched.
+
+    ``write`` gets the temporary path and may open it itself (``savefig``, ``torch.save``,
+    ``safetensors``). The file gets the mode a plain ``open()`` would give (not ``mkstemp``'s
+    ``0600``). Returns ``path``.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the bytes are on disk before the name points at them
+        finally:
+            os.close(fd)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

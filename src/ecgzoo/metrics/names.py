@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ecgzoo.data.examples.beats import AAMI_CLASSES
+from ecgzoo.metrics.challenge import CHALLENGE_CLASSES
+
 #: Aggregate validation metrics logged every epoch as ``val_<key>``.
 VAL_KEYS: tuple[str, ...] = (
     "accuracy",
@@ -16,9 +19,6 @@ VAL_KEYS: tuple[str, ...] = (
     "macro_f1",
     "weighted_f1",
 )
-#: Classes of the AAMI EC57 beat task (MIT-BIH, Kaggle CSV) and of the CinC 2017 rhythm task.
-AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
-CHALLENGE_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
 #: Class names of the datasets whose classes are fixed before any data is read.
 DATASET_CLASSES: dict[str, tuple[str, ...]] = {
     "mitbih": AAMI_CLASSES,

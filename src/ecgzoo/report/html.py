@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.paths import atomic_write_text
 
 STYLE = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#222;background:#fff}
@@ -275,7 +276,5 @@ def build_report(target: Path, compare: list[Path] | None = None) -> str:
 
 def write_report(target: Path, out: Path, compare: list[Path] | None = None) -> Path:
     """Build the page and write it atomically to ``out``."""
-    from ecgzoo.train.runfolder import atomic_write_text
-
     atomic_write_text(Path(out), build_report(target, compare))
     return Path(out)

@@ -36,6 +36,7 @@ import yaml
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.paths import atomic_write_text
 from ecgzoo.study.grid import GridPoint, ScaleGrid
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
@@ -140,12 +141,6 @@ def train_point(config_yaml: str) -> dict[str, Any]:
 # -- the sweep folder -------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Hold ``folder/.lock`` exclusively; a second sweep in the same folder is refused."""
@@ -187,14 +182,14 @@ def _prepare_folder(
             if not saved.is_file() or saved.read_text() != text:
                 raise ConfigError(f"{folder}: the sweep was started with another {name}")
         return _read_results(results)
-    _atomic_write(folder / "base_config.yaml", base_yaml)
-    _atomic_write(folder / "grid.yaml", grid_yaml)
-    _atomic_write(results, json.dumps({"points": {}}, indent=1))
+    atomic_write_text(folder / "base_config.yaml", base_yaml)
+    atomic_write_text(folder / "grid.yaml", grid_yaml)
+    atomic_write_text(results, json.dumps({"points": {}}, indent=1))
     return {}
 
 
 def _save_results(folder: Path, points: dict[str, dict[str, Any]]) -> None:
-    _atomic_write(folder / RESULTS, json.dumps({"points": points}, indent=1, sort_keys=True))
+    atomic_write_text(folder / RESULTS, json.dumps({"points": points}, indent=1, sort_keys=True))
 
 
 # -- running ------------------------------------------------------------------------------------

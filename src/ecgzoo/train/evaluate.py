@@ -10,21 +10,18 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.data.examples.beats import AAMI_CLASSES as AAMI
 from ecgzoo.errors import DataError
+from ecgzoo.metrics.challenge import CHALLENGE_CLASSES as CHALLENGE
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.predict import predict_proba
 from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
 from ecgzoo.train.runfolder import ModelSpec, load_weights, read_spec
 from ecgzoo.train.voting import vote_proba
 
-AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
-CHALLENGE_CLASSES = ["N", "A", "O", "~"]
-
-
-def select_device(preference: str = "auto") -> torch.device:
-    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+# Lists, to compare with a run's class_names list; the definitions are imported above.
+AAMI_CLASSES = list(AAMI)
+CHALLENGE_CLASSES = list(CHALLENGE)
 
 
 def standardise_features(features: np.ndarray | None, spec: ModelSpec) -> torch.Tensor | None:
