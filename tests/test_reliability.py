@@ -76,6 +76,7 @@ def test_run_name_must_be_a_plain_folder_name(tmp_path, name):
         load_config(tmp_path / "c.yaml", [f"name={name}"])
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_cli_train_with_an_escaping_name_writes_nothing(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"name": "ok", "output_dir": str(tmp_path / "runs")}))

@@ -123,6 +123,7 @@ def test_shipped_grids_load():
         assert load_grid(path).points()
 
 
+@pytest.mark.slow  # the CLI in subprocesses
 def test_cli_mistakes_are_one_line(tmp_path):
     import os
     import subprocess
