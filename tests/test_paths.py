@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+from ecgzoo.errors import DataError
 from ecgzoo.paths import atomic_write, atomic_write_bytes, atomic_write_text
 
 
@@ -51,3 +52,13 @@ def test_the_file_gets_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_an_unwritable_path_is_one_data_error_naming_it(tmp_path):
+    with pytest.raises(DataError, match=r"is a folder; give a file name"):
+        atomic_write_text(tmp_path, "x")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep")
+    with pytest.raises(DataError, match=r"a-file/out.txt: cannot write"):
+        atomic_write_text(blocker / "out.txt", "x")  # its parent is a file
+    assert blocker.read_text() == "keep"

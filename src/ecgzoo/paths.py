@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ecgzoo.errors import DataError
+
 __all__ = [
     "atomic_write",
     "atomic_write_bytes",
@@ -60,12 +62,18 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 
     ``write`` gets the temporary path and may open it itself (``savefig``, ``torch.save``,
     ``safetensors``). The file gets the mode a plain ``open()`` would give (not ``mkstemp``'s
-    ``0600``). Returns ``path``.
+    ``0600``). A path that cannot be written (a folder, read-only, a full disk) is one
+    :class:`~ecgzoo.errors.DataError` naming it. Returns ``path``.
     """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; give a file name to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
     tmp = Path(name)
     try:
         write(tmp)
@@ -76,6 +84,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
             os.close(fd)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
