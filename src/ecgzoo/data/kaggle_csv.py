@@ -9,6 +9,7 @@ from the PhysioNet records.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,6 @@ def _decode(path: Path) -> str:
 
 def _diagnose(path: Path) -> DataError:
     """Scan the file line by line for the first bad line (slow path, only after a failure)."""
-    import io
-
     try:
         text = _decode(path)
     except DataError as exc:

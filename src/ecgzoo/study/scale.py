@@ -33,11 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
+from ecgzoo.data.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.models.scale import scale_profile
 from ecgzoo.paths import atomic_write_text
 from ecgzoo.study.grid import GridPoint, ScaleGrid
+from ecgzoo.study.report import write_report
+from ecgzoo.train.engine import train_run
+from ecgzoo.tune.search import start_ray, stop_ray
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
 
@@ -105,8 +111,6 @@ def train_point(config_yaml: str) -> dict[str, Any]:
     A run folder already holding the finished run (the sweep stopped before recording it)
     is read back from its ``metrics.json`` instead of being trained again.
     """
-    from ecgzoo.train.engine import train_run
-
     t0 = time.perf_counter()
     try:
         config = build_config(yaml.safe_load(config_yaml), source="scale point")
@@ -197,9 +201,6 @@ def _save_results(folder: Path, points: dict[str, dict[str, Any]]) -> None:
 
 def _profiles(configs: dict[str, ExperimentConfig], points: list[GridPoint]) -> dict[str, dict]:
     """Parameters, receptive field and MACs of every point, on the dataset's input shape."""
-    from ecgzoo.data.loading import load_data
-    from ecgzoo.models.scale import scale_profile
-
     data = load_data(configs[points[0].id].data)
     out = {}
     for point in points:
@@ -225,9 +226,7 @@ def _run_on_ray(
     progress: bool,
 ) -> None:
     """Run ``(point id, config yaml)`` tasks on Ray; ``on_done(id, record)`` as each finishes."""
-    import ray
-
-    from ecgzoo.tune.search import start_ray, stop_ray
+    import ray  # optional (tune extra): only a sweep that trains needs it
 
     started = start_ray(address=address)
     try:
@@ -270,8 +269,6 @@ def _progress_bar(enabled: bool, total: int):
     if not enabled:
         yield lambda point_id, record: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -308,8 +305,6 @@ def run_sweep(
     tables and figures of an existing sweep from the points finished so far (the others are
     rows with status ``not run``). Raises if every point failed.
     """
-    from ecgzoo.study.report import write_report
-
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
     folder = Path(output if output is not None else Path("runs/scale") / base.name).resolve()
