@@ -8,7 +8,7 @@ ifneq ($(wildcard $(LOCAL_MIRROR)/mitdb),)
 export ECGZOO_PHYSIONET_MIRROR ?= $(LOCAL_MIRROR)
 endif
 
-.PHONY: install chromium demo test lint bench
+.PHONY: install chromium demo test test-fast lint bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,8 +33,13 @@ demo: install
 	$(BIN)/ecgzoo data info mitdb --out runs/data-info
 	$(BIN)/ecgzoo train configs/demo.yaml --overwrite
 
+# The whole suite (what CI runs). test-fast: unit tests and two real MIT-BIH records, no test
+# marked slow (tests/conftest.py); under 2 minutes on 2 cores, and it still needs the mirror.
 test: install
 	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
 
 # Style and the import graph: the layers and no-circle contracts are in pyproject.toml
 # ([tool.importlinter]; docs/design.md, "Layers").

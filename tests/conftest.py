@@ -1,11 +1,19 @@
 """Shared fixtures: real PhysioNet data from the local mirror in ../shared/data/physionet.
 
 A test that needs the data fails (never skips) when the mirror is missing.
+
+Two tiers (README, "Tests"): ``make test`` runs everything; ``make test-fast`` runs the tests not
+marked ``slow``: unit tests and the real-data tests that read only :func:`mitdb_two` (two
+MIT-BIH records straight from the mirror's zip). A test that asks for a whole database
+(:data:`WHOLE_DATABASES`) is marked ``slow`` here, automatically: in a fresh clone it extracts
+and prepares that database first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +22,20 @@ REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data" / "physionet"
 # Extracted databases persist here between local runs; CI starts from a clean clone.
 TEST_HOME = REPO / ".cache" / "test-home"
+
+
+#: Fixtures that give a whole database: their tests belong to the full tier only.
+WHOLE_DATABASES = frozenset({"mitdb_dir", "svdb_dir", "cinc2017_dir", "cinc2021_dirs"})
+#: The records of :func:`mitdb_two`: 100 (N, 33 S, 1 V) and 208 (N, S, 992 V, 373 F).
+TWO_RECORDS = ("100", "208")
+MITDB_ZIP = Path("mitdb") / "1.0.0" / "mit-bih-arrhythmia-database-1.0.0.zip"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        if WHOLE_DATABASES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,6 +73,26 @@ def mitdb_dir(test_home: Path, physionet_mirror: Path) -> Path:
 
     root = fetch("mitdb", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False)
     return root / "mit-bih-arrhythmia-database-1.0.0"
+
+
+@pytest.fixture(scope="session")
+def mitdb_two(physionet_mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with MIT-BIH records 100 and 208 (``.hea``, ``.dat``, ``.atr``), read from the
+    mirror's zip and checked against the SHA-256 sums PhysioNet ships in it: the fast tier's
+    real data (a second, not a whole-database extraction)."""
+    folder = tmp_path_factory.mktemp("mitdb-two")
+    with zipfile.ZipFile(physionet_mirror / MITDB_ZIP) as zf:
+        prefix = zf.namelist()[0].split("/")[0]
+        sums = {}
+        for line in zf.read(f"{prefix}/SHA256SUMS.txt").decode().splitlines():
+            digest, _, name = line.partition(" ")
+            sums[name.strip()] = digest
+        for record in TWO_RECORDS:
+            for ext in (".hea", ".dat", ".atr"):
+                data = zf.read(f"{prefix}/{record}{ext}")
+                assert hashlib.sha256(data).hexdigest() == sums[f"{record}{ext}"], record + ext
+                (folder / f"{record}{ext}").write_bytes(data)
+    return folder
 
 
 @pytest.fixture(scope="session")

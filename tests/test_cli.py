@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Each test starts the CLI in a subprocess (seconds of imports apiece): the full tier only.
+pytestmark = pytest.mark.slow
 
 
 def ecgzoo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -54,7 +54,10 @@ def test_run_folder_holds_everything(tmp_path, tiny_data):
         assert (folder / name).is_file(), name
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["epochs_run"] == 3
-    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    # the reported accuracy is the confusion matrix's diagonal over every test beat
+    cm = np.asarray(metrics["test"]["confusion_matrix"])
+    assert cm.sum() == metrics["test"]["n"] == len(tiny_data.test.y)
+    assert metrics["test"]["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
     assert metrics["overfit_gap"] == pytest.approx(
         metrics["test_loss"] - metrics["final_train_loss"]
     )

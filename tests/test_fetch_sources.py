@@ -213,6 +213,7 @@ def test_source_listing_disagreeing_with_a_pin_is_refused(
     assert not is_fetched("tiny", "1.0", home=home)
 
 
+@pytest.mark.slow  # the CLI in subprocesses
 def test_cli_fetch_reports_verification_and_repairs(tmp_path: Path, physionet_mirror: Path) -> None:
     import subprocess
     import sys

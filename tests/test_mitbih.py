@@ -57,8 +57,8 @@ def centered_all(mitdb_dir: Path, cache_dir: Path) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------- annotations and leads
 
 
-def test_record_100_has_2273_beats(mitdb_dir: Path) -> None:
-    samples, labels = read_beat_annotations(mitdb_dir, "100")
+def test_record_100_has_2273_beats(mitdb_two: Path) -> None:
+    samples, labels = read_beat_annotations(mitdb_two, "100")
     assert len(samples) == len(labels) == 2_273
     assert np.all(np.diff(samples) > 0)
 
@@ -146,8 +146,8 @@ def test_kachuee_matches_a_per_beat_reference(
     np.testing.assert_allclose(got, np.array(expected, dtype=np.float32), atol=1e-6)
 
 
-def test_kachuee_pad_to(mitdb_dir: Path, tmp_path: Path) -> None:
-    a = build_beats(mitdb_dir, MitbihOptions(records=["100"], pad_to=192))
+def test_kachuee_pad_to(mitdb_two: Path, tmp_path: Path) -> None:
+    a = build_beats(mitdb_two, MitbihOptions(records=["100"], pad_to=192))
     assert a["x"].shape == (2_272, 192)
     assert np.all(a["x"][:, 187:] == 0)
     with pytest.raises(ConfigError, match="pad_to"):  # refused when the config is loaded
@@ -173,16 +173,16 @@ def test_centered_full_database_counts(centered_all: dict[str, np.ndarray]) -> N
     assert a["rr"].shape == (109_452, 8) and np.all(np.isfinite(a["rr"]))
 
 
-def test_centered_windows_and_resampling(mitdb_dir: Path) -> None:
-    a = build_beats(mitdb_dir, MitbihOptions(segmentation="centered", records=["100"]))
-    raw = wfdb.rdrecord(str(mitdb_dir / "100"), channels=[0]).p_signal[:, 0]
+def test_centered_windows_and_resampling(mitdb_two: Path) -> None:
+    a = build_beats(mitdb_two, MitbihOptions(segmentation="centered", records=["100"]))
+    raw = wfdb.rdrecord(str(mitdb_two / "100"), channels=[0]).p_signal[:, 0]
     sos = butter(2, 0.5, btype="highpass", fs=360.0, output="sos")
     clean = sosfiltfilt(sos, raw)
     for i in (0, 1000, len(a["y"]) - 1):
         r = int(a["sample"][i])
         np.testing.assert_allclose(a["x"][i], clean[r - 90 : r + 162], atol=1e-5)
     assert abs(float(np.median(a["x"][:, :20]))) < 0.2  # baseline removed (mV)
-    b = build_beats(mitdb_dir, MitbihOptions(segmentation="centered", records=["100"], fs=125))
+    b = build_beats(mitdb_two, MitbihOptions(segmentation="centered", records=["100"], fs=125))
     assert b["x"].shape[1] == 31 + 56
     # record 100: its first beat (sample 77) and last beat (649,991) are too near the edges
     assert len(b["y"]) == len(a["y"]) == 2_273 - 2
@@ -192,8 +192,8 @@ def test_centered_windows_and_resampling(mitdb_dir: Path) -> None:
 # ----------------------------------------------------------------- RR features
 
 
-def test_rr_features_by_hand(mitdb_dir: Path) -> None:
-    samples, _ = read_beat_annotations(mitdb_dir, "100")
+def test_rr_features_by_hand(mitdb_two: Path) -> None:
+    samples, _ = read_beat_annotations(mitdb_two, "100")
     f = rr_features(samples, 360.0)
     assert f.shape == (2_273, len(RR_FEATURE_NAMES))
     t = samples / 360.0
@@ -215,27 +215,27 @@ def test_rr_features_by_hand(mitdb_dir: Path) -> None:
 # ----------------------------------------------------------------- cache and determinism
 
 
-def test_same_parameters_give_byte_identical_arrays(mitdb_dir: Path, tmp_path: Path) -> None:
+def test_same_parameters_give_byte_identical_arrays(mitdb_two: Path, tmp_path: Path) -> None:
     opts = MitbihOptions(segmentation="kachuee", records=["208", "100"])
-    first = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "a")
-    second = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "b")  # built again, cold
-    hit = prepare_beats(mitdb_dir, opts, cache_dir=tmp_path / "a")  # read from the cache
+    first = prepare_beats(mitdb_two, opts, cache_dir=tmp_path / "a")
+    second = prepare_beats(mitdb_two, opts, cache_dir=tmp_path / "b")  # built again, cold
+    hit = prepare_beats(mitdb_two, opts, cache_dir=tmp_path / "a")  # read from the cache
     assert len(list((tmp_path / "a" / "mitbih").glob("*/complete.json"))) == 1
     assert set(first) == set(second) == set(hit)
     for key in first:
         assert first[key].dtype == second[key].dtype == hit[key].dtype
         assert first[key].tobytes() == second[key].tobytes() == hit[key].tobytes(), key
     assert first["records"].tolist() == [100, 208]  # record order does not depend on the list
-    other = prepare_beats(mitdb_dir, opts.model_copy(update={"pad_to": 192}), tmp_path / "a")
+    other = prepare_beats(mitdb_two, opts.model_copy(update={"pad_to": 192}), tmp_path / "a")
     assert other["x"].shape[1] == 192
     assert len(list((tmp_path / "a" / "mitbih").glob("*/complete.json"))) == 2
 
 
 def test_cache_goes_to_ecgzoo_home(
-    mitdb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mitdb_two: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ECGZOO_HOME", str(tmp_path))
-    data = load_mitbih(MitbihOptions(records=["100"]), db_dir=mitdb_dir)
+    data = load_mitbih(MitbihOptions(records=["100"]), db_dir=mitdb_two)
     assert len(list((tmp_path / "prepared" / "mitbih").glob("*/complete.json"))) == 1
     assert len(data.train) + len(data.val) + len(data.test) == 2_272
 
@@ -322,23 +322,23 @@ def _one_line_error(folder: Path, expected_file: str) -> str:
 
 
 @pytest.mark.parametrize("ext", [".hea", ".dat", ".atr"])
-def test_missing_record_file(mitdb_dir: Path, tmp_path: Path, ext: str) -> None:
-    folder = _copy_record(mitdb_dir, tmp_path / "db")
+def test_missing_record_file(mitdb_two: Path, tmp_path: Path, ext: str) -> None:
+    folder = _copy_record(mitdb_two, tmp_path / "db")
     (folder / f"100{ext}").unlink()
     assert "not found" in _one_line_error(folder, f"100{ext}")
 
 
-def test_corrupt_record_files(mitdb_dir: Path, tmp_path: Path) -> None:
-    folder = _copy_record(mitdb_dir, tmp_path / "hea")
+def test_corrupt_record_files(mitdb_two: Path, tmp_path: Path) -> None:
+    folder = _copy_record(mitdb_two, tmp_path / "hea")
     (folder / "100.hea").write_text("this is not a WFDB header\n")
     _one_line_error(folder, "100.hea")
 
-    folder = _copy_record(mitdb_dir, tmp_path / "dat")
+    folder = _copy_record(mitdb_two, tmp_path / "dat")
     data = (folder / "100.dat").read_bytes()
     (folder / "100.dat").write_bytes(data[: len(data) // 2])
     _one_line_error(folder, "100.dat")
 
-    folder = _copy_record(mitdb_dir, tmp_path / "atr")
+    folder = _copy_record(mitdb_two, tmp_path / "atr")
     data = (folder / "100.atr").read_bytes()
     (folder / "100.atr").write_bytes(data[:-1])  # odd length: not 16-bit words
     _one_line_error(folder, "100.atr")

@@ -76,6 +76,7 @@ def test_run_name_must_be_a_plain_folder_name(tmp_path, name):
         load_config(tmp_path / "c.yaml", [f"name={name}"])
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_cli_train_with_an_escaping_name_writes_nothing(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"name": "ok", "output_dir": str(tmp_path / "runs")}))
@@ -230,11 +231,13 @@ def test_spec_is_checked_against_the_data(run_copy, mitdb_dir, changes, needle):
 # -- CLI: compare, data info, explain, Ctrl-C --------------------------------------------------
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_compare_on_a_corrupt_metrics_json(run_copy):
     (run_copy / "metrics.json").write_text('{"test": {"accuracy": 0.9')
     one_line_error(ecgzoo("compare", str(run_copy)), "metrics.json: not valid JSON (")
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_data_info_out_on_an_existing_file(tmp_path):
     target = tmp_path / "a-file"
     target.write_text("keep me\n")
@@ -260,6 +263,7 @@ def test_explain_to_an_unwritable_folder_is_one_line(tmp_path, mitdb_dir):
     one_line_error(result, str(out))
 
 
+@pytest.mark.slow  # a subprocess
 def test_ctrl_c_prints_interrupted_and_exits_130(tmp_path):
     # A real SIGINT, delivered while a command is printing (inside rich), as Ctrl-C would be.
     script = (

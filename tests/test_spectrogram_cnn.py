@@ -24,6 +24,7 @@ from ecgzoo.models.spectrogram_cnn import (
 SMALL = {"image_size": (48, 64), "nperseg": 128, "noverlap": 96}
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_import_needs_no_torchvision() -> None:
     code = (
         "import sys, efficientnet_lite_pytorch, ecgzoo.models.spectrogram_cnn;"

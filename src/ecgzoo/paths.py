@@ -1,12 +1,28 @@
-"""Where ecgzoo keeps its cache and its shipped models. Nothing here touches the disk until
-called, and nothing heavy is imported: the CLI checks paths here before loading torch."""
+"""Where ecgzoo keeps its cache and its shipped models, and the one way it writes a file.
+Nothing here touches the disk until called, and nothing heavy is imported: the CLI checks paths
+here before loading torch."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from ecgzoo.errors import EcgzooError
+from ecgzoo.errors import DataError, EcgzooError
+
+__all__ = [
+    "PRETRAINED_DIR",
+    "PRETRAINED_PREFIX",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "default_file_mode",
+    "ecgzoo_home",
+    "existing_input",
+    "resolve_run",
+    "shared_mirror",
+]
 
 PRETRAINED_PREFIX = "pretrained:"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -79,3 +95,52 @@ def existing_input(path: Path) -> Path:
         f"{path}: file not found (expected a WFDB record, .csv or .npy file, "
         "or a folder or zip of them)"
     )
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a temporary file in the same
+    folder (parents created), which is flushed to disk (``fsync``) and renamed onto ``path``
+    (``os.replace``). A reader sees the old file or the new one, never half of one; on any
+    error, Ctrl-C included, the temporary file is removed and ``path`` is untouched.
+
+    ``write`` gets the temporary path and may open it itself (``savefig``, ``torch.save``,
+    ``safetensors``). The file gets the mode a plain ``open()`` would give (not ``mkstemp``'s
+    ``0600``). A path that cannot be written (a folder, read-only, a full disk) is one
+    :class:`~ecgzoo.errors.DataError` naming it. Returns ``path``.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; give a file name to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    tmp = Path(name)
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the bytes are on disk before the name points at them
+        finally:
+            os.close(fd)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

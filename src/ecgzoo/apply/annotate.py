@@ -22,6 +22,7 @@ import numpy as np
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
+from ecgzoo.data.examples.beats import AAMI_CLASSES
 from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.models.adapt import adapted_model, check_adaptation, prior_adjusted
@@ -47,7 +48,7 @@ class Annotation:
 
     def symbols(self) -> list[str]:
         """One WFDB symbol per beat: the class name when it is an AAMI symbol, else ``Q``."""
-        names = [c if c in ("N", "S", "V", "F", "Q") else "Q" for c in self.class_names]
+        names = [c if c in AAMI_CLASSES else "Q" for c in self.class_names]
         return [names[i] if i >= 0 else "Q" for i in self.labels]
 
     def label_names(self) -> list[str]:

@@ -7,7 +7,6 @@ the marker is there and every file it names still has its size, and a full check
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from ecgzoo.data.catalog import Database, Entry
 from ecgzoo.data.transfer import sha256_file
 from ecgzoo.errors import ConfigError
+from ecgzoo.paths import atomic_write_text
 
 __all__ = [
     "MARKER",
@@ -99,6 +99,4 @@ def write_marker(
         "files": dict(sorted(files.items())),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    tmp = target / f"{MARKER}.tmp"
-    tmp.write_text(json.dumps(info, separators=(",", ":")))
-    os.replace(tmp, target / MARKER)
+    atomic_write_text(target / MARKER, json.dumps(info, separators=(",", ":")))

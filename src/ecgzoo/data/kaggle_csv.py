@@ -9,8 +9,7 @@ from the PhysioNet records.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.data.examples.beats import CLASS_NAMES
 from ecgzoo.data.splits import stratified_holdout
 from ecgzoo.errors import ConfigError, DataError
-from ecgzoo.paths import default_file_mode
+from ecgzoo.paths import atomic_write
 
 KAGGLE_LENGTH = 187
 KAGGLE_FS = 125.0
-CLASS_NAMES: list[str] = ["N", "S", "V", "F", "Q"]
 N_COLUMNS = KAGGLE_LENGTH + 1
 # Beats are scaled to [0, 1]; anything far outside is not a Kaggle beat and would overflow
 # float32 arithmetic in training (1e308 becomes inf, then NaN metrics).
@@ -43,8 +42,6 @@ def _decode(path: Path) -> str:
 
 def _diagnose(path: Path) -> DataError:
     """Scan the file line by line for the first bad line (slow path, only after a failure)."""
-    import io
-
     try:
         text = _decode(path)
     except DataError as exc:
@@ -118,17 +115,12 @@ def write_kaggle_csv(path: str | Path, x: np.ndarray, y: np.ndarray) -> Path:
     if len(y) and (y.min() < 0 or y.max() >= len(CLASS_NAMES)):
         raise ValueError("labels must be 0..4")
     table = np.column_stack([x.astype(np.float64), y.astype(np.float64)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
             np.savetxt(fh, table, fmt="%.18e", delimiter=",")
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def load_kaggle(

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ecgzoo.data.examples.beats import AAMI_CLASSES
+
 __all__ = ["AAMI_SCORED", "aami_markdown", "aami_summary", "aami_table"]
 
 #: Classes that receive per-class statistics, in reporting order.
@@ -41,7 +43,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 def aami_table(
     confusion: Sequence[Sequence[int]] | np.ndarray,
-    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+    class_names: Sequence[str] = AAMI_CLASSES,
 ) -> list[dict[str, Any]]:
     """Per-class EC57 statistics for N, S, V and F (see the module docstring for conventions).
 
@@ -111,7 +113,7 @@ def aami_markdown(table: list[dict[str, Any]], digits: int = 2) -> str:
 
 def aami_summary(
     confusion: Sequence[Sequence[int]] | np.ndarray,
-    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+    class_names: Sequence[str] = AAMI_CLASSES,
     prefix: str = "aami_",
 ) -> dict[str, float]:
     """Flat ``{prefix}{class}_{stat}`` floats (``aami_S_Se``, ``aami_V_+P``) for loggers.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ecgzoo.data import registry
+from ecgzoo.data.examples.beats import AAMI_CLASSES  # noqa: F401 (re-exported)
+from ecgzoo.metrics.challenge import CHALLENGE_CLASSES  # noqa: F401 (re-exported)
 
 #: Aggregate validation metrics logged every epoch as ``val_<key>``.
 VAL_KEYS: tuple[str, ...] = (
@@ -18,9 +20,6 @@ VAL_KEYS: tuple[str, ...] = (
     "macro_f1",
     "weighted_f1",
 )
-#: Classes of the AAMI EC57 beat task (MIT-BIH, Kaggle CSV) and of the CinC 2017 rhythm task.
-AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
-CHALLENGE_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
 #: The plain (unweighted) loss of a fixed training subset, scored like ``val_loss`` (eval mode,
 #: no augmentation) each epoch: the training curve comparable with validation.
 PLAIN_TRAIN_LOSS = "train_eval_loss"

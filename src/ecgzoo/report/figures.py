@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ecgzoo.paths import atomic_write
 
 __all__ = [
     "DPI",
@@ -52,19 +53,10 @@ def set_margins(fig, left: float, right: float, top: float, bottom: float, **spa
 
 def save_figure(fig, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (parents created); the path written."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # a unique sibling name opened normally, so the PNG gets the usual umask permissions
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     finally:
         fig.clear()
-    return out
 
 
 def records(data: Any) -> list[dict[str, Any]]:

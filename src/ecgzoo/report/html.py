@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.paths import atomic_write_text
 from ecgzoo.safe_load import read_json, read_yaml
 
 STYLE = """
@@ -411,8 +412,6 @@ def write_report(
 ) -> Path:
     """Build the page and write it atomically to ``out`` (default:
     :func:`default_report_path`); an existing file is replaced only with ``overwrite``."""
-    from ecgzoo.train.runfolder import atomic_write_text
-
     path = Path(out) if out is not None else default_report_path(target, compare)
     if path.is_dir():
         raise EcgzooError(f"--out: {path} is a folder; name the HTML file to write")

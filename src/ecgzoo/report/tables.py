@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ecgzoo.paths import atomic_write
 
 __all__ = ["compare_table", "format_value", "to_markdown", "write_table"]
 
@@ -97,18 +98,6 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` a unique sibling temp file, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_table(
     rows: Sequence[Mapping[str, Any]],
     path_base: str | os.PathLike[str],
@@ -136,8 +125,8 @@ def write_table(
     def write_csv(tmp: Path) -> None:
         frame.to_csv(tmp, index=False)
 
-    _write_atomic(md_path, write_md)
-    _write_atomic(csv_path, write_csv)
+    atomic_write(md_path, write_md)
+    atomic_write(csv_path, write_csv)
     return md_path, csv_path
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ecgzoo.paths import atomic_write, atomic_write_text
 from ecgzoo.report.tables import to_markdown, write_table
 
 __all__ = ["best_scales", "scale_summary", "write_report"]
@@ -154,14 +154,7 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def _empty(ax, text: str) -> None:
@@ -287,18 +280,14 @@ def write_report(folder: Path, rows: list[dict[str, Any]], metric: str) -> list[
             if k.startswith("test_f1_") or k.endswith("_macro_f1") and k not in head
         ]
     )
-    tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(to_markdown(rows, short), encoding="utf-8")
-    os.replace(tmp, md_path)
+    atomic_write_text(md_path, to_markdown(rows, short))
     files = [md_path, csv_path]
     best = best_scales(rows, metric)
     if best:
         files += list(write_table(best, folder / "best"))
     summary = scale_summary(rows, metric)
     summary_path = folder / "summary.json"
-    tmp = summary_path.with_name(f".summary.json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, summary_path)
+    atomic_write_text(summary_path, json.dumps(summary, indent=1))
     files.append(summary_path)
     plots = folder / "plots"
     files.append(plot_metric_vs_scale(rows, metric, plots / "metric_vs_scale.png"))

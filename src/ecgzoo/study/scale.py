@@ -32,10 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
+from ecgzoo.data.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.models.scale import scale_profile
+from ecgzoo.paths import atomic_write_text
 from ecgzoo.safe_load import load_yaml
 from ecgzoo.study.grid import GridPoint, ScaleGrid
+from ecgzoo.study.report import write_report
+from ecgzoo.train.engine import train_run
+from ecgzoo.tune.search import start_ray, stop_ray
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
 
@@ -117,8 +125,6 @@ def train_point(config_yaml: str) -> dict[str, Any]:
     A run folder already holding the finished run (the sweep stopped before recording it)
     is read back from its ``metrics.json`` instead of being trained again.
     """
-    from ecgzoo.train.engine import train_run
-
     t0 = time.perf_counter()
     try:
         config = build_config(load_yaml(config_yaml, "scale point"), source="scale point")
@@ -151,12 +157,6 @@ def train_point(config_yaml: str) -> dict[str, Any]:
 
 
 # -- the sweep folder -------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @contextmanager
@@ -200,14 +200,14 @@ def _prepare_folder(
             if not saved.is_file() or saved.read_text() != text:
                 raise ConfigError(f"{folder}: the sweep was started with another {name}")
         return _read_results(results)
-    _atomic_write(folder / "base_config.yaml", base_yaml)
-    _atomic_write(folder / "grid.yaml", grid_yaml)
-    _atomic_write(results, json.dumps({"points": {}}, indent=1))
+    atomic_write_text(folder / "base_config.yaml", base_yaml)
+    atomic_write_text(folder / "grid.yaml", grid_yaml)
+    atomic_write_text(results, json.dumps({"points": {}}, indent=1))
     return {}
 
 
 def _save_results(folder: Path, points: dict[str, dict[str, Any]]) -> None:
-    _atomic_write(folder / RESULTS, json.dumps({"points": points}, indent=1, sort_keys=True))
+    atomic_write_text(folder / RESULTS, json.dumps({"points": points}, indent=1, sort_keys=True))
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -215,9 +215,6 @@ def _save_results(folder: Path, points: dict[str, dict[str, Any]]) -> None:
 
 def _profiles(configs: dict[str, ExperimentConfig], points: list[GridPoint]) -> dict[str, dict]:
     """Parameters, receptive field and MACs of every point, on the dataset's input shape."""
-    from ecgzoo.data.loading import load_data
-    from ecgzoo.models.scale import scale_profile
-
     data = load_data(configs[points[0].id].data)
     out = {}
     for point in points:
@@ -243,9 +240,7 @@ def _run_on_ray(
     progress: bool,
 ) -> None:
     """Run ``(point id, config yaml)`` tasks on Ray; ``on_done(id, record)`` as each finishes."""
-    import ray
-
-    from ecgzoo.tune.search import start_ray, stop_ray
+    import ray  # optional (tune extra): only a sweep that trains needs it
 
     started = start_ray(address=address)
     try:
@@ -288,8 +283,6 @@ def _progress_bar(enabled: bool, total: int):
     if not enabled:
         yield lambda point_id, record: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -326,8 +319,6 @@ def run_sweep(
     tables and figures of an existing sweep from the points finished so far (the others are
     rows with status ``not run``). Raises if every point failed.
     """
-    from ecgzoo.study.report import write_report
-
     if cpus_per_trial <= 0 or gpus_per_trial < 0:
         raise ConfigError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
     check_sweep_metric(base, grid)  # before any point trains

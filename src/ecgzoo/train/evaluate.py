@@ -10,21 +10,23 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
-from ecgzoo.errors import DataError
+from ecgzoo.data.examples.beats import AAMI_CLASSES as AAMI
+from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.metrics.aami import aami_table
+from ecgzoo.metrics.challenge import CHALLENGE_CLASSES as CHALLENGE
+from ecgzoo.metrics.challenge import challenge_scores
+from ecgzoo.metrics.classification import classification_metrics
+from ecgzoo.metrics.operating_points import DEFAULT_ACCURACY_FLOOR, apply_weights, choose_weights
 from ecgzoo.models.registry import build_model
+from ecgzoo.train.multilabel import score_multilabel
 from ecgzoo.train.predict import predict_proba
 from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
 from ecgzoo.train.runfolder import ModelSpec, check_finite_weights, load_weights, read_spec
 from ecgzoo.train.voting import vote_proba
 
-AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
-CHALLENGE_CLASSES = ["N", "A", "O", "~"]
-
-
-def select_device(preference: str = "auto") -> torch.device:
-    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+# Lists, to compare with a run's class_names list; the definitions are imported above.
+AAMI_CLASSES = list(AAMI)
+CHALLENGE_CLASSES = list(CHALLENGE)
 
 
 def standardise_features(features: np.ndarray | None, spec: ModelSpec) -> torch.Tensor | None:
@@ -85,8 +87,6 @@ def load_trained_model(
     take, a class list that disagrees with its class count, and weights with missing,
     unexpected or mis-shaped tensors are each a one-line :class:`DataError` naming the file.
     """
-    from ecgzoo.errors import EcgzooError
-
     folder = Path(folder)
     spec_path = folder / "model.json"
     spec = read_spec(folder)
@@ -219,27 +219,17 @@ def score_predictions(
     Single-label predictions are ``argmax(prob * weights)`` (decision weights of an operating
     point chosen on validation, :mod:`ecgzoo.metrics.operating_points`; plain argmax when None).
     """
-    from ecgzoo.metrics.classification import classification_metrics
-
     if np.asarray(y_true).ndim == 2:
-        from ecgzoo.train.multilabel import score_multilabel
-
         t = np.full(len(class_names), 0.5) if thresholds is None else np.asarray(thresholds)
         return score_multilabel(y_true, prob, list(class_names), t)
-
-    from ecgzoo.metrics.operating_points import apply_weights
 
     y_pred = apply_weights(prob, weights)
     result = classification_metrics(y_true, y_pred, prob, class_names)
     result["loss"] = cross_entropy(prob, y_true)
     result["n"] = int(len(y_true))
     if list(class_names) == AAMI_CLASSES:
-        from ecgzoo.metrics.aami import aami_table
-
         result["aami"] = aami_table(result["confusion_matrix"], class_names)
     if list(class_names) == CHALLENGE_CLASSES:
-        from ecgzoo.metrics.challenge import challenge_scores
-
         result["challenge"] = challenge_scores(y_true, y_pred, class_names)
     return result
 
@@ -273,8 +263,6 @@ def evaluate_at_operating_point(
     afterwards, at the chosen weights. The result carries ``operating_point``: the name, the
     weights by class, the floor and the validation scores at argmax and at the chosen point.
     """
-    from ecgzoo.metrics.operating_points import DEFAULT_ACCURACY_FLOOR, choose_weights
-
     if spec.multilabel:
         raise DataError("--operating-point: multi-label models use per-label thresholds instead")
     if len(data.val) == 0:

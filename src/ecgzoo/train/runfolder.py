@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,12 @@ from ecgzoo.errors import DataError
 from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
     PRETRAINED_DIR,
     PRETRAINED_PREFIX,
+    atomic_write,
+    atomic_write_text,
     default_file_mode,
     resolve_run,
 )
+from ecgzoo.paths import atomic_write_bytes as atomic_write_bytes  # re-exported (apply.outputs)
 from ecgzoo.safe_load import read_json, read_yaml
 
 SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
@@ -58,34 +59,6 @@ class ModelSpec:
     input: dict[str, Any] | None = None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; a path that cannot
-    be written (a folder, read-only, a full disk) is one ``DataError`` naming it."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; give a file name to write")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, default_file_mode())  # mkstemp's 0600 -> what open() would give
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write ({exc.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
 def strict_json(obj: Any) -> Any:
     """``obj`` with every NaN or infinite float replaced by ``None`` (JSON has neither)."""
     if isinstance(obj, float):
@@ -115,15 +88,7 @@ def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
     """Save a state dict as safetensors, atomically; non-finite weights are refused."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     check_finite_weights(tensors, path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -136,15 +101,7 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
