@@ -212,18 +212,11 @@ def test_beat_cache_keys_are_unchanged(options):
 def test_models_take_the_sampling_rate_from_the_data():
     """A model that reads a rate (``fs``, as braindecode's ``sfreq``) gets the data's; a
     ``model.params.fs`` contradicting the data is refused instead of silently used."""
-    from ecgzoo.config import build_config
-    from ecgzoo.data.arrays import ArraySplit, PreparedData
     from ecgzoo.errors import ConfigError
-    from ecgzoo.train.engine import data_rate_params
+    from ecgzoo.models.registry import rate_params
 
-    split = ArraySplit(np.zeros((2, 1, 9000), np.float32), np.zeros(2, np.int64), np.arange(2))
-    data = PreparedData(split, split, split, ["N", "A", "O", "~"], 150.0, {"signal_fs": 150.0})
-    tree = {"data": {"dataset": "cinc2017", "cinc2017": {"fs": 150}}}
-    cfg = build_config({**tree, "model": {"name": "spectrogram_cnn", "params": {}}})
-    assert data_rate_params(cfg, data)["fs"] == 150.0
-    wrong = build_config({**tree, "model": {"name": "spectrogram_cnn", "params": {"fs": 300}}})
+    assert rate_params("spectrogram_cnn", {"nperseg": 128}, 150.0) == {"nperseg": 128, "fs": 150.0}
+    assert rate_params("spectrogram_cnn", {"fs": 150}, 150.0)["fs"] == 150.0
     with pytest.raises(ConfigError, match="model.params.fs"):
-        data_rate_params(wrong, data)
-    plain = build_config({**tree, "model": {"name": "resnet1d", "params": {}}})
-    assert "fs" not in data_rate_params(plain, data)  # a model that reads no rate gets none
+        rate_params("spectrogram_cnn", {"fs": 300}, 150.0)
+    assert rate_params("resnet1d", {}, 150.0) == {}  # a model that reads no rate gets none

@@ -30,7 +30,7 @@ from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.data.input_specs import saved_input
 from ecgzoo.errors import ConfigError, EcgzooError
-from ecgzoo.models.registry import build_model, count_parameters, model_class, model_params
+from ecgzoo.models.registry import build_model, count_parameters, model_class, rate_params
 from ecgzoo.train.callbacks import (
     EpochCallback,
     RunInterrupted,
@@ -193,24 +193,6 @@ def prepare_folder(run_dir: Path, work_dir: Path, resolved: str, overwrite: bool
     return ckpt
 
 
-def data_rate_params(config: ExperimentConfig, data: PreparedData) -> dict[str, Any]:
-    """``model.params`` with the data's signal rate as ``fs`` for a model that reads one (as
-    braindecode's models take ``sfreq``): the rate is stated once, by the data; a
-    ``model.params.fs`` that contradicts it is refused. Saved in ``model.json``'s params, so
-    the model is rebuilt with the rate it trained with."""
-    params = dict(config.model.params)
-    if "fs" not in model_params(config.model.name):
-        return params
-    rate = float(data.meta.get("signal_fs", data.sampling_rate))
-    if "fs" in params and abs(float(params["fs"]) - rate) > 1e-6:
-        raise ConfigError(
-            f"model.params.fs: {params['fs']} Hz, but the data is at {rate:g} Hz "
-            "(the model takes the data's rate: leave fs out)"
-        )
-    params["fs"] = rate
-    return params
-
-
 def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
     """The shape, classes and feature scaling a trained model needs (``model.json``)."""
     feature_mean = feature_std = None
@@ -219,7 +201,9 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         feature_mean, feature_std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
     spec = ModelSpec(
         name=config.model.name,
-        params=data_rate_params(config, data),
+        params=rate_params(  # the data states the rate; a model that reads one gets it
+            config.model.name, config.model.params, data.meta.get("signal_fs", data.sampling_rate)
+        ),
         n_leads=data.n_leads,
         n_samples=data.n_samples,
         n_classes=len(data.class_names),
