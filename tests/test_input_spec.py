@@ -207,3 +207,16 @@ def test_beat_cache_keys_are_unchanged(options):
 
     opts = build_config({"data": {"dataset": "mitbih", "mitbih": options}}).data.mitbih
     assert beat_input(opts).beat_settings() == beat_settings(opts)
+
+
+def test_models_take_the_sampling_rate_from_the_data():
+    """A model that reads a rate (``fs``, as braindecode's ``sfreq``) gets the data's; a
+    ``model.params.fs`` contradicting the data is refused instead of silently used."""
+    from ecgzoo.errors import ConfigError
+    from ecgzoo.models.registry import rate_params
+
+    assert rate_params("spectrogram_cnn", {"nperseg": 128}, 150.0) == {"nperseg": 128, "fs": 150.0}
+    assert rate_params("spectrogram_cnn", {"fs": 150}, 150.0)["fs"] == 150.0
+    with pytest.raises(ConfigError, match="model.params.fs"):
+        rate_params("spectrogram_cnn", {"fs": 300}, 150.0)
+    assert rate_params("resnet1d", {}, 150.0) == {}  # a model that reads no rate gets none

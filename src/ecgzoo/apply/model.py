@@ -72,7 +72,7 @@ class AppliedModel:
         return predict_proba(self.torch_model, x, f, batch_size=2048)
 
     def _proba_onnx(self, x: np.ndarray, features: np.ndarray | None) -> np.ndarray:
-        from ecgzoo.export.onnx import run_session
+        from ecgzoo.apply.onnx_runtime import run_session
 
         return run_session(self.onnx_session, x, features)
 
@@ -172,7 +172,7 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
     if engine == "torch":
         model.torch_model = run.model
     else:
-        from ecgzoo.export.onnx import open_session
+        from ecgzoo.apply.onnx_runtime import open_session
 
         model.onnx_session = open_session(run.folder / "model.onnx", run.folder)
     return model

@@ -53,14 +53,16 @@ def trailing_zero_lengths(x: np.ndarray) -> np.ndarray:
 
 
 def cinc2017_examples(
-    options: Any, spec: Any, records: list[str], root: Path | None, **_: Any
+    options: Any, spec: Any, records: list[str] | None, root: Path | None, **_: Any
 ) -> NamedExamples:
-    """CinC 2017 records by name, windowed by ``spec`` (see the module docstring)."""
+    """CinC 2017 records by name (``None``: the first four of the reference), windowed by
+    ``spec`` (see the module docstring)."""
     from ecgzoo.data import cinc2017
 
     root = Path(root) if root is not None else Path(cinc2017.resolve_root(None))
     source = cinc2017.training_source(root)
     ref, _ = cinc2017.reference_for(options.labels, root, source)
+    records = sorted(ref)[:4] if records is None else records
     unknown = [r for r in records if r not in ref]
     if unknown:
         raise EcgzooError(

@@ -100,7 +100,8 @@ class DatasetSpec:
         read = _resolve(self.examples)
         if read is None:
             raise ConfigError(f"{self.name}: no named records to read (explain, export)")
-        chosen = list(records) if records is not None else list(self.example_records)
+        # None: the spec's example records, or (none named) the reader's own first records
+        chosen = list(records) if records is not None else list(self.example_records) or None
         return read(self.options_of(data), spec, chosen, root, **kw)
 
 
@@ -181,7 +182,6 @@ for _spec in (
     DatasetSpec(
         "cinc2017", "recordings", "ecgzoo.data.cinc2017:load_cinc2017", classes=CHALLENGE_2017,
         input_spec="ecgzoo.data.input_specs:windows_for",
-        example_records=("A00001", "A00002", "A00003", "A00004"),
         examples="ecgzoo.data.named_records:cinc2017_examples",
         description="PhysioNet/CinC Challenge 2017 single-lead recordings",
     ),

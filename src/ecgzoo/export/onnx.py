@@ -28,21 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from ecgzoo.apply.onnx_runtime import onnx_path_for, open_session, run_session  # noqa: F401
 from ecgzoo.errors import ConfigError, EcgzooError
 
 PARITY_TOL = 1e-4
 OPSET = 17
-
-
-def onnx_path_for(folder: Path) -> Path:
-    """Where the ONNX file of the model in ``folder`` lives."""
-    from ecgzoo.paths import ecgzoo_home
-    from ecgzoo.train.runfolder import PRETRAINED_DIR
-
-    folder = Path(folder)
-    if folder.resolve().parent == PRETRAINED_DIR.resolve():
-        return ecgzoo_home() / "onnx" / folder.name / "model.onnx"
-    return folder / "model.onnx"
 
 
 class _Probabilities:
@@ -86,43 +76,6 @@ def export_model(model: Any, path: Path, x: np.ndarray, features: np.ndarray | N
             opset_version=OPSET,
             dynamo=False,
         )
-
-
-def open_session(path: Path, folder: Path | None = None, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session for ``path`` (or the exported model of ``folder``)."""
-    import onnxruntime as ort
-
-    path = Path(path)
-    if not path.is_file() and folder is not None:
-        path = onnx_path_for(folder)
-    if not path.is_file():
-        raise ConfigError(
-            f"{path}: no ONNX model; run `ecgzoo export {folder or path.parent} --format onnx`"
-        )
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise EcgzooError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
-
-
-def run_session(
-    session: Any, x: np.ndarray, features: np.ndarray | None, batch_size: int = 2048
-) -> np.ndarray:
-    """Probabilities from an exported model, batched."""
-    names = [i.name for i in session.get_inputs()]
-    out = []
-    for start in range(0, len(x), batch_size):
-        feed = {"x": np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)}
-        if "features" in names:
-            feed["features"] = np.ascontiguousarray(
-                features[start : start + batch_size], dtype=np.float32
-            )
-        out.append(session.run(None, feed)[0])
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
 def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | None]:

@@ -99,6 +99,23 @@ def build_model(
         raise ConfigError(f"model.params for {name!r}: {exc}") from None
 
 
+def rate_params(name: str, params: dict[str, Any], rate: float) -> dict[str, Any]:
+    """``params`` with the data's signal ``rate`` as ``fs`` for a model that reads one (as
+    braindecode's models take ``sfreq``): the rate is stated once, by the data; an ``fs`` in
+    ``params`` that contradicts it is refused. The engine saves the result in ``model.json``,
+    so the model is rebuilt with the rate it trained with."""
+    params = dict(params)
+    if "fs" not in model_params(name):
+        return params
+    if "fs" in params and abs(float(params["fs"]) - float(rate)) > 1e-6:
+        raise ConfigError(
+            f"model.params.fs: {params['fs']} Hz, but the data is at {float(rate):g} Hz "
+            "(the model takes the data's rate: leave fs out)"
+        )
+    params["fs"] = float(rate)
+    return params
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -30,7 +30,7 @@ from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
 from ecgzoo.data.arrays import PreparedData
 from ecgzoo.data.input_specs import saved_input
 from ecgzoo.errors import ConfigError, EcgzooError
-from ecgzoo.models.registry import build_model, count_parameters, model_class
+from ecgzoo.models.registry import build_model, count_parameters, model_class, rate_params
 from ecgzoo.train.callbacks import (
     EpochCallback,
     RunInterrupted,
@@ -143,7 +143,9 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
         feature_mean, feature_std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
     spec = ModelSpec(
         name=config.model.name,
-        params=dict(config.model.params),
+        params=rate_params(  # the data states the rate; a model that reads one gets it
+            config.model.name, config.model.params, data.meta.get("signal_fs", data.sampling_rate)
+        ),
         n_leads=data.n_leads,
         n_samples=data.n_samples,
         n_classes=len(data.class_names),

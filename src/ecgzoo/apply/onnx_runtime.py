@@ -1,0 +1,59 @@
+"""Running an exported ONNX model with ONNX Runtime (CPU): what ``--engine onnx`` uses.
+
+``ecgzoo export`` writes the graph; this module only opens and runs it, so applying a model
+never imports the exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.paths import PRETRAINED_DIR, ecgzoo_home
+
+
+def onnx_path_for(folder: Path) -> Path:
+    """Where the ONNX file of the model in ``folder`` lives."""
+    folder = Path(folder)
+    if folder.resolve().parent == PRETRAINED_DIR.resolve():
+        return ecgzoo_home() / "onnx" / folder.name / "model.onnx"
+    return folder / "model.onnx"
+
+
+def open_session(path: Path, folder: Path | None = None, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session for ``path`` (or the exported model of ``folder``)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file() and folder is not None:
+        path = onnx_path_for(folder)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no ONNX model; run `ecgzoo export {folder or path.parent} --format onnx`"
+        )
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise EcgzooError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+
+
+def run_session(
+    session: Any, x: np.ndarray, features: np.ndarray | None, batch_size: int = 2048
+) -> np.ndarray:
+    """Probabilities from an exported model, batched."""
+    names = [i.name for i in session.get_inputs()]
+    out = []
+    for start in range(0, len(x), batch_size):
+        feed = {"x": np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)}
+        if "features" in names:
+            feed["features"] = np.ascontiguousarray(
+                features[start : start + batch_size], dtype=np.float32
+            )
+        out.append(session.run(None, feed)[0])
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
