@@ -33,7 +33,8 @@ def test_beat_model_onnx_carries_classes_input_and_standardisation(mitdb_dir, tm
     described = json.loads(meta["ecgzoo.input"])
     assert described["x"] == ["batch", 1, 252] and described["sampling_rate_hz"] == 360.0
     assert described["window_s"] == pytest.approx(0.7)
-    assert described["beat_segmentation"]["segmentation"] == "centered"
+    assert described["spec"]["segmentation"] == "centered"  # the InputSpec, as trained
+    assert described["spec"]["fiducial"] == "r_peak" and described["spec"]["kind"] == "beats"
     spec = json.loads(meta["ecgzoo.model_json"])
     assert described["feature_mean"] == spec["feature_mean"] and len(spec["feature_std"]) == 8
     assert "rr_context" in described["features"][2]

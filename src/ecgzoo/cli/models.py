@@ -45,16 +45,13 @@ def models_list(
 
 def pretrained_rows() -> list[dict]:
     """One row per model shipped in the package: its name, kind, training data and classes."""
-    import json
-
-    import yaml
-
-    from ecgzoo.train.runfolder import PRETRAINED_DIR, PRETRAINED_PREFIX
+    from ecgzoo.paths import PRETRAINED_DIR, PRETRAINED_PREFIX
+    from ecgzoo.safe_load import read_json, read_yaml
 
     rows = []
     for folder in sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "model.json").is_file()):
-        spec = json.loads((folder / "model.json").read_text())
-        data = (yaml.safe_load((folder / "config.yaml").read_text()) or {}).get("data", {})
+        spec = read_json(folder / "model.json", "model.json")
+        data = (read_yaml(folder / "config.yaml", "run config", mapping=True) or {}).get("data", {})
         dataset = data.get("dataset", "?")
         split = (data.get(dataset) or {}).get("split")
         rows.append(

@@ -131,11 +131,8 @@ def input_description(applied: Any, graph_samples: int) -> dict[str, str]:
         ]
         described["feature_mean"] = saved.get("feature_mean")
         described["feature_std"] = saved.get("feature_std")
-    if applied.kind == "beat":
-        described["beat_segmentation"] = applied.segmentation
-    for key in ("input", "input_spec"):  # a model.json that carries its own input spec
-        if key in saved:
-            described["spec"] = saved[key]
+    # what the model eats, as training wrote it (beat cut, fiducial, leads, transform ...)
+    described["spec"] = applied.input.to_json()
     classes = list(saved["class_names"])
     return {
         "ecgzoo.model": str(saved["name"]),

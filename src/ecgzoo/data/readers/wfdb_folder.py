@@ -151,7 +151,9 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
             raise DataError(f"{path}: unknown signal file type (use .npy or .csv)")
     except DataError:
         raise
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # before ValueError, of which it is a kind
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except (ValueError, OSError) as exc:
         raise DataError(f"{path}: cannot read signal ({str(exc).splitlines()[0]})") from None
     if data.ndim != 2 or data.size == 0:
         raise DataError(f"{path}: empty or not a 1-D / 2-D signal")
