@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ecgzoo.apply import qrs_vote
+from ecgzoo.apply.scoring import match_window
 from ecgzoo.data.mitbih import default_db_dir, list_records, read_record
 from ecgzoo.data.splits import DS1, DS2
 
@@ -92,9 +93,7 @@ def main() -> None:
             found = qrs_vote.move_to_r(
                 rec.signal, rec.fs, qrs_vote.choose(cand, qrs_vote.score(x, w), rec.fs)
             )
-            cmp = wfdb.processing.compare_annotations(
-                rec.samples, found, int(round(0.15 * rec.fs))
-            )
+            cmp = wfdb.processing.compare_annotations(rec.samples, found, match_window(rec.fs))
             rows[name] = (int(cmp.tp), int(cmp.fn), int(cmp.fp))
         print(f"seed {seed}: 48 records Se / +P {gross(rows, list(data))}")
         print(f"  DS1 (trained on) {gross(rows, DS1)}")

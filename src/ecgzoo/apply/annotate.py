@@ -22,6 +22,7 @@ import numpy as np
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.signals import CHUNK_S, SignalSource, beat_inputs
+from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 
 UNCLASSIFIED = -1
@@ -115,7 +116,8 @@ def annotate_source(
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
     side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
     rr = None if side is None else side[kept]
-    prob[kept] = model.proba(np.concatenate(xs), rr)
+    with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
+        prob[kept] = model.proba(np.concatenate(xs), rr)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
     return Annotation(

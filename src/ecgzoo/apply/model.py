@@ -218,9 +218,10 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
 
         model.torch_model, _ = load_trained_model(folder)
     elif engine == "onnx":
+        from ecgzoo.apply.threads import apply_threads
         from ecgzoo.export.onnx import open_session
 
-        model.onnx_session = open_session(folder / "model.onnx", folder)
+        model.onnx_session = open_session(folder / "model.onnx", folder, apply_threads())
     else:
         raise ConfigError(f"--engine: {engine!r} is not torch or onnx")
     return model

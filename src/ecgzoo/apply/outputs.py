@@ -6,6 +6,7 @@ never sees half a file and an interrupted run leaves nothing behind.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -58,16 +59,33 @@ def write_wfdb(ann: Annotation, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _csv_cell(value: str) -> str:
+    """One cell as the csv module writes it (quoted where it holds a comma, quote or newline)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([value])
+    return buf.getvalue()
+
+
 def csv_text(ann: Annotation) -> str:
     """``time_s,sample,class,p_<class>...``: one row per beat (empty probabilities for a beat
-    that could not be classified)."""
-    import pandas as pd
-
-    frame = pd.DataFrame({"time_s": np.round(ann.samples / ann.fs, 4), "sample": ann.samples})
-    frame["class"] = ann.label_names()
-    for i, c in enumerate(ann.class_names):
-        frame[f"p_{c}"] = ann.prob[:, i]
-    return frame.to_csv(index=False, float_format="%.5g", lineterminator="\n")
+    that could not be classified). Rows are %-formatted (pandas took 0.6 s for a day's 107k
+    beats); each cell that holds a name is escaped by the csv module."""
+    header = ["time_s", "sample", "class"] + [f"p_{c}" for c in ann.class_names]
+    k = len(ann.class_names)
+    cells = {i: _csv_cell(c) for i, c in enumerate(ann.class_names)}
+    unclassified = _csv_cell("unclassified") + "," * k
+    row = "%.4f,%d,%s," + ",".join(["%.5g"] * k)
+    times = (ann.samples / ann.fs).tolist()
+    samples = np.asarray(ann.samples, dtype=np.int64).tolist()
+    labels = np.asarray(ann.labels).tolist()
+    prob = np.asarray(ann.prob, dtype=np.float64).tolist()
+    lines = [",".join(_csv_cell(h) for h in header)]
+    for t, n, label, p in zip(times, samples, labels, prob, strict=True):
+        if label >= 0:
+            lines.append(row % (t, n, cells[label], *p))
+        else:
+            lines.append(f"{t:.4f},{n},{unclassified}")
+    return "\n".join(lines) + "\n"
 
 
 def summary_png(summary: dict[str, Any]) -> bytes:

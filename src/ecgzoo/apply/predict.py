@@ -28,6 +28,7 @@ import numpy as np
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
+from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")
@@ -122,30 +123,55 @@ def predict_multilabel(data: Path, model: AppliedModel) -> MultilabelPrediction:
     return predict_2021([base], model)
 
 
+BATCH_RECORDS = 64  # recordings scored per forward call (one at a time was 6-8x slower)
+
+
+def _read_checked(
+    path: Path, model: AppliedModel, lead: str | None, fs: float | None
+) -> tuple[Any, np.ndarray]:
+    """One recording's source and chosen lead, refused with one line when it cannot be used."""
+    source = open_source(path, fs)
+    if int(model.spec.n_leads) > source.n_leads_available:
+        raise DataError(
+            f"{source.path}: {len(source.lead_names)} lead(s), the model needs {model.spec.n_leads}"
+        )
+    if source.fs < MIN_FS:
+        raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
+    idx = source.lead_index(lead)
+    signal = source.read(idx, 0, source.n_samples)
+    if np.ptp(signal) == 0:
+        raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")
+    return source, signal
+
+
 def _predict_paths(
     paths: list[Path], model: AppliedModel, lead: str | None, fs: float | None
 ) -> list[dict[str, Any]]:
-    rows = []
+    """Records read one by one, scored in batches of up to :data:`BATCH_RECORDS` that share a
+    sampling rate (each batch one call through the model: all its crops, all its members)."""
+    rows: list[dict[str, Any]] = []
+    batch: list[tuple[Any, np.ndarray]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
+            probs = model.predict_recordings([sig for _, sig in batch], batch[0][0].fs)
+        for (source, _), prob in zip(batch, probs, strict=True):
+            row: dict[str, Any] = {
+                "record": source.name,
+                "label": model.class_names[int(np.argmax(prob))],
+            }
+            row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
+            rows.append(row)
+        batch.clear()
+
     for path in paths:
-        source = open_source(path, fs)
-        if int(model.spec.n_leads) > source.n_leads_available:
-            raise DataError(
-                f"{source.path}: {len(source.lead_names)} lead(s), the model needs "
-                f"{model.spec.n_leads}"
-            )
-        if source.fs < MIN_FS:
-            raise DataError(f"{source.path}: {source.fs:g} Hz is below the {MIN_FS:g} Hz minimum")
-        idx = source.lead_index(lead)
-        signal = source.read(idx, 0, source.n_samples)
-        if np.ptp(signal) == 0:
-            raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")
-        prob = model.predict_recordings([signal], source.fs)[0]
-        row: dict[str, Any] = {
-            "record": source.name,
-            "label": model.class_names[int(np.argmax(prob))],
-        }
-        row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
-        rows.append(row)
+        source, signal = _read_checked(path, model, lead, fs)
+        if batch and (source.fs != batch[0][0].fs or len(batch) >= BATCH_RECORDS):
+            flush()
+        batch.append((source, signal))
+    flush()
     return rows
 
 

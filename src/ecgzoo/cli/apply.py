@@ -21,7 +21,9 @@ def annotate(
     lead: Annotated[str | None, typer.Option(help="lead name (default MLII, II, V5, ...)")] = None,
     fs: Annotated[float | None, typer.Option(help="sampling rate of CSV/NumPy input (Hz)")] = None,
     out: Annotated[Path | None, typer.Option(help="write outputs here, not beside")] = None,
-    detector: Annotated[str, typer.Option(help="QRS detector")] = "pantompkins1985",
+    detector: Annotated[
+        str, typer.Option(help="QRS detector: vote (learnt, default), pantompkins1985, xqrs, ...")
+    ] = "vote",
     reference: Annotated[
         str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
     ] = None,
