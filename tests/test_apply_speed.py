@@ -78,3 +78,23 @@ def test_csv_rows_parse_back_with_the_csv_module():
     assert rows[2] == ["2.0000", "720", "unclassified", "", ""]
     assert rows[3][:3] == ["239999.0000", "86399640", 'odd, "name"']  # 66 h: to 0.1 ms
     assert float(rows[3][3]) == pytest.approx(1e-7, rel=1e-4) and rows[3][4] == "1"
+
+
+def test_annotation_file_is_what_wrann_writes(mitdb_dir, tmp_path):
+    import warnings
+
+    import wfdb
+
+    from ecgzoo.apply.wfdb_ann import annotation_file
+    from ecgzoo.data.mitbih import read_beat_annotations
+
+    samples, _ = read_beat_annotations(mitdb_dir, "208")
+    # the beats of record 208, then one 20 minutes later (a SKIP word), labelled NSVFQ in turn
+    samples = np.concatenate([samples, [samples[-1] + 20 * 60 * 360]])
+    symbols = [("N", "S", "V", "F", "Q")[i % 5] for i in range(len(samples))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wfdb.wrann("208", "ecgzoo", samples, symbol=symbols, write_dir=str(tmp_path), fs=360.0)
+    assert (tmp_path / "208.ecgzoo").read_bytes() == annotation_file(
+        "208.ecgzoo", samples, symbols, 360.0
+    )
