@@ -85,12 +85,12 @@ def summary_png(summary: dict[str, Any]) -> bytes:
     a.plot([p["t_s"] / 3600 for p in trend], [p["hr_bpm"] for p in trend], lw=1.2)
     a.set_xlabel("time (h)")
     a.set_ylabel("heart rate (bpm, median per minute)")
-    a.set_title(f"{summary['record']} ({summary['lead']})")
+    a.set_title(f"{summary['record']} ({summary['lead']})", y=1.0)  # fixed: no auto-layout
     a.grid(alpha=0.3)
     counts = {k: v for k, v in summary["counts"].items() if v}
     b.bar(list(counts), list(counts.values()), color="tab:blue")
     b.set_yscale("log")
-    b.set_title("beats per class")
+    b.set_title("beats per class", y=1.0)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.22)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
