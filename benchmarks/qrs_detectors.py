@@ -11,8 +11,9 @@ which is slightly stricter than EC57's ``bxb`` default.
     nice python benchmarks/qrs_detectors.py --detectors ecgzoo xqrs neurokit pantompkins1985 \
         hamilton2002 elgendi2010 --out runs/qrs.json
 
-``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.apply.detect.detect_qrs`, the
-learnt vote of ``ecgzoo.apply.qrs_vote`` since 2026-12); ``sleepecg`` is sleepecg's C Pan-Tompkins.
+``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.apply.detect.detect_qrs`,
+the learnt vote of ``ecgzoo.apply.qrs_vote`` since 2026-12); ``ecgzoo-pt`` the refined
+NeuroKit2 Pan-Tompkins it used before; ``sleepecg`` is sleepecg's C Pan-Tompkins.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def detect(name: str, signal: np.ndarray, fs: float) -> np.ndarray:
         from ecgzoo.apply.detect import detect_qrs
 
         return detect_qrs(signal, fs)
+    if name == "ecgzoo-pt":  # what annotate used before the vote: refined Pan-Tompkins
+        from ecgzoo.apply.detect import detect_qrs
+
+        return detect_qrs(signal, fs, "pantompkins1985")
     if name == "sleepecg":
         from ecgzoo.apply import qrs_vote
 
