@@ -75,7 +75,7 @@ def main() -> None:
     t = time.perf_counter()
     for name in list_records(db):
         rec = read_record(db, name)
-        cand, x = qrs_vote.candidate_features(rec.signal, rec.fs)
+        cand, x, _ = qrs_vote.candidate_features(rec.signal, rec.fs)
         data[name] = (rec, cand, x, labels(cand, rec.samples, rec.fs))
     print(f"features of {len(data)} records in {time.perf_counter() - t:.1f} s")
     x_tr = np.concatenate([data[n][2] for n in DS1])

@@ -73,11 +73,11 @@ def test_csv_rows_parse_back_with_the_csv_module():
         np.array([0, -1, 1]), prob,
     )  # fmt: skip
     rows = list(csv.reader(io.StringIO(csv_text(ann))))
-    assert rows[0] == ["time_s", "sample", "class", "p_N", 'p_odd, "name"']
-    assert rows[1] == ["1.0000", "360", "N", "0.9", "0.1"]
-    assert rows[2] == ["2.0000", "720", "unclassified", "", ""]
+    assert rows[0] == ["time_s", "sample", "class", "p_N", 'p_odd, "name"', "usable"]
+    assert rows[1] == ["1.0000", "360", "N", "0.9", "0.1", "1"]
+    assert rows[2] == ["2.0000", "720", "unclassified", "", "", "1"]
     assert rows[3][:3] == ["239999.0000", "86399640", 'odd, "name"']  # 66 h: to 0.1 ms
-    assert float(rows[3][3]) == pytest.approx(1e-7, rel=1e-4) and rows[3][4] == "1"
+    assert float(rows[3][3]) == pytest.approx(1e-7, rel=1e-4) and rows[3][4:] == ["1", "1"]
 
 
 def test_annotation_file_is_what_wrann_writes(mitdb_dir, tmp_path):

@@ -50,11 +50,14 @@ def annotate(
     reference: str | None = None,
     ec57: bool = False,
     engine: str = "torch",
+    quality: bool = True,
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
     (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
-    under the standard's exclusions (first 5 minutes, ventricular flutter episodes)."""
+    under the standard's exclusions (first 5 minutes, ventricular flutter episodes). With
+    ``quality`` (the default) noisy or flat stretches are marked unusable
+    (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden."""
     from ecgzoo.apply.annotate import annotate_source, summarise
     from ecgzoo.apply.signals import find_records, open_source
 
@@ -64,7 +67,7 @@ def annotate(
     results = []
     for target in targets:
         source = open_source(target, fs)
-        ann = annotate_source(source, applied, lead=lead, detector=detector)
+        ann = annotate_source(source, applied, lead=lead, detector=detector, quality=quality)
         summary = summarise(ann)
         result = AnnotateResult(ann, summary)
         if reference:

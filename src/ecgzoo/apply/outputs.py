@@ -37,7 +37,15 @@ def write_wfdb(ann: Annotation, path: Path) -> None:
     numpy-encoded), written atomically."""
     from ecgzoo.apply.wfdb_ann import annotation_file
 
-    data = annotation_file(path.name, ann.samples, ann.symbols(), ann.fs)
+    samples, symbols = ann.samples, ann.symbols()
+    spans = [] if ann.quality is None else ann.quality.spans
+    if spans:  # a '~' (signal quality change) where each unusable stretch starts and ends
+        marks = np.asarray([x for span in spans for x in span], dtype=np.int64)
+        marks = np.minimum(marks, max(ann.n_samples - 1, 0))
+        order = np.argsort(np.concatenate([samples, marks]), kind="stable")
+        samples = np.concatenate([samples, marks])[order]
+        symbols = [(symbols + ["~"] * len(marks))[i] for i in order]
+    data = annotation_file(path.name, samples, symbols, ann.fs)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
 
@@ -50,24 +58,27 @@ def _csv_cell(value: str) -> str:
 
 
 def csv_text(ann: Annotation) -> str:
-    """``time_s,sample,class,p_<class>...``: one row per beat (empty probabilities for a beat
-    that could not be classified). Rows are %-formatted (pandas took 0.6 s for a day's 107k
-    beats); each cell that holds a name is escaped by the csv module."""
-    header = ["time_s", "sample", "class"] + [f"p_{c}" for c in ann.class_names]
+    """``time_s,sample,class,p_<class>...,usable``: one row per beat (empty probabilities for
+    a beat that could not be classified; ``usable`` 0 inside an unusable stretch). Rows are
+    %-formatted (pandas took 0.6 s for a day's 107k beats); each cell that holds a name is
+    escaped by the csv module."""
+    probs = [f"p_{c}" for c in ann.class_names]
+    header = ["time_s", "sample", "class", *probs, "usable"]
     k = len(ann.class_names)
     cells = {i: _csv_cell(c) for i, c in enumerate(ann.class_names)}
     unclassified = _csv_cell("unclassified") + "," * k
-    row = "%.4f,%d,%s," + ",".join(["%.5g"] * k)
+    row = "%.4f,%d,%s," + ",".join(["%.5g"] * k) + ",%d"
     times = (ann.samples / ann.fs).tolist()
     samples = np.asarray(ann.samples, dtype=np.int64).tolist()
     labels = np.asarray(ann.labels).tolist()
     prob = np.asarray(ann.prob, dtype=np.float64).tolist()
+    usable = ann.usable().astype(int).tolist()
     lines = [",".join(_csv_cell(h) for h in header)]
-    for t, n, label, p in zip(times, samples, labels, prob, strict=True):
+    for t, n, label, p, u in zip(times, samples, labels, prob, usable, strict=True):
         if label >= 0:
-            lines.append(row % (t, n, cells[label], *p))
+            lines.append(row % (t, n, cells[label], *p, u))
         else:
-            lines.append(f"{t:.4f},{n},{unclassified}")
+            lines.append(f"{t:.4f},{n},{unclassified},{u}")
     return "\n".join(lines) + "\n"
 
 

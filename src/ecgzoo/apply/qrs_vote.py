@@ -137,8 +137,9 @@ def _template_corr(filtered: np.ndarray, fs: float, cand: np.ndarray, beats: np.
     return num / (np.linalg.norm(segs, axis=1) * np.linalg.norm(local, axis=1) + 1e-12), segs
 
 
-def candidate_features(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(candidates, X)``: candidate sample indices and their :data:`FEATURE_NAMES` rows."""
+def candidate_features(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(candidates, X, pt_beats)``: candidate sample indices, their :data:`FEATURE_NAMES` rows
+    and sleepecg's Pan-Tompkins beats (the context; also the second detector of bSQI)."""
     filtered, integ = energy(np.asarray(signal, dtype=np.float64), fs)
     cand, _ = find_peaks(integ, distance=max(int(MIN_GAP_S * fs), 1))
     # drop the ripples: under 1 % of the largest energy within about 2 s (0.5 s blocks)
@@ -148,13 +149,12 @@ def candidate_features(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.nd
     padded[: len(integ)] = integ
     runmax = maximum_filter1d(padded.reshape(n_blocks, block).max(axis=1), 9)
     cand = cand[integ[cand] > 0.01 * runmax[cand // block]].astype(np.int64)
+    pt_beats = pan_tompkins(filtered, integ, fs)
     if len(cand) == 0:
-        return cand, np.zeros((0, len(FEATURE_NAMES)))
-    beats = pan_tompkins(filtered, integ, fs)
-    if len(beats) < 3:  # no rhythm to compare with: the candidates against each other
-        beats = cand
+        return cand, np.zeros((0, len(FEATURE_NAMES))), pt_beats
+    beats = pt_beats if len(pt_beats) >= 3 else cand  # too few: candidates against each other
     if len(beats) < 3:
-        return cand, np.zeros((len(cand), len(FEATURE_NAMES)))
+        return cand, np.zeros((len(cand), len(FEATURE_NAMES))), pt_beats
     size = min(CONTEXT_BEATS, len(beats) - 1)
     level = median_filter(integ[beats], size=size, mode="nearest")
     rr_beats = np.diff(beats) / fs
@@ -178,7 +178,7 @@ def candidate_features(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.nd
         [le, le_prev, le_next, prev_d / rrm, next_d / rrm, prev_d, next_d, to_beat, rel_local]
         + [corr, amp, density, rrm]
     )
-    return cand, x
+    return cand, x, pt_beats
 
 
 @cache
@@ -240,8 +240,15 @@ def move_to_r(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
 
 def detect_vote(signal: np.ndarray, fs: float) -> np.ndarray:
     """Sorted R-peak sample indices of ``signal`` (1-D) by the learnt candidate vote."""
+    return detect_vote_scored(signal, fs)[0]
+
+
+def detect_vote_scored(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(peaks, candidates, scores)``: the vote's R peaks, and every candidate with its score
+    (what :mod:`ecgzoo.apply.quality` reads)."""
     signal = np.asarray(signal, dtype=np.float64)
-    cand, x = candidate_features(signal, fs)
+    cand, x, _ = candidate_features(signal, fs)
     if len(cand) == 0:
-        return cand
-    return move_to_r(signal, fs, choose(cand, score(x), fs))
+        return cand, cand, np.zeros(0)
+    p = score(x)
+    return move_to_r(signal, fs, choose(cand, p, fs)), cand, p

@@ -32,6 +32,9 @@ def annotate(
     ] = False,
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
+    quality: Annotated[
+        bool, typer.Option(help="mark noisy/flat stretches unusable; leave them out of counts")
+    ] = True,
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     from ecgzoo.api import annotate as run_annotate
@@ -47,6 +50,7 @@ def annotate(
         ec57=ec57,
         engine=engine,
         plots=plots,
+        quality=quality,
     )
     rows = []
     for r in results:
