@@ -98,3 +98,27 @@ def test_annotation_file_is_what_wrann_writes(mitdb_dir, tmp_path):
     assert (tmp_path / "208.ecgzoo").read_bytes() == annotation_file(
         "208.ecgzoo", samples, symbols, 360.0
     )
+
+
+def test_predict_votes_distinct_crops_like_every_crop(cinc2017_dir):
+    """predict scores each distinct crop once (as evaluate does): the same probabilities as
+    scoring all five crops of every record."""
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.predict import recording_inputs
+    from ecgzoo.apply.signals import open_source
+    from ecgzoo.data.transforms import multi_crop
+
+    src = cinc2017_dir / "training2017"
+    names = (src / "RECORDS").read_text().split()[:6]
+    model = load_model("pretrained:cinc2017")
+    sigs = []
+    for n in names:
+        s = open_source(src / n)
+        sigs.append(s.read(0, 0, s.n_samples))
+    fast = model.predict_recordings(sigs, 300.0)
+    x, lengths = recording_inputs(
+        sigs, 300.0, model.config.data.cinc2017, model.spec, with_lengths=True
+    )
+    crops = multi_crop(x, int(model.spec.crop_samples), 5, lengths)
+    every = model._proba_any(crops.reshape((-1,) + crops.shape[2:]))
+    np.testing.assert_allclose(fast, every.reshape(len(x), 5, -1).mean(axis=1), atol=1e-5)

@@ -151,6 +151,11 @@ class AppliedModel:
             signals, fs, self.config.data.cinc2017, self.spec, with_lengths=True
         )
         crop = self.spec.crop_samples
+        if crop and x.shape[-1] > crop and self.engine == "torch":
+            from ecgzoo.train.voting import vote_proba
+
+            # each distinct crop once, as `evaluate` does (a short record's 5 crops coincide)
+            return vote_proba(self.torch_model, x, int(crop), 5, lengths)
         if crop and x.shape[-1] > crop:
             from ecgzoo.data.transforms import multi_crop
 
