@@ -44,7 +44,8 @@ def write_wfdb(ann: Annotation, path: Path) -> None:
         marks = np.minimum(marks, max(ann.n_samples - 1, 0))
         order = np.argsort(np.concatenate([samples, marks]), kind="stable")
         samples = np.concatenate([samples, marks])[order]
-        symbols = [(symbols + ["~"] * len(marks))[i] for i in order]
+        every = symbols + ["~"] * len(marks)
+        symbols = [every[i] for i in order]
     data = annotation_file(path.name, samples, symbols, ann.fs)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
