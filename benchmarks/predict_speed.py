@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--model", default="pretrained:cinc2017")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-evaluate", action="store_true", help="predict only")
     args = parser.parse_args()
     home = Path(os.environ.get("ECGZOO_HOME", Path.home() / ".cache" / "ecgzoo"))
     db = next(home.glob("physionet/challenge-2017/*/training2017"), None)
@@ -74,7 +75,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, path in trees.items():
                 env = dict(os.environ, PYTHONPATH=str(Path(path).resolve() / "src"))
-                mode = "evaluate" if name == last else "predict"
+                mode = "evaluate" if name == last and not args.no_evaluate else "predict"
                 load = os.getloadavg()[0]
                 done = subprocess.run(
                     [sys.executable, "-c", INNER, tmp, args.model, mode],
