@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.apply.detect import DEFAULT_METHOD
+from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.quality import Quality, Tracker
 from ecgzoo.apply.quality import detect as detect_with_quality
@@ -106,7 +106,9 @@ def annotate_source(
         t1 = time.perf_counter()
         timings["read"] += t1 - t
         flat &= bool(np.ptp(chunk.signal) == 0)
-        local, cand, scores = detect_with_quality(chunk.signal, source.fs, detector, quality)
+        local, cand, scores = detect_with_quality(
+            chunk.signal, source.fs, detector, quality, detect_qrs
+        )
         tracker.add(chunk.signal, chunk.start, (chunk.core_start, chunk.core_stop), cand, scores)
         g = local + chunk.start
         own = (g >= chunk.core_start) & (g < chunk.core_stop)

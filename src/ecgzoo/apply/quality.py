@@ -16,6 +16,7 @@ most of the detection errors are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,24 +101,32 @@ def flat_windows(signal: np.ndarray, fs: float, start: int, window_s: float = WI
 
 
 def detect(
-    signal: np.ndarray, fs: float, detector: str, quality: bool
+    signal: np.ndarray,
+    fs: float,
+    detector: str,
+    quality: bool,
+    detect_qrs: Callable[..., np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(peaks, candidates, scores)`` of one piece of signal: the ``detector``'s R peaks and,
-    when ``quality`` is wanted (or the detector is the vote anyway), the vote's candidates."""
-    from ecgzoo.apply.detect import detect_qrs
+    with ``quality``, the vote's candidates and scores. The vote runs once for both; any other
+    detector, or a ``detect_qrs`` given in place of :func:`ecgzoo.apply.detect.detect_qrs`, is
+    called as it is."""
+    from ecgzoo.apply import detect as detect_module
 
-    if detector != "vote" or len(signal) < int(2 * fs) or np.ptp(signal) == 0:
-        peaks = detect_qrs(signal, fs, detector)  # checks the name; no beats in a flat piece
-        if not quality:
-            return peaks, None, None
-        if len(peaks) == 0:
-            return peaks, np.zeros(0, dtype=np.int64), np.zeros(0)
+    given = detect_qrs or detect_module.detect_qrs
+    shared = detector == "vote" and given is detect_module.detect_qrs
+    usable_piece = len(signal) >= int(2 * fs) and np.ptp(signal) > 0
+    peaks = None if shared and usable_piece else given(signal, fs, detector)
+    if not quality and peaks is not None:
+        return peaks, None, None
+    if not usable_piece:  # too short or flat: no candidates (flat windows are found apart)
+        return peaks, np.zeros(0, dtype=np.int64), np.zeros(0)
     from ecgzoo.apply.qrs_vote import detect_vote_scored
 
     vote, cand, scores = detect_vote_scored(signal, fs)
     if not quality:
         return vote, None, None
-    return (vote if detector == "vote" else peaks), cand, scores
+    return (vote if peaks is None else peaks), cand, scores
 
 
 class Tracker:
