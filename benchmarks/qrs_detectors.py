@@ -3,14 +3,17 @@
 Each detector runs on the record's MLII lead (V5 for 102 and 104), whole record, physical
 units (mV). A detection matches a reference beat (every annotation whose symbol is an AAMI
 beat: N L R e j A a J S V E F / f Q) when it lies within 150 ms of it, one to one
-(``wfdb.processing.compare_annotations``). Se = TP / (TP + FN), +P = TP / (TP + FP), summed
-over all records (gross). The whole record is scored (no 5-minute learning period removed),
+(``wfdb.processing.compare_annotations`` with :func:`ecgzoo.apply.scoring.match_window`,
+so up to 150 ms in real time). Se = TP / (TP + FN), +P = TP / (TP + FP), summed over all
+records (gross). The whole record is scored (no 5-minute learning period removed),
 which is slightly stricter than EC57's ``bxb`` default.
 
     nice python benchmarks/qrs_detectors.py --detectors ecgzoo xqrs neurokit pantompkins1985 \
         hamilton2002 elgendi2010 --out runs/qrs.json
 
-``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.apply.detect.detect_qrs`).
+``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.apply.detect.detect_qrs`,
+the learnt vote of ``ecgzoo.apply.qrs_vote`` since 2026-12); ``ecgzoo-pt`` the refined
+NeuroKit2 Pan-Tompkins it used before; ``sleepecg`` is sleepecg's C Pan-Tompkins.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgzoo.apply.scoring import match_window
 from ecgzoo.data.mitbih import default_db_dir, list_records, read_record
 
 NEUROKIT_METHODS = (
@@ -43,6 +47,14 @@ def detect(name: str, signal: np.ndarray, fs: float) -> np.ndarray:
         from ecgzoo.apply.detect import detect_qrs
 
         return detect_qrs(signal, fs)
+    if name == "ecgzoo-pt":  # what annotate used before the vote: refined Pan-Tompkins
+        from ecgzoo.apply.detect import detect_qrs
+
+        return detect_qrs(signal, fs, "pantompkins1985")
+    if name == "sleepecg":
+        from ecgzoo.apply import qrs_vote
+
+        return qrs_vote.pan_tompkins(*qrs_vote.energy(signal, fs), fs)
     if name == "xqrs":
         import wfdb.processing
 
@@ -76,7 +88,7 @@ def score(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[int, int, int]:
     """(TP, FN, FP) of ``test`` against ``ref`` within 150 ms."""
     import wfdb.processing
 
-    cmp = wfdb.processing.compare_annotations(ref, np.unique(test), int(round(0.15 * fs)))
+    cmp = wfdb.processing.compare_annotations(ref, np.unique(test), match_window(fs))
     return int(cmp.tp), int(cmp.fn), int(cmp.fp)
 
 

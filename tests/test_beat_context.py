@@ -207,3 +207,21 @@ def test_protocol_never_trains_on_ds2(extra, test_db):
         assert set(train) == set(DS1) and set(test) == set(DS2)
     else:  # MIT-BIH -> SVDB: every non-paced MIT-BIH record trains, SVDB is the test set
         assert set(train) == set(DS1) | set(DS2) and test is None
+
+
+def _past_median_per_beat(d: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """The per-beat loop ``rr_context`` used before it was vectorised (the reference)."""
+    past = np.empty(len(pre))
+    for k in range(len(pre)):
+        window = d[max(0, k - 1 - bc.PAST_N) : max(0, k - 1)]
+        past[k] = np.median(window) if len(window) else pre[k]
+    return past
+
+
+@pytest.mark.parametrize("name", ["201", "207", "208"])
+def test_vectorised_past_median_equals_the_per_beat_loop(mitdb_dir, name):
+    t = MitdbReader(mitdb_dir).read(name).beat_samples / 360.0
+    for peaks in (t, t[:1], t[:2], t[:5], t[: bc.PAST_N + 2], t[: bc.PAST_N + 3]):
+        d = np.maximum(np.diff(peaks), 1e-3) if len(peaks) > 1 else np.array([1.0])
+        pre = np.concatenate([d[:1], d]) if len(peaks) > 1 else d.copy()
+        np.testing.assert_array_equal(bc._past_median(d, pre), _past_median_per_beat(d, pre))

@@ -51,11 +51,14 @@ def annotate(
     ec57: bool = False,
     engine: str = "torch",
     adapt: str = "none",
+    quality: bool = True,
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
     (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
-    under the standard's exclusions (first 5 minutes, ventricular flutter episodes)."""
+    under the standard's exclusions (first 5 minutes, ventricular flutter episodes). With
+    ``quality`` (the default) noisy or flat stretches are marked unusable
+    (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden."""
     from ecgzoo.apply.annotate import annotate_source, summarise
     from ecgzoo.apply.signals import find_records, open_source
 
@@ -76,7 +79,9 @@ def annotate(
     results = []
     for target in targets:
         source = open_source(target, fs)
-        ann = annotate_source(source, applied, lead=lead, detector=detector, adapt=adapt)
+        ann = annotate_source(
+            source, applied, lead=lead, detector=detector, adapt=adapt, quality=quality
+        )
         summary = summarise(ann)
         summary["model"] = applied.ref  # the record page names the model that annotated it
         result = AnnotateResult(ann, summary)

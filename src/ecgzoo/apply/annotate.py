@@ -21,13 +21,17 @@ import numpy as np
 
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
+from ecgzoo.apply.quality import Quality, Tracker
+from ecgzoo.apply.quality import detect as detect_with_quality
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
+from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.data.examples.beats import AAMI_CLASSES
 from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.models.adapt import adapted_model, check_adaptation, prior_adjusted
 
 UNCLASSIFIED = -1
+UNUSABLE = -2  # in the summary only: a beat inside an unusable stretch
 
 
 @dataclass
@@ -45,6 +49,13 @@ class Annotation:
     labels: np.ndarray
     prob: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    quality: Quality | None = None  # None: not assessed (--no-quality)
+
+    def usable(self) -> np.ndarray:
+        """Whether each beat lies outside the unusable (noisy, flat) stretches."""
+        if self.quality is None:
+            return np.ones(len(self.samples), dtype=bool)
+        return self.quality.beat_usable(self.samples)
 
     def symbols(self) -> list[str]:
         """One WFDB symbol per beat: the class name when it is an AAMI symbol, else ``Q``."""
@@ -74,9 +85,11 @@ def annotate_source(
     detector: str = DEFAULT_METHOD,
     chunk_s: float = CHUNK_S,
     adapt: str = "none",
+    quality: bool = True,
 ) -> Annotation:
     """Detect and classify every beat of one lead of ``source``; ``adapt="adabn"`` classifies
-    with the model adapted to this record's own beats (inputs only, no label)."""
+    with the model adapted to this record's own beats (inputs only, no label); with ``quality``
+    also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`)."""
     if check_adaptation(adapt) == "adabn" and model.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
     check_compatible(model, source)
@@ -88,12 +101,16 @@ def annotate_source(
     xs: list[np.ndarray] = []
     kept_all: list[np.ndarray] = []
     flat = True
+    tracker = Tracker(source.fs)
     t = time.perf_counter()
     for chunk in source.chunks(idx, chunk_s=chunk_s):
         t1 = time.perf_counter()
         timings["read"] += t1 - t
         flat &= bool(np.ptp(chunk.signal) == 0)
-        local = detect_qrs(chunk.signal, source.fs, detector)
+        local, cand, scores = detect_with_quality(
+            chunk.signal, source.fs, detector, quality, detect_qrs
+        )
+        tracker.add(chunk.signal, chunk.start, (chunk.core_start, chunk.core_stop), cand, scores)
         g = local + chunk.start
         own = (g >= chunk.core_start) & (g < chunk.core_stop)
         local = model.input.align(chunk.signal, source.fs, local[own])  # training's fiducial
@@ -120,7 +137,8 @@ def annotate_source(
     x = model.input.with_median(x)  # over all this record's beats, as in training
     if adapt == "adabn":
         model = replace(model, torch_model=adapted_model(model.torch_model, model.spec, x, rr))
-    prob[kept] = model.proba(x, rr)
+    with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
+        prob[kept] = model.proba(x, rr)
     if adapt == "prior_em":  # this record's class priors, from its probabilities alone
         prob[kept] = prior_adjusted(prob[kept])
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
@@ -136,19 +154,22 @@ def annotate_source(
         labels=labels.astype(np.int64),
         prob=prob,
         timings=timings,
+        quality=tracker.result(source.n_samples),
     )
 
 
 def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
     """Beat counts per class, ectopic burden, longest run of each class, heart-rate trend."""
     names = ann.label_names()
-    counts = {c: int(np.sum(ann.labels == i)) for i, c in enumerate(ann.class_names)}
-    counts["unclassified"] = int(np.sum(ann.labels == UNCLASSIFIED))
-    classified = max(len(ann.labels) - counts["unclassified"], 1)
+    usable = ann.usable()  # beats in unusable (noisy, flat) stretches are counted apart
+    labels = np.where(usable, ann.labels, UNUSABLE)
+    counts = {c: int(np.sum(labels == i)) for i, c in enumerate(ann.class_names)}
+    counts["unclassified"] = int(np.sum(labels == UNCLASSIFIED))
+    counts["unusable"] = int(np.sum(labels == UNUSABLE))
+    classified = max(int(usable.sum()) - counts["unclassified"], 1)
     ectopic = [c for c in ann.class_names if c in ("S", "V", "F")]
     burden = {c: 100.0 * counts[c] / classified for c in ectopic}
     runs: dict[str, dict[str, Any]] = {}
-    labels = ann.labels
     edges = np.flatnonzero(np.diff(labels)) + 1 if len(labels) else np.zeros(0, dtype=np.int64)
     starts = np.concatenate([[0], edges]).astype(np.int64)
     lengths = np.diff(np.concatenate([starts, [len(labels)]]))
@@ -164,12 +185,14 @@ def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
         }
     t = ann.samples / ann.fs
     rr = np.diff(t)
-    ok = (rr > 0.2) & (rr < 3.0)
+    ok = (rr > 0.2) & (rr < 3.0) & usable[1:] & usable[:-1]
     bins = (t[1:][ok] // trend_s).astype(np.int64)
     hr = 60.0 / rr[ok]
     trend = []
-    for b in np.unique(bins):
-        trend.append({"t_s": float(b * trend_s), "hr_bpm": float(np.median(hr[bins == b]))})
+    if len(bins):  # bins ascend with time: one split, not one scan of every beat per minute
+        keys, first = np.unique(bins, return_index=True)
+        for b, part in zip(keys, np.split(hr, first[1:]), strict=True):
+            trend.append({"t_s": float(b * trend_s), "hr_bpm": float(np.median(part))})
     return {
         "record": ann.record,
         "path": str(ann.path),
@@ -177,11 +200,13 @@ def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
         "fs": ann.fs,
         "duration_s": ann.n_samples / ann.fs,
         "n_beats": len(names),
+        "n_beats_usable": int(usable.sum()),
         "counts": counts,
         "ectopic_burden_percent": burden,
         "ectopic_burden_total_percent": float(sum(burden.values())),
         "longest_runs": runs,
         "mean_hr_bpm": float(np.median(hr)) if len(hr) else None,
         "hr_trend": trend,
+        "quality": None if ann.quality is None else ann.quality.summary(),
         "timings_s": ann.timings,
     }

@@ -112,6 +112,11 @@ class AppliedModel:
         self._require("recording")
         x, lengths = self.input.windows(signals, fs)
         crop = self.input.crop
+        if crop and x.shape[-1] > crop and self.engine == "torch":
+            from ecgzoo.train.voting import vote_proba
+
+            # each distinct crop once, as `evaluate` does (a short record's 5 crops coincide)
+            return vote_proba(self.torch_model, x, int(crop), 5, lengths)
         if crop and x.shape[-1] > crop:
             from ecgzoo.data.transforms import multi_crop
 
@@ -173,6 +178,7 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
         model.torch_model = run.model
     else:
         from ecgzoo.apply.onnx_runtime import open_session
+        from ecgzoo.apply.threads import apply_threads
 
-        model.onnx_session = open_session(run.folder / "model.onnx", run.folder)
+        model.onnx_session = open_session(run.folder / "model.onnx", run.folder, apply_threads())
     return model

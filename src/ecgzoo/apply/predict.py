@@ -28,6 +28,7 @@ import numpy as np
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
+from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.data.safe_zip import PREDICT_LIMITS, extract, open_archive
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
@@ -109,28 +110,13 @@ def predict_multilabel(
     return predict_2021([base], model)
 
 
-def _predict_paths(
-    paths: list[Path],
-    model: AppliedModel,
-    lead: str | None,
-    fs: float | None,
-    failures: list[tuple[str, str]] | None = None,
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    failed: list[tuple[str, str]] = [] if failures is None else failures
-    for path in paths:
-        try:
-            rows.append(_predict_one(path, model, lead, fs))
-        except (EcgzooError, ValueError, OSError) as exc:  # a record the readers refuse
-            failed.append((path.name, str(exc).splitlines()[0] if str(exc) else repr(exc)))
-    if failures is None and failed:
-        raise DataError(f"{len(failed)} of {len(paths)} records failed; the first: {failed[0][1]}")
-    return rows
+BATCH_RECORDS = 64  # recordings scored per forward call (one at a time was 6-8x slower)
 
 
-def _predict_one(
+def _read_checked(
     path: Path, model: AppliedModel, lead: str | None, fs: float | None
-) -> dict[str, Any]:
+) -> tuple[Any, np.ndarray]:
+    """One recording's source and chosen lead, refused with one line when it cannot be used."""
     source = open_source(path, fs)
     if int(model.spec.n_leads) > source.n_leads_available:
         raise DataError(
@@ -141,13 +127,50 @@ def _predict_one(
     signal = source.read(idx, 0, source.n_samples)
     if np.ptp(signal) == 0:
         raise DataError(f"{source.path}: lead {source.lead_names[idx]} is flat")
-    prob = model.predict_recordings([signal], source.fs)[0]
-    row: dict[str, Any] = {
-        "record": source.name,
-        "label": model.class_names[int(np.argmax(prob))],
-    }
-    row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
-    return row
+    return source, signal
+
+
+def _predict_paths(
+    paths: list[Path],
+    model: AppliedModel,
+    lead: str | None,
+    fs: float | None,
+    failures: list[tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Records read one by one, scored in batches of up to :data:`BATCH_RECORDS` that share a
+    sampling rate (each batch one call through the model: all its crops, all its members).
+    A record that cannot be read is listed in ``failures`` (see :func:`predict_records`)."""
+    rows: list[dict[str, Any]] = []
+    failed: list[tuple[str, str]] = [] if failures is None else failures
+    batch: list[tuple[Any, np.ndarray]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
+            probs = model.predict_recordings([sig for _, sig in batch], batch[0][0].fs)
+        for (source, _), prob in zip(batch, probs, strict=True):
+            row: dict[str, Any] = {
+                "record": source.name,
+                "label": model.class_names[int(np.argmax(prob))],
+            }
+            row.update({f"p_{c}": float(p) for c, p in zip(model.class_names, prob, strict=True)})
+            rows.append(row)
+        batch.clear()
+
+    for path in paths:
+        try:
+            source, signal = _read_checked(path, model, lead, fs)
+        except (EcgzooError, ValueError, OSError) as exc:  # a record the readers refuse
+            failed.append((path.name, str(exc).splitlines()[0] if str(exc) else repr(exc)))
+            continue
+        if batch and (source.fs != batch[0][0].fs or len(batch) >= BATCH_RECORDS):
+            flush()
+        batch.append((source, signal))
+    flush()
+    if failures is None and failed:
+        raise DataError(f"{len(failed)} of {len(paths)} records failed; the first: {failed[0][1]}")
+    return rows
 
 
 def safe_cell(value: Any) -> str:

@@ -26,6 +26,13 @@ MATCH_S = 0.15
 LEARNING_S = 300.0
 
 
+def match_window(fs: float, match_s: float = MATCH_S) -> int:
+    """The ``window_width`` for ``compare_annotations`` that matches beats up to ``match_s``
+    apart in real time: it matches a sample difference strictly under the width, so
+    ``round(0.15 * fs)`` would stop at 140.6 ms at 128 Hz (147.2 ms at 360 Hz)."""
+    return int(np.floor(match_s * fs + 1e-9)) + 1
+
+
 def match_beats(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(ref_i, test_i)`` of the matched pairs within :data:`MATCH_S`."""
     import wfdb.processing
@@ -37,9 +44,7 @@ def match_beats(ref: np.ndarray, test: np.ndarray, fs: float) -> tuple[np.ndarra
         cmp = wfdb.processing.compare_annotations(
             np.asarray(ref, dtype=np.int64),
             np.asarray(test, dtype=np.int64),
-            # compare_annotations matches |d| < window: floor + 1 keeps every pair within
-            # 150 ms (round() gave 19 samples at 128 Hz, i.e. only pairs up to 140.6 ms)
-            int(np.floor(MATCH_S * fs + 1e-9)) + 1,
+            match_window(fs),
         )
     ri = np.asarray(cmp.matched_ref_inds, dtype=np.int64)
     ti = np.asarray(cmp.matched_test_inds, dtype=np.int64)

@@ -22,7 +22,9 @@ def annotate(
     lead: Annotated[str | None, typer.Option(help="lead name (default MLII, II, V5, ...)")] = None,
     fs: Annotated[float | None, typer.Option(help="sampling rate of CSV/NumPy input (Hz)")] = None,
     out: Annotated[Path | None, typer.Option(help="write outputs here, not beside")] = None,
-    detector: Annotated[str, typer.Option(help="QRS detector")] = "pantompkins1985",
+    detector: Annotated[
+        str, typer.Option(help="QRS detector: vote (learnt, default), pantompkins1985, xqrs, ...")
+    ] = "vote",
     reference: Annotated[
         str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
     ] = None,
@@ -34,6 +36,9 @@ def annotate(
     adapt: Annotated[
         str, typer.Option(help="label-free adaptation to each record: none, adabn or prior_em")
     ] = "none",
+    quality: Annotated[
+        bool, typer.Option(help="mark noisy/flat stretches unusable; leave them out of counts")
+    ] = True,
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     existing_input(target)  # mistakes are refused before the model (and torch) loads
@@ -52,6 +57,7 @@ def annotate(
         engine=engine,
         plots=plots,
         adapt=adapt,
+        quality=quality,
     )
     rows = []
     for r in results:

@@ -11,10 +11,7 @@ import json
 import math
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
 from ecgzoo.data.examples.input_spec import InputSpec
@@ -29,6 +26,9 @@ from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
 )
 from ecgzoo.paths import atomic_write_bytes as atomic_write_bytes  # re-exported (apply.outputs)
 from ecgzoo.safe_load import read_json, read_yaml
+
+if TYPE_CHECKING:
+    import torch
 
 SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
 
@@ -79,6 +79,8 @@ def write_json(path: Path, obj: Any) -> None:
 def check_finite_weights(state_dict: dict[str, torch.Tensor], where: Path | str) -> None:
     """``DataError`` naming ``where`` and the first tensor holding NaN or infinite values: such
     weights are never saved and never loaded (they score as a broken model silently would)."""
+    import torch
+
     for key, tensor in state_dict.items():
         if torch.is_floating_point(tensor) and not bool(torch.isfinite(tensor).all()):
             raise DataError(f"{where}: tensor {key!r} holds NaN or infinite values; refused")
@@ -86,12 +88,17 @@ def check_finite_weights(state_dict: dict[str, torch.Tensor], where: Path | str)
 
 def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
     """Save a state dict as safetensors, atomically; non-finite weights are refused."""
+    from safetensors.torch import save_file  # torch is imported where weights are (not on
+    # every run-folder read: `annotate --engine onnx` needs no torch)
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     check_finite_weights(tensors, path)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except FileNotFoundError:
@@ -101,11 +108,15 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a resumable checkpoint; only tensors and plain containers are accepted."""
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

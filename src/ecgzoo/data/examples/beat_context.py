@@ -122,6 +122,22 @@ def _irregularity(d: np.ndarray, half: int) -> np.ndarray:
     return num / den
 
 
+def _past_median(d: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """Per beat ``k`` the median of intervals ``d[k-1-PAST_N : k-1]`` (what exists of them at
+    the record's start; ``pre[k]`` where none): a sliding-window median for the full windows,
+    a short loop over the first ``PAST_N + 1`` beats (a per-beat loop took 1.1 s a day)."""
+    n = len(pre)
+    past = np.empty(n)
+    head = min(n, PAST_N + 1)
+    for k in range(head):
+        window = d[max(0, k - 1 - PAST_N) : max(0, k - 1)]
+        past[k] = np.median(window) if len(window) else pre[k]
+    if n > head:  # beat k >= PAST_N + 1 reads d[k-1-PAST_N : k-1], PAST_N intervals
+        windows = np.lib.stride_tricks.sliding_window_view(d, PAST_N)
+        past[head:] = np.median(windows[: n - head], axis=1)
+    return past
+
+
 def rr_context(peaks: np.ndarray, fs: float) -> np.ndarray:
     """The :data:`RR_CONTEXT_NAMES` features of beats at ``peaks`` (ascending samples at ``fs``).
 
@@ -144,10 +160,7 @@ def rr_context(peaks: np.ndarray, fs: float) -> np.ndarray:
     local = _window_mean(d, i - LOCAL_HALF, i + LOCAL_HALF)
     record = float(np.mean(d))
     # past: intervals i-1-PAST_N .. i-2 (those before the pre-RR); the first beats use what exists
-    past = np.empty(n)
-    for k in range(n):
-        window = d[max(0, k - 1 - PAST_N) : max(0, k - 1)]
-        past[k] = np.median(window) if len(window) else pre[k]
+    past = _past_median(d, pre)
     cols = {
         "rr_pre_s": pre,
         "rr_post_s": post,

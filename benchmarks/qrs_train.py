@@ -1,0 +1,109 @@
+"""Train the learnt QRS detector (``ecgzoo.apply.qrs_vote``) on DS1 and score it on all 48 records.
+
+Candidates and features come from :func:`ecgzoo.apply.qrs_vote.candidate_features` on each
+record's lead (the ``read_record`` rule: MLII, V5 for 102 and 104). A candidate is a beat when it
+is the candidate nearest a reference beat (AAMI beat symbols) and within 100 ms of it. A
+scikit-learn MLP (13 -> 32 -> 16 -> 1, standardised inputs) is fitted on the de Chazal DS1
+records only; the detections (score > 0.5, 200 ms refractory, moved to the R wave) are scored
+like ``benchmarks/qrs_detectors.py`` (150 ms, one to one, whole records) on DS1 (seen), DS2
+(held out) and the 4 paced records (held out), and per record for 108, 203, 207, 208.
+
+    nice python benchmarks/qrs_train.py --seeds 0 1 2 --write 0
+
+``--write SEED`` writes that seed's weights to ``src/ecgzoo/apply/qrs_vote.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+from ecgzoo.apply import qrs_vote
+from ecgzoo.apply.scoring import match_window
+from ecgzoo.data.mitbih import default_db_dir, list_records, read_record
+from ecgzoo.data.splits import DS1, DS2
+
+WATCH = ("108", "203", "207", "208")
+
+
+def labels(cand: np.ndarray, ref: np.ndarray, fs: float) -> np.ndarray:
+    y = np.zeros(len(cand), dtype=bool)
+    if len(cand) < 2 or len(ref) == 0:
+        return y
+    j = np.clip(np.searchsorted(cand, ref), 1, len(cand) - 1)
+    near = np.where(np.abs(cand[j - 1] - ref) <= np.abs(cand[j] - ref), j - 1, j)
+    ok = np.abs(cand[near] - ref) <= 0.1 * fs
+    y[near[ok]] = True
+    return y
+
+
+def fit(x: np.ndarray, y: np.ndarray, seed: int) -> dict:
+    from sklearn.neural_network import MLPClassifier
+
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    mlp = MLPClassifier((32, 16), max_iter=200, random_state=seed)
+    mlp.fit((x - mean) / std, y)
+    return {
+        "W": [w.tolist() for w in mlp.coefs_],
+        "b": [b.tolist() for b in mlp.intercepts_],
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+    }
+
+
+def gross(rows: dict[str, tuple[int, int, int]], names) -> str:
+    tp = sum(rows[n][0] for n in names)
+    fn = sum(rows[n][1] for n in names)
+    fp = sum(rows[n][2] for n in names)
+    return f"{100 * tp / (tp + fn):.2f} / {100 * tp / (tp + fp):.2f} (FN {fn}, FP {fp})"
+
+
+def main() -> None:
+    import wfdb.processing
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--write", type=int, default=None)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    db = default_db_dir()
+    data = {}
+    t = time.perf_counter()
+    for name in list_records(db):
+        rec = read_record(db, name)
+        cand, x, _ = qrs_vote.candidate_features(rec.signal, rec.fs)
+        data[name] = (rec, cand, x, labels(cand, rec.samples, rec.fs))
+    print(f"features of {len(data)} records in {time.perf_counter() - t:.1f} s")
+    x_tr = np.concatenate([data[n][2] for n in DS1])
+    y_tr = np.concatenate([data[n][3] for n in DS1])
+    paced = [n for n in data if n not in DS1 and n not in DS2]
+    for seed in args.seeds:
+        weights = fit(x_tr, y_tr, seed)
+        w = {
+            "W": [np.asarray(a) for a in weights["W"]],
+            "b": [np.asarray(a) for a in weights["b"]],
+            "scale": [np.asarray(weights["mean"]), np.asarray(weights["std"])],
+        }
+        rows = {}
+        for name, (rec, cand, x, _) in data.items():
+            found = qrs_vote.move_to_r(
+                rec.signal, rec.fs, qrs_vote.choose(cand, qrs_vote.score(x, w), rec.fs)
+            )
+            cmp = wfdb.processing.compare_annotations(rec.samples, found, match_window(rec.fs))
+            rows[name] = (int(cmp.tp), int(cmp.fn), int(cmp.fp))
+        print(f"seed {seed}: 48 records Se / +P {gross(rows, list(data))}")
+        print(f"  DS1 (trained on) {gross(rows, DS1)}")
+        print(f"  DS2 (held out)   {gross(rows, DS2)}")
+        print(f"  paced {','.join(paced)} (held out) {gross(rows, paced)}")
+        print("  " + ", ".join(f"{n}: FN {rows[n][1]} FP {rows[n][2]}" for n in WATCH))
+        if args.write == seed:
+            qrs_vote.WEIGHTS.write_text(json.dumps(weights) + "\n")
+            print(f"wrote {qrs_vote.WEIGHTS}")
+
+
+if __name__ == "__main__":
+    main()
