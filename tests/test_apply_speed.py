@@ -104,7 +104,6 @@ def test_predict_votes_distinct_crops_like_every_crop(cinc2017_dir):
     """predict scores each distinct crop once (as evaluate does): the same probabilities as
     scoring all five crops of every record."""
     from ecgzoo.apply.model import load_model
-    from ecgzoo.apply.predict import recording_inputs
     from ecgzoo.apply.signals import open_source
     from ecgzoo.data.transforms import multi_crop
 
@@ -116,9 +115,7 @@ def test_predict_votes_distinct_crops_like_every_crop(cinc2017_dir):
         s = open_source(src / n)
         sigs.append(s.read(0, 0, s.n_samples))
     fast = model.predict_recordings(sigs, 300.0)
-    x, lengths = recording_inputs(
-        sigs, 300.0, model.config.data.cinc2017, model.spec, with_lengths=True
-    )
+    x, lengths = model.input.windows(sigs, 300.0)  # the model's InputSpec, as predict does
     crops = multi_crop(x, int(model.spec.crop_samples), 5, lengths)
     every = model._proba_any(crops.reshape((-1,) + crops.shape[2:]))
     np.testing.assert_allclose(fast, every.reshape(len(x), 5, -1).mean(axis=1), atol=1e-5)

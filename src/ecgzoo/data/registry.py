@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecgzoo.data.examples.classes import AAMI_CLASSES, CHALLENGE_2017_CLASSES
 from ecgzoo.errors import ConfigError
 
 TASKS = ("beats", "recordings", "multilabel")
-AAMI = ("N", "S", "V", "F", "Q")
-CHALLENGE_2017 = ("N", "A", "O", "~")
+AAMI = AAMI_CLASSES
+CHALLENGE_2017 = CHALLENGE_2017_CLASSES
 _MULTILABEL_EPOCH = ("val_macro_auroc", "val_macro_auprc", "val_macro_f1", "val_micro_f1")
 
 

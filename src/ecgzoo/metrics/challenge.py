@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from ecgzoo.data.examples.classes import CHALLENGE_2017_CLASSES
+
 __all__ = ["CHALLENGE_CLASSES", "challenge_f1_from_confusion", "challenge_scores"]
 
 #: Class order of the challenge's reference files.
-CHALLENGE_CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
+CHALLENGE_CLASSES: tuple[str, ...] = CHALLENGE_2017_CLASSES
 
 _KEYS = {"N": "f1_N", "A": "f1_A", "O": "f1_O", "~": "f1_noisy"}
 

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
+from ecgzoo.data.examples.classes import AAMI_CLASSES
 from ecgzoo.errors import ConfigError, DataError
 
 #: The AAMI EC57 beat classes in label order: the one definition, which metrics, training,
 #: apply and the Kaggle CSVs import.
-AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 CLASS_NAMES: list[str] = list(AAMI_CLASSES)  # as the list a PreparedData carries
 AAMI_SYMBOLS: dict[str, str] = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
 SYMBOL_TO_CLASS: dict[str, int] = {
