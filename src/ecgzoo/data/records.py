@@ -9,9 +9,11 @@ alone, so a new database plugs in by writing a reader and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import scipy.signal as sps
 
 
 @dataclass
@@ -83,3 +85,13 @@ class DatabaseReader(Protocol):
     def read(self, record: str) -> Record:
         """Read one record; a missing or malformed file raises ``DataError`` naming it."""
         ...
+
+
+def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Polyphase resampling along the last axis (``scipy.signal.resample_poly``): readers
+    use it to deliver a record at a requested rate, the example builders to reach a model's."""
+    if float(fs_in) == float(fs_out):
+        return np.asarray(x)
+    ratio = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
+    out = sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, -1)
+    return out.astype(np.float32)

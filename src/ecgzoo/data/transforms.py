@@ -17,11 +17,12 @@ leads and frames the place of samples, so any 1D model accepts it unchanged (and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 import pywt
 from scipy import signal as sps
+
+from ecgzoo.data.records import resample  # one resampler for readers and examples
 
 __all__ = [
     "pad_or_trim",
@@ -230,15 +231,6 @@ def scalogram(
     mag = np.abs(coef[..., : n_cols * step]).astype(np.float32)  # (S, n, c, t)
     pooled = mag.reshape(*mag.shape[:-1], n_cols, step).mean(axis=-1)
     return np.moveaxis(pooled, 0, -2)  # (n, c, S, T)
-
-
-def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Polyphase resampling along the last axis (``scipy.signal.resample_poly``)."""
-    if float(fs_in) == float(fs_out):
-        return np.asarray(x)
-    ratio = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
-    out = sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, -1)
-    return out.astype(np.float32)
 
 
 def normalise(x: np.ndarray, lengths: np.ndarray | None = None, eps: float = 1e-8) -> np.ndarray:

@@ -11,17 +11,18 @@ import torch.nn as nn
 
 from ecgzoo.data.arrays import ArraySplit, PreparedData
 from ecgzoo.data.examples.beats import AAMI_CLASSES as AAMI
-from ecgzoo.errors import DataError, EcgzooError
+from ecgzoo.errors import DataError
 from ecgzoo.metrics.aami import aami_table
 from ecgzoo.metrics.challenge import CHALLENGE_CLASSES as CHALLENGE
 from ecgzoo.metrics.challenge import challenge_scores
 from ecgzoo.metrics.classification import classification_metrics
 from ecgzoo.metrics.operating_points import DEFAULT_ACCURACY_FLOOR, apply_weights, choose_weights
-from ecgzoo.models.registry import build_model
+from ecgzoo.train.loaded import check_weights as check_weights  # noqa: F401 (re-exported)
+from ecgzoo.train.loaded import load_trained_model as load_trained_model  # noqa: F401
 from ecgzoo.train.multilabel import score_multilabel
 from ecgzoo.train.predict import predict_proba
 from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
-from ecgzoo.train.runfolder import ModelSpec, check_finite_weights, load_weights, read_spec
+from ecgzoo.train.runfolder import ModelSpec
 from ecgzoo.train.voting import vote_proba
 
 # Lists, to compare with a run's class_names list; the definitions are imported above.
@@ -76,70 +77,6 @@ def predict_inputs(
             model, x, spec.crop_samples, 5, features, device, spec.multilabel, lengths
         )
     return predict_proba(model, x, features, device=device, multilabel=spec.multilabel)
-
-
-def load_trained_model(
-    folder: Path, device: torch.device | None = None
-) -> tuple[nn.Module, ModelSpec]:
-    """Rebuild a model from a run folder (or pretrained folder); weights are tensors only.
-
-    ``model.json`` is not trusted: an unknown architecture, parameters the model does not
-    take, a class list that disagrees with its class count, and weights with missing,
-    unexpected or mis-shaped tensors are each a one-line :class:`DataError` naming the file.
-    """
-    folder = Path(folder)
-    spec_path = folder / "model.json"
-    spec = read_spec(folder)
-    if len(spec.class_names) != spec.n_classes or len(set(spec.class_names)) != spec.n_classes:
-        raise DataError(
-            f"{spec_path}: n_classes is {spec.n_classes} but class_names are {spec.class_names}"
-        )
-    try:
-        model = build_model(
-            spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
-        )
-    except EcgzooError as exc:
-        raise DataError(f"{spec_path}: {exc}") from None
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise DataError(f"{spec_path}: cannot build model {spec.name!r} ({exc})") from None
-    weights_path = folder / "model.safetensors"
-    weights = load_weights(weights_path)
-    check_weights(model.state_dict(), weights, spec_path, weights_path)
-    check_finite_weights(weights, weights_path)
-    model.load_state_dict(weights)
-    model.to(device or torch.device("cpu")).eval()
-    return model, spec
-
-
-def check_weights(
-    expected: dict[str, torch.Tensor],
-    weights: dict[str, torch.Tensor],
-    spec_path: Path,
-    weights_path: Path,
-) -> None:
-    """Refuse weights that do not fit the model ``model.json`` describes, naming one tensor."""
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    shaped = [
-        k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
-    ]
-    problem = None
-    if shaped:
-        k = shaped[0]
-        problem = (
-            f"tensor {k!r} is {tuple(weights[k].shape)} in the weights but "
-            f"{tuple(expected[k].shape)} in the model"
-        )
-    elif missing:
-        problem = f"tensor {missing[0]!r} is missing from the weights"
-    elif unexpected:
-        problem = f"the weights hold tensor {unexpected[0]!r} the model does not have"
-    if problem:
-        more = len(shaped) + len(missing) + len(unexpected) - 1
-        raise DataError(
-            f"{spec_path} does not match {weights_path.name}: {problem}"
-            + (f" (and {more} more)" if more else "")
-        )
 
 
 def check_data_matches(

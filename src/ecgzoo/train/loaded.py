@@ -9,7 +9,7 @@ the same way everywhere. It refuses, with one line naming the file:
 - a ``model.json`` whose ``input`` disagrees with itself (side features, standardisation,
   crop, length) or with the run's ``config.yaml``;
 - non-finite numbers in ``model.json`` or in the weights (NaN or infinite tensors);
-- weights that do not fit the architecture (``train.evaluate.load_trained_model``).
+- weights that do not fit the architecture (:func:`load_trained_model`).
 
 A folder written before ``model.json`` carried its input gets it derived from ``config.yaml``
 (:func:`ecgzoo.data.input_specs.input_spec_for`), here and nowhere else.
@@ -22,13 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn as nn
 
 from ecgzoo.config import ExperimentConfig
 from ecgzoo.data.examples.input_spec import InputSpec
 from ecgzoo.data.input_specs import dataset_classes, input_spec_for
-from ecgzoo.errors import ConfigError, DataError
-from ecgzoo.models.registry import is_tree_model
-from ecgzoo.train.runfolder import ModelSpec, read_run_config, read_spec, resolve_run
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.models.registry import build_model, is_tree_model
+from ecgzoo.train.runfolder import (
+    ModelSpec,
+    check_finite_weights,
+    load_weights,
+    read_run_config,
+    read_spec,
+    resolve_run,
+)
 
 
 @dataclass
@@ -58,8 +66,6 @@ def load_run(
     check_classes(folder, config, spec)
     run = LoadedRun(folder, str(ref), config, spec, run_input(folder, config, spec))
     if weights and not run.tree:
-        from ecgzoo.train.evaluate import load_trained_model
-
         run.model, _ = load_trained_model(folder, device)
     return run
 
@@ -125,3 +131,67 @@ def check_input(path: Path, inp: InputSpec, spec: ModelSpec, tree: bool) -> None
             problems.append(f"length {inp.length} vs n_samples {spec.n_samples}")
     if problems:
         raise DataError(f"{path}: input disagrees with the model: {problems[0]}")
+
+
+def load_trained_model(
+    folder: Path, device: torch.device | None = None
+) -> tuple[nn.Module, ModelSpec]:
+    """Rebuild a model from a run folder (or pretrained folder); weights are tensors only.
+
+    ``model.json`` is not trusted: an unknown architecture, parameters the model does not
+    take, a class list that disagrees with its class count, and weights with missing,
+    unexpected or mis-shaped tensors are each a one-line :class:`DataError` naming the file.
+    """
+    folder = Path(folder)
+    spec_path = folder / "model.json"
+    spec = read_spec(folder)
+    if len(spec.class_names) != spec.n_classes or len(set(spec.class_names)) != spec.n_classes:
+        raise DataError(
+            f"{spec_path}: n_classes is {spec.n_classes} but class_names are {spec.class_names}"
+        )
+    try:
+        model = build_model(
+            spec.name, spec.n_leads, spec.n_samples, spec.n_classes, spec.n_features, **spec.params
+        )
+    except EcgzooError as exc:
+        raise DataError(f"{spec_path}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{spec_path}: cannot build model {spec.name!r} ({exc})") from None
+    weights_path = folder / "model.safetensors"
+    weights = load_weights(weights_path)
+    check_weights(model.state_dict(), weights, spec_path, weights_path)
+    check_finite_weights(weights, weights_path)
+    model.load_state_dict(weights)
+    model.to(device or torch.device("cpu")).eval()
+    return model, spec
+
+
+def check_weights(
+    expected: dict[str, torch.Tensor],
+    weights: dict[str, torch.Tensor],
+    spec_path: Path,
+    weights_path: Path,
+) -> None:
+    """Refuse weights that do not fit the model ``model.json`` describes, naming one tensor."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shaped = [
+        k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
+    ]
+    problem = None
+    if shaped:
+        k = shaped[0]
+        problem = (
+            f"tensor {k!r} is {tuple(weights[k].shape)} in the weights but "
+            f"{tuple(expected[k].shape)} in the model"
+        )
+    elif missing:
+        problem = f"tensor {missing[0]!r} is missing from the weights"
+    elif unexpected:
+        problem = f"the weights hold tensor {unexpected[0]!r} the model does not have"
+    if problem:
+        more = len(shaped) + len(missing) + len(unexpected) - 1
+        raise DataError(
+            f"{spec_path} does not match {weights_path.name}: {problem}"
+            + (f" (and {more} more)" if more else "")
+        )

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgzoo.data import transforms
 from ecgzoo.data.readers.archive import (
     open_zip,
     read_member,
@@ -174,7 +173,7 @@ def check_rate(signal: np.ndarray, rate: float, fs: float, resample: bool, hea: 
             f"{hea}: sampling rate {rate:g} Hz, expected {fs:g} Hz "
             "(challenge-2017 records are 300 Hz; ask for resampling to accept it)"
         )
-    return transforms.resample(signal, rate, fs)
+    return resample(signal, rate, fs)
 
 
 def load_recordings(
