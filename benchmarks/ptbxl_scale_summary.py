@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import statistics
@@ -62,14 +63,18 @@ def main() -> None:
     args = ap.parse_args()
     runs = load(args.folders)
     points = sorted({p for recs in runs.values() for p in recs})
-    print("| point | params | test macro AUROC (mean ± sd over seeds) | val macro AUROC |")
-    print("|---|---|---|---|")
+    with open(args.folders[0] / "table.csv", newline="") as fh:  # the sweep's own scale columns
+        scale = {r["point"]: r for r in csv.DictReader(fh)}
+    print("| point | params | RF s | test macro AUROC (mean ± sd over seeds) | val macro AUROC |")
+    print("|---|---|---|---|---|")
     for p in points:
         recs = [runs[s][p] for s in runs if p in runs[s]]
         test = [r["test_macro_auroc"] for r in recs if "test_macro_auroc" in r]
         val = [r["val_macro_auroc"] for r in recs if "val_macro_auroc" in r]
-        params = recs[0].get("params")
-        print(f"| d{p[0]}-c{p[1]}-k{p[2]}-{p[3]} | {params} | {fmt(test)} | {fmt(val)} |")
+        pid = f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}"
+        info = scale.get(pid, {})
+        cost = f"{info.get('params')} | {info.get('rf_seconds')}"
+        print(f"| {pid} | {cost} | {fmt(test)} | {fmt(val)} |")
     labels = sorted(
         {k[len("test_auroc_") :] for recs in runs.values() for r in recs.values() for k in r
          if k.startswith("test_auroc_")}
