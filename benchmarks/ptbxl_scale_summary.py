@@ -75,6 +75,16 @@ def main() -> None:
         info = scale.get(pid, {})
         cost = f"{info.get('params')} | {info.get('rf_seconds')}"
         print(f"| {pid} | {cost} | {fmt(test)} | {fmt(val)} |")
+    means = [
+        (float(scale[f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}"]["rf_seconds"]),
+         statistics.mean(runs[s][p]["test_macro_auroc"] for s in runs if p in runs[s]))
+        for p in points if f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}" in scale
+    ]  # fmt: skip
+    if len(means) > 2:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr([m[0] for m in means], [m[1] for m in means]).statistic
+        print(f"\nSpearman rank correlation, receptive field vs mean test macro AUROC: {rho:+.2f}")
     labels = sorted(
         {k[len("test_auroc_") :] for recs in runs.values() for r in recs.values() for k in r
          if k.startswith("test_auroc_")}
