@@ -81,9 +81,9 @@ def predict_proba_multicrop(
     return vote_proba(model, x, crop, n_crops, lengths, features, device, multilabel)
 
 
-#: Examples scored at a time by :func:`predict_split`: a memory-mapped split (and its crops) is
-#: never read whole (88,000 PTB-XL-sized ECGs: 1.2 GB for the test split and its 5 crops).
-SCORE_CHUNK = 4096
+#: Examples scored at a time by :func:`predict_split` (~110 MB of 12 x 1000 ECGs and 5 crops):
+#: a memory-mapped split is never read whole (88,000 ECGs: 1.2 GB for a test split and crops).
+SCORE_CHUNK = 1024
 
 
 def predict_split(
