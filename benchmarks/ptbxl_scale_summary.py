@@ -21,7 +21,7 @@ import re
 import statistics
 from pathlib import Path
 
-AXES = {"D": 0, "C": 1, "K": 2}
+AXES = {"D": 0, "C": 1, "K": 2, "pooling": 3}
 POINT = re.compile(r"^d(\d+)-c(\d+)-k(\d+)-(\w+)$")
 
 
