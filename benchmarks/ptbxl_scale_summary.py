@@ -95,6 +95,8 @@ def main() -> None:
     print("|---" * (len(keys) + 1) + "|")
     for name, axis in AXES.items():
         values = sorted({p[axis] for p in points})
+        if len(values) < 2:  # an axis the grid does not vary
+            continue
         cells = []
         for key in keys:
             d = axis_pairs(runs, axis, key)
