@@ -15,12 +15,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import statistics
 from pathlib import Path
 
-AXES = {"D": 0, "C": 1, "K": 2}
+AXES = {"D": 0, "C": 1, "K": 2, "pooling": 3}
 POINT = re.compile(r"^d(\d+)-c(\d+)-k(\d+)-(\w+)$")
 
 
@@ -62,14 +63,28 @@ def main() -> None:
     args = ap.parse_args()
     runs = load(args.folders)
     points = sorted({p for recs in runs.values() for p in recs})
-    print("| point | params | test macro AUROC (mean ± sd over seeds) | val macro AUROC |")
-    print("|---|---|---|---|")
+    with open(args.folders[0] / "table.csv", newline="") as fh:  # the sweep's own scale columns
+        scale = {r["point"]: r for r in csv.DictReader(fh)}
+    print("| point | params | RF s | test macro AUROC (mean ± sd over seeds) | val macro AUROC |")
+    print("|---|---|---|---|---|")
     for p in points:
         recs = [runs[s][p] for s in runs if p in runs[s]]
         test = [r["test_macro_auroc"] for r in recs if "test_macro_auroc" in r]
         val = [r["val_macro_auroc"] for r in recs if "val_macro_auroc" in r]
-        params = recs[0].get("params")
-        print(f"| d{p[0]}-c{p[1]}-k{p[2]}-{p[3]} | {params} | {fmt(test)} | {fmt(val)} |")
+        pid = f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}"
+        info = scale.get(pid, {})
+        cost = f"{info.get('params')} | {info.get('rf_seconds')}"
+        print(f"| {pid} | {cost} | {fmt(test)} | {fmt(val)} |")
+    means = [
+        (float(scale[f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}"]["rf_seconds"]),
+         statistics.mean(runs[s][p]["test_macro_auroc"] for s in runs if p in runs[s]))
+        for p in points if f"d{p[0]}-c{p[1]}-k{p[2]}-{p[3]}" in scale
+    ]  # fmt: skip
+    if len(means) > 2:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr([m[0] for m in means], [m[1] for m in means]).statistic
+        print(f"\nSpearman rank correlation, receptive field vs mean test macro AUROC: {rho:+.2f}")
     labels = sorted(
         {k[len("test_auroc_") :] for recs in runs.values() for r in recs.values() for k in r
          if k.startswith("test_auroc_")}
@@ -80,6 +95,8 @@ def main() -> None:
     print("|---" * (len(keys) + 1) + "|")
     for name, axis in AXES.items():
         values = sorted({p[axis] for p in points})
+        if len(values) < 2:  # an axis the grid does not vary
+            continue
         cells = []
         for key in keys:
             d = axis_pairs(runs, axis, key)

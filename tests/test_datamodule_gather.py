@@ -73,3 +73,23 @@ def test_augmentation_after_transfer_is_seeded_by_epoch_and_batch() -> None:
     assert not torch.equal(dm.on_after_batch_transfer(batch, 0)[0], a)
     dm.trainer.training = False  # validation batches are never augmented
     assert torch.equal(dm.on_after_batch_transfer(batch, 0)[0], x[:4])
+
+
+def test_predict_split_in_chunks_equals_one_pass(monkeypatch) -> None:
+    from ecgzoo.models.registry import build_model
+    from ecgzoo.train import evaluate
+    from ecgzoo.train.runfolder import ModelSpec
+
+    torch.manual_seed(0)
+    params = {"n_blocks": 1, "width": 8, "kernel": 5}
+    model = build_model("resnet1d", 2, 200, 3, 0, **params).eval()
+    rng = np.random.default_rng(2)
+    split = ArraySplit(rng.normal(size=(50, 2, 300)).astype(np.float32),
+                       np.zeros((50, 3), np.float32), np.arange(50),
+                       lengths=rng.integers(150, 301, size=50))  # fmt: skip
+    spec = ModelSpec(name="resnet1d", n_leads=2, n_samples=200, n_classes=3, n_features=0,
+                     class_names=["a", "b", "c"], params=params, crop_samples=200,
+                     sampling_rate=100.0, multilabel=True)  # fmt: skip
+    whole = evaluate.predict_split(model, spec, split)
+    monkeypatch.setattr(evaluate, "SCORE_CHUNK", 16)
+    np.testing.assert_allclose(evaluate.predict_split(model, spec, split), whole, atol=1e-6)
