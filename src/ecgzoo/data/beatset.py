@@ -28,7 +28,7 @@ from ecgzoo.data.examples.beats import (
 from ecgzoo.data.input_specs import beat_input
 from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
 from ecgzoo.data.splits import intra_patient_split, stratified_holdout, validation_by_group
-from ecgzoo.data.streaming import ordered_map
+from ecgzoo.data.streaming import default_workers, ordered_map
 from ecgzoo.errors import ConfigError, DataError
 
 
@@ -147,7 +147,7 @@ def prepare(
     return cached_arrays(
         cache_name,
         params,
-        lambda: stream_beats(reader, names, settings, workers or 1),
+        lambda: stream_beats(reader, names, settings, workers or default_workers()),
         cache_dir=cache_dir,
     )
 

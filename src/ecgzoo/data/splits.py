@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from ecgzoo.errors import ConfigError, DataError
 
@@ -64,6 +63,8 @@ def stratified_holdout(
         raise ConfigError(f"test_fraction: cannot split {len(y)} example(s)")
     index = np.arange(len(y))
     strat = _stratify_labels(y)
+    from sklearn.model_selection import train_test_split  # ~0.5 s to import: only when used
+
     try:
         train, test = train_test_split(
             index, test_size=test_fraction, random_state=seed, shuffle=True, stratify=strat
@@ -101,6 +102,8 @@ def stratified_kfold(
     if len(y) < n_folds:
         raise ConfigError(f"n_folds: {n_folds} folds need at least {n_folds} examples")
     strat = _stratify_labels(y)
+    from sklearn.model_selection import StratifiedKFold  # ~0.5 s to import: only when used
+
     skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     # StratifiedKFold warns (does not fail) when a class has fewer members than folds.
     with warnings.catch_warnings():
@@ -233,6 +236,8 @@ def group_kfold(
         raise ConfigError(
             f"n_folds: {n_folds} folds need at least {n_folds} groups, got {n_groups}"
         )
+    from sklearn.model_selection import StratifiedGroupKFold  # ~0.5 s to import: only when used
+
     sgkf = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # classes with fewer groups than folds: a warning only
         warnings.simplefilter("ignore", UserWarning)

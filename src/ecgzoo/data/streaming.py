@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -10,6 +11,12 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """Processes for preparing a database: one per usable core (reading and cutting WFDB
+    records is CPU-bound; the result does not depend on it)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def ordered_map(func: Callable[[T], R], jobs: Iterable[T], workers: int = 1) -> Iterator[R]:
