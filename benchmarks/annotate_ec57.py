@@ -8,7 +8,7 @@ classes over matched beats (Se, +P, F1), gross and per record (:mod:`ecgzoo.appl
     nice python benchmarks/annotate_ec57.py --database mitdb --records all --out runs/ec57_all.json
     nice python benchmarks/annotate_ec57.py --database svdb --out runs/ec57_svdb.json
 
-``mitdb`` comes from ``ecgzoo.data.physionet.fetch``; ``svdb`` is unpacked from the PhysioNet
+``mitdb`` comes from ``ecgzoo.fetch.physionet.fetch``; ``svdb`` is unpacked from the PhysioNet
 mirror's zip (``$ECGZOO_PHYSIONET_MIRROR/svdb/1.0.0/...zip``) into ``$ECGZOO_HOME/svdb``.
 Prints markdown tables.
 """
@@ -32,7 +32,7 @@ from ecgzoo.apply.scoring import (
     summarise_scores,
 )
 from ecgzoo.apply.signals import mitdb_folder, open_source
-from ecgzoo.data.splits import DS1, DS2
+from ecgzoo.datasets.splits import DS1, DS2
 from ecgzoo.paths import ecgzoo_home, shared_mirror
 
 SVDB_ZIP = "svdb/1.0.0/mit-bih-supraventricular-arrhythmia-database-1.0.0.zip"

@@ -104,7 +104,7 @@ def throughput(threads: int, repeats: int) -> None:
 
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.signals import beat_inputs
-    from ecgzoo.data.mitbih import read_record, rr_features
+    from ecgzoo.datasets.mitbih import read_record, rr_features
 
     torch.set_num_threads(threads)
     rec = read_record(mitdb_folder(), "100")

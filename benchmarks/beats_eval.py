@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgzoo.data.splits import DS2
+from ecgzoo.datasets.splits import DS2
 
 MITDB = "mit-bih-arrhythmia-database-1.0.0"
 SVDB = "mit-bih-supraventricular-arrhythmia-database-1.0.0"
@@ -34,7 +34,7 @@ def linked_folder(src: Path, names: list[str], dst: Path) -> Path:
 
 
 def folders(tmp: Path) -> dict[str, Path]:
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     mit = Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB
     sv = Path(fetch("svdb", "1.0.0", progress=False)) / SVDB
@@ -86,8 +86,8 @@ def main() -> None:
     args = ap.parse_args()
     from ecgzoo.api import annotate
     from ecgzoo.apply.scoring import summarise_scores
+    from ecgzoo.runs.runfolder import read_run_config, resolve_run
     from ecgzoo.train.external_beats import evaluate_beat_folder
-    from ecgzoo.train.runfolder import read_run_config, resolve_run
 
     folder = resolve_run(args.run)
     cfg = read_run_config(folder)

@@ -26,8 +26,8 @@ def main() -> None:
     from ecgzoo.apply import annotate as ann
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.signals import mitdb_folder, open_source
-    from ecgzoo.data.mitbih import read_beat_annotations
-    from ecgzoo.data.splits import DS2
+    from ecgzoo.datasets.mitbih import read_beat_annotations
+    from ecgzoo.datasets.splits import DS2
 
     model = load_model(args.run)
     folder = mitdb_folder()

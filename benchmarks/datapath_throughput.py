@@ -40,7 +40,7 @@ TARGETS = {"resnet12": 2 * 6_819, "beat": 2 * 232_000}
 
 def real_signals(n: int) -> np.ndarray:
     """``(n, 12, 1000)`` float32 PTB-XL ECGs at 100 Hz (the mirror's, repeated if needed)."""
-    from ecgzoo.data.readers.ptbxl import PtbxlReader, read_format16
+    from ecgzoo.readers.ptbxl import PtbxlReader, read_format16
 
     reader = PtbxlReader(MIRROR / "ptb-xl" / "1.0.3")
     rows = reader.rows
@@ -87,7 +87,7 @@ def load_module(src: Path):
 
 def rate(dm_module, x: np.ndarray, crop: int, batch: int, augment: bool, workers: int,
          seconds: float) -> float:  # fmt: skip
-    from ecgzoo.data.arrays import ArraySplit
+    from ecgzoo.datasets.arrays import ArraySplit
 
     n = len(x)
     split = ArraySplit(x, np.zeros((n, 5), dtype=np.float32), np.arange(n))

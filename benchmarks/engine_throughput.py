@@ -55,7 +55,7 @@ def worker(args: argparse.Namespace) -> None:
     import numpy as np
 
     from ecgzoo.config import build_config, load_config
-    from ecgzoo.data.arrays import ArraySplit, PreparedData
+    from ecgzoo.datasets.arrays import ArraySplit, PreparedData
     from ecgzoo.train.engine import train_run
 
     out = tempfile.mkdtemp(prefix="ecgzoo-bench-")

@@ -4,7 +4,7 @@ For each database (a zip in the PhysioNet mirror), times, alternating within eac
 
 - ``bare``: ``zipfile.ZipFile.extractall`` of the mirror's zip into a fresh folder (no copy,
   no hashing), the floor any fetch pays;
-- ``fetch``: ``ecgzoo.data.physionet.fetch`` into a fresh home (copy, SHA-256 of every file,
+- ``fetch``: ``ecgzoo.fetch.physionet.fetch`` into a fresh home (copy, SHA-256 of every file,
   safe unzip, member and pin checks, marker);
 - ``ready``: a second ``fetch`` (the quick check: marker + one stat per file);
 - ``verify``: ``verify_fetched`` (every file re-hashed).
@@ -22,8 +22,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from ecgzoo.data.catalog import get_database
-from ecgzoo.data.physionet import fetch, verify_fetched
+from ecgzoo.fetch.catalog import get_database
+from ecgzoo.fetch.physionet import fetch, verify_fetched
 
 
 def _timed(fn, *args, **kwargs) -> float:

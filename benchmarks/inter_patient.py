@@ -135,18 +135,18 @@ def command(name: str, out: str) -> str:
 
 def run_folder(ref: str, out: str) -> Path:
     """A row name's run folder under ``out``, or a ``pretrained:NAME`` folder."""
-    from ecgzoo.train.runfolder import resolve_run
+    from ecgzoo.runs.runfolder import resolve_run
 
     return resolve_run(ref) if ref.startswith("pretrained:") else Path(out) / ref
 
 
 def torch_test_predictions(folder: Path) -> dict:
     """DS2 beats of a torch beat run, exactly as its test split: ``y, prob, group, sample``."""
-    from ecgzoo.data import mitbih
-    from ecgzoo.data.contextset import side_features
-    from ecgzoo.data.splits import inter_patient_split
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.contextset import side_features
+    from ecgzoo.datasets.splits import inter_patient_split
+    from ecgzoo.runs.runfolder import read_run_config
     from ecgzoo.train.evaluate import load_trained_model, predict_proba, standardise_features
-    from ecgzoo.train.runfolder import read_run_config
 
     options = read_run_config(folder).data.mitbih
     model, spec = load_trained_model(folder)
@@ -169,10 +169,10 @@ def torch_test_predictions(folder: Path) -> dict:
 
 def tree_test_predictions(folder: Path) -> dict:
     """DS2 beats of a LightGBM run (its own beat table): ``y, prob, group, sample``."""
-    from ecgzoo.data.contextset import feature_matrix, load_table, subset_table
-    from ecgzoo.data.examples.beat_context import check_groups
-    from ecgzoo.data.splits import DS2
-    from ecgzoo.train.runfolder import read_run_config
+    from ecgzoo.datasets.contextset import feature_matrix, load_table, subset_table
+    from ecgzoo.datasets.splits import DS2
+    from ecgzoo.examples.beat_context import check_groups
+    from ecgzoo.runs.runfolder import read_run_config
     from ecgzoo.train.trees import load_tree_model, predict_ensemble
 
     options = read_run_config(folder).data.mitbih

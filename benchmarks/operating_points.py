@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.metrics.operating_points import OPERATING_POINTS
 from ecgzoo.report.tables import to_markdown
+from ecgzoo.runs.runfolder import read_run_config, resolve_run
 from ecgzoo.train.evaluate import evaluate_at_operating_point, load_trained_model
-from ecgzoo.train.runfolder import read_run_config, resolve_run
 
 
 def aami_f1(metrics: dict, name: str) -> float | None:

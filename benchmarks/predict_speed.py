@@ -41,7 +41,7 @@ rows = predict_records(folder, model)
 dt = time.perf_counter() - t
 out = {"records": len(rows), "s": dt, "records_per_s": len(rows) / dt}
 if sys.argv[3] == "evaluate":
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.evaluate import predict_split
     split = load_data(model.config.data).split("test")
     predict_split(model.torch_model, model.spec, split)  # warm-up and cache

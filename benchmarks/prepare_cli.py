@@ -46,7 +46,9 @@ def main() -> None:
     folder = next((home / "physionet" / "mitdb").rglob("RECORDS")).parent
     bare, cli = [], []
     for _ in range(args.repeats):
-        bare.append(timed([sys.executable, "-c", BARE.format(folder=str(folder))], dict(os.environ)))
+        bare.append(
+            timed([sys.executable, "-c", BARE.format(folder=str(folder))], dict(os.environ))
+        )
         scratch = Path(tempfile.mkdtemp(prefix="ecgzoo-prep-"))
         try:
             (scratch / "physionet").symlink_to(home / "physionet")
@@ -62,8 +64,10 @@ def main() -> None:
             shutil.rmtree(scratch, ignore_errors=True)
     for label, xs in (("bare wfdb read", bare), ("ecgzoo data prepare", cli)):
         print(f"{label}: best {min(xs):.2f} s, median {statistics.median(xs):.2f} s")
-    print(f"ratio (best): {min(cli) / min(bare):.2f}x, (median): "
-          f"{statistics.median(cli) / statistics.median(bare):.2f}x; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"ratio (best): {min(cli) / min(bare):.2f}x, (median): "
+        f"{statistics.median(cli) / statistics.median(bare):.2f}x; load {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,8 @@ def _bare_read(folder: Path, names: list[str], annotations: bool) -> None:
 def _cases() -> dict:
     """database -> (records folder, record names, annotated, prepare(cache_dir))."""
     from ecgzoo.config import Cinc2017Options, Cinc2021Options, MitbihOptions, SvdbOptions
-    from ecgzoo.data import cinc2017, cinc2021, mitbih, svdb
-    from ecgzoo.data.readers.cinc2021 import Cinc2021Reader, default_paths
+    from ecgzoo.datasets import cinc2017, cinc2021, mitbih, svdb
+    from ecgzoo.readers.cinc2021 import Cinc2021Reader, default_paths
 
     mit = mitbih.default_db_dir()
     sv = svdb.default_db_dir()
@@ -113,7 +113,7 @@ def _replicate(src: Path, names: list[str], factor: int, out: Path) -> list[str]
 
 def _child(folder: str, names: list[str], cache: str) -> None:
     from ecgzoo.config import MitbihOptions
-    from ecgzoo.data.mitbih import prepare_beats
+    from ecgzoo.datasets.mitbih import prepare_beats
 
     arrays = prepare_beats(Path(folder), MitbihOptions(records=names), cache_dir=Path(cache))
     prepare_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -131,7 +131,7 @@ def _child(folder: str, names: list[str], cache: str) -> None:
 
 
 def memory(base_records: int, factors: list[int]) -> list[dict]:
-    from ecgzoo.data import mitbih
+    from ecgzoo.datasets import mitbih
 
     src = mitbih.default_db_dir()
     names = mitbih.list_records(src)[:base_records]

@@ -25,7 +25,7 @@ import scipy
 import wfdb
 
 from ecgzoo.config import MitbihOptions
-from ecgzoo.data.mitbih import list_records, prepare_beats
+from ecgzoo.datasets.mitbih import list_records, prepare_beats
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgzoo.apply.scoring import match_window
-from ecgzoo.data.mitbih import default_db_dir, list_records, read_record
+from ecgzoo.datasets.mitbih import default_db_dir, list_records, read_record
 
 NEUROKIT_METHODS = (
     "neurokit",

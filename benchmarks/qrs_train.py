@@ -24,8 +24,8 @@ import numpy as np
 
 from ecgzoo.apply import qrs_vote
 from ecgzoo.apply.scoring import match_window
-from ecgzoo.data.mitbih import default_db_dir, list_records, read_record
-from ecgzoo.data.splits import DS1, DS2
+from ecgzoo.datasets.mitbih import default_db_dir, list_records, read_record
+from ecgzoo.datasets.splits import DS1, DS2
 
 WATCH = ("108", "203", "207", "208")
 

@@ -11,7 +11,7 @@ kept, so the splits keep their proportions and stay patient-disjoint. Everything
 
 For each size, two subprocesses (so each starts with a clean process):
 
-- ``prepare``: :func:`ecgzoo.data.ptbxl.load_ptbxl` (superdiagnostic) from the WFDB files to the
+- ``prepare``: :func:`ecgzoo.datasets.ptbxl.load_ptbxl` (superdiagnostic) from the WFDB files to the
   memory-mapped cache (signals entry, then the task entry), on ``--workers`` processes;
   wall time, CPU time of all processes over wall time (cores used), the parent's and the
   largest worker's peak RSS.
@@ -124,13 +124,13 @@ def cpu_seconds() -> float:
 
 
 def options(root: Path):
-    from ecgzoo.data.ptbxl import PtbxlOptions
+    from ecgzoo.datasets.ptbxl import PtbxlOptions
 
     return PtbxlOptions(root=str(root), task="superdiagnostic", fs=100, random_crop_s=2.5)
 
 
 def run_prepare(args: argparse.Namespace) -> dict:
-    from ecgzoo.data.ptbxl import load_ptbxl
+    from ecgzoo.datasets.ptbxl import load_ptbxl
 
     work = Path(args.folder)
     sampler = PeakSampler(0.01)
@@ -153,7 +153,7 @@ def run_prepare(args: argparse.Namespace) -> dict:
 
 def run_epoch(args: argparse.Namespace) -> dict:
     from ecgzoo.config import build_config
-    from ecgzoo.data.ptbxl import load_ptbxl
+    from ecgzoo.datasets.ptbxl import load_ptbxl
     from ecgzoo.train.engine import train_run
 
     work = Path(args.folder)

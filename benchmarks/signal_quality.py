@@ -22,7 +22,7 @@ import numpy as np
 
 from ecgzoo.apply import qrs_vote, quality
 from ecgzoo.apply.scoring import match_beats
-from ecgzoo.data.mitbih import default_db_dir, read_record
+from ecgzoo.datasets.mitbih import default_db_dir, read_record
 
 RECORDS = ("100", "105", "108", "119", "201", "203", "207", "208", "232")
 

@@ -69,7 +69,7 @@ def test_home(physionet_mirror: Path) -> Path:
 @pytest.fixture(scope="session")
 def mitdb_dir(test_home: Path, physionet_mirror: Path) -> Path:
     """Folder holding the 48 MIT-BIH records (``100.hea`` ...), extracted from the mirror."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     root = fetch("mitdb", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False)
     return root / "mit-bih-arrhythmia-database-1.0.0"
@@ -98,7 +98,7 @@ def mitdb_two(physionet_mirror: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def cinc2017_dir(test_home: Path, physionet_mirror: Path) -> Path:
     """Folder with ``training2017/`` and ``REFERENCE-v3.csv``, extracted from the mirror."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     return fetch(
         "challenge-2017", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False
@@ -108,7 +108,7 @@ def cinc2017_dir(test_home: Path, physionet_mirror: Path) -> Path:
 @pytest.fixture(scope="session")
 def svdb_dir(test_home: Path, physionet_mirror: Path) -> Path:
     """Folder holding the 52 SVDB records of the mirror (``800.hea`` ...), extracted."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     root = fetch("svdb", "1.0.0", home=test_home, mirror=str(physionet_mirror), progress=False)
     return root / "mit-bih-supraventricular-arrhythmia-database-1.0.0"

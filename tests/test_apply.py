@@ -72,7 +72,7 @@ def test_end_to_end_score_against_reference(annotated_100):
 def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
     from ecgzoo.apply.annotate import Annotation
     from ecgzoo.apply.scoring import score_record, summarise_scores
-    from ecgzoo.data.mitbih import read_beat_annotations
+    from ecgzoo.datasets.mitbih import read_beat_annotations
 
     samples, labels = read_beat_annotations(mitdb_dir, "208")
     names = ["N", "S", "V", "F", "Q"]
@@ -87,7 +87,7 @@ def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
 def test_ec57_exclusions_learning_period_and_flutter(mitdb_dir):
     from ecgzoo.apply.annotate import Annotation
     from ecgzoo.apply.scoring import ec57_exclusions, score_record
-    from ecgzoo.data.mitbih import read_beat_annotations
+    from ecgzoo.datasets.mitbih import read_beat_annotations
 
     spans = ec57_exclusions(mitdb_dir / "207", 360.0)
     assert spans[0] == (0, 108000)  # the 5-minute learning period
@@ -149,7 +149,7 @@ def test_onnx_engine_matches_torch(mitdb_dir, beat_model, tmp_path):
 
 
 def test_model_predict_on_a_numpy_signal(mitdb_dir, beat_model):
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     rec = read_record(mitdb_dir, "208")
     out = beat_model.predict(rec.signal[: 60 * 360], fs=360)
@@ -208,7 +208,7 @@ def test_unreadable_header(beat_model, tmp_path):
 
 def test_csv_needs_a_sampling_rate(mitdb_dir, beat_model, tmp_path):
     from ecgzoo.api import annotate
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     rec = read_record(mitdb_dir, "100")
     csv = tmp_path / "strip.csv"
@@ -239,7 +239,7 @@ def test_flat_or_nan_lead(beat_model, tmp_path, values, message):
 
 def test_no_detectable_beats(mitdb_dir, beat_model, tmp_path):
     from ecgzoo.api import annotate
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     path = tmp_path / "short.npy"
     np.save(path, read_record(mitdb_dir, "100").signal[:500])  # 1.4 s of real ECG

@@ -86,7 +86,7 @@ def test_annotation_file_is_what_wrann_writes(mitdb_dir, tmp_path):
     import wfdb
 
     from ecgzoo.apply.wfdb_ann import annotation_file
-    from ecgzoo.data.mitbih import read_beat_annotations
+    from ecgzoo.datasets.mitbih import read_beat_annotations
 
     samples, _ = read_beat_annotations(mitdb_dir, "208")
     # the beats of record 208, then one 20 minutes later (a SKIP word), labelled NSVFQ in turn
@@ -105,7 +105,7 @@ def test_predict_votes_distinct_crops_like_every_crop(cinc2017_dir):
     scoring all five crops of every record."""
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.signals import open_source
-    from ecgzoo.data.transforms import multi_crop
+    from ecgzoo.examples.transforms import multi_crop
 
     src = cinc2017_dir / "training2017"
     names = (src / "RECORDS").read_text().split()[:6]

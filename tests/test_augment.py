@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from ecgzoo.config import build_config
-from ecgzoo.data.augment import mixed_loss, mixup, resample_at, time_warp, window_warp
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError
+from ecgzoo.examples.augment import mixed_loss, mixup, resample_at, time_warp, window_warp
 
 TINY = {
     "name": "augment",

@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from ecgzoo.config import build_config
-from ecgzoo.data.contextset import feature_matrix, load_table, record_table
-from ecgzoo.data.examples import beat_context as bc
-from ecgzoo.data.readers.mitdb import MitdbReader
-from ecgzoo.data.splits import DS1, DS2
+from ecgzoo.datasets.contextset import feature_matrix, load_table, record_table
+from ecgzoo.datasets.splits import DS1, DS2
 from ecgzoo.errors import ConfigError
+from ecgzoo.examples import beat_context as bc
+from ecgzoo.readers.mitdb import MitdbReader
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = ["106", "119", "209", "223"]  # DS1 records with S and V beats
@@ -181,8 +181,8 @@ def test_evaluate_data_folder_cli(tree_run, mitdb_dir, tmp_path):
 
 def test_rr_context_side_input_for_every_model(mitdb_dir):
     from ecgzoo.config import MitbihOptions
-    from ecgzoo.data.contextset import SIDE_FEATURE_NAMES
-    from ecgzoo.data.mitbih import load_mitbih
+    from ecgzoo.datasets.contextset import SIDE_FEATURE_NAMES
+    from ecgzoo.datasets.mitbih import load_mitbih
 
     options = MitbihOptions(
         segmentation="centered", split="group", records=["100", "201", "232"], rr_context=True
@@ -197,7 +197,7 @@ def test_rr_context_side_input_for_every_model(mitdb_dir):
 @pytest.mark.parametrize("extra, test_db", [([], "mitdb"), (["svdb"], "mitdb"), ([], "svdb")])
 def test_protocol_never_trains_on_ds2(extra, test_db):
     from ecgzoo.config import MitbihOptions
-    from ecgzoo.data.splits import PACED
+    from ecgzoo.datasets.splits import PACED
     from ecgzoo.train.trees import protocol_records
 
     options = MitbihOptions(split="inter", extra_databases=extra, test_database=test_db)

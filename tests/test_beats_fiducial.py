@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.data.examples.fiducial import (
+from ecgzoo.datasets.mitbih import read_beat_annotations
+from ecgzoo.examples.fiducial import (
     align_peaks,
     fiducial_description,
     shift_description,
 )
-from ecgzoo.data.mitbih import read_beat_annotations
 
 MODEL = Path(__file__).parent / "data" / "beats_recipe"
 RECORDS = ("232", "208")  # DS2: 232 many S beats, 208 many V and F beats
@@ -144,9 +144,9 @@ def test_adaptation_reads_no_label(mitdb_dir, monkeypatch, applied, tmp_path, ad
 
 @pytest.mark.slow
 def test_evaluate_data_writes_per_record_for_torch_models(mitdb_dir, tmp_path):
-    from ecgzoo.data.examples.beats import aami_labels
+    from ecgzoo.examples.beats import aami_labels
+    from ecgzoo.runs.runfolder import read_run_config
     from ecgzoo.train.external_beats import adapted_predictions, cnn_beats, evaluate_beat_folder
-    from ecgzoo.train.runfolder import read_run_config
 
     folder = tmp_path / "two"
     for name in RECORDS:
@@ -168,7 +168,7 @@ def test_evaluate_data_writes_per_record_for_torch_models(mitdb_dir, tmp_path):
     from ecgzoo.train.evaluate import load_trained_model
 
     model, spec = load_trained_model(MODEL)
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.runs.loaded import load_run
 
     split, _, _ = cnn_beats(folder, load_run(MODEL).input, None)
     p1 = adapted_predictions(model, spec, split)

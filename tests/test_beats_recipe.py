@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from ecgzoo.config import MitbihOptions, build_config
-from ecgzoo.data import mitbih
-from ecgzoo.data.contextset import CONTEXT_SETS, features_of_set
-from ecgzoo.data.examples.beat_context import with_median_channel
-from ecgzoo.data.splits import DS1 as DS1_NAMES
-from ecgzoo.data.splits import DS2 as DS2_NAMES
+from ecgzoo.datasets import mitbih
+from ecgzoo.datasets.contextset import CONTEXT_SETS, features_of_set
+from ecgzoo.datasets.splits import DS1 as DS1_NAMES
+from ecgzoo.datasets.splits import DS2 as DS2_NAMES
+from ecgzoo.examples.beat_context import with_median_channel
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.datamodule import shift_batch
 from ecgzoo.train.losses import inverse_frequency_weights, make_loss

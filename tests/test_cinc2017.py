@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import Cinc2017Options
-from ecgzoo.data import cinc2017
-from ecgzoo.data.cinc2017 import (
+from ecgzoo.datasets import cinc2017
+from ecgzoo.datasets.cinc2017 import (
     CLASS_NAMES,
     load_cinc2017,
     load_external,

@@ -11,13 +11,13 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.config import Cinc2017Options, TrainConfig, build_config
-from ecgzoo.data.cinc2017 import load_cinc2017, load_external
-from ecgzoo.data.transforms import multi_crop
+from ecgzoo.datasets.cinc2017 import load_cinc2017, load_external
 from ecgzoo.errors import ConfigError
+from ecgzoo.examples.transforms import multi_crop
 from ecgzoo.models.registry import build_model
+from ecgzoo.runs.runfolder import ModelSpec
 from ecgzoo.train.engine import make_datamodule
 from ecgzoo.train.evaluate import predict_proba, predict_split
-from ecgzoo.train.runfolder import ModelSpec
 from ecgzoo.train.voting import distinct_crops, vote_proba
 
 FS, LENGTH_S, CROP_S = 150.0, 60.0, 30.0

@@ -13,7 +13,7 @@ from rich.console import Console
 from ecgzoo.cli.data import counts_table, how_prepared
 from ecgzoo.cli.models import pretrained_rows
 from ecgzoo.cli.runs import print_metrics
-from ecgzoo.train.runfolder import PRETRAINED_DIR
+from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
 cli_app = importlib.import_module("ecgzoo.cli.app")  # the package's `app` is the Typer
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import MitbihOptions, build_config
-from ecgzoo.data import mitbih
-from ecgzoo.data.contextset import SIDE_FEATURE_NAMES, features_of_set, side_features
+from ecgzoo.datasets import mitbih
+from ecgzoo.datasets.contextset import SIDE_FEATURE_NAMES, features_of_set, side_features
 from ecgzoo.errors import ConfigError
 
 RECORDS = ["100", "232"]  # 232: the DS2 record whose S beats the trees miss
@@ -60,8 +60,8 @@ def test_model_json_names_its_side_features(ctx_run):
     applied = load_model(ctx_run)
     assert applied.side_feature_set == "rr_context"
     # a run written before model.json named its set: its config says which (derived once,
-    # when the folder is loaded: ecgzoo.data.input_specs.input_spec_for)
-    from ecgzoo.data.input_specs import input_spec_for
+    # when the folder is loaded: ecgzoo.datasets.input_specs.input_spec_for)
+    from ecgzoo.datasets.input_specs import input_spec_for
 
     bare = dataclasses.replace(applied.spec, side_features=None, input=None)
     assert input_spec_for(applied.config.data, bare).side_features == "rr_context"
@@ -160,7 +160,7 @@ def test_evaluate_data_folder_with_an_rr_context_model(
 
 
 def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
-    from ecgzoo.data import svdb
+    from ecgzoo.datasets import svdb
 
     real = svdb.prepare_beats
 
@@ -187,7 +187,7 @@ def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
 
 
 def test_rr_ratios_set_is_the_context_without_irregularity(training_arrays, mitdb_dir):
-    from ecgzoo.data.contextset import CONTEXT_SETS
+    from ecgzoo.datasets.contextset import CONTEXT_SETS
 
     arrays, full = training_arrays
     ratios = side_features(arrays, "rr_ratios")

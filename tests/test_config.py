@@ -101,7 +101,7 @@ def test_one_list_of_metric_names_for_engine_configs_and_tune():
     assert search.EPOCH_METRICS is names.EPOCH_METRICS
     assert tasks.VAL_KEYS is names.VAL_KEYS
     # every metric tune offers is logged by some task, and every logged metric can be tuned on
-    from ecgzoo.data import registry
+    from ecgzoo.datasets import registry
 
     fixed = {d: registry.fixed_classes(d) for d in registry.names() if registry.fixed_classes(d)}
     logged = {m for classes in fixed.values() for m in names.epoch_metrics(classes)}

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.train.confusion_callback import FOLDER
 
 TINY = {

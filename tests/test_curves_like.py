@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
 from ecgzoo.report.curves import best_epoch, curve_panels
 

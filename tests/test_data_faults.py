@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import Cinc2017Options
-from ecgzoo.data import cache as cache_mod
-from ecgzoo.data.cache import cached_arrays, entry_dir
-from ecgzoo.data.cinc2017 import load_external, load_recordings
-from ecgzoo.data.readers.cinc2021 import Cinc2021Reader
+from ecgzoo.datasets import cache as cache_mod
+from ecgzoo.datasets.cache import cached_arrays, entry_dir
+from ecgzoo.datasets.cinc2017 import load_external, load_recordings
 from ecgzoo.errors import DataError
+from ecgzoo.readers.cinc2021 import Cinc2021Reader
 
 REC = "A00001"  # 9000 samples, one lead, format 16 in a .mat at byte offset 24
 
@@ -121,7 +121,7 @@ def test_empty_record(rec2017: Path) -> None:
 
 def test_beat_lead_with_invalid_samples_is_refused(mitdb_dir: Path, tmp_path: Path) -> None:
     from ecgzoo.config import MitbihOptions
-    from ecgzoo.data.mitbih import build_beats
+    from ecgzoo.datasets.mitbih import build_beats
 
     folder = _copy(mitdb_dir, tmp_path / "db", ["100"], (".hea", ".dat", ".atr"))
     dat = folder / "100.dat"

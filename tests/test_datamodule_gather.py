@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ecgzoo.data.arrays import ArraySplit
+from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.train.datamodule import (
     ArrayDataModule,
     SplitBatches,
@@ -77,8 +77,8 @@ def test_augmentation_after_transfer_is_seeded_by_epoch_and_batch() -> None:
 
 def test_predict_split_in_chunks_equals_one_pass(monkeypatch) -> None:
     from ecgzoo.models.registry import build_model
+    from ecgzoo.runs.runfolder import ModelSpec
     from ecgzoo.train import evaluate
-    from ecgzoo.train.runfolder import ModelSpec
 
     torch.manual_seed(0)
     params = {"n_blocks": 1, "width": 8, "kernel": 5}

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.runs.runfolder import load_checkpoint
 from ecgzoo.train.engine import train_run
 from ecgzoo.train.evaluate import load_trained_model
-from ecgzoo.train.runfolder import load_checkpoint
 
 TINY = {
     "name": "tiny",
@@ -141,7 +141,7 @@ def test_weighted_sampling_and_augmentation_train(tmp_path, tiny_data):
 
 
 def test_init_from_copies_matching_tensors_and_refuses_unrelated_runs(tmp_path, tiny_data):
-    from ecgzoo.train.runfolder import load_weights
+    from ecgzoo.runs.runfolder import load_weights
 
     source = _train(tmp_path / "source", tiny_data, ["train.epochs=1"]).run_dir
     start = _train(tmp_path / "start", tiny_data, ["train.epochs=0", f"train.init_from={source}"])

@@ -18,11 +18,11 @@ import torch
 import yaml
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model
+from ecgzoo.runs.runfolder import load_weights, write_json
 from ecgzoo.train.engine import train_run
-from ecgzoo.train.runfolder import load_weights, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from ecgzoo.config import TrainConfig, build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
+from ecgzoo.runs.runfolder import load_checkpoint, load_weights, stop_line
 from ecgzoo.train import progress
 from ecgzoo.train.engine import train_run
-from ecgzoo.train.runfolder import load_checkpoint, load_weights, stop_line
 
 TINY = {
     "name": "tiny",

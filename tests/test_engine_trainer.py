@@ -14,10 +14,10 @@ import torch
 import yaml
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError
+from ecgzoo.runs.runfolder import load_checkpoint, load_weights
 from ecgzoo.train.engine import train_run
-from ecgzoo.train.runfolder import load_checkpoint, load_weights
 
 REPO = Path(__file__).resolve().parents[1]
 

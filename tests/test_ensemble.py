@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from ecgzoo.config import build_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import EcgzooError
 from ecgzoo.models.registry import build_model
+from ecgzoo.runs.runfolder import read_spec
 from ecgzoo.train.evaluate import load_trained_model, predict_split, score_predictions
-from ecgzoo.train.runfolder import read_spec
 
 MEMBER = {
     "max_records": 60,
@@ -96,10 +96,10 @@ def test_ensemble_output_is_the_log_mean_probability() -> None:
 
 def test_an_ensemble_run_is_an_ordinary_run(members, joined, cinc2017_dir, tmp_path) -> None:
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data.cinc2017 import read_reference
-    from ecgzoo.data.readers.cinc2017 import read_record
+    from ecgzoo.datasets.cinc2017 import read_reference
     from ecgzoo.explain.runner import explain_run
     from ecgzoo.export.onnx import export_run
+    from ecgzoo.readers.cinc2017 import read_record
 
     out, _ = joined
     records = sorted(read_reference(cinc2017_dir / "REFERENCE-v3.csv"))[:3]

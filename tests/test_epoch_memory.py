@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import build_config
-from ecgzoo.data.arrays import ArraySplit, PreparedData
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.train import engine
 
 CFG = {

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ecgzoo.config import Cinc2017Options, MitbihOptions, build_config
-from ecgzoo.data.transforms import log_spectrogram
 from ecgzoo.errors import EcgzooError
+from ecgzoo.examples.transforms import log_spectrogram
 from ecgzoo.explain import (
     compute_gradcam,
     explain_run,
@@ -26,7 +26,7 @@ CINC_LENGTH_S = 30.0
 
 @pytest.fixture(scope="module")
 def beats(mitdb_dir):
-    from ecgzoo.data.mitbih import load_mitbih
+    from ecgzoo.datasets.mitbih import load_mitbih
 
     options = MitbihOptions(records=["119", "208"], max_beats_per_class=80, rr_features=True)
     return load_mitbih(options, seed=0, db_dir=mitdb_dir)
@@ -35,8 +35,8 @@ def beats(mitdb_dir):
 @pytest.fixture(scope="module")
 def trained_resnet(beats):
     """A small resnet1d with RR side features, trained a few steps on real beats."""
+    from ecgzoo.runs.runfolder import ModelSpec
     from ecgzoo.train.evaluate import standardise_features
-    from ecgzoo.train.runfolder import ModelSpec
 
     torch.manual_seed(0)
     train = beats.train
@@ -62,7 +62,7 @@ def trained_resnet(beats):
 @pytest.fixture(scope="module")
 def short_records(cinc2017_dir):
     """Three real challenge recordings shorter than ``CINC_LENGTH_S``, read as in training."""
-    from ecgzoo.data import cinc2017
+    from ecgzoo.datasets import cinc2017
 
     ref = cinc2017.read_reference(cinc2017_dir / "REFERENCE-v3.csv")
     ids = sorted(ref)[:200]
@@ -112,7 +112,7 @@ def test_gradcam_1d_has_input_length_uses_features_and_eval_mode(trained_resnet,
 
 
 def test_gradcam_spectrogram_model_on_real_recordings(tmp_path, cinc2017_dir, short_records):
-    from ecgzoo.data import cinc2017
+    from ecgzoo.datasets import cinc2017
 
     options = Cinc2017Options(length_s=CINC_LENGTH_S)
     split = cinc2017.load_external(
@@ -224,7 +224,7 @@ def test_padding_attribution_on_hand_made_maps():
 
 
 def test_explain_run_on_a_tiny_cinc2017_run(tmp_path, cinc2017_dir, short_records):
-    from ecgzoo.data.cinc2017 import load_cinc2017
+    from ecgzoo.datasets.cinc2017 import load_cinc2017
     from ecgzoo.train.engine import train_run
 
     config = build_config(

@@ -88,7 +88,7 @@ def test_model_parameter_types_are_still_checked():
 
 
 def test_fetch_without_a_mirror_or_network_names_the_mirror_variable(tmp_path):
-    from ecgzoo.data.catalog import UPSTREAM_ENV
+    from ecgzoo.fetch.catalog import UPSTREAM_ENV
 
     env = {
         "PATH": "/usr/bin:/bin",

@@ -34,8 +34,8 @@ def _forged_mirror(physionet_mirror: Path, out: Path, drop, add: dict[str, bytes
 
 
 def _extract(archive: Path, target: Path) -> None:
-    from ecgzoo.data.catalog import get_database
-    from ecgzoo.data.transfer import extract_zip
+    from ecgzoo.fetch.catalog import get_database
+    from ecgzoo.fetch.transfer import extract_zip
 
     remote = get_database("mitdb", "1.0.0").files[0]
     target.mkdir()
@@ -72,8 +72,8 @@ def test_inter_split_needs_every_protocol_record(monkeypatch, tmp_path):
     import numpy as np
 
     from ecgzoo.config_data import MitbihOptions
-    from ecgzoo.data import mitbih
-    from ecgzoo.data.splits import DS1, DS2
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.splits import DS1, DS2
 
     names = [r for r in (*DS1, *DS2) if r != "232"]
     arrays = {"y": np.zeros(len(names) * 3, np.int64), "record": np.repeat(names, 3)}

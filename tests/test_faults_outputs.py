@@ -95,7 +95,7 @@ def test_predict_zip_bomb_is_refused_and_leaves_nothing(tmp_path, rhythm_model):
 
 
 def test_fetch_extraction_caps_a_bomb(tmp_path):
-    from ecgzoo.data.transfer import extract_members
+    from ecgzoo.fetch.transfer import extract_members
 
     archive = tmp_path / "mirror.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -332,7 +332,7 @@ def test_two_records_sharing_a_name_are_refused(mitdb_dir, tmp_path):
 def test_stale_build_folders_are_swept_live_ones_kept(tmp_path):
     import fcntl
 
-    from ecgzoo.data.cache import sweep_stale_builds
+    from ecgzoo.datasets.cache import sweep_stale_builds
 
     stale = tmp_path / ".abc.tmp-x1"
     live = tmp_path / ".def.tmp-y2"

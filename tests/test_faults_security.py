@@ -32,7 +32,7 @@ def test_alias_bomb_config_is_refused_without_expanding(tmp_path):
 
 
 def test_alias_bomb_in_a_received_run_folder_is_refused(tmp_path):
-    from ecgzoo.train.runfolder import read_run_config
+    from ecgzoo.runs.runfolder import read_run_config
 
     run = tmp_path / "run"
     shutil.copytree(PRETRAINED / "mitbih-inter", run)
@@ -46,7 +46,7 @@ def test_alias_bomb_in_a_received_run_folder_is_refused(tmp_path):
     [("- 1\n- 2\n", "mapping"), ("a: !!python/object:os.system x\n", "python"), ("a: [\n", "YAML")],
 )
 def test_malformed_run_config_is_one_error(tmp_path, text, needle):
-    from ecgzoo.train.runfolder import read_run_config
+    from ecgzoo.runs.runfolder import read_run_config
 
     run = tmp_path / "run"
     shutil.copytree(PRETRAINED / "mitbih-inter", run)
@@ -85,7 +85,7 @@ def test_no_yaml_safe_load_left_in_the_sources():
 
 @pytest.mark.parametrize("text", ['["a"]', "{", "\xff"])
 def test_malformed_metrics_json_is_one_error(tmp_path, text):
-    from ecgzoo.train.runfolder import read_metrics
+    from ecgzoo.runs.runfolder import read_metrics
 
     path = tmp_path / "metrics.json"
     path.write_bytes(text.encode("latin-1"))

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from ecgzoo.data import catalog, physionet, transfer
-from ecgzoo.data.physionet import (
+from ecgzoo.errors import DataError
+from ecgzoo.fetch import catalog, physionet, transfer
+from ecgzoo.fetch.physionet import (
     database_dir,
     fetch,
     fetch_summary,
     is_fetched,
     verify_fetched,
 )
-from ecgzoo.errors import DataError
 from tests import test_physionet
 from tests.test_physionet import leftovers, make_zip, serve, tiny_members
 

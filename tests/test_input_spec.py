@@ -22,7 +22,7 @@ def _apply_signal(folder, name, spec):
 
 
 def _aami_peaks(folder, name, reader_cls):
-    from ecgzoo.data.examples.beats import aami_labels
+    from ecgzoo.examples.beats import aami_labels
 
     bs, bsym, _, _ = reader_cls(folder).read_beats(name)
     return aami_labels(bs, bsym)
@@ -31,9 +31,9 @@ def _aami_peaks(folder, name, reader_cls):
 @pytest.mark.parametrize("name", ["mitbih-inter", "mitbih-intra"])
 def test_beat_models_eat_their_training_beats(name, mitdb_dir):
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data import mitbih
-    from ecgzoo.data.contextset import side_features
-    from ecgzoo.data.readers.mitdb import MitdbReader
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.contextset import side_features
+    from ecgzoo.readers.mitdb import MitdbReader
 
     model = load_model(f"pretrained:{name}")
     options = model.config.data.mitbih.model_copy(update={"records": ["100", "119"]})
@@ -57,9 +57,9 @@ def test_a_128_hz_svdb_record_through_a_360_hz_beat_model(svdb_dir):
     """wfdb_folder input at another rate: the apply path resamples exactly as the dataset
     preparation does when SVDB joins a 360 Hz MIT-BIH model's training."""
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data import beatset
-    from ecgzoo.data.contextset import side_features
-    from ecgzoo.data.readers.svdb import SvdbReader
+    from ecgzoo.datasets import beatset
+    from ecgzoo.datasets.contextset import side_features
+    from ecgzoo.readers.svdb import SvdbReader
 
     model = load_model("pretrained:mitbih-inter")
     assert model.input.fs == 360.0
@@ -79,7 +79,7 @@ def test_a_128_hz_svdb_record_through_a_360_hz_beat_model(svdb_dir):
 
 def test_cinc2017_model_eats_its_training_windows(cinc2017_dir):
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data import cinc2017
+    from ecgzoo.datasets import cinc2017
 
     model = load_model("pretrained:cinc2017")
     source = cinc2017.training_source(cinc2017_dir)
@@ -98,9 +98,9 @@ def test_cinc2017_model_eats_its_training_windows(cinc2017_dir):
 
 
 def test_tree_model_eats_its_training_feature_rows(mitdb_dir):
-    from ecgzoo.data.contextset import feature_matrix, load_table
-    from ecgzoo.data.readers.mitdb import MitdbReader
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.datasets.contextset import feature_matrix, load_table
+    from ecgzoo.readers.mitdb import MitdbReader
+    from ecgzoo.runs.loaded import load_run
 
     run = load_run("pretrained:mitbih-inter-lightgbm")
     spec = run.input
@@ -111,16 +111,16 @@ def test_tree_model_eats_its_training_feature_rows(mitdb_dir):
     signal, fs = _apply_signal(mitdb_dir, "208", spec)
     peaks, symbols, _, _ = MitdbReader(mitdb_dir).read_beats("208")
     got = spec.prepare(signal, fs, peaks)
-    from ecgzoo.data.examples.beats import SYMBOL_TO_CLASS
+    from ecgzoo.examples.beats import SYMBOL_TO_CLASS
 
     labelled = np.array([SYMBOL_TO_CLASS.get(str(s), -1) for s in symbols])[got.kept] >= 0
     assert np.array_equal(got.features[labelled], X)
 
 
 def test_spec_in_model_json_round_trips_and_matches_the_config():
-    from ecgzoo.data.examples.input_spec import InputSpec
-    from ecgzoo.data.input_specs import input_spec_for
-    from ecgzoo.train.runfolder import PRETRAINED_DIR, read_run_config, read_spec
+    from ecgzoo.datasets.input_specs import input_spec_for
+    from ecgzoo.examples.input_spec import InputSpec
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR, read_run_config, read_spec
 
     for name in ("cinc2017", "mitbih-inter", "mitbih-intra", "mitbih-inter-lightgbm"):
         folder = PRETRAINED_DIR / name
@@ -136,8 +136,8 @@ def test_spec_in_model_json_round_trips_and_matches_the_config():
 def test_old_run_folder_without_input_gets_it_from_its_config(tmp_path):
     import shutil
 
-    from ecgzoo.train.loaded import load_run
-    from ecgzoo.train.runfolder import PRETRAINED_DIR
+    from ecgzoo.runs.loaded import load_run
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
     folder = tmp_path / "old"
     shutil.copytree(PRETRAINED_DIR / "mitbih-intra", folder)
@@ -161,8 +161,8 @@ def test_old_run_folder_without_input_gets_it_from_its_config(tmp_path):
 def test_malformed_input_is_refused_naming_model_json(tmp_path, key, value, message):
     import shutil
 
-    from ecgzoo.train.loaded import load_run
-    from ecgzoo.train.runfolder import PRETRAINED_DIR
+    from ecgzoo.runs.loaded import load_run
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
     folder = tmp_path / "run"
     shutil.copytree(PRETRAINED_DIR / "mitbih-intra", folder)
@@ -177,8 +177,8 @@ def test_malformed_input_is_refused_naming_model_json(tmp_path, key, value, mess
 def test_input_disagreeing_with_config_is_refused(tmp_path):
     import shutil
 
-    from ecgzoo.train.loaded import load_run
-    from ecgzoo.train.runfolder import PRETRAINED_DIR
+    from ecgzoo.runs.loaded import load_run
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
     folder = tmp_path / "run"
     shutil.copytree(PRETRAINED_DIR / "mitbih-inter", folder)
@@ -202,8 +202,8 @@ def test_beat_cache_keys_are_unchanged(options):
     """The beat datasets now take their segmentation from the InputSpec: the settings (the
     core of the cache key) are the very dict they were before, so earlier caches still hit."""
     from ecgzoo.config import build_config
-    from ecgzoo.data.examples.beats import beat_settings
-    from ecgzoo.data.input_specs import beat_input
+    from ecgzoo.datasets.input_specs import beat_input
+    from ecgzoo.examples.beats import beat_settings
 
     opts = build_config({"data": {"dataset": "mitbih", "mitbih": options}}).data.mitbih
     assert beat_input(opts).beat_settings() == beat_settings(opts)

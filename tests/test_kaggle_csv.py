@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import MitbihOptions
-from ecgzoo.data.kaggle_csv import load_kaggle, read_kaggle_csv, write_kaggle_csv
-from ecgzoo.data.mitbih import build_beats
+from ecgzoo.datasets.kaggle_csv import load_kaggle, read_kaggle_csv, write_kaggle_csv
+from ecgzoo.datasets.mitbih import build_beats
 from ecgzoo.errors import DataError
 
 

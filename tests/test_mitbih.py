@@ -11,7 +11,7 @@ import wfdb
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgzoo.config import MitbihOptions, build_config
-from ecgzoo.data.mitbih import (
+from ecgzoo.datasets.mitbih import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
     SYMBOL_TO_CLASS,
@@ -26,7 +26,7 @@ from ecgzoo.data.mitbih import (
     rr_features,
     split_class_counts,
 )
-from ecgzoo.data.splits import DS1, DS2, PACED
+from ecgzoo.datasets.splits import DS1, DS2, PACED
 from ecgzoo.errors import ConfigError, DataError
 
 AAMI_TOTALS = {"N": 90_631, "S": 2_781, "V": 7_236, "F": 803, "Q": 8_043, "total": 109_494}

@@ -49,7 +49,7 @@ def smoke_config(tmp_path, name: str, **train):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, cinc2021_dirs):
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.engine import train_run
 
     tmp = tmp_path_factory.mktemp("ml")
@@ -160,7 +160,7 @@ def test_rhythm_windows_counts_match_the_annotations(mitdb_dir):
     checked against an independent count from ``wfdb.rdann``."""
     import wfdb
 
-    from ecgzoo.data.rhythm_windows import load_rhythm_windows, prepare
+    from ecgzoo.datasets.rhythm_windows import load_rhythm_windows, prepare
 
     options = RhythmWindowsOptions(
         records=["mitdb/100", "mitdb/201", "mitdb/202", "mitdb/203"],

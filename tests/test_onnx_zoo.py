@@ -13,8 +13,8 @@ SMALL = {"rnn": {"hidden": 32, "n_heads": 2}}  # smaller, same operators: a quic
 
 @pytest.fixture(scope="module")
 def real_beats(mitdb_dir):
-    from ecgzoo.data.examples.input_spec import InputSpec
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
+    from ecgzoo.examples.input_spec import InputSpec
 
     rec = read_record(mitdb_dir, "208")  # N, V and F beats
     kachuee = InputSpec(kind="beats", fs=125.0, length=187, segmentation="kachuee")

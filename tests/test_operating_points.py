@@ -16,9 +16,9 @@ from tests.test_cli import REPO, ecgzoo
 @pytest.fixture(scope="module")
 def intra(mitdb_dir):
     """The shipped intra-patient model, its own intra split and its validation probabilities."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
+    from ecgzoo.runs.runfolder import read_run_config, resolve_run
     from ecgzoo.train.evaluate import load_trained_model, predict_split
-    from ecgzoo.train.runfolder import read_run_config, resolve_run
 
     folder = resolve_run("pretrained:mitbih-intra")
     model, spec = load_trained_model(folder)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ecgzoo.report.html import default_report_path, duration_text, trained_section
-from ecgzoo.train.runfolder import PRETRAINED_DIR
+from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from ecgzoo.data import fetch_marker, physionet
-from ecgzoo.data.physionet import (
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.fetch import marker as fetch_marker
+from ecgzoo.fetch import physionet
+from ecgzoo.fetch.physionet import (
     Database,
     RemoteFile,
     available_databases,
@@ -29,7 +31,6 @@ from ecgzoo.data.physionet import (
     fetch_summary,
     is_fetched,
 )
-from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 MITDB_ZIP = "mit-bih-arrhythmia-database-1.0.0.zip"
 MITDB_FOLDER = "mit-bih-arrhythmia-database-1.0.0"
@@ -434,7 +435,7 @@ def test_bad_mirror_settings(tmp_path: Path) -> None:
 def test_no_side_effects_on_import_or_lookup(tmp_path: Path) -> None:
     home = tmp_path / "never-created"
     code = (
-        "from ecgzoo.data.physionet import database_dir, is_fetched; "
+        "from ecgzoo.fetch.physionet import database_dir, is_fetched; "
         "print(database_dir('mitdb'), is_fetched('challenge-2017'))"
     )
     env = {**os.environ, "ECGZOO_HOME": str(home)}

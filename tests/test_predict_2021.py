@@ -20,7 +20,7 @@ N_RECORDS = 5
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, cinc2021_dirs):
     """Fold 0 of 3, 100 Hz, 4 leads, a tiny ResNet, 2 steps (the multi-label smoke config)."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.engine import train_run
 
     config = build_config(
@@ -83,8 +83,8 @@ def test_predict_matches_training_inputs_and_writes_official_outputs(
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.predict import predict_multilabel
     from ecgzoo.cli import app
+    from ecgzoo.runs.runfolder import read_spec
     from ecgzoo.train.evaluate import load_trained_model, predict_split
-    from ecgzoo.train.runfolder import read_spec
 
     data, run = tiny_run
     folder, picked = test_records

@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
+from ecgzoo.runs.runfolder import PRETRAINED_DIR, resolve_run
 from ecgzoo.train.evaluate import load_trained_model
-from ecgzoo.train.runfolder import PRETRAINED_DIR, resolve_run
 from tests.test_cli import ecgzoo
 
 SIZE_LIMIT_MB = {"mitbih-intra": 5, "mitbih-inter": 2, "mitbih-inter-lightgbm": 5, "cinc2017": 20}
@@ -81,8 +81,8 @@ TWO_RECORD_CONFUSION = {
 
 @pytest.mark.parametrize("name", sorted(TWO_RECORD_CONFUSION))
 def test_shipped_beat_models_score_two_fixed_records_exactly(name, mitdb_two):
+    from ecgzoo.runs.runfolder import read_run_config
     from ecgzoo.train.external_beats import evaluate_beat_folder
-    from ecgzoo.train.runfolder import read_run_config
 
     folder = resolve_run(f"pretrained:{name}")
     metrics = evaluate_beat_folder(folder, read_run_config(folder), mitdb_two)
@@ -135,8 +135,8 @@ def test_cinc2017_pretrained_never_sees_padding(cinc2017_dir):
     import numpy as np
 
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data.cinc2017 import load_recordings
-    from ecgzoo.data.transforms import multi_crop
+    from ecgzoo.datasets.cinc2017 import load_recordings
+    from ecgzoo.examples.transforms import multi_crop
     from tests.test_cinc2017_fill import zero_runs
 
     model = load_model("pretrained:cinc2017")

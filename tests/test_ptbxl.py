@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.data.ptbxl import PtbxlOptions, check_patients_disjoint, fold_table, load_ptbxl
-from ecgzoo.data.readers.ptbxl import PtbxlReader, label_groups, task_labels
+from ecgzoo.datasets.ptbxl import PtbxlOptions, check_patients_disjoint, fold_table, load_ptbxl
 from ecgzoo.errors import DataError
+from ecgzoo.readers.ptbxl import PtbxlReader, label_groups, task_labels
 
 # the mirror README's reference counts (diagnostic statements of any likelihood)
 SUPERCLASSES = {"NORM": 1051, "STTC": 467, "CD": 410, "MI": 370, "HYP": 215}
@@ -26,7 +26,7 @@ FOLDS = [212, 178, 177, 193, 207, 156, 196, 171, 242, 255]
 @pytest.fixture(scope="session")
 def ptbxl_dir(test_home: Path, physionet_mirror: Path) -> Path:
     """The mirror's partial PTB-XL 1.0.3 fetched into the test home."""
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     return fetch("ptb-xl", "1.0.3", home=test_home, mirror=str(physionet_mirror), progress=False)
 
@@ -174,8 +174,8 @@ def sums_of(root: Path) -> str:
 def test_fetch_from_physionet_layout_and_the_partial_mirror(
     ptbxl_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ecgzoo.data.physionet import fetch, fetch_summary
-    from ecgzoo.data.ptbxl import release_line
+    from ecgzoo.datasets.ptbxl import release_line
+    from ecgzoo.fetch.physionet import fetch, fetch_summary
     from tests.test_physionet import leftovers, serve
 
     # physionet.org/files/ptb-xl/1.0.3/: tables, both rates, documents, SHA256SUMS.txt
@@ -213,7 +213,7 @@ def test_a_ptbxl_run_is_evaluated_and_applied(ptbxl_dir: Path, tmp_path: Path) -
 
     from ecgzoo.cli import app
     from ecgzoo.config import build_config
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.engine import train_run
 
     tiny = {"n_blocks": 1, "width": 8, "kernel": 5, "stem_stride": 2, "stem_kernel": 7}
@@ -258,8 +258,8 @@ def test_a_ptbxl_run_is_evaluated_and_applied(ptbxl_dir: Path, tmp_path: Path) -
 def test_fast_reader_gives_wfdb_values_and_checks_the_checksum(
     reader: PtbxlReader, tmp_path: Path
 ) -> None:
-    from ecgzoo.data.readers.ptbxl import read_format16
-    from ecgzoo.data.readers.wfdb_io import read_wfdb
+    from ecgzoo.readers.ptbxl import read_format16
+    from ecgzoo.readers.wfdb_io import read_wfdb
 
     for row in reader.rows[::150]:
         base = reader.base(row, 100)

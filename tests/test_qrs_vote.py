@@ -19,7 +19,7 @@ def _counts(ref: np.ndarray, found: np.ndarray, fs: float) -> tuple[int, int, in
 
 @pytest.fixture(scope="module")
 def records(mitdb_dir):
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     return {n: read_record(mitdb_dir, n) for n in HELD_OUT + ["100", "207"]}
 
@@ -36,8 +36,8 @@ def test_match_window_is_150_ms_in_real_time():
 
 
 def test_held_out_ds2_reaches_99_5(mitdb_dir):
-    from ecgzoo.data.mitbih import read_record
-    from ecgzoo.data.splits import DS2
+    from ecgzoo.datasets.mitbih import read_record
+    from ecgzoo.datasets.splits import DS2
 
     tp = fn = fp = 0
     for name in DS2:  # the 22 records the detector was not trained on

@@ -26,7 +26,7 @@ def beat_model():
 
 
 def test_clean_record_has_no_unusable_window(mitdb_dir):
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     rec = read_record(mitdb_dir, "100")
     q = _assess(rec.signal, rec.fs)
@@ -37,7 +37,7 @@ def test_added_noise_is_marked_and_clean_windows_are_not(mitdb_dir):
     """Record 100 with 5 minutes of record 105's worst artefact added at -6 dB SNR."""
     from scipy.signal import butter, sosfiltfilt
 
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     clean, noisy = read_record(mitdb_dir, "100"), read_record(mitdb_dir, "105")
     fs = clean.fs
@@ -58,7 +58,7 @@ def test_added_noise_is_marked_and_clean_windows_are_not(mitdb_dir):
 
 
 def test_flat_stretch_is_unusable(mitdb_dir):
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     rec = read_record(mitdb_dir, "100")
     sig = rec.signal[: 120 * 360].copy()

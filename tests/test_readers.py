@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 
 from ecgzoo.config import Cinc2021Options, MitbihOptions, build_config
-from ecgzoo.data.cinc2021 import load_cinc2021
-from ecgzoo.data.examples.beats import rr_features, segment_beats
-from ecgzoo.data.examples.multilabel import multi_hot
-from ecgzoo.data.mitbih import prepare_beats
-from ecgzoo.data.readers import open_reader
-from ecgzoo.data.readers.cinc2017 import Cinc2017Reader
-from ecgzoo.data.readers.cinc2021 import Cinc2021Reader, parse_comments
-from ecgzoo.data.readers.mitdb import MitdbReader
-from ecgzoo.data.readers.svdb import SvdbReader
-from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader, read_signal_file
-from ecgzoo.data.readers.wfdb_io import header_comments
-from ecgzoo.data.records import DatabaseReader
-from ecgzoo.data.svdb import count_beats
+from ecgzoo.datasets.cinc2021 import load_cinc2021
+from ecgzoo.datasets.mitbih import prepare_beats
+from ecgzoo.datasets.svdb import count_beats
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.examples.beats import rr_features, segment_beats
+from ecgzoo.examples.multilabel import multi_hot
+from ecgzoo.readers import open_reader
+from ecgzoo.readers.cinc2017 import Cinc2017Reader
+from ecgzoo.readers.cinc2021 import Cinc2021Reader, parse_comments
+from ecgzoo.readers.mitdb import MitdbReader
+from ecgzoo.readers.records import DatabaseReader
+from ecgzoo.readers.svdb import SvdbReader
+from ecgzoo.readers.wfdb_folder import WfdbFolderReader, read_signal_file
+from ecgzoo.readers.wfdb_io import header_comments
 
 SVDB_TOTALS = {"N": 107_313, "S": 8_847, "V": 7_496, "F": 22, "Q": 42, "total": 123_720}
 # data README: scored codes of the 149 mirrored 2021 records, counted over their # Dx: lines
@@ -125,7 +125,7 @@ def test_cinc2021_dataset(cinc2021_dirs: tuple[Path, Path], tmp_path: Path) -> N
 def test_segment_beats_cuts_exactly_like_the_dataset(mitdb_dir: Path, tmp_path: Path) -> None:
     """Detected peaks go through the very code the training beats came from."""
     rec = MitdbReader(mitdb_dir).read("100")
-    from ecgzoo.data.examples.beats import aami_labels
+    from ecgzoo.examples.beats import aami_labels
 
     peaks, _ = aami_labels(rec.beat_samples, rec.beat_symbols)
     for options in (MitbihOptions(records=["100"]), MitbihOptions(records=["100"],

@@ -11,7 +11,7 @@ from ecgzoo.errors import ConfigError
 
 
 def test_builtin_datasets_are_registered_with_their_task_and_classes():
-    from ecgzoo.data import registry
+    from ecgzoo.datasets import registry
 
     assert set(registry.names()) >= {"mitbih", "svdb", "cinc2017", "cinc2021", "rhythm_windows"}
     assert registry.get("mitbih").task == "beats"
@@ -23,8 +23,8 @@ def test_builtin_datasets_are_registered_with_their_task_and_classes():
 
 def test_a_toy_dataset_from_one_module_trains_through_the_config(mitdb_dir):
     from ecgzoo.config import build_config
-    from ecgzoo.data import registry
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets import registry
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.metrics.names import epoch_metrics
 
     with pytest.raises(ConfigError, match="toy_windows"):
@@ -40,7 +40,7 @@ def test_a_toy_dataset_from_one_module_trains_through_the_config(mitdb_dir):
         # a model trained on it is fed through the same InputSpec the dataset used
         spec = registry.get("toy_windows").model_input(cfg.data, None)
         assert spec == toy.input_spec(toy.ToyOptions())
-        from ecgzoo.data.readers.mitdb import MitdbReader
+        from ecgzoo.readers.mitdb import MitdbReader
 
         rec = MitdbReader(mitdb_dir).read("119")
         lead = rec.signal[spec.lead_index(rec.lead_names)]

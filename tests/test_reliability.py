@@ -21,7 +21,7 @@ import yaml
 
 from ecgzoo.config import load_config
 from ecgzoo.errors import ConfigError, DataError
-from ecgzoo.train.runfolder import PRETRAINED_DIR
+from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 # Absolute, so that a command run from another folder still imports this checkout.
@@ -91,8 +91,8 @@ def test_cli_train_with_an_escaping_name_writes_nothing(tmp_path):
 def test_run_files_get_the_mode_of_normal_files(tmp_path, umask, expected):
     import torch
 
-    from ecgzoo.data.kaggle_csv import write_kaggle_csv
-    from ecgzoo.train.runfolder import atomic_write_text, save_checkpoint, save_weights
+    from ecgzoo.datasets.kaggle_csv import write_kaggle_csv
+    from ecgzoo.runs.runfolder import atomic_write_text, save_checkpoint, save_weights
 
     old = os.umask(umask)
     try:
@@ -116,7 +116,7 @@ def _kaggle_line(value: str = "5.0e-01") -> str:
 
 
 def test_kaggle_csv_with_a_non_utf8_byte(tmp_path):
-    from ecgzoo.data.kaggle_csv import read_kaggle_csv
+    from ecgzoo.datasets.kaggle_csv import read_kaggle_csv
 
     path = tmp_path / "bad.csv"
     path.write_bytes((_kaggle_line() + "\n").encode() + b"\xff" + _kaggle_line()[1:].encode())
@@ -125,7 +125,7 @@ def test_kaggle_csv_with_a_non_utf8_byte(tmp_path):
 
 
 def test_kaggle_csv_with_a_huge_value(tmp_path):
-    from ecgzoo.data.kaggle_csv import read_kaggle_csv
+    from ecgzoo.datasets.kaggle_csv import read_kaggle_csv
 
     path = tmp_path / "huge.csv"
     path.write_text("\n".join([_kaggle_line(), _kaggle_line(), _kaggle_line("1e308")]) + "\n")
@@ -214,9 +214,9 @@ def test_evaluate_refuses_a_spec_whose_classes_are_not_the_datas(run_copy, mitdb
     ],
 )
 def test_spec_is_checked_against_the_data(run_copy, mitdb_dir, changes, needle):
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
+    from ecgzoo.runs.runfolder import read_run_config, read_spec
     from ecgzoo.train.evaluate import check_data_matches
-    from ecgzoo.train.runfolder import read_run_config, read_spec
 
     data = load_data(read_run_config(run_copy).data)
     spec = read_spec(run_copy)

@@ -54,7 +54,7 @@ def _ink(img: np.ndarray) -> float:
 @pytest.mark.slow
 def test_run_and_comparison_page_renders(tmp_path):
     from ecgzoo.report.html import write_report
-    from ecgzoo.train.runfolder import resolve_run
+    from ecgzoo.runs.runfolder import resolve_run
 
     inter, intra = resolve_run("pretrained:mitbih-inter"), resolve_run("pretrained:mitbih-intra")
     page = write_report(inter, tmp_path / "run.html", compare=[intra])
@@ -76,7 +76,7 @@ def test_run_and_comparison_page_renders(tmp_path):
 @pytest.mark.slow
 def test_annotated_record_page_renders(mitdb_dir, tmp_path):
     from ecgzoo.api import annotate
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
     from ecgzoo.report.html import write_report
 
     rec = read_record(mitdb_dir, "208")

@@ -16,7 +16,7 @@ from ecgzoo.errors import DataError
 
 
 def _copy_pretrained(name: str, dst: Path) -> Path:
-    from ecgzoo.train.runfolder import PRETRAINED_DIR
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
     shutil.copytree(PRETRAINED_DIR / name, dst)
     return dst
@@ -81,7 +81,7 @@ def test_swapped_classes_are_refused_by_explain(swapped, tmp_path):
 def test_swapped_classes_are_refused_by_evaluate_predict_and_export(swapped):
     from ecgzoo.apply.model import load_model
     from ecgzoo.export.onnx import export_run
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.runs.loaded import load_run
 
     for call in (
         lambda: load_run(swapped),
@@ -94,8 +94,8 @@ def test_swapped_classes_are_refused_by_evaluate_predict_and_export(swapped):
 
 def test_a_class_subset_in_dataset_order_is_accepted(tmp_path):
     """AAMI without Q (a beat option) keeps the order: not refused by the order check."""
-    from ecgzoo.train.loaded import check_classes
-    from ecgzoo.train.runfolder import read_run_config, read_spec
+    from ecgzoo.runs.loaded import check_classes
+    from ecgzoo.runs.runfolder import read_run_config, read_spec
 
     folder = _copy_pretrained("mitbih-inter", tmp_path / "noq")
     spec = read_spec(folder)
@@ -132,7 +132,7 @@ def test_nan_weights_are_refused_by_ensemble(nan_weights, tmp_path):
 
 
 def test_non_finite_weights_are_never_saved(tmp_path):
-    from ecgzoo.train.runfolder import save_weights
+    from ecgzoo.runs.runfolder import save_weights
 
     state = {"w": torch.tensor([1.0, float("inf")])}
     with pytest.raises(DataError, match="NaN or infinite"):
@@ -141,7 +141,7 @@ def test_non_finite_weights_are_never_saved(tmp_path):
 
 
 def test_non_finite_standardisation_in_model_json_is_refused(tmp_path):
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.runs.loaded import load_run
 
     folder = _copy_pretrained("mitbih-inter", tmp_path / "run")
     text = (folder / "model.json").read_text()
@@ -167,7 +167,7 @@ def test_non_finite_standardisation_in_model_json_is_refused(tmp_path):
 )
 def test_annotate_applies_the_record_checks_of_evaluate(mitdb_dir, tmp_path, old, new, message):
     from ecgzoo.api import annotate
-    from ecgzoo.data.readers.wfdb_io import read_wfdb
+    from ecgzoo.readers.wfdb_io import read_wfdb
 
     rec = _record(mitdb_dir, tmp_path / "rec")
     _edit_header(rec, old, new)
@@ -178,8 +178,8 @@ def test_annotate_applies_the_record_checks_of_evaluate(mitdb_dir, tmp_path, old
 
 
 def test_evaluate_data_lists_such_a_record_as_skipped(mitdb_dir, tmp_path):
+    from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.external_beats import cnn_beats
-    from ecgzoo.train.loaded import load_run
 
     _record(mitdb_dir, tmp_path / "data", "100")
     bad = _record(mitdb_dir, tmp_path / "data", "101")
@@ -193,7 +193,7 @@ def test_evaluate_data_lists_such_a_record_as_skipped(mitdb_dir, tmp_path):
 
 def test_complex_npy_is_refused(mitdb_dir, tmp_path):
     from ecgzoo.api import annotate
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     signal = read_record(mitdb_dir, "100").signal[:36000]
     path = tmp_path / "lead.npy"
@@ -205,7 +205,7 @@ def test_complex_npy_is_refused(mitdb_dir, tmp_path):
 @pytest.mark.parametrize("fs", [50.0, 0.0, -360.0, float("nan"), float("inf"), None])
 def test_model_predict_refuses_implausible_rates(mitdb_dir, fs):
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     model = load_model("pretrained:mitbih-inter")
     signal = read_record(mitdb_dir, "100").signal[:36000]
@@ -215,7 +215,7 @@ def test_model_predict_refuses_implausible_rates(mitdb_dir, fs):
 
 def test_model_predict_refuses_complex_or_nan_signals(mitdb_dir):
     from ecgzoo.apply.model import load_model
-    from ecgzoo.data.mitbih import read_record
+    from ecgzoo.datasets.mitbih import read_record
 
     model = load_model("pretrained:mitbih-inter")
     signal = read_record(mitdb_dir, "100").signal[:36000]

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgzoo.data import transforms as T
-from ecgzoo.data.cinc2017 import CLASS_NAMES, load_recordings, read_reference
+from ecgzoo.datasets.cinc2017 import CLASS_NAMES, load_recordings, read_reference
+from ecgzoo.examples import transforms as T
 from ecgzoo.models.registry import build_model
 from ecgzoo.models.spectrogram_cnn import (
     LogSpectrogram,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.data.mitbih import list_records, read_beat_annotations
-from ecgzoo.data.splits import (
+from ecgzoo.datasets.mitbih import list_records, read_beat_annotations
+from ecgzoo.datasets.splits import (
     DS1,
     DS2,
     PACED,
@@ -148,7 +148,7 @@ def test_group_kfold_keeps_records_whole(ds1_beats) -> None:
 
 @pytest.fixture(scope="module")
 def svdb_records(test_home: Path, physionet_mirror: Path) -> list[str]:
-    from ecgzoo.data.physionet import fetch
+    from ecgzoo.fetch.physionet import fetch
 
     root = fetch("svdb", home=test_home, mirror=str(physionet_mirror), progress=False)
     folder = root / "mit-bih-supraventricular-arrhythmia-database-1.0.0"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.data import transforms as T
-from ecgzoo.data.cinc2017 import load_recordings
+from ecgzoo.datasets.cinc2017 import load_recordings
+from ecgzoo.examples import transforms as T
 
 FS = 300.0
 

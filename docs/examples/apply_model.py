@@ -19,8 +19,8 @@ from pathlib import Path
 
 import ecgzoo
 from ecgzoo.apply.scoring import summarise_scores
-from ecgzoo.data.physionet import fetch
-from ecgzoo.data.readers.mitdb import default_folder as mitdb_folder
+from ecgzoo.fetch.physionet import fetch
+from ecgzoo.readers.mitdb import default_folder as mitdb_folder
 
 
 def main(work: Path) -> None:

@@ -191,7 +191,7 @@ class ExperimentConfig(StrictConfig):
     def _monitor_is_logged(self) -> ExperimentConfig:
         """``train.monitor`` names a metric this task logs, in the right direction; the loss
         fits the task (sigmoid losses for multi-label datasets)."""
-        from ecgzoo.data.registry import fixed_classes
+        from ecgzoo.datasets.registry import fixed_classes
         from ecgzoo.metrics.names import check_monitor, loss_problem
 
         classes = fixed_classes(str(self.data.dataset))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ecgzoo.data import registry
+from ecgzoo.datasets import registry
 
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -42,7 +42,7 @@ class BeatOptions(StrictConfig):
     val_fraction: float = Field(0.1, gt=0, lt=1, description="of the training part")
     records: list[str] | None = Field(None, description="restrict to these records (tests)")
     max_beats_per_class: int | None = Field(None, description="cap training beats per class")
-    # Beat context (issue 12; used by tree models, see ecgzoo.data.examples.beat_context)
+    # Beat context (issue 12; used by tree models, see ecgzoo.examples.beat_context)
     context_groups: list[str] = Field(
         default_factory=lambda: ["rr_normalised", "irregularity", "morphology", "median_beat"],
         description="feature groups of tree models (beat_context.FEATURE_GROUPS)",
@@ -276,8 +276,8 @@ class PtbxlOptions(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    # a registered dataset (ecgzoo.data.registry): the built-ins, or one a module registers
-    dataset: str = Field("mitbih", description="a registered dataset (ecgzoo.data.registry)")
+    # a registered dataset (ecgzoo.datasets.registry): the built-ins, or one a module registers
+    dataset: str = Field("mitbih", description="a registered dataset (ecgzoo.datasets.registry)")
     seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
     mitbih: MitbihOptions = MitbihOptions()
     svdb: SvdbOptions = SvdbOptions()

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ecgzoo.data import registry
-from ecgzoo.data.arrays import ArraySplit, PreparedData
-from ecgzoo.data.examples.input_spec import InputSpec
-from ecgzoo.data.readers.mitdb import MitdbReader
+from ecgzoo.datasets import registry
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.readers.mitdb import MitdbReader
 
 CLASSES = ("no_V", "V")
 
@@ -59,7 +59,7 @@ def prepare(options: ToyOptions, seed: int) -> PreparedData:
 
 
 def registry_folder():
-    from ecgzoo.data.readers.mitdb import default_folder
+    from ecgzoo.readers.mitdb import default_folder
 
     return default_folder()
 

@@ -25,9 +25,9 @@ from ecgzoo.apply.quality import Quality, Tracker
 from ecgzoo.apply.quality import detect as detect_with_quality
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.apply.threads import apply_threads, torch_threads
-from ecgzoo.data.examples.beats import AAMI_CLASSES
-from ecgzoo.data.examples.input_spec import check_rate
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.examples.beats import AAMI_CLASSES
+from ecgzoo.examples.input_spec import check_rate
 from ecgzoo.models.adapt import adapted_model, check_adaptation, prior_adjusted
 
 UNCLASSIFIED = -1

@@ -1,7 +1,7 @@
 """A trained model ready to apply to new recordings, run by PyTorch or ONNX Runtime.
 
 :func:`load_model` accepts a run folder or ``pretrained:NAME``. What a model eats is its
-:class:`~ecgzoo.data.examples.input_spec.InputSpec` (``model.json``): a *beat* model (input kind
+:class:`~ecgzoo.examples.input_spec.InputSpec` (``model.json``): a *beat* model (input kind
 ``beats``) classifies heartbeats (:meth:`AppliedModel.predict_beats`); a *recording* model
 (``window``) labels whole recordings (:meth:`AppliedModel.predict_recordings`); a *multilabel*
 model (``multilabel``) gives one sigmoid per class for records of named leads
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.data.examples.input_spec import InputSpec, check_rate, check_signal
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.input_spec import InputSpec, check_rate, check_signal
 
 #: what ``AppliedModel.kind`` calls each kind of input (``InputSpec.kind``)
 KIND_OF_INPUT = {"beats": "beat", "window": "recording", "multilabel": "multilabel"}
@@ -32,7 +32,7 @@ class AppliedModel:
     folder: Path
     ref: str
     kind: str  # "beat", "recording" or "multilabel"
-    spec: Any  # ecgzoo.train.runfolder.ModelSpec
+    spec: Any  # ecgzoo.runs.runfolder.ModelSpec
     config: Any  # ecgzoo.config.ExperimentConfig
     engine: str = "torch"
     torch_model: Any = None
@@ -118,7 +118,7 @@ class AppliedModel:
             # each distinct crop once, as `evaluate` does (a short record's 5 crops coincide)
             return vote_proba(self.torch_model, x, int(crop), 5, lengths)
         if crop and x.shape[-1] > crop:
-            from ecgzoo.data.transforms import multi_crop
+            from ecgzoo.examples.transforms import multi_crop
 
             crops = multi_crop(x, crop, 5, lengths)
             flat = crops.reshape((-1,) + crops.shape[2:])
@@ -159,8 +159,8 @@ class AppliedModel:
 
 def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
     """Load a run folder or ``pretrained:NAME`` for applying (``engine``: torch or onnx),
-    through the one checked loader (:func:`ecgzoo.train.loaded.load_run`)."""
-    from ecgzoo.train.loaded import load_run
+    through the one checked loader (:func:`ecgzoo.runs.loaded.load_run`)."""
+    from ecgzoo.runs.loaded import load_run
 
     if engine not in ("torch", "onnx"):
         raise ConfigError(f"--engine: {engine!r} is not torch or onnx")

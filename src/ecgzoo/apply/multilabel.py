@@ -2,7 +2,7 @@
 
 Each record is read by the one WFDB reading routine (``read_wfdb``: the header checked against
 its files), then turned into the model input by its ``InputSpec`` (``model.json``), which calls
-the SAME example-stage function training used (:func:`ecgzoo.data.examples.multilabel.window_of`:
+the SAME example-stage function training used (:func:`ecgzoo.examples.multilabel.window_of`:
 the run's leads by name, resampled, first ``length_s`` seconds or zero-padded, z-scored when the
 run was). A run trained on random
 crops is scored by multi-crop voting, as in evaluation. Binary labels use the per-label
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.model import AppliedModel
-from ecgzoo.data.examples.input_spec import InputSpec
-from ecgzoo.data.readers.wfdb_io import read_wfdb
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.readers.wfdb_io import read_wfdb
 
 BATCH_RECORDS = 64  # records prepared and scored at a time (12 x 5000 float32 each at 500 Hz)
 
@@ -138,7 +138,7 @@ def write_challenge_outputs(
     """One ``<record>.csv`` per record in the official 2021 output format (each written to a
     temporary name and renamed); the run's classes must be the challenge's scored classes."""
     from ecgzoo.metrics.challenge2021 import challenge_output_text, load_scoring
-    from ecgzoo.train.runfolder import atomic_write_text
+    from ecgzoo.runs.runfolder import atomic_write_text
 
     scoring = load_scoring(scoring_folder)
     if list(pred.class_names) not in (list(scoring.abbreviations), list(scoring.names)):

@@ -29,9 +29,9 @@ from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, predict_2021
 from ecgzoo.apply.signals import find_records, open_source
 from ecgzoo.apply.threads import apply_threads, torch_threads
-from ecgzoo.data.examples.input_spec import check_rate
-from ecgzoo.data.safe_zip import PREDICT_LIMITS, extract, open_archive
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.input_spec import check_rate
+from ecgzoo.fetch.safe_zip import PREDICT_LIMITS, extract, open_archive
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")
 # the challenge's own files beside the records: tables, not recordings
@@ -42,7 +42,7 @@ _NOT_RECORDS = frozenset({"REFERENCE.csv", "REFERENCE-v3.csv", "REFERENCE-origin
 def _unzipped(archive: Path) -> Iterator[Path]:
     """A private folder holding the zip's record files under their bare names.
 
-    Unpacked by :func:`ecgzoo.data.safe_zip.extract` (size and ratio caps, one name from two
+    Unpacked by :func:`ecgzoo.fetch.safe_zip.extract` (size and ratio caps, one name from two
     members refused); the folder is removed on every exit, SIGTERM included (the CLI turns it
     into an exception).
     """

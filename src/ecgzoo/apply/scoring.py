@@ -142,8 +142,8 @@ def summarise_scores(per_record: list[dict[str, Any]], class_names: list[str]) -
 
 def reference_beats(record_base: Path, annotator: str = "atr") -> tuple[np.ndarray, np.ndarray]:
     """AAMI beats ``(samples, class index)`` of ``record_base.<annotator>``."""
-    from ecgzoo.data.examples.beats import aami_labels
-    from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
+    from ecgzoo.examples.beats import aami_labels
+    from ecgzoo.readers.wfdb_folder import WfdbFolderReader
 
     base = Path(record_base)
     if annotator != "atr":

@@ -10,7 +10,7 @@ This is the small interface ``ecgzoo.apply`` needs from the data layer, built on
   a WFDB record is read with ``wfdb.rdrecord(sampfrom=, sampto=)``, so a 24-hour Holter is
   never held whole.
 
-What a chunk becomes is the model's ``InputSpec`` (``ecgzoo.data.examples.input_spec``).
+What a chunk becomes is the model's ``InputSpec`` (``ecgzoo.examples.input_spec``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgzoo.data.examples.input_spec import InputSpec, check_rate
-from ecgzoo.data.readers.wfdb_folder import read_signal_file
-from ecgzoo.data.readers.wfdb_io import check_header
 from ecgzoo.errors import DataError
+from ecgzoo.examples.input_spec import InputSpec, check_rate
+from ecgzoo.readers.wfdb_folder import read_signal_file
+from ecgzoo.readers.wfdb_io import check_header
 
 with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warnings
     warnings.simplefilter("ignore")
@@ -130,10 +130,10 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
     """Open a recording without reading its samples (CSV/NumPy are read: they are small).
 
     A WFDB record's header goes through the same checks as every database record
-    (:func:`ecgzoo.data.readers.wfdb_io.check_header`: rate, gains, declared length against
+    (:func:`ecgzoo.readers.wfdb_io.check_header`: rate, gains, declared length against
     the file); CSV and NumPy files through the one plain-signal reader
-    (:func:`ecgzoo.data.readers.wfdb_folder.read_signal_file`). The rate, stated or read, is
-    checked by :func:`ecgzoo.data.examples.input_spec.check_rate`."""
+    (:func:`ecgzoo.readers.wfdb_folder.read_signal_file`). The rate, stated or read, is
+    checked by :func:`ecgzoo.examples.input_spec.check_rate`."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".edf", ".bdf"):

@@ -108,7 +108,7 @@ def predict(
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.multilabel import write_challenge_outputs
     from ecgzoo.apply.predict import predict_multilabel, predict_records, rows_csv
-    from ecgzoo.train.runfolder import atomic_write_text
+    from ecgzoo.runs.runfolder import atomic_write_text
 
     applied = load_model(model, engine=engine)
     failures: list[tuple[str, str]] = []

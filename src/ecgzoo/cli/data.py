@@ -40,7 +40,7 @@ def data_fetch(
     """Download (or copy from the mirror), verify and unpack a PhysioNet database."""
     from rich.markup import escape
 
-    from ecgzoo.data.physionet import fetch, fetch_summary, verify_fetched
+    from ecgzoo.fetch.physionet import fetch, fetch_summary, verify_fetched
 
     name = database_name(database)
     if verify:
@@ -63,7 +63,7 @@ def data_fetch(
             markup=True,
         )
     if name == "ptb-xl":
-        from ecgzoo.data.ptbxl import release_line
+        from ecgzoo.datasets.ptbxl import release_line
 
         console.print(release_line(path))
 
@@ -76,7 +76,7 @@ def data_prepare(
     seed: Annotated[int, typer.Option(help="split seed")] = 0,
 ) -> None:
     """Prepare (and cache) the arrays of a dataset and print their class counts per split."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
 
     data_cfg = _data_config(database, segmentation, split, seed)
     data = load_data(data_cfg)
@@ -91,7 +91,7 @@ def data_prepare(
 def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
     """The data section for a database named on the command line, validated."""
     from ecgzoo.config import build_config
-    from ecgzoo.data.registry import is_multilabel
+    from ecgzoo.datasets.registry import is_multilabel
 
     dataset = DATASETS[database_name(database)]
     data: dict = {"dataset": dataset}
@@ -156,7 +156,7 @@ def data_info(
     split: Annotated[str, typer.Option(help="beats: intra, inter (mitdb) or group")] = "intra",
 ) -> None:
     """Class counts per split as a table (multi-label: positives per label), plus PNGs."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.report import plots
 
     db = database_name(database)
@@ -170,7 +170,7 @@ def data_info(
     console.print(counts_table(data, title))
     console.print(how_prepared(data_cfg), highlight=False)
     if db == "ptb-xl":
-        from ecgzoo.data.ptbxl import fold_table
+        from ecgzoo.datasets.ptbxl import fold_table
 
         folds = fold_table(data_cfg.ptbxl)
         console.print(rich_table(folds, title="ptbxl: ECGs per strat_fold and superclass"))
@@ -192,7 +192,7 @@ def data_info(
 
 
 def _cinc2017_lengths(data, data_cfg, out: Path) -> None:
-    from ecgzoo.data.cinc2017 import record_table, summary
+    from ecgzoo.datasets.cinc2017 import record_table, summary
     from ecgzoo.report import plots
 
     _, labels, lengths = record_table(labels=data_cfg.cinc2017.labels)

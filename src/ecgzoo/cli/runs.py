@@ -42,7 +42,7 @@ def train(
     result = train_run(cfg, progress=not quiet, overwrite=overwrite)
     if not result.primary:  # an extra process of a data-parallel run: rank 0 reports
         return
-    from ecgzoo.train.runfolder import stop_line
+    from ecgzoo.runs.runfolder import stop_line
 
     console.print(stop_line(result.metrics), highlight=False)
     print_metrics(result.metrics["test"], f"{cfg.name}: test split")
@@ -169,8 +169,8 @@ def evaluate(
     if data is not None:
         existing_input(data)
     from ecgzoo.metrics.operating_points import OPERATING_POINTS
+    from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split
-    from ecgzoo.train.loaded import load_run
 
     if operating_point not in OPERATING_POINTS:
         raise EcgzooError(
@@ -224,7 +224,7 @@ def evaluate(
             raise EcgzooError("--data and --reference go together")
         if cfg.data.dataset != "cinc2017":
             raise EcgzooError(f"--data: {run} was trained on {cfg.data.dataset}, not cinc2017")
-        from ecgzoo.data.cinc2017 import CLASS_NAMES, axis_rate, load_external
+        from ecgzoo.datasets.cinc2017 import CLASS_NAMES, axis_rate, load_external
 
         arrays = load_external(data, reference, cfg.data.cinc2017, spec=loaded.input)
         label = str(data)
@@ -232,7 +232,7 @@ def evaluate(
     else:
         if split not in ("train", "val", "test"):
             raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
-        from ecgzoo.data.loading import load_data
+        from ecgzoo.datasets.loading import load_data
 
         data_cfg, opts = cfg.data, getattr(cfg.data, cfg.data.dataset, None)
         if split != "train" and getattr(opts, "extra_databases", None):
@@ -255,9 +255,9 @@ def evaluate(
 
 def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> None:
     """``evaluate --operating-point``: weights chosen on the run's validation split."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
+    from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.evaluate import check_data_matches, evaluate_at_operating_point
-    from ecgzoo.train.loaded import load_run
 
     loaded = load_run(folder)
     model, spec = loaded.model, loaded.spec
@@ -287,7 +287,7 @@ def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> Non
 
 def _read_metrics(path: Path) -> dict:
     """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
-    from ecgzoo.train.runfolder import read_metrics
+    from ecgzoo.runs.runfolder import read_metrics
 
     return read_metrics(path)
 

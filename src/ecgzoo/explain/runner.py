@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ecgzoo.data import registry
+from ecgzoo.datasets import registry
 from ecgzoo.errors import EcgzooError
 from ecgzoo.explain.gradcam import (
     compute_gradcam,
@@ -54,7 +54,7 @@ def _slug(text: str) -> str:
 def default_out_dir(run: str) -> Path:
     """Where ``explain`` writes without ``--out``: ``RUN/explain`` for a run folder, and
     ``./explain-NAME`` for ``pretrained:NAME`` (never into the installed package)."""
-    from ecgzoo.train.runfolder import PRETRAINED_PREFIX
+    from ecgzoo.runs.runfolder import PRETRAINED_PREFIX
 
     text = str(run)
     if text.startswith(PRETRAINED_PREFIX):
@@ -98,9 +98,9 @@ def explain_run(
     ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
     """
     from ecgzoo.explain.overlay import filler_name, plot_signal_cam, plot_spectrogram_cam
+    from ecgzoo.runs.loaded import load_run
+    from ecgzoo.runs.runfolder import atomic_write_text, write_json
     from ecgzoo.train.evaluate import predict_inputs, predict_proba
-    from ecgzoo.train.loaded import load_run
-    from ecgzoo.train.runfolder import atomic_write_text, write_json
 
     records = [str(r) for r in records]
     if not records:

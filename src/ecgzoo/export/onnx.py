@@ -82,7 +82,7 @@ def real_examples(applied: Any, n: int = 256) -> tuple[np.ndarray, np.ndarray | 
     """Model-ready real inputs ``(x, standardised features)`` for the parity check: the example
     records of the run's dataset (``DatasetSpec.example_records``), prepared by the model's
     ``InputSpec``."""
-    from ecgzoo.data import registry
+    from ecgzoo.datasets import registry
 
     spec = applied.input
     dataset = registry.get(str(applied.config.data.dataset))
@@ -165,7 +165,7 @@ def write_metadata(path: Path, meta: dict[str, str]) -> None:
 def export_run(run: str | Path, out: Path | None = None) -> dict[str, Any]:
     """Export ``run`` (a run folder or ``pretrained:NAME``) and check parity; returns
     ``{"path", "max_abs_diff", "n_examples"}``. Nothing is left behind when it fails."""
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.runs.loaded import load_run
 
     applied = load_run(run)  # the checks every command applies
     if applied.tree:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.data.examples.beats import AAMI_CLASSES
+from ecgzoo.examples.beats import AAMI_CLASSES
 
 __all__ = ["AAMI_SCORED", "aami_markdown", "aami_summary", "aami_table"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ecgzoo.data.examples.classes import CHALLENGE_2017_CLASSES
+from ecgzoo.examples.classes import CHALLENGE_2017_CLASSES
 
 __all__ = ["CHALLENGE_CLASSES", "challenge_f1_from_confusion", "challenge_scores"]
 

@@ -14,7 +14,7 @@ Definition (Reyna et al. 2021; ``evaluate_model.py`` of physionetchallenges/eval
   outputs exactly the labels scores 1 (0 when those two coincide).
 
 The arithmetic itself (``modified_confusion_matrix``, ``challenge_score``) sits with the
-tables it weighs, in ``ecgzoo.data.readers.cinc2021_tables`` (the record reader needs the tables,
+tables it weighs, in ``ecgzoo.readers.cinc2021_tables`` (the record reader needs the tables,
 and a reader must not import a metric); it is re-exported here. Also here: the scored classes of
 a record's ``# Dx:`` codes (a multi-hot vector) and the text of one record's output file in the
 challenge format (what the official ``evaluate_model.py`` reads).
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgzoo.data.readers.cinc2021_tables import (
+from ecgzoo.errors import DataError
+from ecgzoo.readers.cinc2021_tables import (
     SINUS_RHYTHM,
     ChallengeScoring,
     challenge_score,
@@ -34,7 +35,6 @@ from ecgzoo.data.readers.cinc2021_tables import (
     modified_confusion_matrix,
     scoring_dir,
 )
-from ecgzoo.errors import DataError
 
 __all__ = [
     "SINUS_RHYTHM",

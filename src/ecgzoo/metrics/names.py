@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ecgzoo.data import registry
-from ecgzoo.data.examples.classes import AAMI_CLASSES  # noqa: F401 (re-exported)
-from ecgzoo.data.examples.classes import CHALLENGE_2017_CLASSES as CHALLENGE_CLASSES  # noqa: F401
+from ecgzoo.datasets import registry
+from ecgzoo.examples.classes import AAMI_CLASSES  # noqa: F401 (re-exported)
+from ecgzoo.examples.classes import CHALLENGE_2017_CLASSES as CHALLENGE_CLASSES  # noqa: F401
 
 #: Aggregate validation metrics logged every epoch as ``val_<key>``.
 VAL_KEYS: tuple[str, ...] = (

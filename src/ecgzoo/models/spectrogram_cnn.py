@@ -7,7 +7,7 @@ fine-tuned (or used frozen) on spectrogram images.
 
 Pipeline (all torch, differentiable, so Grad-CAM and attribution work on the raw signal):
 ``x`` ``(batch, n_leads, n_samples)`` -> log STFT magnitude per lead ``(batch, n_leads, F, T)``
-(the same definition as ``ecgzoo.data.transforms.log_spectrogram``: periodic Hann window,
+(the same definition as ``ecgzoo.examples.transforms.log_spectrogram``: periodic Hann window,
 no padding, ``|S| / sum(window)``, ``log(|S| + eps)``; implemented as a strided ``conv1d`` with
 fixed cosine/sine kernels, which also exports to ONNX) -> per-example standardisation ->
 bilinear resize to ``image_size`` -> 3 channels (repeat a single lead, or a learnable 1x1

@@ -89,7 +89,7 @@ def duration_text(seconds: float | None) -> str:
 
 def trained_section(folder: Path, metrics: dict[str, Any]) -> str:
     """What was trained: model, dataset, split, epochs run of planned, why it stopped, time."""
-    from ecgzoo.train.runfolder import stop_line
+    from ecgzoo.runs.runfolder import stop_line
 
     try:
         config = read_yaml(folder / "config.yaml", "run config", mapping=True) or {}
@@ -126,7 +126,7 @@ def trained_section(folder: Path, metrics: dict[str, Any]) -> str:
 def run_sections(folder: Path) -> list[str]:
     """Metric tables and figures of one run folder."""
     from ecgzoo.report import plots
-    from ecgzoo.train.runfolder import read_metrics
+    from ecgzoo.runs.runfolder import read_metrics
 
     metrics_path = folder / "metrics.json"
     if not metrics_path.is_file():
@@ -172,7 +172,7 @@ def run_sections(folder: Path) -> list[str]:
 
 def compare_section(folders: list[Path]) -> str:
     """One headline row per run."""
-    from ecgzoo.train.runfolder import read_metrics
+    from ecgzoo.runs.runfolder import read_metrics
 
     rows = []
     for f in folders:

@@ -35,7 +35,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from ecgzoo.config import ExperimentConfig, build_config, dump_config
-from ecgzoo.data.loading import load_data
+from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.scale import scale_profile
 from ecgzoo.paths import atomic_write_text
@@ -102,7 +102,7 @@ def point_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 def check_sweep_metric(base: ExperimentConfig, grid: ScaleGrid) -> None:
     """Refuse a grid ``metric`` the base config's task does not report (one line)."""
-    from ecgzoo.data.registry import fixed_classes
+    from ecgzoo.datasets.registry import fixed_classes
     from ecgzoo.metrics.names import check_monitor, minimised
 
     dataset = base.data.dataset

@@ -26,10 +26,10 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 
 from ecgzoo.config import TrainConfig
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.runs.runfolder import atomic_write_text, save_weights
 from ecgzoo.train.datamodule import epoch_seed
 from ecgzoo.train.loggers import log_epoch
 from ecgzoo.train.module import ZooModule
-from ecgzoo.train.runfolder import atomic_write_text, save_weights
 
 EpochCallback = Callable[[dict[str, Any]], None]
 

@@ -76,7 +76,7 @@ class ConfusionOnImprovement(pl.Callback):
         self, trainer: pl.Trainer, cm: np.ndarray, names: list[str], epoch: int, value: float
     ) -> None:
         from ecgzoo.report.plots import plot_confusion_matrix
-        from ecgzoo.train.runfolder import atomic_write_text
+        from ecgzoo.runs.runfolder import atomic_write_text
 
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = self.folder / f"epoch-{epoch:03d}"

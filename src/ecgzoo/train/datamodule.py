@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ecgzoo.data.arrays import ArraySplit
-from ecgzoo.data.transforms import windows_at
+from ecgzoo.datasets.arrays import ArraySplit
+from ecgzoo.examples.transforms import windows_at
 from ecgzoo.train.evaluate import real_lengths
 from ecgzoo.train.voting import distinct_crops
 
@@ -222,7 +222,7 @@ class ShardBatches(Sampler):
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    """Train and validation loaders over a :class:`~ecgzoo.data.arrays.PreparedData`."""
+    """Train and validation loaders over a :class:`~ecgzoo.datasets.arrays.PreparedData`."""
 
     def __init__(
         self,

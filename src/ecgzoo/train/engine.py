@@ -27,10 +27,20 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.config import ExperimentConfig, TrainConfig, dump_config
-from ecgzoo.data.arrays import PreparedData
-from ecgzoo.data.input_specs import saved_input
+from ecgzoo.datasets.arrays import PreparedData
+from ecgzoo.datasets.input_specs import saved_input
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters, model_class, rate_params
+from ecgzoo.runs.runfolder import (
+    ModelSpec,
+    load_checkpoint,
+    load_weights,
+    save_weights,
+    write_json,
+    write_run_config,
+    write_spec,
+)
+from ecgzoo.runs.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
 from ecgzoo.train.callbacks import (
     EpochCallback,
     RunInterrupted,
@@ -43,16 +53,6 @@ from ecgzoo.train.callbacks import (
 )
 from ecgzoo.train.confusion_callback import ConfusionOnImprovement
 from ecgzoo.train.progress import choose_threads
-from ecgzoo.train.runfolder import (
-    ModelSpec,
-    load_checkpoint,
-    load_weights,
-    save_weights,
-    write_json,
-    write_run_config,
-    write_spec,
-)
-from ecgzoo.train.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
 from ecgzoo.train.trainer import make_trainer, quiet_lightning
 from ecgzoo.train.voting import check_crops_fit
 
@@ -80,7 +80,7 @@ def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
     Returns ``(copied, total)`` parameter-tensor counts. Used for transfer between datasets:
     an encoder trained on MIT-BIH beats, fine-tuned on CinC 2017 recordings.
     """
-    from ecgzoo.train.runfolder import resolve_run
+    from ecgzoo.runs.runfolder import resolve_run
 
     weights = load_weights(resolve_run(source) / "model.safetensors")
     own = model.state_dict()
@@ -213,7 +213,7 @@ def train_run(
     and replaces the old run only when the new one is complete. One process at a time may write
     a run folder (a second one gets an error).
     """
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.final_scoring import final_numbers, train_loss_subset
     from ecgzoo.train.loggers import finish_loggers, flat_params, make_loggers
     from ecgzoo.train.module import ZooModule

@@ -63,7 +63,7 @@ def test_split_config(config: Any) -> dict[str, Any]:
 def check_members(folders: list[Path]) -> tuple[list[Any], list[Any]]:
     """Each member's ``(specs, configs)``, after checking that they can be averaged; the first
     disagreement is one line naming the member and the field."""
-    from ecgzoo.train.loaded import load_run
+    from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.trees import is_tree_run
 
     if len(folders) < 2:
@@ -129,7 +129,7 @@ def build_ensemble(folders: list[Path], specs: list[Any]) -> tuple[Any, Any]:
 def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(prob, y)`` for every member's validation examples, each predicted by the members
     that held it out (averaged where several did), never by one that trained on it."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.evaluate import predict_split
 
     parts = []
@@ -162,7 +162,7 @@ def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, 
 
 def member_summary(folder: Path) -> dict[str, Any]:
     """A member's own figures from its ``metrics.json`` (validation and test)."""
-    from ecgzoo.train.runfolder import read_metrics
+    from ecgzoo.runs.runfolder import read_metrics
 
     path = folder / "metrics.json"
     if not path.is_file():
@@ -183,11 +183,11 @@ def join_runs(folders: list[Path], output: Path) -> dict[str, Any]:
     """Build, score and write the ensemble of the runs in ``folders`` to ``output`` (which
     must not exist yet); returns its ``metrics.json``. Written to a temporary folder beside
     ``output`` and renamed into place, so a failure leaves nothing half-written."""
-    from ecgzoo.data.loading import load_data
+    from ecgzoo.datasets.loading import load_data
     from ecgzoo.models.registry import count_parameters
     from ecgzoo.report import plots
+    from ecgzoo.runs.runfolder import save_weights, write_json, write_run_config, write_spec
     from ecgzoo.train.evaluate import evaluate_split, score_predictions
-    from ecgzoo.train.runfolder import save_weights, write_json, write_run_config, write_spec
 
     folders = [Path(f) for f in folders]
     output = Path(output)

@@ -9,20 +9,20 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ecgzoo.data.arrays import ArraySplit, PreparedData
-from ecgzoo.data.examples.beats import AAMI_CLASSES as AAMI
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.errors import DataError
+from ecgzoo.examples.beats import AAMI_CLASSES as AAMI
 from ecgzoo.metrics.aami import aami_table
 from ecgzoo.metrics.challenge import CHALLENGE_CLASSES as CHALLENGE
 from ecgzoo.metrics.challenge import challenge_scores
 from ecgzoo.metrics.classification import classification_metrics
 from ecgzoo.metrics.operating_points import DEFAULT_ACCURACY_FLOOR, apply_weights, choose_weights
-from ecgzoo.train.loaded import check_weights as check_weights  # noqa: F401 (re-exported)
-from ecgzoo.train.loaded import load_trained_model as load_trained_model  # noqa: F401
+from ecgzoo.runs.loaded import check_weights as check_weights  # noqa: F401 (re-exported)
+from ecgzoo.runs.loaded import load_trained_model as load_trained_model  # noqa: F401
+from ecgzoo.runs.runfolder import ModelSpec
 from ecgzoo.train.multilabel import score_multilabel
 from ecgzoo.train.predict import predict_proba
 from ecgzoo.train.predict import real_lengths as real_lengths  # re-exported (datamodule)
-from ecgzoo.train.runfolder import ModelSpec
 from ecgzoo.train.voting import vote_proba
 
 # Lists, to compare with a run's class_names list; the definitions are imported above.

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.config import ExperimentConfig
-from ecgzoo.data import registry
-from ecgzoo.data.arrays import ArraySplit
-from ecgzoo.data.examples.beats import aami_labels
-from ecgzoo.data.examples.input_spec import InputSpec, check_rate
-from ecgzoo.data.readers.wfdb_folder import WfdbFolderReader
+from ecgzoo.datasets import registry
+from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.beats import aami_labels
+from ecgzoo.examples.input_spec import InputSpec, check_rate
+from ecgzoo.readers.wfdb_folder import WfdbFolderReader
 
 
 def _folder(data: Path) -> Path:
@@ -93,7 +93,7 @@ def evaluate_beat_folder(
     if registry.get(str(cfg.data.dataset)).task != "beats":
         raise EcgzooError(f"--data FOLDER: {run_folder} is not a beat model")
     if is_tree_run(run_folder):
-        from ecgzoo.data.contextset import load_table
+        from ecgzoo.datasets.contextset import load_table
 
         table = load_table("folder", folder=_folder(data), lead=lead, cache=False)
         if len(np.asarray(table["y"])) == 0:
@@ -102,8 +102,8 @@ def evaluate_beat_folder(
         metrics["skipped"] = [str(s) for s in table["skipped"]]
         return metrics
     from ecgzoo.models.adapt import check_adaptation
+    from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.evaluate import evaluate_split, score_predictions
-    from ecgzoo.train.loaded import load_run
     from ecgzoo.train.trees import per_record
 
     check_adaptation(adapt)

@@ -11,14 +11,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ecgzoo.data.arrays import ArraySplit, PreparedData
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.runs.runfolder import ModelSpec
 from ecgzoo.train.evaluate import (
     cross_entropy,
     evaluate_split,
     predict_split,
     score_predictions,
 )
-from ecgzoo.train.runfolder import ModelSpec
 
 TRAIN_LOSS_SUBSET = 20_000
 
@@ -114,7 +114,7 @@ def score_multilabel_run(
     ``model.json``, then val and test scored with them. The test split never sees a choice."""
     from ecgzoo.metrics.multilabel import choose_thresholds
     from ecgzoo.report import plots
-    from ecgzoo.train.runfolder import write_spec
+    from ecgzoo.runs.runfolder import write_spec
 
     val_prob = predict_split(model, spec, data.val, device)
     spec.thresholds = [float(t) for t in choose_thresholds(val_prob, np.asarray(data.val.y))]

@@ -8,11 +8,11 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.config import TrainConfig
-from ecgzoo.data.arrays import ArraySplit
-from ecgzoo.data.augment import mixed_loss, mixup, time_warp, window_warp
+from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.errors import EcgzooError
+from ecgzoo.examples.augment import mixed_loss, mixup, time_warp, window_warp
 from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
-from ecgzoo.train.runfolder import ModelSpec
+from ecgzoo.runs.runfolder import ModelSpec
 from ecgzoo.train.tasks import Task
 
 

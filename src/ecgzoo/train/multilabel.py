@@ -100,14 +100,14 @@ def challenge_scoring_for(class_names: list[str]) -> Any:
     return scoring
 
 
-#: Label groups of the MIT-BIH / SVDB rhythm windows (``ecgzoo.data.rhythm_windows``).
+#: Label groups of the MIT-BIH / SVDB rhythm windows (``ecgzoo.datasets.rhythm_windows``).
 BEAT_LABELS = ("S_beat", "V_beat")
 
 
 def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]]:
     """The label groups a task is reported by: the 2021 groups for the 2021 classes; rhythms
     and ectopic beats for the rhythm windows."""
-    from ecgzoo.data import registry
+    from ecgzoo.datasets import registry
     from ecgzoo.metrics.multilabel import LABEL_GROUPS
 
     if (own := registry.label_groups(list(class_names))) is not None:  # e.g. PTB-XL's hierarchy

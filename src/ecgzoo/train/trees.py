@@ -30,15 +30,15 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.config import ExperimentConfig, dump_config
-from ecgzoo.data.contextset import feature_matrix
-from ecgzoo.data.examples.beat_context import CONTEXT_FS, check_groups
-from ecgzoo.data.examples.beats import CLASS_NAMES
-from ecgzoo.data.input_specs import saved_input
-from ecgzoo.data.tree_protocol import protocol_records, protocol_tables  # noqa: F401 (re-export)
+from ecgzoo.datasets.contextset import feature_matrix
+from ecgzoo.datasets.input_specs import saved_input
+from ecgzoo.datasets.tree_protocol import protocol_records, protocol_tables  # noqa: F401 (re-export)
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.beat_context import CONTEXT_FS, check_groups
+from ecgzoo.examples.beats import CLASS_NAMES
 from ecgzoo.models.tree_params import tree_params
+from ecgzoo.runs.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
 from ecgzoo.train.evaluate import score_predictions
-from ecgzoo.train.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
 
 TREE_MODEL = "lightgbm"
 

@@ -2,7 +2,7 @@
 
 A model trained on crops of ``crop`` samples scores a longer recording by averaging its
 probabilities over ``n_crops`` evenly spaced crops inside the real signal
-(:func:`ecgzoo.data.transforms.crop_offsets`). Most CinC 2017 recordings are exactly one crop
+(:func:`ecgzoo.examples.transforms.crop_offsets`). Most CinC 2017 recordings are exactly one crop
 long, so their crops coincide: each distinct crop is scored once and weighted by how many of
 the ``n_crops`` it stands for, which gives the same average as scoring every crop, at a
 fraction of the cost. Crops of many recordings go through the model together.
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ecgzoo.data.transforms import crop_offsets, windows_at
 from ecgzoo.errors import ConfigError
+from ecgzoo.examples.transforms import crop_offsets, windows_at
 from ecgzoo.train.predict import predict_proba, real_lengths
 
 RECORDINGS_PER_CHUNK = 512  # bounds the crops held in memory at once (results do not depend on it)

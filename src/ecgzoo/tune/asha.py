@@ -52,7 +52,7 @@ def __getattr__(name: str) -> Any:
 
 def save_asha_stops(path: Path) -> None:
     """Add this process's ASHA stops to the JSON list at ``path`` (atomically)."""
-    from ecgzoo.train.runfolder import write_json
+    from ecgzoo.runs.runfolder import write_json
 
     write_json(path, sorted(load_asha_stops(path) | _asha_stops))
 

@@ -221,7 +221,7 @@ def write_best_config(
     config: ExperimentConfig, trial: TrialRecord, metric: str, path: Path
 ) -> Path:
     """Write ``config`` (the best trial's) as an experiment YAML with a provenance header."""
-    from ecgzoo.train.runfolder import atomic_write_text
+    from ecgzoo.runs.runfolder import atomic_write_text
 
     header = [
         f"# Best trial {trial.trial_id} of a hyperparameter search ({metric} "
@@ -246,7 +246,7 @@ def write_results(
     """Write tables, figure, best config and overhead under ``<experiment_dir>/results``."""
     from ecgzoo.report.plots import plot_metric_vs_param
     from ecgzoo.report.tables import write_table
-    from ecgzoo.train.runfolder import write_json
+    from ecgzoo.runs.runfolder import write_json
 
     out = Path(experiment_dir) / RESULTS_DIR
     out.mkdir(parents=True, exist_ok=True)

@@ -205,7 +205,7 @@ def install_state(experiment_dir: Path, private: Path, ray_dir: Path) -> Path | 
     someone else wrote there meanwhile is replaced, not vouched for. The old ``ray_dir`` is
     swapped out by renames, so a reader sees the old state or the new one.
     """
-    from ecgzoo.train.runfolder import write_json
+    from ecgzoo.runs.runfolder import write_json
 
     if not private.is_dir():
         return None

@@ -93,7 +93,7 @@ def _check_models(base: ExperimentConfig, space: SearchSpace, data: Any) -> None
 
 
 def _experiment_files(experiment_dir: Path, base: ExperimentConfig, space: SearchSpace, info):
-    from ecgzoo.train.runfolder import atomic_write_text, write_json
+    from ecgzoo.runs.runfolder import atomic_write_text, write_json
 
     atomic_write_text(experiment_dir / "base_config.yaml", dump_config(base))
     atomic_write_text(experiment_dir / "space.yaml", space.to_yaml())
@@ -232,7 +232,7 @@ def run_search(
     trial_base = apply_values(base_config, train_over)
     data = None
     if not any(k.startswith("data.") for k in space.keys()):
-        from ecgzoo.data.loading import load_data
+        from ecgzoo.datasets.loading import load_data
 
         data = load_data(base_config.data)
         _check_models(trial_base, space, data)
