@@ -29,6 +29,7 @@ from ecgzoo.readers.archive import (
     zip_index,
 )
 from ecgzoo.readers.records import Record
+from ecgzoo.readers.records import resample as resample_signal
 from ecgzoo.readers.wfdb_io import Display, FolderNames, read_wfdb
 
 CLASS_NAMES: list[str] = ["N", "A", "O", "~"]
@@ -173,7 +174,7 @@ def check_rate(signal: np.ndarray, rate: float, fs: float, resample: bool, hea: 
             f"{hea}: sampling rate {rate:g} Hz, expected {fs:g} Hz "
             "(challenge-2017 records are 300 Hz; ask for resampling to accept it)"
         )
-    return resample(signal, rate, fs)
+    return resample_signal(signal, rate, fs)
 
 
 def load_recordings(
