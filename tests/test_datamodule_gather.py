@@ -93,3 +93,29 @@ def test_predict_split_in_chunks_equals_one_pass(monkeypatch) -> None:
     whole = evaluate.predict_split(model, spec, split)
     monkeypatch.setattr(evaluate, "SCORE_CHUNK", 16)
     np.testing.assert_allclose(evaluate.predict_split(model, spec, split), whole, atol=1e-6)
+
+
+def test_train_data_workers_reach_the_engine_datamodule(tmp_path) -> None:
+    """``train.data_workers`` / ``train.pin_memory`` are what the engine's loaders use, and
+    two workers give the batches the main process gives."""
+    from ecgzoo.config import TrainConfig
+    from ecgzoo.datasets.arrays import PreparedData
+    from ecgzoo.runs.runfolder import ModelSpec
+    from ecgzoo.train.engine import make_datamodule
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 1, 120)).astype(np.float32)
+    split = ArraySplit(x, rng.integers(0, 3, 64), np.arange(64) // 8)
+    data = PreparedData(split, split, split, ["a", "b", "c"], 100.0)
+    spec = ModelSpec("fc", {}, 1, 120, 3, 0, ["a", "b", "c"], 100.0)
+
+    def batches(workers: int) -> list[torch.Tensor]:
+        tc = TrainConfig(batch_size=16, data_workers=workers, pin_memory=False)
+        dm = make_datamodule(tc, data, spec)
+        assert dm.loader_options["num_workers"] == workers
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(0)
+        return [b[0] for b in loader]
+
+    for a, b in zip(batches(0), batches(2), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -131,6 +131,15 @@ class TrainConfig(StrictConfig):
         description="start from the weights of this run folder or pretrained:NAME "
         "(tensors whose name and shape match; the rest, e.g. the classifier, start fresh)",
     )
+    data_workers: int = Field(
+        0,
+        ge=0,
+        description="worker processes that gather training batches (0: the main process); "
+        "worth it on a GPU machine with idle cores, not on a busy CPU box",
+    )
+    pin_memory: bool = Field(
+        False, description="page-locked batches for faster host-to-GPU copies (GPU runs)"
+    )
     num_threads: int | None = Field(
         None,
         ge=1,

@@ -194,6 +194,9 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         seed=tc.seed,
         sample_weights=sample_weights,
         max_steps=tc.max_steps_per_epoch,
+        num_workers=tc.data_workers,
+        pin_memory=tc.pin_memory,
+        persistent_workers=tc.data_workers > 0,
     )
 
 
