@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from ecgzoo.config import load_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.examples.transforms import multi_crop
+from ecgzoo.experiment import load_config
 from ecgzoo.runs.runfolder import resolve_run
 from ecgzoo.train.evaluate import load_trained_model, predict_proba, real_lengths
 from ecgzoo.train.voting import distinct_crops, vote_proba

@@ -54,8 +54,8 @@ def twelve_lead_windows(mirror: Path, n_samples: int = 5000):
 def worker(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from ecgzoo.config import build_config, load_config
     from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+    from ecgzoo.experiment import build_config, load_config
     from ecgzoo.train.engine import train_run
 
     out = tempfile.mkdtemp(prefix="ecgzoo-bench-")

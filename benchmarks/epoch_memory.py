@@ -88,8 +88,8 @@ def write_replicas(base: dict, folder: Path, factor: int) -> int:
 
 def prepare_base(records: list[str]) -> tuple[dict, dict]:
     """The real prepared splits (in memory) and what PreparedData needs besides them."""
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.loading import load_data
+    from ecgzoo.experiment import build_config
 
     cfg = build_config(
         {"data": {"dataset": "mitbih", "mitbih": {"records": records, "split": "intra"}}}
@@ -107,8 +107,8 @@ def prepare_base(records: list[str]) -> tuple[dict, dict]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+    from ecgzoo.experiment import build_config
     from ecgzoo.train.engine import train_run
 
     folder = Path(args.folder)

@@ -286,7 +286,7 @@ def per_record_table(metrics: dict) -> str:
 
 def row_metrics(name: str, out: str, table_only: bool) -> dict | None:
     """A row's metrics (trained or computed here if missing, unless ``table_only``)."""
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
 
     folder = Path(out) / name
     if name in ROWS:

@@ -18,7 +18,7 @@ import os
 import platform
 from pathlib import Path
 
-from ecgzoo.config import load_config
+from ecgzoo.experiment import load_config
 from ecgzoo.metrics.aami import aami_markdown
 from ecgzoo.report.tables import to_markdown
 from ecgzoo.train.engine import train_run

@@ -47,8 +47,11 @@ def _bare_read(folder: Path, names: list[str], annotations: bool) -> None:
 
 def _cases() -> dict:
     """database -> (records folder, record names, annotated, prepare(cache_dir))."""
-    from ecgzoo.config import Cinc2017Options, Cinc2021Options, MitbihOptions, SvdbOptions
     from ecgzoo.datasets import cinc2017, cinc2021, mitbih, svdb
+    from ecgzoo.datasets.cinc2017_options import Cinc2017Options
+    from ecgzoo.datasets.cinc2021_options import Cinc2021Options
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.datasets.svdb_options import SvdbOptions
     from ecgzoo.readers.cinc2021 import Cinc2021Reader, default_paths
 
     mit = mitbih.default_db_dir()
@@ -112,8 +115,8 @@ def _replicate(src: Path, names: list[str], factor: int, out: Path) -> list[str]
 
 
 def _child(folder: str, names: list[str], cache: str) -> None:
-    from ecgzoo.config import MitbihOptions
     from ecgzoo.datasets.mitbih import prepare_beats
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
 
     arrays = prepare_beats(Path(folder), MitbihOptions(records=names), cache_dir=Path(cache))
     prepare_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -24,8 +24,8 @@ import numpy as np
 import scipy
 import wfdb
 
-from ecgzoo.config import MitbihOptions
 from ecgzoo.datasets.mitbih import list_records, prepare_beats
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,8 +152,8 @@ def run_prepare(args: argparse.Namespace) -> dict:
 
 
 def run_epoch(args: argparse.Namespace) -> dict:
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.ptbxl import load_ptbxl
+    from ecgzoo.experiment import build_config
     from ecgzoo.train.engine import train_run
 
     work = Path(args.folder)

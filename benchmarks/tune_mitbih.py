@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from ecgzoo.config import build_config
+    from ecgzoo.experiment import build_config
     from ecgzoo.report.tables import to_markdown, write_table
     from ecgzoo.tune import load_space, run_search, start_ray, stop_ray
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError
 from ecgzoo.examples.augment import mixed_loss, mixup, resample_at, time_warp, window_warp
+from ecgzoo.experiment import build_config
 
 TINY = {
     "name": "augment",

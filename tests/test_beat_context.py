@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.contextset import feature_matrix, load_table, record_table
 from ecgzoo.datasets.splits import DS1, DS2
 from ecgzoo.errors import ConfigError
 from ecgzoo.examples import beat_context as bc
+from ecgzoo.experiment import build_config
 from ecgzoo.readers.mitdb import MitdbReader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,9 +180,9 @@ def test_evaluate_data_folder_cli(tree_run, mitdb_dir, tmp_path):
 
 
 def test_rr_context_side_input_for_every_model(mitdb_dir):
-    from ecgzoo.config import MitbihOptions
     from ecgzoo.datasets.contextset import SIDE_FEATURE_NAMES
     from ecgzoo.datasets.mitbih import load_mitbih
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
 
     options = MitbihOptions(
         segmentation="centered", split="group", records=["100", "201", "232"], rr_context=True
@@ -196,7 +196,7 @@ def test_rr_context_side_input_for_every_model(mitdb_dir):
 
 @pytest.mark.parametrize("extra, test_db", [([], "mitdb"), (["svdb"], "mitdb"), ([], "svdb")])
 def test_protocol_never_trains_on_ds2(extra, test_db):
-    from ecgzoo.config import MitbihOptions
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
     from ecgzoo.datasets.splits import PACED
     from ecgzoo.train.trees import protocol_records
 

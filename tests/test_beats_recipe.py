@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import MitbihOptions, build_config
 from ecgzoo.datasets import mitbih
 from ecgzoo.datasets.contextset import CONTEXT_SETS, features_of_set
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.datasets.splits import DS1 as DS1_NAMES
 from ecgzoo.datasets.splits import DS2 as DS2_NAMES
 from ecgzoo.examples.beat_context import with_median_channel
+from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 from ecgzoo.train.datamodule import shift_batch
 from ecgzoo.train.losses import inverse_frequency_weights, make_loss

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import Cinc2017Options
 from ecgzoo.datasets import cinc2017
 from ecgzoo.datasets.cinc2017 import (
     CLASS_NAMES,
@@ -20,6 +19,7 @@ from ecgzoo.datasets.cinc2017 import (
     read_reference,
     summary,
 )
+from ecgzoo.datasets.cinc2017_options import Cinc2017Options
 from ecgzoo.errors import DataError
 
 V3_COUNTS = {"N": 4458, "A": 651, "O": 2168, "~": 251}

@@ -10,10 +10,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ecgzoo.config import Cinc2017Options, TrainConfig, build_config
+from ecgzoo.config import TrainConfig
 from ecgzoo.datasets.cinc2017 import load_cinc2017, load_external
+from ecgzoo.datasets.cinc2017_options import Cinc2017Options
 from ecgzoo.errors import ConfigError
 from ecgzoo.examples.transforms import multi_crop
+from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 from ecgzoo.runs.runfolder import ModelSpec
 from ecgzoo.train.engine import make_datamodule

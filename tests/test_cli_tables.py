@@ -93,7 +93,7 @@ def test_models_list_names_the_shipped_models():
 
 
 def test_data_info_says_how_the_data_was_prepared():
-    from ecgzoo.config import build_config
+    from ecgzoo.experiment import build_config
 
     cfg = build_config({"data": {"dataset": "mitbih", "mitbih": {"split": "inter"}}}).data
     line = how_prepared(cfg)

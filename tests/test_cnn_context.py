@@ -13,10 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from ecgzoo.config import MitbihOptions, build_config
 from ecgzoo.datasets import mitbih
 from ecgzoo.datasets.contextset import SIDE_FEATURE_NAMES, features_of_set, side_features
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 
 RECORDS = ["100", "232"]  # 232: the DS2 record whose S beats the trees miss
 TINY = {

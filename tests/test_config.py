@@ -1,7 +1,8 @@
 import pytest
 
-from ecgzoo.config import build_config, load_config, parse_override
+from ecgzoo.config import parse_override
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config, load_config
 
 
 def test_overrides_are_typed_and_nested():

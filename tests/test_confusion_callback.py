@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
+from ecgzoo.experiment import build_config
 from ecgzoo.train.confusion_callback import FOLDER
 
 TINY = {

@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
+from ecgzoo.experiment import build_config
 from ecgzoo.metrics.names import PLAIN_TRAIN_LOSS
 from ecgzoo.report.curves import best_epoch, curve_panels
 

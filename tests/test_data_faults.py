@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import Cinc2017Options
 from ecgzoo.datasets import cache as cache_mod
 from ecgzoo.datasets.cache import cached_arrays, entry_dir
 from ecgzoo.datasets.cinc2017 import load_external, load_recordings
+from ecgzoo.datasets.cinc2017_options import Cinc2017Options
 from ecgzoo.errors import DataError
 from ecgzoo.readers.cinc2021 import Cinc2021Reader
 
@@ -120,8 +120,8 @@ def test_empty_record(rec2017: Path) -> None:
 
 
 def test_beat_lead_with_invalid_samples_is_refused(mitdb_dir: Path, tmp_path: Path) -> None:
-    from ecgzoo.config import MitbihOptions
     from ecgzoo.datasets.mitbih import build_beats
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
 
     folder = _copy(mitdb_dir, tmp_path / "db", ["100"], (".hea", ".dat", ".atr"))
     dat = folder / "100.dat"

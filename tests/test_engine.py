@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.runs.runfolder import load_checkpoint
 from ecgzoo.train.engine import train_run
 from ecgzoo.train.evaluate import load_trained_model

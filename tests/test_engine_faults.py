@@ -17,9 +17,9 @@ import pytest
 import torch
 import yaml
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 from ecgzoo.runs.runfolder import load_weights, write_json
 from ecgzoo.train.engine import train_run

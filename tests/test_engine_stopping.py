@@ -8,8 +8,9 @@ import json
 import pytest
 import torch
 
-from ecgzoo.config import TrainConfig, build_config
+from ecgzoo.config import TrainConfig
 from ecgzoo.datasets.loading import load_data
+from ecgzoo.experiment import build_config
 from ecgzoo.runs.runfolder import load_checkpoint, load_weights, stop_line
 from ecgzoo.train import progress
 from ecgzoo.train.engine import train_run

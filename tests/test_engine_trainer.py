@@ -13,9 +13,9 @@ import pytest
 import torch
 import yaml
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 from ecgzoo.runs.runfolder import load_checkpoint, load_weights
 from ecgzoo.train.engine import train_run
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 from ecgzoo.runs.runfolder import read_spec
 from ecgzoo.train.evaluate import load_trained_model, predict_split, score_predictions

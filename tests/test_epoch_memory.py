@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import build_config
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.datasets.loading import load_data
+from ecgzoo.experiment import build_config
 from ecgzoo.train import engine
 
 CFG = {

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import Cinc2017Options, MitbihOptions, build_config
+from ecgzoo.datasets.cinc2017_options import Cinc2017Options
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.errors import EcgzooError
 from ecgzoo.examples.transforms import log_spectrogram
+from ecgzoo.experiment import build_config
 from ecgzoo.explain import (
     compute_gradcam,
     explain_run,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ecgzoo.config import build_config
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "lightning", "ray", "sklearn", "onnxruntime")

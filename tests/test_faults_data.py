@@ -71,8 +71,8 @@ def test_inter_split_needs_every_protocol_record(monkeypatch, tmp_path):
     """A copy missing record 232 is not tested on 21 records with exit 0."""
     import numpy as np
 
-    from ecgzoo.config_data import MitbihOptions
     from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
     from ecgzoo.datasets.splits import DS1, DS2
 
     names = [r for r in (*DS1, *DS2) if r != "232"]

@@ -246,8 +246,8 @@ def test_train_overwrite_with_zero_epochs_is_refused(tmp_path, monkeypatch, caps
 
 
 def test_scale_refuses_an_unknown_metric_before_training(tmp_path):
-    from ecgzoo.config import load_config
     from ecgzoo.errors import ConfigError
+    from ecgzoo.experiment import load_config
     from ecgzoo.study.grid import parse_grid
     from ecgzoo.study.scale import run_sweep
 

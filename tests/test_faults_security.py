@@ -22,7 +22,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 
 def test_alias_bomb_config_is_refused_without_expanding(tmp_path):
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
 
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)

@@ -201,9 +201,9 @@ def test_input_disagreeing_with_config_is_refused(tmp_path):
 def test_beat_cache_keys_are_unchanged(options):
     """The beat datasets now take their segmentation from the InputSpec: the settings (the
     core of the cache key) are the very dict they were before, so earlier caches still hit."""
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.input_specs import beat_input
     from ecgzoo.examples.beats import beat_settings
+    from ecgzoo.experiment import build_config
 
     opts = build_config({"data": {"dataset": "mitbih", "mitbih": options}}).data.mitbih
     assert beat_input(opts).beat_settings() == beat_settings(opts)

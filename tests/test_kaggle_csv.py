@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import MitbihOptions
 from ecgzoo.datasets.kaggle_csv import load_kaggle, read_kaggle_csv, write_kaggle_csv
 from ecgzoo.datasets.mitbih import build_beats
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.errors import DataError
 
 

@@ -10,7 +10,6 @@ import pytest
 import wfdb
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
-from ecgzoo.config import MitbihOptions, build_config
 from ecgzoo.datasets.mitbih import (
     CLASS_NAMES,
     RR_FEATURE_NAMES,
@@ -26,8 +25,10 @@ from ecgzoo.datasets.mitbih import (
     rr_features,
     split_class_counts,
 )
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.datasets.splits import DS1, DS2, PACED
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.experiment import build_config
 
 AAMI_TOTALS = {"N": 90_631, "S": 2_781, "V": 7_236, "F": 803, "Q": 8_043, "total": 109_494}
 # kachuee: only the last beat of each record is dropped (48 beats: N 42, S 2, Q 4); the kept

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.config import RhythmWindowsOptions, build_config
+from ecgzoo.datasets.rhythm_windows_options import RhythmWindowsOptions
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 
 TINY = {"n_blocks": 1, "width": 8, "kernel": 5, "stem_stride": 4, "stem_kernel": 7}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ecgzoo.config import build_config
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 from ecgzoo.train.module import make_optimizer
 from ecgzoo.tune.space import apply_values, parse_space, sample_space
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import build_config
+from ecgzoo.experiment import build_config
 from tests.test_challenge2021 import reference_read_output, reference_weights
 
 TINY = {"n_blocks": 1, "width": 8, "kernel": 5, "stem_stride": 4, "stem_kernel": 7}

@@ -212,8 +212,8 @@ def test_a_ptbxl_run_is_evaluated_and_applied(ptbxl_dir: Path, tmp_path: Path) -
     from typer.testing import CliRunner
 
     from ecgzoo.cli import app
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.loading import load_data
+    from ecgzoo.experiment import build_config
     from ecgzoo.train.engine import train_run
 
     tiny = {"n_blocks": 1, "width": 8, "kernel": 5, "stem_stride": 2, "stem_kernel": 7}

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.config import Cinc2021Options, MitbihOptions, build_config
 from ecgzoo.datasets.cinc2021 import load_cinc2021
+from ecgzoo.datasets.cinc2021_options import Cinc2021Options
 from ecgzoo.datasets.mitbih import prepare_beats
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.datasets.svdb import count_beats
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import rr_features, segment_beats
 from ecgzoo.examples.multilabel import multi_hot
+from ecgzoo.experiment import build_config
 from ecgzoo.readers import open_reader
 from ecgzoo.readers.cinc2017 import Cinc2017Reader
 from ecgzoo.readers.cinc2021 import Cinc2021Reader, parse_comments

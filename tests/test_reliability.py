@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ecgzoo.config import load_config
 from ecgzoo.errors import ConfigError, DataError
+from ecgzoo.experiment import load_config
 from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ecgzoo.config import build_config
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.study import load_grid, parse_grid, run_sweep
 
 TINY = {

@@ -8,7 +8,7 @@ import pytest
 import torch.nn as nn
 from typer.testing import CliRunner
 
-from ecgzoo.config import build_config
+from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 
 TINY = {
@@ -93,7 +93,7 @@ def test_spectrogram_head_has_a_dense_layer_of_tunable_width_and_activation():
 
 
 def test_spectrogram_study_space_samples_valid_configs():
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
     from ecgzoo.tune.space import load_space
 
     base = load_config("configs/cinc2017_spectrogram_finetune.yaml")
@@ -104,7 +104,7 @@ def test_spectrogram_study_space_samples_valid_configs():
 def test_study_configs_carry_the_papers_protocol():
     from pathlib import Path
 
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
 
     root = Path(__file__).resolve().parents[1] / "configs" / "studies"
     for name in ("cnn2d", "gru"):  # inverse class weights, searched on macro recall

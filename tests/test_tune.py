@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ecgzoo.config import build_config, load_config
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config, load_config
 from ecgzoo.tune import apply_values, load_space, parse_space, run_search, sample_space
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,72 +1,78 @@
-"""Validated experiment configuration, loaded from YAML and overridable with ``key=value``."""
+"""The experiment config's schema: the generic sections, and how a config file is read.
+
+A leaf (it imports only ``ecgzoo.errors`` and ``ecgzoo.safe_load``): ``train``, ``model`` (a
+name and its parameters, as data) and ``data`` (the dataset's name and seed; each dataset's
+options section is added by the dataset registry, ``ecgzoo.datasets.data_section``). The
+checks that need a registry (the dataset's options, the model's parameters, the monitored
+metric) are made by :func:`ecgzoo.experiment.build_config` / :func:`ecgzoo.experiment.load_config`,
+the one way a config is loaded; this module gives them the parsing, the overrides and the
+one-line error messages.
+"""
 
 from __future__ import annotations
 
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ecgzoo.config_data import (  # re-exported: the data section lives in config_data
-    TWELVE_LEADS,
-    BeatOptions,
-    Cinc2017Options,
-    Cinc2021Options,
-    DataConfig,
-    MitbihOptions,
-    RhythmWindowsOptions,
-    StrictConfig,
-    SvdbOptions,
-)
 from ecgzoo.errors import ConfigError
 from ecgzoo.safe_load import load_yaml, read_yaml, yaml_problem  # noqa: F401 - re-exported
 
 __all__ = [
-    "TWELVE_LEADS",
-    "BeatOptions",
-    "Cinc2017Options",
-    "Cinc2021Options",
     "DataConfig",
     "ExperimentConfig",
-    "MitbihOptions",
     "ModelConfig",
-    "RhythmWindowsOptions",
-    "SvdbOptions",
+    "StrictConfig",
     "TrainConfig",
-    "build_config",
+    "apply_overrides",
     "dump_config",
-    "load_config",
+    "format_validation",
+    "read_config_tree",
 ]
 
 
+class StrictConfig(BaseModel):
+    """A config section that refuses unknown keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def crop_fits(crop_s: float | None, length_s: float) -> None:
+    """An option rule many datasets share: a random crop longer than the (padded) recording
+    cannot be drawn."""
+    if crop_s is not None and crop_s > length_s:
+        raise ValueError(
+            f"random_crop_s: {crop_s} s is longer than the recording length length_s ({length_s} s)"
+        )
+
+
 class ModelConfig(StrictConfig):
+    """The model's name and constructor parameters, as written (checked against the model
+    registry when the config is loaded)."""
+
     name: str = "resnet1d"
     params: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _known_model_and_params(self, info: ValidationInfo) -> ModelConfig:
-        """The model exists and ``params`` fit its constructor (names and types; names only,
-        from the source, in :func:`build_config`'s first, torch-free pass)."""
-        from ecgzoo.models.registry import model_params_problem
 
-        light = bool((info.context or {}).get("light"))
-        try:
-            problem = model_params_problem(self.name, self.params, light=light)
-        except ConfigError as exc:  # unknown model name
-            raise ValueError(str(exc)) from None
-        if problem:
-            raise ValueError(problem)
-        return self
+class DataConfig(StrictConfig):
+    """The dataset a run uses and its seed. The options sections (``data.mitbih``,
+    ``data.cinc2017`` ...) are fields of the subclass the dataset registry builds
+    (``ecgzoo.datasets.data_section.data_schema``); :attr:`options` is the chosen dataset's."""
+
+    dataset: str = Field("mitbih", description="a registered dataset (ecgzoo.datasets.registry)")
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit
+    #: dataset name -> its options section (``None``: fields at the top of the data section)
+    sections: ClassVar[dict[str, str | None]] = {}
+
+    @property
+    def options(self) -> Any:
+        """The options of the chosen dataset: its section, or the data section itself."""
+        section = self.sections.get(self.dataset, self.dataset)
+        return self if section is None else getattr(self, section)
 
 
 class TrainConfig(StrictConfig):
@@ -189,32 +195,15 @@ class TrainConfig(StrictConfig):
 
 
 class ExperimentConfig(StrictConfig):
+    """A whole experiment. Loaded configs are instances of the checked subclass
+    :func:`ecgzoo.experiment.config_schema` builds (every dataset's options section, the
+    model and monitor checks)."""
+
     name: str = "experiment"
-    data: DataConfig = DataConfig()
-    # the default needs no check (and no torch import): construct it unvalidated
-    model: ModelConfig = Field(default_factory=ModelConfig.model_construct)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = TrainConfig()
     output_dir: str = "runs"
-
-    @model_validator(mode="after")
-    def _monitor_is_logged(self) -> ExperimentConfig:
-        """``train.monitor`` names a metric this task logs, in the right direction; the loss
-        fits the task (sigmoid losses for multi-label datasets)."""
-        from ecgzoo.datasets.registry import fixed_classes
-        from ecgzoo.metrics.names import check_monitor, loss_problem
-
-        classes = fixed_classes(str(self.data.dataset))
-        problem = check_monitor(
-            self.train.monitor, self.train.monitor_mode, classes, str(self.data.dataset)
-        )
-        if problem:
-            raise ValueError(f"train.monitor: {problem}")
-        problem = loss_problem(
-            str(self.data.dataset), self.train.loss, self.train.balanced_sampling
-        )
-        if problem:
-            raise ValueError(problem)
-        return self
 
 
 def set_dotted(tree: dict, key: str, value: Any) -> None:
@@ -264,9 +253,9 @@ def check_name(name: str, source: str = "config") -> None:
         )
 
 
-def _options_at(path: tuple[str, ...]) -> list[str]:
-    """The option names of the config section at ``path`` (``("train",)``: TrainConfig's)."""
-    model: type[BaseModel] = ExperimentConfig
+def _options_at(schema: type[BaseModel], path: tuple[str, ...]) -> list[str]:
+    """The option names of the section of ``schema`` at ``path`` (``("train",)``: TrainConfig's)."""
+    model = schema
     for part in path:
         field = model.model_fields.get(part)
         annotation = field.annotation if field is not None else None
@@ -276,18 +265,23 @@ def _options_at(path: tuple[str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _format_validation(
-    source: str, exc: ValidationError, overrides: dict[str, str] | None = None
+def format_validation(
+    schema: type[BaseModel],
+    source: str,
+    exc: ValidationError,
+    overrides: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> str:
     """One line: where the value came from (the file, or the command-line override that set
-    it), the option, and what is wrong; a misspelt option gets the closest valid one."""
+    it), the option, and what is wrong; a misspelt option gets the closest valid one of
+    ``schema`` (the class validated, found at ``prefix`` in the whole config)."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
+    path = (*prefix, *(str(p) for p in err["loc"]))
+    loc = ".".join(path)
     msg = str(err["msg"]).removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     if err["type"] == "extra_forbidden":
-        path = tuple(str(p) for p in err["loc"])
-        valid = _options_at(path[:-1])
+        valid = _options_at(schema, path[len(prefix) : -1])
         close = difflib.get_close_matches(path[-1], valid, n=1)
         msg = "no such option" + (
             f" (did you mean {'.'.join([*path[:-1], close[0]])!r}?)" if close else ""
@@ -302,40 +296,29 @@ def _format_validation(
     return f"{source}: {loc}: {msg}{more}"
 
 
-def build_config(
-    tree: dict[str, Any], overrides: list[str] | None = None, source: str = "config"
-) -> ExperimentConfig:
-    """Validate a config tree after applying ``key=value`` overrides.
-
-    Two passes: the first checks everything but the model's parameter types without importing
-    torch (a mistake is refused in well under a second); the second, only for a config that
-    passed, checks those types against the model's constructor.
-    """
+def apply_overrides(
+    tree: dict[str, Any], overrides: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A copy of ``tree`` with ``key=value`` overrides set, and which key each override set
+    (so that an error can be blamed on the command line rather than the file)."""
     tree = _deep_copy(tree)
     given: dict[str, str] = {}
     for text in overrides or []:
         key, value = parse_override(text)
         set_dotted(tree, key, value)
         given[key] = text
-    try:
-        ExperimentConfig.model_validate(tree, context={"light": True})
-        config = ExperimentConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc, given)) from None
-    check_name(config.name, source)
-    return config
+    return tree, given
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a YAML experiment config and apply overrides."""
-    path = Path(path)
+def read_config_tree(path: str | Path) -> dict[str, Any]:
+    """The parsed mapping of an experiment config file (one-line ``ConfigError`` otherwise)."""
     tree = read_yaml_file(path, "config")
     if tree is None:
         # An empty file would otherwise train the full default experiment without a word.
         raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
-    return build_config(tree, overrides, source=str(path))
+    return tree
 
 
 def _deep_copy(tree: dict) -> dict:

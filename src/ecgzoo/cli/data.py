@@ -90,8 +90,8 @@ def data_prepare(
 
 def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
     """The data section for a database named on the command line, validated."""
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.registry import is_multilabel
+    from ecgzoo.experiment import build_config
 
     dataset = DATASETS[database_name(database)]
     data: dict = {"dataset": dataset}

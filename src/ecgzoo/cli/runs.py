@@ -23,7 +23,7 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train a model; an interrupted run of the same name resumes from its last checkpoint."""
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
 
     cfg = load_config(config, overrides or [])  # a mistake is refused before torch loads
     if (

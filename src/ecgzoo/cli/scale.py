@@ -30,7 +30,7 @@ def scale(
     ] = False,
 ) -> None:
     """Train resnet1d at every D x C x K x pooling point; write a table and the study's plots."""
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
     from ecgzoo.study import load_grid, run_sweep
 
     base = load_config(config, overrides or [])

@@ -37,7 +37,7 @@ def tune(
     """Search hyperparameters with Ray Tune + HyperOpt (TPE) and ASHA; log trials to MLflow."""
     if mode not in ("max", "min"):
         raise EcgzooError(f"--mode: must be max or min, got {mode!r}")
-    from ecgzoo.config import load_config
+    from ecgzoo.experiment import load_config
     from ecgzoo.tune.space import load_space
 
     # the config and the space are checked before Ray is imported (mistakes fail fast)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecgzoo.datasets import registry
+from ecgzoo.datasets.data_section import build_data
 from ecgzoo.errors import ConfigError
 
 
@@ -17,17 +18,15 @@ def load(name: str, seed: int = 0, **options: Any) -> Any:
     ...; :func:`ecgzoo.datasets.registry.names`) as a ``PreparedData`` (``.train.x``,
     ``.train.y``, ``.class_names`` ...); ``options`` are that
     database's config options (``split``, ``segmentation``, ``rr_features``, ``length_s`` ...)."""
-    from ecgzoo.config import build_config
     from ecgzoo.datasets.loading import load_data
 
     if name not in registry.names():
         known = ", ".join(registry.names())
         raise ConfigError(f"ecgzoo.datasets.load: unknown database {name!r} ({known})")
-    section = registry.get(name).section
-    section = name if section == "" else section
-    tree: dict = {"data": {"dataset": name, "seed": seed}}
+    section = registry.get(name).section_name
+    tree: dict = {"dataset": name, "seed": seed}
     if options and section is None:  # options at the top of the data section (kaggle_csv)
-        tree["data"].update(options)
+        tree.update(options)
     elif options:
-        tree["data"][section] = dict(options)
-    return load_data(build_config(tree, source="ecgzoo.datasets.load").data)
+        tree[section] = dict(options)
+    return load_data(build_data(tree, source="ecgzoo.datasets.load"))

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import Cinc2017Options
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.datasets.cache import cached_arrays
+from ecgzoo.datasets.cinc2017_options import Cinc2017Options
 from ecgzoo.datasets.input_specs import window_input
 from ecgzoo.datasets.streaming import ordered_map
 from ecgzoo.errors import ConfigError, DataError

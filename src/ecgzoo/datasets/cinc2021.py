@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import Cinc2021Options
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.datasets.cache import cached_arrays
+from ecgzoo.datasets.cinc2021_options import Cinc2021Options
 from ecgzoo.datasets.splits import stratified_holdout, stratified_kfold
 from ecgzoo.datasets.streaming import ordered_map
 from ecgzoo.errors import DataError

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import MitbihOptions, SvdbOptions
 from ecgzoo.datasets import beatset, svdb
 from ecgzoo.datasets.arrays import PreparedData
 from ecgzoo.datasets.beatset import class_counts, split_class_counts
 from ecgzoo.datasets.input_specs import beat_input
+from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.datasets.splits import DS1, DS2, inter_patient_split, validation_by_group
+from ecgzoo.datasets.svdb_options import SvdbOptions
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import (
     AAMI_SYMBOLS,

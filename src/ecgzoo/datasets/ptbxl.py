@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config_data import TWELVE_LEADS, PtbxlOptions  # noqa: F401 (PtbxlOptions re-exported)
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.datasets.ptbxl_options import PtbxlOptions  # noqa: F401 (re-exported)
 
 PREP_VERSION = 2  # 2: records read by read_format16 (same values)
 CHUNK = 64  # ECGs per streamed chunk

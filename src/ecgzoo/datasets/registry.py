@@ -29,9 +29,9 @@ CHALLENGE_2017 = CHALLENGE_2017_CLASSES
 _MULTILABEL_EPOCH = ("val_macro_auroc", "val_macro_auprc", "val_macro_f1", "val_micro_f1")
 
 
-def _resolve(target: Callable | str | None) -> Callable | None:
-    """A callable, or ``"module:function"`` imported now (heavy modules load only when used)."""
-    if target is None or callable(target):
+def _resolve(target: Any) -> Any:
+    """An object, or ``"module:name"`` imported now (heavy modules load only when used)."""
+    if target is None or not isinstance(target, str):
         return target
     module, _, name = str(target).partition(":")
     return getattr(importlib.import_module(module), name)
@@ -39,10 +39,11 @@ def _resolve(target: Callable | str | None) -> Callable | None:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset (see the module docstring). ``prepare`` and ``input_spec`` are callables or
-    ``"module:function"`` strings; ``section`` is the data-config attribute holding the
-    options (``None``: the whole data config); ``options`` the pydantic class of a dataset
-    whose options are not a section of the built-in data config (its defaults are used)."""
+    """One dataset (see the module docstring). ``prepare``, ``input_spec`` and ``options``
+    are objects or ``"module:name"`` strings (imported when first used); ``options`` is the
+    pydantic class of the dataset's options, which becomes the section ``data.<section>`` of
+    every config (``ecgzoo.datasets.data_section``); ``section`` defaults to the dataset's
+    name (``None``: the options' fields sit at the top of the data section)."""
 
     name: str
     task: str
@@ -54,7 +55,7 @@ class DatasetSpec:
     example_records: tuple[str, ...] = ()
     # (options, input_spec, records, root, **kw) -> NamedExamples: records by name as inputs
     examples: Callable | str | None = None
-    options: type | None = None
+    options: type | str | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -62,16 +63,26 @@ class DatasetSpec:
         if self.task not in TASKS:
             raise ConfigError(f"dataset {self.name!r}: task {self.task!r} not in {TASKS}")
 
+    @property
+    def section_name(self) -> str | None:
+        """The data-config attribute holding the options (``None``: the data section itself)."""
+        return None if self.section is None else self.section or self.name
+
+    def options_class(self) -> type | None:
+        """The pydantic class of this dataset's options (imported now), or ``None``."""
+        return _resolve(self.options)
+
     def options_of(self, data: Any) -> Any:
         """This dataset's options from a data config."""
-        if self.section is None:
+        section = self.section_name
+        if section is None:
             return data
-        section = self.section or self.name
         found = getattr(data, section, None)
         if found is not None:
             return found
-        if self.options is not None:
-            return self.options()
+        options = self.options_class()
+        if options is not None:  # a data config built before this dataset was registered
+            return options()
         raise ConfigError(f"data.{section}: no options for dataset {self.name!r}")
 
     def load(self, data: Any) -> Any:
@@ -171,40 +182,47 @@ _MULTI = _MULTILABEL_EPOCH + ("val_loss", "train_loss")
 for _spec in (
     DatasetSpec(
         "mitbih", "beats", "ecgzoo.datasets.mitbih:load_mitbih", classes=AAMI,
+        options="ecgzoo.datasets.mitbih_options:MitbihOptions",
         input_spec="ecgzoo.datasets.input_specs:beats_for", example_records=("100",),
         examples="ecgzoo.datasets.named_records:mitbih_examples",
         description="MIT-BIH Arrhythmia Database beats (AAMI EC57 classes)",
     ),
     DatasetSpec(
         "svdb", "beats", "ecgzoo.datasets.svdb:load_svdb", classes=AAMI,
+        options="ecgzoo.datasets.svdb_options:SvdbOptions",
         input_spec="ecgzoo.datasets.input_specs:beats_for", example_records=("802",),
         description="MIT-BIH Supraventricular Arrhythmia Database beats",
     ),
     DatasetSpec(
         "cinc2017", "recordings", "ecgzoo.datasets.cinc2017:load_cinc2017", classes=CHALLENGE_2017,
+        options="ecgzoo.datasets.cinc2017_options:Cinc2017Options",
         input_spec="ecgzoo.datasets.input_specs:windows_for",
         examples="ecgzoo.datasets.named_records:cinc2017_examples",
         description="PhysioNet/CinC Challenge 2017 single-lead recordings",
     ),
     DatasetSpec(
         "cinc2021", "multilabel", "ecgzoo.datasets.cinc2021:load_cinc2021",
+        options="ecgzoo.datasets.cinc2021_options:Cinc2021Options",
         metrics=_MULTI + ("val_challenge_score",),
         input_spec="ecgzoo.datasets.input_specs:multilabel_for",
         description="PhysioNet/CinC Challenge 2021 12-lead records (multi-label)",
     ),
     DatasetSpec(
         "rhythm_windows", "multilabel", "ecgzoo.datasets.rhythm_windows:load_rhythm_windows",
+        options="ecgzoo.datasets.rhythm_windows_options:RhythmWindowsOptions",
         classes=lambda options: list(options.labels), metrics=_MULTI,
         description="rhythm windows of MIT-BIH and SVDB records (multi-label)",
     ),
     DatasetSpec(
         "ptbxl", "multilabel", "ecgzoo.datasets.ptbxl:load_ptbxl", metrics=_MULTI,
+        options="ecgzoo.datasets.ptbxl_options:PtbxlOptions",
         input_spec="ecgzoo.datasets.input_specs:multilabel_for",
         extra={"label_groups": "ecgzoo.datasets.ptbxl:known_groups"},
         description="PTB-XL 12-lead ECGs, SCP statements (multi-label), official strat_fold",
     ),
     DatasetSpec(
         "kaggle_csv", "beats", "ecgzoo.datasets.kaggle_csv:load_from_config", section=None,
+        options="ecgzoo.datasets.kaggle_csv_options:KaggleCsvOptions",
         classes=AAMI, input_spec="ecgzoo.datasets.input_specs:kaggle_for",
         description="the Kaggle ECG Heartbeat Categorization CSVs (Kachuee beats)",
     ),

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import RhythmWindowsOptions
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.datasets.beatset import fingerprint
 from ecgzoo.datasets.cache import cached_arrays
+from ecgzoo.datasets.rhythm_windows_options import RhythmWindowsOptions
 from ecgzoo.datasets.splits import check_disjoint, group_holdout
 from ecgzoo.errors import DataError
 from ecgzoo.examples import transforms

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.config import SvdbOptions
 from ecgzoo.datasets import beatset
 from ecgzoo.datasets.arrays import PreparedData
+from ecgzoo.datasets.svdb_options import SvdbOptions
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.readers.svdb import SvdbReader
 from ecgzoo.readers.svdb import default_folder as default_db_dir

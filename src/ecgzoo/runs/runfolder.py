@@ -13,9 +13,10 @@ from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecgzoo.config import ExperimentConfig, build_config, dump_config
+from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.errors import DataError
 from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.experiment import build_config
 from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
     PRETRAINED_DIR,
     PRETRAINED_PREFIX,

@@ -34,9 +34,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from ecgzoo.config import ExperimentConfig, build_config, dump_config
+from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.errors import ConfigError, EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.models.scale import scale_profile
 from ecgzoo.paths import atomic_write_text
 from ecgzoo.safe_load import load_yaml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecgzoo.config import load_config
+from ecgzoo.experiment import load_config
 from ecgzoo.tune.results import SearchResult
 from ecgzoo.tune.search import SearchInterrupted, run_search
 from ecgzoo.tune.space import load_space

@@ -38,8 +38,9 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from ecgzoo.config import ExperimentConfig, build_config, read_yaml_file, set_dotted
+from ecgzoo.config import ExperimentConfig, read_yaml_file, set_dotted
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
 from ecgzoo.tune.distributions import (
     DISTRIBUTIONS,
     IntParam,

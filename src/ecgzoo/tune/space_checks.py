@@ -10,8 +10,8 @@ import math
 
 from pydantic import BaseModel
 
-from ecgzoo.config import ExperimentConfig
 from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import config_schema
 from ecgzoo.models.registry import model_params
 from ecgzoo.tune.distributions import (
     ChoiceParam,
@@ -123,7 +123,7 @@ def _check_key_syntax(space: SpaceDefinition, key: str) -> None:
 
 def _check_config_key(space: SpaceDefinition, key: str) -> None:
     """Walk ``key`` down the pydantic config models."""
-    node: type[BaseModel] = ExperimentConfig
+    node: type[BaseModel] = config_schema()  # every registered dataset's options section
     parts = key.split(".")
     for i, part in enumerate(parts):
         fields = node.model_fields

@@ -41,7 +41,7 @@ def run_trial(
     """A Ray Tune function trainable: one training run, reported epoch by epoch."""
     from ray import tune
 
-    from ecgzoo.config import build_config
+    from ecgzoo.experiment import build_config
     from ecgzoo.safe_load import load_yaml
     from ecgzoo.train.engine import train_run
 
