@@ -74,6 +74,19 @@ class DataConfig(StrictConfig):
         section = self.sections.get(self.dataset, self.dataset)
         return self if section is None else getattr(self, section)
 
+    def option_key(self, name: str) -> str:
+        """The dotted config key of the chosen dataset's option ``name`` (for messages)."""
+        section = self.sections.get(self.dataset, self.dataset)
+        return ".".join(["data", *([section] if section else []), name])
+
+    def with_options(self, options: Any) -> DataConfig:
+        """A copy whose chosen dataset has ``options`` (the data section itself when the
+        dataset's options sit at its top)."""
+        section = self.sections.get(self.dataset, self.dataset)
+        if section is None:
+            return options
+        return self.model_copy(update={section: options})
+
 
 class TrainConfig(StrictConfig):
     epochs: int = Field(20, ge=0)

@@ -6,8 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ecgzoo.errors import EcgzooError
-
 app = typer.Typer(
     help="Train, tune, compare and explain ECG arrhythmia classifiers on PhysioNet data.",
     no_args_is_help=True,
@@ -23,28 +21,6 @@ app.add_typer(models_app, name="models")
 # not a closing tag that crashes rich); the few styled lines pass markup=True and escape values
 console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
-
-DATABASES = {
-    "mitdb": "mitdb",
-    "mitbih": "mitdb",
-    "challenge-2017": "challenge-2017",
-    "cinc2017": "challenge-2017",
-    "svdb": "svdb",
-    "challenge-2021": "challenge-2021",
-    "cinc2021": "challenge-2021",
-    "ptb-xl": "ptb-xl",
-    "ptbxl": "ptb-xl",
-}
-
-
-def database_name(name: str) -> str:
-    """The catalog name of a database given on the command line (aliases accepted)."""
-    if name not in DATABASES:
-        raise EcgzooError(
-            f"unknown database {name!r} (choose mitdb, svdb, cinc2017, cinc2021 or ptbxl)"
-        )
-    return DATABASES[name]
-
 
 TABLE_WIDTH = 80  # every table the CLI prints fits a plain 80-column terminal
 

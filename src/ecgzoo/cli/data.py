@@ -1,4 +1,6 @@
-"""`ecgzoo data fetch|prepare|info` for mitdb, svdb, cinc2017 (challenge-2017), cinc2021."""
+"""`ecgzoo data fetch|prepare|info`: a database of the fetch catalog, or a registered dataset
+made from one (its ``DatasetSpec.database``); what a dataset adds to ``info`` and ``fetch`` are
+its spec's hooks, so a new dataset needs no edit here."""
 
 from __future__ import annotations
 
@@ -7,18 +9,42 @@ from typing import Annotated
 
 import typer
 
-from ecgzoo.cli.app import console, data_app, database_name, rich_table, transpose
+from ecgzoo.cli.app import console, data_app, rich_table, transpose
+from ecgzoo.datasets import registry
 from ecgzoo.errors import EcgzooError
 
-# catalog name -> the DataConfig.dataset that prepares it
-DATASETS = {
-    "mitdb": "mitbih",
-    "svdb": "svdb",
-    "challenge-2017": "cinc2017",
-    "challenge-2021": "cinc2021",
-    "ptb-xl": "ptbxl",
-}
-DB_HELP = "mitdb, svdb, cinc2017 (challenge-2017), cinc2021 (challenge-2021) or ptbxl (ptb-xl)"
+DB_HELP = "a PhysioNet database (mitdb, challenge-2017 ...) or a dataset made from one (cinc2017)"
+
+
+def _choices() -> str:
+    """The databases, each with the dataset names that stand for it."""
+    from ecgzoo.fetch.catalog import available_databases
+
+    out = []
+    for db in available_databases():
+        aliases = [n for n in registry.names() if registry.get(n).database == db and n != db]
+        out.append(db + (f" ({', '.join(aliases)})" if aliases else ""))
+    return ", ".join(out)
+
+
+def database_name(name: str) -> str:
+    """The catalog name of a database given on the command line: a catalog name (``mitdb``)
+    or a registered dataset made from one (``mitbih``)."""
+    from ecgzoo.fetch.catalog import available_databases
+
+    if name in available_databases():
+        return name
+    if name in registry.names() and registry.get(name).database is not None:
+        return str(registry.get(name).database)
+    raise EcgzooError(f"unknown database {name!r} (choose {_choices()})")
+
+
+def dataset_for(database: str) -> registry.DatasetSpec:
+    """The registered dataset prepared from a database given on the command line."""
+    spec = registry.for_database(database_name(database))
+    if spec is None:
+        raise EcgzooError(f"{database}: no registered dataset is prepared from it")
+    return spec
 
 
 @data_app.command("fetch")
@@ -62,10 +88,10 @@ def data_fetch(
             f"or pinned upstream): {escape(shown)}",
             markup=True,
         )
-    if name == "ptb-xl":
-        from ecgzoo.datasets.ptbxl import release_line
-
-        console.print(release_line(path))
+    dataset = registry.for_database(name)
+    line = dataset.fetched_line(path) if dataset is not None else None
+    if line:
+        console.print(line)
 
 
 @data_app.command("prepare")
@@ -90,15 +116,19 @@ def data_prepare(
 
 def _data_config(database: str, segmentation: str, split: str, seed: int = 0):
     """The data section for a database named on the command line, validated."""
-    from ecgzoo.datasets.registry import is_multilabel
     from ecgzoo.experiment import build_config
 
-    dataset = DATASETS[database_name(database)]
-    data: dict = {"dataset": dataset}
-    if dataset in ("mitbih", "svdb"):
-        data[dataset] = {"segmentation": segmentation, "split": split}
+    spec = dataset_for(database)
+    data: dict = {"dataset": spec.name}
+    options = spec.options_class()
+    if (
+        spec.section_name
+        and options is not None
+        and {"segmentation", "split"} <= set(options.model_fields)
+    ):  # a beat dataset: the command's segmentation and split
+        data[spec.section_name] = {"segmentation": segmentation, "split": split}
     tree: dict = {"data": {**data, "seed": seed}}
-    if is_multilabel(dataset):  # the training defaults must fit the task to validate
+    if spec.task == "multilabel":  # the training defaults must fit the task to validate
         tree["train"] = {"loss": "bce", "monitor": "val_macro_auroc"}
     return build_config(tree, source="options").data
 
@@ -130,7 +160,7 @@ def counts_table(data, title: str):
 
 def how_prepared(data_cfg) -> str:
     """One line naming the segmentation and split the counts come from."""
-    options = getattr(data_cfg, data_cfg.dataset).model_dump()
+    options = data_cfg.options.model_dump()
     if options.get("fold") is None or options.get("n_folds") is None:  # k-fold not in use
         options = {k: v for k, v in options.items() if k not in ("fold", "n_folds")}
     keys = ("segmentation", "split", "fold", "n_folds", "val_fold", "test_fraction")
@@ -169,47 +199,28 @@ def data_info(
     )
     console.print(counts_table(data, title))
     console.print(how_prepared(data_cfg), highlight=False)
-    if db == "ptb-xl":
-        from ecgzoo.datasets.ptbxl import fold_table
-
-        folds = fold_table(data_cfg.ptbxl)
-        console.print(rich_table(folds, title="ptbxl: ECGs per strat_fold and superclass"))
+    extras = dataset_for(database).info_extras(data_cfg)  # the dataset's own tables
     counts = {r["split"]: {c: r[c] for c in data.class_names} for r in rows}
     plots.plot_class_distribution(
         counts, out / f"{db}_class_distribution.png", title=f"{database}: class distribution"
     )
-    train = data.train
-    if db in ("mitdb", "svdb"):
-        plots.plot_example_grid(
-            train.x[:, 0, :], train.y, data.class_names, out / f"{db}_example_beats.png",
-            fs=data.sampling_rate,
-        )  # fmt: skip
-    elif db == "challenge-2017":
-        _cinc2017_lengths(data, data_cfg, out)
-    else:
-        _multilabel_examples(data, out / f"{db}_example_recordings.png")
-    console.print(f"plots written to {out}")
-
-
-def _cinc2017_lengths(data, data_cfg, out: Path) -> None:
-    from ecgzoo.datasets.cinc2017 import record_table, summary
-    from ecgzoo.report import plots
-
-    _, labels, lengths = record_table(labels=data_cfg.cinc2017.labels)
-    plots.plot_length_distribution(
-        lengths, labels, data.class_names, out / "challenge-2017_length_distribution.png"
-    )
-    info = summary(labels=data_cfg.cinc2017.labels)
-    console.print(
-        rich_table(
-            [{"statistic": k, "seconds": v} for k, v in info["length_s"].items()],
-            title="recording length",
+    if "lengths" in extras:
+        lengths, labels = extras["lengths"]
+        plots.plot_length_distribution(
+            lengths, labels, data.class_names, out / f"{db}_length_distribution.png"
         )
-    )
-    plots.plot_example_grid(
-        data.train.x[:, 0, :], data.train.y, data.class_names,
-        out / "challenge-2017_example_recordings.png", per_class=2, fs=data.sampling_rate,
-    )  # fmt: skip
+    for title, table in extras.get("tables", []):
+        console.print(rich_table(table, title=title))
+    train, task = data.train, registry.get(data_cfg.dataset).task
+    if task == "multilabel":
+        _multilabel_examples(data, out / f"{db}_example_recordings.png")
+    else:  # single-label: a few inputs per class (beats, or recordings)
+        kind = "beats" if task == "beats" else "recordings"
+        plots.plot_example_grid(
+            train.x[:, 0, :], train.y, data.class_names, out / f"{db}_example_{kind}.png",
+            per_class=4 if task == "beats" else 2, fs=data.sampling_rate,
+        )  # fmt: skip
+    console.print(f"plots written to {out}")
 
 
 def _multilabel_examples(data, path: Path) -> None:

@@ -222,23 +222,20 @@ def evaluate(
     if data is not None or reference is not None:
         if data is None or reference is None:
             raise EcgzooError("--data and --reference go together")
-        if cfg.data.dataset != "cinc2017":
-            raise EcgzooError(f"--data: {run} was trained on {cfg.data.dataset}, not cinc2017")
-        from ecgzoo.datasets.cinc2017 import CLASS_NAMES, axis_rate, load_external
+        from ecgzoo.datasets import registry
 
-        arrays = load_external(data, reference, cfg.data.cinc2017, spec=loaded.input)
+        dataset = registry.get(cfg.data.dataset)
+        arrays, classes, rate = dataset.load_external(cfg.data, data, reference, loaded.input)
         label = str(data)
-        classes, rate = CLASS_NAMES, axis_rate(cfg.data.cinc2017)
     else:
         if split not in ("train", "val", "test"):
             raise EcgzooError(f"--split: unknown split {split!r} (train, val or test)")
         from ecgzoo.datasets.loading import load_data
 
-        data_cfg, opts = cfg.data, getattr(cfg.data, cfg.data.dataset, None)
+        data_cfg, opts = cfg.data, cfg.data.options
         if split != "train" and getattr(opts, "extra_databases", None):
             # val and test never hold the extra (training-only) records: skip preparing them
-            opts = opts.model_copy(update={"extra_databases": []})
-            data_cfg = data_cfg.model_copy(update={cfg.data.dataset: opts})
+            data_cfg = data_cfg.with_options(opts.model_copy(update={"extra_databases": []}))
         prepared = load_data(data_cfg)
         arrays = prepared.split(split)
         label = f"{split} split"
@@ -296,10 +293,11 @@ def beat_model_metrics(
     folder, cfg, split, data, reference, lead, adapt="none"
 ) -> tuple[dict, str] | None:
     """Metrics of a beat model on ``--data FOLDER``, or of a tree model on a split; else None."""
+    from ecgzoo.datasets import registry
     from ecgzoo.train.trees import is_tree_run
 
     tree = is_tree_run(folder)
-    if data is not None and cfg.data.dataset == "mitbih":
+    if data is not None and registry.get(cfg.data.dataset).task == "beats":
         if reference is not None:
             raise EcgzooError("--reference: beat models read reference beats from each .atr")
         from ecgzoo.train.external_beats import evaluate_beat_folder
@@ -313,8 +311,9 @@ def beat_model_metrics(
         raise EcgzooError("--split: tree models are scored on their test records only")
     from ecgzoo.train.trees import evaluate_tree_table, protocol_tables
 
-    _, table = protocol_tables(cfg.data.mitbih)
-    return evaluate_tree_table(folder, cfg.data.mitbih, table), "test split"
+    _, table = protocol_tables(cfg.data.options)
+    key = cfg.data.option_key("context_groups")
+    return evaluate_tree_table(folder, cfg.data.options, table, key), "test split"
 
 
 @app.command()

@@ -65,7 +65,8 @@ def tune(
 def explain(
     run: Annotated[str, typer.Argument(help="run folder or pretrained:NAME")],
     records: Annotated[
-        list[str], typer.Argument(help="A00001 (cinc2017), 100 or 100:1234 (mitbih)")
+        list[str],
+        typer.Argument(help="record names of the run's dataset; NAME:SAMPLE picks one beat"),
     ],
     out: Annotated[
         Path | None,

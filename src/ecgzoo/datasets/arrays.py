@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from ecgzoo.examples.multilabel import positives
 
 
 @dataclass
@@ -61,3 +64,37 @@ class PreparedData:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split {name!r}")
         return getattr(self, name)
+
+
+def multilabel_data(
+    dataset: str,
+    splits: dict[str, ArraySplit],
+    parts: dict[str, Any],
+    y: Any,
+    lengths: np.ndarray,
+    class_names: list[str],
+    options: Any,
+    **meta: Any,
+) -> PreparedData:
+    """A multi-label dataset's ``PreparedData``, with the ``meta`` every multi-label task
+    reads (leads, rate, real lengths and positives per split, the random crop in samples);
+    ``parts`` index each split into ``y`` and ``lengths``; ``meta`` adds the dataset's own."""
+    fs = float(options.fs)
+    crop = None if options.random_crop_s is None else int(round(options.random_crop_s * fs))
+    return PreparedData(
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        class_names=list(class_names),
+        sampling_rate=fs,
+        meta={
+            "dataset": dataset,
+            "multilabel": True,
+            "leads": list(options.leads),
+            "signal_fs": fs,
+            "lengths": {k: lengths[p].tolist() for k, p in parts.items()},
+            "positives": {k: positives(np.asarray(y[p]), class_names) for k, p in parts.items()},
+            **meta,
+            "random_crop_samples": crop,
+        },
+    )

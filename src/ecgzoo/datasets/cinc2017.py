@@ -376,3 +376,22 @@ def summary(root: str | Path | None = None, labels: str = "v3") -> dict[str, Any
             c: float(np.median(lengths[y == c])) if np.any(y == c) else None for c in CLASS_NAMES
         },
     }
+
+
+def external_split(
+    options: Cinc2017Options, path: Any, reference: Any, spec: InputSpec | None
+) -> tuple[ArraySplit, list[str], float]:
+    """The registry's ``external`` hook: an external test set in the challenge format, its
+    class names and the rate of the model's time axis (``evaluate --data --reference``)."""
+    arrays = load_external(path, reference, options, spec=spec)
+    return arrays, list(CLASS_NAMES), axis_rate(options)
+
+
+def info_extras(options: Cinc2017Options) -> dict[str, Any]:
+    """The registry's ``info`` hook: the recording-length table and the lengths to plot."""
+    _, labels, lengths = record_table(labels=options.labels)
+    rows = [
+        {"statistic": k, "seconds": v}
+        for k, v in summary(labels=options.labels)["length_s"].items()
+    ]
+    return {"tables": [("recording length", rows)], "lengths": (lengths, labels)}

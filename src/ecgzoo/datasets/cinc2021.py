@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData, multilabel_data
 from ecgzoo.datasets.cache import cached_arrays
 from ecgzoo.datasets.cinc2021_options import Cinc2021Options
 from ecgzoo.datasets.splits import stratified_holdout, stratified_kfold
 from ecgzoo.datasets.streaming import ordered_map
 from ecgzoo.errors import DataError
-from ecgzoo.examples.multilabel import multi_hot, positives, recording_window
+from ecgzoo.examples.multilabel import multi_hot, recording_window
 from ecgzoo.readers.cinc2021 import Cinc2021Reader, default_paths
 
 PREP_VERSION = 1
@@ -124,22 +124,4 @@ def load_cinc2021(
     parts = {"train": rest[tr], "val": rest[va], "test": test}
     x, groups, lengths = arrays["x"], np.asarray(arrays["groups"]), np.asarray(arrays["lengths"])
     splits = {k: ArraySplit(np.asarray(x[i]), y[i], groups[i]) for k, i in parts.items()}
-    fs = float(options.fs)
-    return PreparedData(
-        train=splits["train"],
-        val=splits["val"],
-        test=splits["test"],
-        class_names=list(class_names),
-        sampling_rate=fs,
-        meta={
-            "dataset": "cinc2021",
-            "multilabel": True,
-            "leads": list(options.leads),
-            "signal_fs": fs,
-            "lengths": {k: lengths[i].tolist() for k, i in parts.items()},
-            "positives": {k: positives(y[i], class_names) for k, i in parts.items()},
-            "random_crop_samples": (
-                None if options.random_crop_s is None else int(round(options.random_crop_s * fs))
-            ),
-        },
-    )
+    return multilabel_data("cinc2021", splits, parts, y, lengths, class_names, options)

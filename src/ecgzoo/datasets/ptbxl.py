@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.datasets.arrays import ArraySplit, PreparedData
+from ecgzoo.datasets.arrays import ArraySplit, PreparedData, multilabel_data
 from ecgzoo.datasets.ptbxl_options import PtbxlOptions  # noqa: F401 (re-exported)
 
 PREP_VERSION = 2  # 2: records read by read_format16 (same values)
@@ -181,7 +181,6 @@ def load_ptbxl(
 ) -> PreparedData:
     """Train/val/test PTB-XL ECGs of one task by ``strat_fold``; the splits are memory-mapped
     slices. ``seed`` is unused: the official folds fix the split."""
-    from ecgzoo.examples.multilabel import positives
     from ecgzoo.readers.ptbxl import DB_CSV, label_groups
 
     arrays, classes, reader = prepare(options, root, cache_dir, workers)
@@ -201,28 +200,12 @@ def load_ptbxl(
         for k, p in parts.items()
     }
     _GROUPS[tuple(classes)] = label_groups(classes, reader.statements, options.task)
-    fs = float(options.fs)
-    return PreparedData(
-        train=splits["train"],
-        val=splits["val"],
-        test=splits["test"],
-        class_names=list(classes),
-        sampling_rate=fs,
-        meta={
-            "dataset": "ptbxl",
-            "task": options.task,
-            "multilabel": True,
-            "leads": list(options.leads),
-            "signal_fs": fs,
-            "lengths": {k: lengths[p].tolist() for k, p in parts.items()},
-            "positives": {k: positives(np.asarray(y[p]), classes) for k, p in parts.items()},
-            "folds": {k: sorted(set(folds[p].tolist())) for k, p in parts.items()},
-            "label_groups": {k: list(v) for k, v in _GROUPS[tuple(classes)].items()},
-            "random_crop_samples": (
-                None if options.random_crop_s is None else int(round(options.random_crop_s * fs))
-            ),
-        },
-    )
+    return multilabel_data(
+        "ptbxl", splits, parts, y, lengths, classes, options,
+        task=options.task,
+        folds={k: sorted(set(folds[p].tolist())) for k, p in parts.items()},
+        label_groups={k: list(v) for k, v in _GROUPS[tuple(classes)].items()},
+    )  # fmt: skip
 
 
 def fold_table(options: PtbxlOptions, root: Path | None = None) -> list[dict[str, Any]]:
@@ -268,3 +251,8 @@ def release_line(root: Path) -> str:
             f"{s['listed']:,})"
         )
     return f"PTB-XL 1.0.3, the whole release: {s['rows']:,} ECGs ({rates})"
+
+
+def info_extras(options: PtbxlOptions) -> dict[str, Any]:
+    """The registry's ``info`` hook: ECGs per ``strat_fold`` and superclass."""
+    return {"tables": [("ptbxl: ECGs per strat_fold and superclass", fold_table(options))]}

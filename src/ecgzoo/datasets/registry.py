@@ -57,6 +57,18 @@ class DatasetSpec:
     examples: Callable | str | None = None
     options: type | str | None = None
     description: str = ""
+    # the fetch catalog's database its records come from: `ecgzoo data fetch|prepare|info`
+    # accept the dataset's name for it
+    database: str | None = None
+    # (options, path, reference, input_spec) -> (ArraySplit, class names, rate of the model's
+    # time axis): `evaluate RUN --data PATH --reference FILE` for a recording dataset (beat
+    # datasets take an annotated WFDB folder through the beat models' own path)
+    external: Callable | str | None = None
+    # (options) -> {"tables": [(title, rows)], "lengths": (seconds, labels)}: what
+    # `ecgzoo data info` shows besides the class counts and example inputs
+    info: Callable | str | None = None
+    # (fetched folder) -> one line `ecgzoo data fetch` prints about the copy
+    fetched: Callable | str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,6 +116,26 @@ class DatasetSpec:
             )
         return build(self.options_of(data), model_spec)
 
+    def load_external(self, data: Any, path: Any, reference: Any, input_spec: Any) -> Any:
+        """``(ArraySplit, class names, rate)`` of an external test set (``evaluate --data``)."""
+        read = _resolve(self.external)
+        if read is None:
+            raise ConfigError(
+                f"--data: models trained on {self.name!r} cannot be scored on external "
+                "recordings (beat models take a folder of annotated WFDB records)"
+            )
+        return read(self.options_of(data), path, reference, input_spec)
+
+    def info_extras(self, data: Any) -> dict[str, Any]:
+        """Tables (and recording lengths) ``ecgzoo data info`` shows for this dataset."""
+        hook = _resolve(self.info)
+        return {} if hook is None else dict(hook(self.options_of(data)))
+
+    def fetched_line(self, folder: Any) -> str | None:
+        """What ``ecgzoo data fetch`` adds about a fetched copy (``None``: nothing)."""
+        hook = _resolve(self.fetched)
+        return None if hook is None else str(hook(folder))
+
     def named_examples(
         self, data: Any, spec: Any, records: list[str] | None = None, root: Any = None, **kw: Any
     ) -> Any:
@@ -146,6 +178,11 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def for_database(database: str) -> DatasetSpec | None:
+    """The dataset made from the fetch catalog's ``database`` (``mitdb`` -> ``mitbih``)."""
+    return next((s for s in _REGISTRY.values() if s.database == database), None)
+
+
 def fixed_classes(name: str | None) -> tuple[str, ...] | None:
     """Class names fixed before any data is read (``None``: unknown yet, or no such dataset)."""
     spec = _REGISTRY.get(str(name)) if name is not None else None
@@ -182,27 +219,29 @@ _MULTI = _MULTILABEL_EPOCH + ("val_loss", "train_loss")
 for _spec in (
     DatasetSpec(
         "mitbih", "beats", "ecgzoo.datasets.mitbih:load_mitbih", classes=AAMI,
-        options="ecgzoo.datasets.mitbih_options:MitbihOptions",
+        options="ecgzoo.datasets.mitbih_options:MitbihOptions", database="mitdb",
         input_spec="ecgzoo.datasets.input_specs:beats_for", example_records=("100",),
         examples="ecgzoo.datasets.named_records:mitbih_examples",
         description="MIT-BIH Arrhythmia Database beats (AAMI EC57 classes)",
     ),
     DatasetSpec(
         "svdb", "beats", "ecgzoo.datasets.svdb:load_svdb", classes=AAMI,
-        options="ecgzoo.datasets.svdb_options:SvdbOptions",
+        options="ecgzoo.datasets.svdb_options:SvdbOptions", database="svdb",
         input_spec="ecgzoo.datasets.input_specs:beats_for", example_records=("802",),
         description="MIT-BIH Supraventricular Arrhythmia Database beats",
     ),
     DatasetSpec(
         "cinc2017", "recordings", "ecgzoo.datasets.cinc2017:load_cinc2017", classes=CHALLENGE_2017,
-        options="ecgzoo.datasets.cinc2017_options:Cinc2017Options",
+        options="ecgzoo.datasets.cinc2017_options:Cinc2017Options", database="challenge-2017",
+        external="ecgzoo.datasets.cinc2017:external_split",
+        info="ecgzoo.datasets.cinc2017:info_extras",
         input_spec="ecgzoo.datasets.input_specs:windows_for",
         examples="ecgzoo.datasets.named_records:cinc2017_examples",
         description="PhysioNet/CinC Challenge 2017 single-lead recordings",
     ),
     DatasetSpec(
         "cinc2021", "multilabel", "ecgzoo.datasets.cinc2021:load_cinc2021",
-        options="ecgzoo.datasets.cinc2021_options:Cinc2021Options",
+        options="ecgzoo.datasets.cinc2021_options:Cinc2021Options", database="challenge-2021",
         metrics=_MULTI + ("val_challenge_score",),
         input_spec="ecgzoo.datasets.input_specs:multilabel_for",
         description="PhysioNet/CinC Challenge 2021 12-lead records (multi-label)",
@@ -211,11 +250,13 @@ for _spec in (
         "rhythm_windows", "multilabel", "ecgzoo.datasets.rhythm_windows:load_rhythm_windows",
         options="ecgzoo.datasets.rhythm_windows_options:RhythmWindowsOptions",
         classes=lambda options: list(options.labels), metrics=_MULTI,
+        extra={"label_groups": "ecgzoo.datasets.rhythm_windows:label_groups"},
         description="rhythm windows of MIT-BIH and SVDB records (multi-label)",
     ),
     DatasetSpec(
         "ptbxl", "multilabel", "ecgzoo.datasets.ptbxl:load_ptbxl", metrics=_MULTI,
-        options="ecgzoo.datasets.ptbxl_options:PtbxlOptions",
+        options="ecgzoo.datasets.ptbxl_options:PtbxlOptions", database="ptb-xl",
+        info="ecgzoo.datasets.ptbxl:info_extras", fetched="ecgzoo.datasets.ptbxl:release_line",
         input_spec="ecgzoo.datasets.input_specs:multilabel_for",
         extra={"label_groups": "ecgzoo.datasets.ptbxl:known_groups"},
         description="PTB-XL 12-lead ECGs, SCP statements (multi-label), official strat_fold",

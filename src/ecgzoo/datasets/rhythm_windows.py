@@ -203,3 +203,13 @@ def load_rhythm_windows(
             "random_crop_samples": None,
         },
     )
+
+
+def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]] | None:
+    """The registry's ``label_groups`` hook: rhythms and ectopic beats, for a class list that
+    holds beat labels (``None`` otherwise)."""
+    beats = tuple(n for n in class_names if n in BEAT_LABELS)
+    if not beats:
+        return None
+    rhythms = tuple(n for n in class_names if n not in BEAT_LABELS)
+    return {"rhythms": rhythms, "ectopic beats": beats} if rhythms else {"ectopic beats": beats}

@@ -15,6 +15,10 @@ from ecgzoo.datasets.contextset import load_table, subset_table
 from ecgzoo.datasets.splits import DS1, DS2, PACED
 from ecgzoo.errors import ConfigError, EcgzooError
 
+#: Test figures also reported without a record (key -> the record's group): de Chazal's SVEB
+#: convention leaves out MIT-BIH 232, which holds most of DS2's S beats.
+REPORTED_WITHOUT = {"without_232": "mitdb/232"}
+
 
 def protocol_records(options: Any) -> tuple[list[str], list[str] | None]:
     """``(training MIT-BIH records, test MIT-BIH records)``; test ``None`` means all of SVDB.

@@ -57,7 +57,7 @@ def _shade_padding(ax, length: int | None, n: int, fs: float, label: str | None)
         )
 
 
-#: What fills the input after a short recording, by ``data.cinc2017.fill``.
+#: What fills the input after a short recording, by the ``fill`` of the run's ``InputSpec``.
 FILLER_NAMES = {"zero": "zero padding", "tile": "tiled repeat", "reflect": "mirrored repeat"}
 
 

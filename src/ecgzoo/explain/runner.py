@@ -4,12 +4,13 @@
 
 * ``RUN``: a run folder or ``pretrained:NAME``; the model is rebuilt from it, and its records
   are read with the run's own data options (same length, padding, sampling rate, transform).
-* cinc2017 runs: a RECORD is a challenge record name (``A00001``), read from ``training2017/``
-  and labelled by the reference the run trained on (``REFERENCE-v3.csv`` or ``REFERENCE.csv``).
-* mitbih runs: a RECORD is a record number, ``100``, which explains ``beats_per_class`` beats
-  (default 2) of every AAMI class present in that record, evenly spaced through it; or
-  ``100:1234``, the beat whose R peak (annotation, at 360 Hz) is nearest sample 1234 (within
-  0.5 s). The beats are segmented exactly as in training, with their RR side features when the
+* RECORD: a record name of the run's dataset, read and labelled by that dataset's named-records
+  hook (``DatasetSpec.examples``) and prepared by the run's ``InputSpec``. For a recording
+  dataset the record is one input (a CinC 2017 name such as ``A00001``, labelled by the
+  reference the run trained on). For a beat dataset, ``100`` explains ``beats_per_class`` beats
+  (default 2) of every class present in that record, evenly spaced through it, and ``100:1234``
+  the beat whose R peak (annotation, at the record's rate) is nearest sample 1234 (within
+  0.5 s); the beats are segmented exactly as in training, with their side features when the
   model uses them.
 * Targets: with ``classes``, one map per listed class for every record; without, the predicted
   class and, when it differs, the true class.
@@ -18,8 +19,8 @@ Outputs in ``OUT_DIR``: one PNG per record and target class, ``<record>_<class>.
 ``~`` is written ``noisy``; a beat's record is ``100_s1234``), and ``summary.json`` /
 ``summary.md``: per record and target, the prediction, the attribution on the zero padding
 versus the signal, and the padding's share of the input (see :func:`padding_attribution`).
-Zero padding is located from the loader's real lengths for cinc2017 (the header's sample count
-after resampling and pad/trim) and, for MIT-BIH beats, as the run of exact zeros that ends the
+Zero padding is located from the loader's real lengths for recordings (the header's sample
+count after resampling and pad/trim) and, for beats, as the run of exact zeros that ends the
 beat (Kachuee beats are zero-padded to 187 samples; centred beats have none).
 """
 
@@ -90,11 +91,11 @@ def explain_run(
 ) -> dict[str, Any]:
     """Grad-CAM overlays and a padding-vs-signal table for ``records`` of a trained run.
 
-    ``run``: a run folder or ``pretrained:NAME``. ``records``: challenge record names for a
-    cinc2017 run; ``100`` or ``100:SAMPLE`` for a mitbih run (see the module docstring).
+    ``run``: a run folder or ``pretrained:NAME``. ``records``: record names of the run's
+    dataset; ``NAME:SAMPLE`` picks one beat of a beat dataset (see the module docstring).
     ``classes``: explain these classes for every record (default: predicted, plus true when
-    different). ``root``: the database folder (cinc2017: the one holding ``training2017/``;
-    mitbih: the one holding ``100.hea``), default the fetched copy. Writes the PNGs and
+    different). ``root``: the database folder (the one the dataset's reader opens), default
+    the fetched copy. Writes the PNGs and
     ``summary.json`` / ``summary.md`` into ``out_dir`` and returns the summary.
     """
     from ecgzoo.explain.overlay import filler_name, plot_signal_cam, plot_spectrogram_cam

@@ -4,7 +4,7 @@ The members must be the same task on the same data: one dataset, class list, inp
 sampling rate, crop length and side features, and data configs that differ at most in how
 validation is drawn (``val_fold`` / ``val_fraction``), so they share one test split that none
 of them trained on. The usual case is a k-fold ensemble: members validated on the folds of
-``data.cinc2017.val_fold``.
+the dataset's ``val_fold`` option.
 
 The ensemble run folder is an ordinary run (``model.json`` names the ``ensemble`` model, whose
 weights are the members' own), so ``evaluate``, ``predict``, ``export`` and ``explain`` take it
@@ -148,7 +148,7 @@ def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, 
         if len(set(keys)) != len(keys):
             raise EcgzooError(
                 "ensemble: members validated on different splits need one example per record "
-                "(recording datasets such as cinc2017) to be scored out of fold; these share "
+                "(recording datasets) to be scored out of fold; these share "
                 "record ids"
             )
         for key, p, t in zip(keys, prob, y, strict=True):

@@ -98,7 +98,9 @@ def evaluate_beat_folder(
         table = load_table("folder", folder=_folder(data), lead=lead, cache=False)
         if len(np.asarray(table["y"])) == 0:
             raise DataError(f"{data}: no record with annotated beats could be read")
-        metrics = evaluate_tree_table(run_folder, cfg.data.mitbih, table)
+        metrics = evaluate_tree_table(
+            run_folder, cfg.data.options, table, cfg.data.option_key("context_groups")
+        )
         metrics["skipped"] = [str(s) for s in table["skipped"]]
         return metrics
     from ecgzoo.models.adapt import check_adaptation

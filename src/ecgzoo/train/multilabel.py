@@ -100,22 +100,15 @@ def challenge_scoring_for(class_names: list[str]) -> Any:
     return scoring
 
 
-#: Label groups of the MIT-BIH / SVDB rhythm windows (``ecgzoo.datasets.rhythm_windows``).
-BEAT_LABELS = ("S_beat", "V_beat")
-
-
 def label_groups(class_names: list[str]) -> dict[str, tuple[str, ...]]:
-    """The label groups a task is reported by: the 2021 groups for the 2021 classes; rhythms
-    and ectopic beats for the rhythm windows."""
+    """The label groups a task is reported by: the dataset's own (its spec's ``label_groups``
+    hook: PTB-XL's hierarchy, the rhythm windows' rhythms and ectopic beats), else the 2021
+    challenge's groups."""
     from ecgzoo.datasets import registry
     from ecgzoo.metrics.multilabel import LABEL_GROUPS
 
-    if (own := registry.label_groups(list(class_names))) is not None:  # e.g. PTB-XL's hierarchy
+    if (own := registry.label_groups(list(class_names))) is not None:
         return own
-    beats = tuple(n for n in class_names if n in BEAT_LABELS)
-    if challenge_scoring_for(list(class_names)) is None and beats:
-        rhythms = tuple(n for n in class_names if n not in BEAT_LABELS)
-        return {"rhythms": rhythms, "ectopic beats": beats} if rhythms else {"ectopic beats": beats}
     return LABEL_GROUPS
 
 

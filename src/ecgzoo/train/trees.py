@@ -1,10 +1,10 @@
 """Gradient-boosted trees (LightGBM) on label-free beat context: the classical baseline.
 
-Protocol (``data.mitbih.split: inter``; nothing is ever chosen on the test records):
+Protocol (the beat dataset's ``split: inter``; nothing is ever chosen on the test records):
 
-* training records: MIT-BIH DS1 (de Chazal 2004) plus every record of ``extra_databases``
-  (SVDB); with ``test_database: svdb`` every non-paced MIT-BIH record trains and every SVDB
-  record in the mirror is the test set.
+* training and test records: the dataset's tree protocol (``datasets.tree_protocol``: the
+  inter-patient training records plus ``extra_databases``, or every record of another
+  ``test_database``).
 * record-wise k-fold on the training records (``model.params.folds``; folds balanced on S and V
   beats): fold model ``k`` trains on the other folds and early-stops on fold ``k``'s records;
   the test prediction is the mean of the fold models' probabilities (an ensemble).
@@ -32,7 +32,11 @@ import numpy as np
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.datasets.contextset import feature_matrix
 from ecgzoo.datasets.input_specs import saved_input
-from ecgzoo.datasets.tree_protocol import protocol_records, protocol_tables  # noqa: F401 (re-export)
+from ecgzoo.datasets.tree_protocol import (  # noqa: F401 (protocol_records re-exported)
+    REPORTED_WITHOUT,
+    protocol_records,
+    protocol_tables,
+)
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.examples.beats import CLASS_NAMES
@@ -211,13 +215,15 @@ def per_record(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dict[str, 
 
 
 def inter_metrics(y: np.ndarray, prob: np.ndarray, group: np.ndarray) -> dict[str, Any]:
-    """Scores of a test set: the usual metrics, AAMI, per-record S/V, and SVEB without 232."""
+    """Scores of a test set: the usual metrics, AAMI, per-record S/V, and the AAMI table
+    without the records the protocol also reports without (``REPORTED_WITHOUT``)."""
     m = score_predictions(y, prob, list(CLASS_NAMES))
     pred = prob.argmax(1)
     m["per_record"] = per_record(y, pred, group)
-    keep = group != "mitdb/232"
-    if (~keep).any():
-        m["without_232"] = score_predictions(y[keep], prob[keep], list(CLASS_NAMES))["aami"]
+    for key, left_out in REPORTED_WITHOUT.items():
+        keep = group != left_out
+        if (~keep).any():
+            m[key] = score_predictions(y[keep], prob[keep], list(CLASS_NAMES))["aami"]
     return m
 
 
@@ -225,9 +231,9 @@ def train_trees(
     config: ExperimentConfig, run_dir: Path | None = None, *, overwrite: bool = False
 ) -> TreeResult:
     """Train the fold ensemble the config describes and write its run folder."""
-    options = config.data.mitbih
+    options = config.data.options
     p = tree_params(config.model.params)
-    groups = check_groups(options.context_groups, "data.mitbih.context_groups")
+    groups = check_groups(options.context_groups, config.data.option_key("context_groups"))
     run_dir = Path(run_dir) if run_dir is not None else Path(config.output_dir) / config.name
     if (run_dir / "metrics.json").is_file() and not overwrite:
         raise EcgzooError(f"{run_dir}: already holds a finished run (choose another name=...)")
@@ -312,10 +318,13 @@ def load_tree_model(folder: Path) -> tuple[list, ModelSpec]:
     return boosters, spec
 
 
-def evaluate_tree_table(folder: Path, options: Any, table: dict) -> dict[str, Any]:
-    """Score the tree model of ``folder`` on a beat table (see ``data.contextset``)."""
+def evaluate_tree_table(
+    folder: Path, options: Any, table: dict, key: str = "context_groups"
+) -> dict[str, Any]:
+    """Score the tree model of ``folder`` on a beat table (see ``data.contextset``) with its
+    run's dataset options (``key``: where ``context_groups`` is set, for messages)."""
     boosters, spec = load_tree_model(folder)
-    groups = check_groups(options.context_groups, "data.mitbih.context_groups")
+    groups = check_groups(options.context_groups, key)
     X, y, group, names = feature_matrix(table, groups, options.amplitude_normalise)
     if names != spec.params["feature_names"]:
         raise EcgzooError(f"{folder}: the model's features differ from its config's")
