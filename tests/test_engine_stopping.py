@@ -14,16 +14,10 @@ from ecgzoo.experiment import build_config
 from ecgzoo.runs.runfolder import load_checkpoint, load_weights, stop_line
 from ecgzoo.train import progress
 from ecgzoo.train.engine import train_run
+from tests.test_engine_faults import TINY as FAULTS_TINY
 
-TINY = {
-    "name": "tiny",
-    "data": {
-        "dataset": "mitbih",
-        "mitbih": {"records": ["100", "119", "208", "209", "232"], "max_beats_per_class": 150},
-    },
-    "model": {"name": "fc", "params": {"hidden": 32}},
-    "train": {"epochs": 3, "batch_size": 64, "max_steps_per_epoch": 6, "lr": 3e-3},
-}
+# the engine-fault tests' tiny MIT-BIH run (same records, same model), a few more steps
+TINY = {**FAULTS_TINY, "train": {**FAULTS_TINY["train"], "epochs": 3, "max_steps_per_epoch": 6}}
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from ecgzoo.experiment import build_config
 from ecgzoo.models.registry import build_model
 from ecgzoo.runs.runfolder import read_spec
 from ecgzoo.train.evaluate import load_trained_model, predict_split, score_predictions
+from tests.test_multilabel_training import smoke_config
 
 MEMBER = {
     "max_records": 60,
@@ -159,35 +160,7 @@ def test_multilabel_ensemble_chooses_its_thresholds_out_of_fold(tmp_path, cinc20
     from ecgzoo.train.ensemble import join_runs
 
     def config(seed: int):
-        return build_config(
-            {
-                "name": f"ml-{seed}",
-                "output_dir": str(tmp_path),
-                "data": {
-                    "dataset": "cinc2021",
-                    "cinc2021": {
-                        "fs": 100,
-                        "length_s": 10,
-                        "normalise": True,
-                        "leads": ["I", "II", "V1", "V5"],
-                        "n_folds": 3,
-                        "fold": 0,
-                    },
-                },
-                "model": {
-                    "name": "resnet1d",
-                    "params": {"n_blocks": 1, "width": 8, "stem_stride": 4},
-                },
-                "train": {
-                    "epochs": 1,
-                    "batch_size": 16,
-                    "max_steps_per_epoch": 2,
-                    "loss": "weighted_bce",
-                    "monitor": "val_macro_auroc",
-                    "seed": seed,
-                },
-            }
-        )
+        return smoke_config(tmp_path, f"ml-{seed}", seed=seed)
 
     runs = [train_run(config(s), progress=False).run_dir for s in (0, 1)]
     metrics = join_runs(runs, tmp_path / "ml-ensemble")

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgzoo.experiment import build_config
 from tests.test_challenge2021 import reference_read_output, reference_weights
+from tests.test_multilabel_training import smoke_config
 
-TINY = {"n_blocks": 1, "width": 8, "kernel": 5, "stem_stride": 4, "stem_kernel": 7}
 N_RECORDS = 5
 
 
@@ -23,32 +22,7 @@ def tiny_run(tmp_path_factory, cinc2021_dirs):
     from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.engine import train_run
 
-    config = build_config(
-        {
-            "name": "pred2021",
-            "output_dir": str(tmp_path_factory.mktemp("runs")),
-            "data": {
-                "dataset": "cinc2021",
-                "cinc2021": {
-                    "fs": 100,
-                    "length_s": 10,
-                    "normalise": True,
-                    "leads": ["I", "II", "V1", "V5"],
-                    "n_folds": 3,
-                    "fold": 0,
-                },
-            },
-            "model": {"name": "resnet1d", "params": TINY},
-            "train": {
-                "epochs": 1,
-                "batch_size": 16,
-                "max_steps_per_epoch": 2,
-                "loss": "weighted_bce",
-                "monitor": "val_macro_auroc",
-                "device": "cpu",
-            },
-        }
-    )
+    config = smoke_config(tmp_path_factory.mktemp("runs"), "pred2021")
     data = load_data(config.data)
     result = train_run(config, data=data, progress=False)
     return data, result.run_dir

@@ -95,3 +95,20 @@ def test_the_config_schema_is_a_leaf_and_sections_come_from_the_registry():
         if spec.section_name is not None:
             assert type(getattr(cfg.data, spec.section_name)) is spec.options_class()
     assert cfg.data.options is cfg.data.cinc2017
+
+
+def test_the_cli_and_evaluate_find_dataset_specifics_through_the_registry():
+    """``data fetch|prepare|info`` take a database or a dataset made from one, and a dataset
+    without an ``external`` hook says so, without a table or branch in the CLI."""
+    from ecgzoo.cli.data import database_name, dataset_for
+    from ecgzoo.datasets import registry
+    from ecgzoo.errors import EcgzooError
+
+    assert database_name("mitbih") == database_name("mitdb") == "mitdb"
+    assert dataset_for("mitdb").name == "mitbih" and dataset_for("ptbxl").name == "ptbxl"
+    assert dataset_for("challenge-2017").name == "cinc2017"
+    with pytest.raises(EcgzooError, match=r"unknown database 'nosuch' \(choose .*mitdb \(mitbih\)"):
+        database_name("nosuch")
+    with pytest.raises(ConfigError, match="cannot be scored on external recordings"):
+        registry.get("svdb").load_external(None, "folder", None, None)
+    assert registry.get("cinc2017").external is not None

@@ -21,11 +21,11 @@ from ecgzoo.errors import EcgzooError
 EXIT_INTERRUPTED = 130
 
 
-def _interrupted(exc: BaseException) -> bool:
-    """Whether a KeyboardInterrupt is anywhere in ``exc``'s chain of causes."""
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether a ``kind`` exception is anywhere in ``exc``'s chain of causes."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, kind):
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
@@ -95,21 +95,10 @@ def main() -> None:
         _one_line(f"{where}: {exc.strerror}" if where else str(exc.strerror or exc))
         raise SystemExit(2) from None
     except SystemExit as exc:
-        if _terminated(exc):
+        if _in_chain(exc, Terminated):
             err_console.print("terminated")
             raise SystemExit(EXIT_TERMINATED) from None
-        if _interrupted(exc):
+        if _in_chain(exc, KeyboardInterrupt):
             err_console.print("interrupted")
             raise SystemExit(EXIT_INTERRUPTED) from None
         raise
-
-
-def _terminated(exc: BaseException) -> bool:
-    """Whether a :class:`Terminated` is anywhere in ``exc``'s chain of causes."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, Terminated):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False

@@ -4,12 +4,15 @@ A spec says everything the rest of ecgzoo needs to know about a dataset: its opt
 its task kind (``beats``, ``recordings`` or ``multilabel``), its class names (when fixed before
 any data is read), the extra metrics its task logs every epoch, how to prepare it
 (``prepare(options, seed) -> PreparedData``), the :class:`InputSpec` of a model trained on it,
-and a few example records (ONNX parity, Grad-CAM). ``load_data``, the config's dataset check,
-the metric names and the run loader ask the registry; nothing in ``apply/``, ``explain/``,
-``export/``, ``metrics/`` or ``train/`` names a dataset.
+and a few example records (ONNX parity, Grad-CAM); optional hooks say what the CLI adds for
+it (its fetch-catalog database, ``evaluate --data``, ``data info``, ``data fetch``).
+``load_data``, the config's data section (``datasets.data_section``), the metric names and the
+run loader ask the registry; nothing in ``apply/``, ``explain/``, ``export/``, ``metrics/``,
+``train/`` or ``cli/`` names a dataset.
 
-This module imports nothing heavy (the config validates against it): the built-in datasets'
-functions are named by ``"module:function"`` and imported when first called. A new dataset is
+This module imports nothing heavy (a config is checked against it before torch loads): the
+built-in datasets' functions and options classes are named by ``"module:name"`` and imported
+when first used. A new dataset is
 one module that calls :func:`register` (see ``docs/adding-a-dataset.md``).
 """
 

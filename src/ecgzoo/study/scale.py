@@ -44,6 +44,7 @@ from ecgzoo.safe_load import load_yaml
 from ecgzoo.study.grid import GridPoint, ScaleGrid
 from ecgzoo.study.report import write_report
 from ecgzoo.train.engine import train_run
+from ecgzoo.tune.cluster import tasks_that_fit
 from ecgzoo.tune.search import start_ray, stop_ray
 
 __all__ = ["SweepResult", "point_metrics", "run_sweep"]
@@ -245,15 +246,7 @@ def _run_on_ray(
 
     started = start_ray(address=address)
     try:
-        resources = ray.cluster_resources()
-        fits = int(resources.get("CPU", 0) // cpus_per_trial)
-        if gpus_per_trial:
-            fits = min(fits, int(resources.get("GPU", 0) // gpus_per_trial))
-        if fits < 1:
-            raise ConfigError(
-                f"the Ray cluster ({resources.get('CPU', 0)} CPUs, {resources.get('GPU', 0)} "
-                f"GPUs) cannot fit one point of {cpus_per_trial} CPUs and {gpus_per_trial} GPUs"
-            )
+        fits = tasks_that_fit(cpus_per_trial, gpus_per_trial, "point")
         limit = min(fits, max_concurrent or fits)
         task = ray.remote(train_point).options(
             num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0

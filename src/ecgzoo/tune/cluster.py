@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["cpu_count", "reap_stale_ray", "start_ray", "stop_ray"]
+from ecgzoo.errors import ConfigError
+
+__all__ = ["cpu_count", "reap_stale_ray", "start_ray", "stop_ray", "tasks_that_fit"]
 
 _started_temp: list[str] = []
 _TEMP_PREFIX = "ecgzoo-ray-"
@@ -69,6 +71,23 @@ def start_ray(
         **quiet,
     )
     return True
+
+
+def tasks_that_fit(cpus: float, gpus: float, what: str = "trial") -> int:
+    """How many tasks of ``cpus`` CPUs and ``gpus`` GPUs the running Ray cluster holds at once
+    (a search's trials, a sweep's points); a ``ConfigError`` when not even one fits."""
+    import ray  # optional (tune extra): only a search or sweep that trains gets here
+
+    resources = ray.cluster_resources()
+    fits = int(resources.get("CPU", 0) // cpus)
+    if gpus:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus))
+    if fits < 1:
+        raise ConfigError(
+            f"the Ray cluster ({resources.get('CPU', 0)} CPUs, {resources.get('GPU', 0)} GPUs) "
+            f"cannot fit one {what} of {cpus} CPUs and {gpus} GPUs"
+        )
+    return fits
 
 
 def _alive(pid: int) -> bool:

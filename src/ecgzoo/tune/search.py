@@ -37,7 +37,7 @@ from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.metrics.names import EPOCH_METRICS  # shared with the engine and configs
 from ecgzoo.tune.asha import asha_class, load_asha_stops, save_asha_stops
-from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray
+from ecgzoo.tune.cluster import cpu_count, reap_stale_ray, start_ray, stop_ray, tasks_that_fit
 from ecgzoo.tune.results import SearchResult, best_trial, summarize, write_results
 from ecgzoo.tune.seal import install_state, new_private_state, private_state, verify_state
 from ecgzoo.tune.space import SearchSpace, apply_values, sample_space
@@ -252,17 +252,7 @@ def run_search(
     interrupted = False
     grid = None
     try:
-        import ray
-
-        resources = ray.cluster_resources()
-        concurrency = int(resources.get("CPU", 1) // cpus_per_trial)
-        if gpus_per_trial:
-            concurrency = min(concurrency, int(resources.get("GPU", 0) // gpus_per_trial))
-        if concurrency < 1:
-            raise ConfigError(
-                f"the Ray cluster ({resources.get('CPU', 0)} CPUs, {resources.get('GPU', 0)} GPUs) "
-                f"cannot fit one trial of {cpus_per_trial} CPUs and {gpus_per_trial} GPUs"
-            )
+        concurrency = tasks_that_fit(cpus_per_trial, gpus_per_trial, "trial")
         if max_concurrent:
             concurrency = min(concurrency, max_concurrent)
         concurrency = min(concurrency, num_samples)
