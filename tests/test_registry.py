@@ -112,3 +112,18 @@ def test_the_cli_and_evaluate_find_dataset_specifics_through_the_registry():
     with pytest.raises(ConfigError, match="cannot be scored on external recordings"):
         registry.get("svdb").load_external(None, "folder", None, None)
     assert registry.get("cinc2017").external is not None
+
+
+def test_a_loaded_config_pickles_with_the_values_as_given():
+    """The checked classes are built per set of registered datasets; a config (or its data
+    section) still pickles, and comes back equal, with the same options left at defaults."""
+    import pickle
+
+    from ecgzoo.experiment import load_config
+
+    demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    cfg = load_config(demo, ["train.lr=0.01", "data.mitbih.split=inter"])
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and type(again) is type(cfg)
+    assert again.train.model_fields_set == cfg.train.model_fields_set
+    assert pickle.loads(pickle.dumps(cfg.data)) == cfg.data

@@ -71,6 +71,15 @@ class CheckedExperimentConfig(ExperimentConfig):
             raise ValueError(problem)
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # the class is built per set of registered datasets (config_schema): pickle the values
+        # as given (fields left at their defaults stay unset) and rebuild them on unpickling
+        return (_unpickle, (self.model_dump(exclude_unset=True),))
+
+
+def _unpickle(tree: dict[str, Any]) -> ExperimentConfig:
+    return config_schema().model_validate(tree)
+
 
 def config_schema() -> type[ExperimentConfig]:
     """The checked config class for the datasets registered now (its ``data`` field has one

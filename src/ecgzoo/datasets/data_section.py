@@ -40,6 +40,15 @@ class RegisteredData(DataConfig):
             options.model_validate({name: getattr(self, name) for name in options.model_fields})
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # the class is built per set of registered datasets: pickle the values as given and
+        # rebuild them with the schema of the process that unpickles
+        return (_unpickle, (self.model_dump(exclude_unset=True),))
+
+
+def _unpickle(tree: dict[str, Any]) -> DataConfig:
+    return data_schema().model_validate(tree)
+
 
 def data_schema() -> type[DataConfig]:
     """The data section's class for the datasets registered now."""
