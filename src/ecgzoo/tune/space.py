@@ -22,10 +22,10 @@ Distributions: ``int`` (``low``..``high`` inclusive, ``log: true`` for a log sca
 HyperOpt samples ``B`` and a unit-interval position ``A#unit`` that :meth:`SearchSpace.decode`
 maps onto the multiples of ``B`` inside ``[low, high]``, so no trial is ever invalid or rejected.
 
-Keys are checked against :class:`~ecgzoo.config.ExperimentConfig` (``train.lr``,
-``data.mitbih.pad_to`` ...) and ``model.params.*`` against the constructor of the model the
-space is for. Every mistake raises :class:`~ecgzoo.errors.ConfigError` naming the file and the
-parameter. Importing this module imports neither HyperOpt nor Ray.
+Keys are checked against the config schema (:func:`ecgzoo.experiment.config_schema`:
+``train.lr``, ``data.mitbih.pad_to`` ...) and ``model.params.*`` against the constructor of the
+model the space is for. Every mistake raises :class:`~ecgzoo.errors.ConfigError` naming the
+file and the parameter. Importing this module imports neither HyperOpt nor Ray.
 """
 
 from __future__ import annotations
