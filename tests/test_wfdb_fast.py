@@ -1,0 +1,95 @@
+"""The numpy WFDB path (``ecgzoo.readers.wfdb_fast``) gives wfdb's own values, bit for bit, on
+every record it takes; what it does not take falls back to wfdb."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgzoo.readers import wfdb_io
+from ecgzoo.readers.wfdb_fast import read_mit_annotations, read_physical, signal_specs
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import wfdb
+
+
+def _records(folder: Path) -> list[str]:
+    return (folder / "RECORDS").read_text().split()
+
+
+def _same_signal(folder: Path, name: str) -> None:
+    specs = signal_specs((folder / f"{name}.hea").read_text())
+    assert specs is not None, name
+    ref = wfdb.rdrecord(str(folder / name), physical=True)
+    fast = read_physical(folder, specs, 0, ref.sig_len)
+    assert fast.dtype == ref.p_signal.dtype and fast.shape == ref.p_signal.shape
+    assert np.array_equal(fast, ref.p_signal, equal_nan=True), name
+    assert [s.name for s in specs] == ref.sig_name and [s.units for s in specs] == ref.units
+    for start, stop, chans in ((0, 1, [1]), (1, 7777, [1]), (12345, ref.sig_len, [0])):
+        part = wfdb.rdrecord(
+            str(folder / name), sampfrom=start, sampto=stop, channels=chans, physical=True
+        ).p_signal
+        got = read_physical(folder, specs, start, stop, chans)
+        assert np.array_equal(got, part, equal_nan=True), (name, start, stop)
+
+
+def _same_annotations(folder: Path, name: str, extension: str = "atr") -> bool:
+    """Equal to wfdb when the fast path takes the file (True), and through read_annotations
+    either way."""
+    ann = wfdb.rdann(str(folder / name), extension)
+    fast = read_mit_annotations(folder / f"{name}.{extension}")
+    if fast is None:  # left to wfdb: read_annotations must still give wfdb's values
+        fast = wfdb_io.read_annotations(folder / name, extension)
+    samples, symbols, aux = fast
+    assert np.array_equal(samples, np.asarray(ann.sample, dtype=np.int64)), name
+    assert symbols.tolist() == list(ann.symbol), name
+    # as read_annotations returns them (a numpy array of str: trailing NULs dropped)
+    assert aux.tolist() == np.asarray([a or "" for a in ann.aux_note]).tolist(), name
+    return read_mit_annotations(folder / f"{name}.{extension}") is not None
+
+
+def test_every_mitdb_record_reads_as_wfdb_reads_it(mitdb_dir):
+    for name in _records(mitdb_dir):
+        _same_signal(mitdb_dir, name)
+        assert _same_annotations(mitdb_dir, name), name  # every one on the fast path
+
+
+@pytest.mark.slow
+def test_every_svdb_record_reads_as_wfdb_reads_it(svdb_dir):
+    fast = 0
+    for name in _records(svdb_dir):
+        _same_signal(svdb_dir, name)
+        fast += _same_annotations(svdb_dir, name)
+    assert fast >= 40  # a few open with a note at sample 0 (a definition, for wfdb to read)
+
+
+def test_read_wfdb_and_read_annotations_take_the_fast_path(mitdb_dir, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("wfdb was called")
+
+    monkeypatch.setattr(wfdb, "rdrecord", refuse)
+    monkeypatch.setattr(wfdb, "rdann", refuse)
+    rec = wfdb_io.read_wfdb(mitdb_dir / "208")
+    samples, symbols, _ = wfdb_io.read_annotations(mitdb_dir / "208")
+    assert rec.lead_names == ["MLII", "V1"] and rec.signal.shape == (2, 650000)
+    assert len(samples) == len(symbols) > 2900
+
+
+def test_other_layouts_fall_back_to_wfdb(tmp_path, mitdb_dir):
+    sig = np.round(np.sin(np.arange(4000) / 30)[:, None] * [1.0, 0.5], 3)
+    wfdb.wrsamp("r8", fs=250, units=["mV", "mV"], sig_name=["I", "II"], p_signal=sig,
+                fmt=["80", "80"], write_dir=str(tmp_path))  # fmt: skip
+    assert signal_specs((tmp_path / "r8.hea").read_text()) is None  # format 80: wfdb's
+    rec = wfdb_io.read_wfdb(tmp_path / "r8")
+    ref = wfdb.rdrecord(str(tmp_path / "r8"))
+    assert np.array_equal(rec.signal, ref.p_signal.T)
+    # an annotation file opening with a definition note (time resolution) is left to wfdb
+    wfdb.wrann("r8", "atr", np.array([100, 300]), np.array(["N", "V"]), fs=500,
+               write_dir=str(tmp_path))  # fmt: skip
+    assert read_mit_annotations(tmp_path / "r8.atr") is None
+    samples, symbols, _ = wfdb_io.read_annotations(tmp_path / "r8")
+    assert samples.tolist() == [100, 300] and symbols.tolist() == ["N", "V"]
