@@ -50,10 +50,10 @@ _RX_SIGNAL = re.compile(
 _INVALID = {212: -2048, 16: -32768}  # wfdb's _digi_nan: the format's "no sample" value
 
 # wfdb.io.annotation.ann_label_table: storage code -> symbol
-_SYMBOLS = dict(enumerate(" NLRaVFJASEj/Q~")) | dict(
+SYMBOLS = dict(enumerate(" NLRaVFJASEj/Q~")) | dict(
     zip(range(16, 42), '|?sT*D"=pB^t+u?![]en@xf()r', strict=True)
 )
-del _SYMBOLS[17]  # 15 and 17 are not in wfdb's table
+del SYMBOLS[17]  # 15 and 17 are not in wfdb's table
 _SKIP, _NUM, _SUB, _CHN, _AUX, _NOTE = 59, 60, 61, 62, 63, 22
 
 
@@ -174,7 +174,7 @@ def read_mit_annotations(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
             diff += skip - (1 << 32) if skip > 0x7FFFFFFF else skip
             i += 3
         code, diff = words[i] >> 10, diff + (words[i] & 0x3FF)
-        if code == 0 or code not in _SYMBOLS:
+        if code == 0 or code not in SYMBOLS:
             return None  # wfdb drops code-0 entries and may know more labels: leave it to it
         total += diff
         samples.append(total)
@@ -197,5 +197,5 @@ def read_mit_annotations(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
             return None  # a definition note (time resolution, custom labels): wfdb's to read
     if i >= n or words[i] != 0:
         return None
-    symbols = np.asarray([_SYMBOLS[c] for c in codes], dtype="U2")
+    symbols = np.asarray([SYMBOLS[c] for c in codes], dtype="U2")
     return np.asarray(samples, dtype=np.int64), symbols, np.asarray(aux)
