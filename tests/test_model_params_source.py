@@ -25,7 +25,7 @@ try:
     runpy.run_module("ecgzoo", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
+print(json.dumps({"code": code, **{m: m in sys.modules for m in ("torch", "hyperopt")}}))
 """
 
 
@@ -86,15 +86,20 @@ def _spy(args: list[str]) -> tuple[dict, str]:
          "the space is for model 'cnn2d', not resnet1d"),
         ("params:\n  model.params.widht: {type: int, low: 8, high: 32}\n",
          "unknown parameter: model 'resnet1d' accepts"),
+        ("params:\n  model.params.width: {type: choice, values: [16, wide]}\n",
+         "value 'wide' does not fit model 'resnet1d': model.params.width"),
+        ("params:\n  model.params.activation: {type: int, low: 1, high: 3}\n",
+         "value 1 does not fit model 'resnet1d'"),
     ],
 )  # fmt: skip
 def test_a_space_that_does_not_fit_the_model_is_refused_without_torch(tmp_path, space, needle):
+    """Refused in a fresh process before torch (and HyperOpt, for a value of the wrong type)."""
     path = tmp_path / "space.yaml"
     path.write_text(space)
     report, stderr = _spy(["tune", "configs/demo.yaml", "--space", str(path)])
     assert report["code"] == 2 and needle in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-    assert report["torch"] is False
+    assert report["torch"] is False and report["hyperopt"] is False
 
 
 def test_a_full_config_check_does_not_import_torch():
