@@ -81,12 +81,15 @@ def _kernels() -> tuple[Any, Any]:
     return module._squared_moving_integration, module._thresholding
 
 
-@cache
 def _bandpass(low: float, high: float, fs: float) -> np.ndarray:
-    """The order-2 Butterworth band-pass (SOS) once per rate, not once per 30-minute chunk."""
-    sos = butter(2, (low, high), btype="bandpass", output="sos", fs=fs)
-    sos.setflags(write=False)  # shared between calls
-    return sos
+    """The order-2 Butterworth band-pass (SOS), designed once per rate, not once per chunk (a
+    copy: scipy's filter wants a writable array)."""
+    return _butter_bandpass(low, high, fs).copy()
+
+
+@cache
+def _butter_bandpass(low: float, high: float, fs: float) -> np.ndarray:
+    return butter(2, (low, high), btype="bandpass", output="sos", fs=fs)
 
 
 def energy(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
