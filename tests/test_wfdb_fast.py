@@ -93,3 +93,22 @@ def test_other_layouts_fall_back_to_wfdb(tmp_path, mitdb_dir):
     assert read_mit_annotations(tmp_path / "r8.atr") is None
     samples, symbols, _ = wfdb_io.read_annotations(tmp_path / "r8")
     assert samples.tolist() == [100, 300] and symbols.tolist() == ["N", "V"]
+
+
+def test_annotating_a_record_is_the_same_through_numpy_and_wfdb(mitdb_dir):
+    """``annotate`` before (wfdb reads each chunk) and after (numpy): the same beats, labels
+    and probabilities on record 208 (PVCs, fusion beats), read in 10-minute chunks."""
+    from dataclasses import replace
+
+    from ecgzoo.apply.annotate import annotate_source
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.signals import open_source
+
+    model = load_model("pretrained:mitbih-inter")
+    fast = open_source(mitdb_dir / "208")
+    assert fast.specs is not None
+    a = annotate_source(fast, model, chunk_s=600.0)
+    b = annotate_source(replace(fast, specs=None), model, chunk_s=600.0)
+    assert np.array_equal(a.samples, b.samples) and np.array_equal(a.labels, b.labels)
+    assert np.array_equal(a.prob, b.prob, equal_nan=True)
+    assert a.quality.spans == b.quality.spans and len(a.samples) > 2900
