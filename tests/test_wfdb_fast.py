@@ -112,3 +112,20 @@ def test_annotating_a_record_is_the_same_through_numpy_and_wfdb(mitdb_dir):
     assert np.array_equal(a.samples, b.samples) and np.array_equal(a.labels, b.labels)
     assert np.array_equal(a.prob, b.prob, equal_nan=True)
     assert a.quality.spans == b.quality.spans and len(a.samples) > 2900
+
+
+def test_skips_notes_and_subtypes_decode_as_wfdb_decodes_them(tmp_path):
+    """A first annotation past sample 1023 (a SKIP first), gaps of hours, notes of odd and even
+    length, NUM/SUB/CHN fields: the numpy decoder gives wfdb's values."""
+    samples = np.array([5000, 5100, 5100 + 3 * 3600 * 360, 5100 + 3 * 3600 * 360 + 400, 2**31])
+    symbols = ["N", "+", "V", "~", "N"]
+    aux = ["", "(AFIB", "", "(N", ""]
+    wfdb.wrann("r", "atr", samples, np.array(symbols), subtype=np.array([0, 0, 2, 0, 1]),
+               chan=np.array([0, 1, 0, 0, 0]), num=np.array([0, 0, 3, 0, 0]),
+               aux_note=aux, write_dir=str(tmp_path))  # fmt: skip
+    fast = read_mit_annotations(tmp_path / "r.atr")
+    assert fast is not None
+    ann = wfdb.rdann(str(tmp_path / "r"), "atr")
+    assert fast[0].tolist() == ann.sample.tolist() == samples.tolist()
+    assert fast[1].tolist() == ann.symbol == symbols
+    assert fast[2].tolist() == [a or "" for a in ann.aux_note] == aux

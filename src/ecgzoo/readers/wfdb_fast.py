@@ -159,43 +159,62 @@ def read_physical(
 def read_mit_annotations(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``(samples, symbols, aux_notes)`` of a MIT-format annotation file as ``wfdb.rdann``
     reads them; None for what only wfdb handles (label or time-resolution definitions, codes
-    outside its table, a file without its end mark)."""
-    words = np.fromfile(path, dtype="<u2").tolist()
-    samples: list[int] = []
-    codes: list[int] = []
-    aux: list[str] = []
-    total = 0
-    i, n = 0, len(words)
-    raw = None
-    while i < n - 1:
-        diff = 0
-        while words[i] >> 10 == _SKIP:
-            skip = (words[i + 1] << 16) | words[i + 2]
-            diff += skip - (1 << 32) if skip > 0x7FFFFFFF else skip
-            i += 3
-        code, diff = words[i] >> 10, diff + (words[i] & 0x3FF)
-        if code == 0 or code not in SYMBOLS:
-            return None  # wfdb drops code-0 entries and may know more labels: leave it to it
-        total += diff
-        samples.append(total)
-        codes.append(code)
-        note = ""
-        i += 1
-        while i < n and words[i] >> 10 > _SKIP:
-            kind, value = words[i] >> 10, words[i] & 0x3FF
-            if kind == _AUX:
-                if raw is None:
-                    raw = np.fromfile(path, dtype=np.uint8)
-                note = bytes(raw[2 * i + 2 : 2 * i + 2 + value]).decode("latin-1")
-                i += 1 + (value + 1) // 2
-            elif kind in (_NUM, _SUB, _CHN):
-                i += 1
-            else:
-                return None
-        aux.append(note)
-        if code == _NOTE and total == 0:
-            return None  # a definition note (time resolution, custom labels): wfdb's to read
-    if i >= n or words[i] != 0:
+    outside its table, two notes on one annotation, a file without its end mark).
+
+    Vectorised: only the SKIP and AUX fields, which carry data words, are walked in Python."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    words = raw[: len(raw) // 2 * 2].view("<u2").astype(np.int64)
+    if len(words) == 0 or words[-1] != 0:
         return None
-    symbols = np.asarray([SYMBOLS[c] for c in codes], dtype="U2")
-    return np.asarray(samples, dtype=np.int64), symbols, np.asarray(aux)
+    code, data = words >> 10, words & 0x3FF
+    payload = np.zeros(len(words), dtype=bool)  # data words of SKIP and AUX fields
+    skip = np.zeros(len(words), dtype=np.int64)  # a SKIP's interval, at its first word
+    notes: dict[int, str] = {}  # AUX word index -> its text
+    end = -1
+    for i in np.flatnonzero((code == _SKIP) | (code == _AUX)).tolist():
+        if i <= end:
+            continue  # inside an earlier field's data
+        if code[i] == _SKIP:
+            value = (int(words[i + 1]) << 16) | int(words[i + 2])
+            skip[i] = value - (1 << 32) if value > 0x7FFFFFFF else value
+            end = i + 2
+        else:
+            n = int(data[i])
+            notes[i] = bytes(raw[2 * i + 2 : 2 * i + 2 + n]).decode("latin-1")
+            end = i + (n + 1) // 2
+        payload[i + 1 : end + 1] = True
+    if end >= len(words) - 1:
+        return None  # the last field runs into the end mark
+    payload[-1] = True  # the end mark
+    where = np.flatnonzero(~payload)
+    kinds = code[where]
+    is_ann = kinds < _SKIP
+    n_ann = int(is_ann.sum())
+    if n_ann == 0:
+        return _empty() if len(where) == 0 else None
+    ann_codes = kinds[is_ann]
+    if np.any(ann_codes == 0) or not np.all(np.isin(ann_codes, list(SYMBOLS))):
+        return None  # wfdb drops code-0 entries and may know more labels: leave it to it
+    # each SKIP adds to the next annotation's time; each other field belongs to the one before
+    owner = np.cumsum(is_ann) - 1  # the annotation each head word follows (or is), -1: none
+    is_skip = kinds == _SKIP
+    if np.any((owner < 0) & ~is_skip) or np.any(owner[is_skip] + 1 >= n_ann):
+        return None  # a field before the first annotation, a SKIP after the last
+    skip_sum = np.zeros(n_ann, dtype=np.int64)
+    np.add.at(skip_sum, owner[is_skip] + 1, skip[where[is_skip]])
+    samples = np.cumsum(data[where[is_ann]] + skip_sum)
+    aux = np.full(len(samples), "", dtype=object)
+    aux_heads = kinds == _AUX
+    owners = owner[aux_heads]
+    if len(set(owners.tolist())) != len(owners):
+        return None
+    for k, i in zip(owners.tolist(), where[aux_heads].tolist(), strict=True):
+        aux[k] = notes[i]
+    if np.any((ann_codes == _NOTE) & (samples == 0)):
+        return None  # a definition note (time resolution, custom labels): wfdb's to read
+    symbols = np.asarray([SYMBOLS[c] for c in ann_codes.tolist()], dtype="U2")
+    return samples.astype(np.int64), symbols, np.asarray(aux.tolist(), dtype=str)
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="U2"), np.zeros(0, dtype=str)
