@@ -129,3 +129,23 @@ def test_skips_notes_and_subtypes_decode_as_wfdb_decodes_them(tmp_path):
     assert fast[0].tolist() == ann.sample.tolist() == samples.tolist()
     assert fast[1].tolist() == ann.symbol == symbols
     assert fast[2].tolist() == [a or "" for a in ann.aux_note] == aux
+
+
+def test_beats_prepared_on_threads_equal_one_at_a_time(mitdb_two):
+    """Beat preparation maps records over threads (``ordered_map(threads=True)``): the same
+    arrays, in the same order, as preparing the records one after the other."""
+    from ecgzoo.datasets.beatset import build_arrays
+    from ecgzoo.examples.beats import beat_settings
+    from ecgzoo.readers.mitdb import MitdbReader
+
+    class Options:
+        segmentation, pad_to = "kachuee", None
+
+    settings = beat_settings(Options())
+    reader = MitdbReader(mitdb_two)
+    names = ["100", "208", "100"]
+    one = build_arrays(reader, names, settings, workers=1)
+    two = build_arrays(reader, names, settings, workers=2)
+    assert one.keys() == two.keys()
+    for key in one:
+        assert one[key].dtype == two[key].dtype and np.array_equal(one[key], two[key]), key
