@@ -98,13 +98,6 @@ def test_annotation_file_is_what_wrann_writes(mitdb_dir, tmp_path):
     assert (tmp_path / "208.ecgzoo").read_bytes() == annotation_file(
         "208.ecgzoo", samples, symbols, 360.0
     )
-    for fs in (128.0, 250.5, 1000, 360.000000001):  # the rate note: odd/even digits, an int
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wfdb.wrann("r", "x", samples[:50], symbol=symbols[:50], write_dir=str(tmp_path), fs=fs)
-        assert (tmp_path / "r.x").read_bytes() == annotation_file(
-            "r.x", samples[:50], symbols[:50], fs
-        ), fs
 
 
 def test_predict_votes_distinct_crops_like_every_crop(cinc2017_dir):

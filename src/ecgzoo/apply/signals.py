@@ -7,8 +7,7 @@ This is the small interface ``ecgzoo.apply`` needs from the data layer, built on
   ``(n_leads, n_samples)``; CSV and NumPy need ``fs``) and returns a :class:`SignalSource`.
   EDF is not read (no maintained reader earned its place yet): it raises ``DataError``.
 - :meth:`SignalSource.chunks` yields one lead in chunks (float64 only for one chunk at a time):
-  a WFDB record is read with numpy (formats 212 and 16: :mod:`ecgzoo.readers.wfdb_fast`, wfdb's
-  values) or ``wfdb.rdrecord(sampfrom=, sampto=)``, so a 24-hour Holter is
+  a WFDB record is read with ``wfdb.rdrecord(sampfrom=, sampto=)``, so a 24-hour Holter is
   never held whole.
 
 What a chunk becomes is the model's ``InputSpec`` (``ecgzoo.examples.input_spec``).
@@ -16,6 +15,7 @@ What a chunk becomes is the model's ``InputSpec`` (``ecgzoo.examples.input_spec`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,12 @@ import numpy as np
 
 from ecgzoo.errors import DataError
 from ecgzoo.examples.input_spec import InputSpec, check_rate
-from ecgzoo.readers.wfdb_fast import SignalSpec, read_physical, signal_specs
 from ecgzoo.readers.wfdb_folder import read_signal_file
-from ecgzoo.readers.wfdb_io import check_header, quiet_wfdb
+from ecgzoo.readers.wfdb_io import check_header
+
+with warnings.catch_warnings():  # wfdb's import-time pandas deprecation warnings
+    warnings.simplefilter("ignore")
+    import wfdb
 
 # Chunk length: Pan-Tompkins adapts its thresholds to the signal it is given, and on the 48
 # MIT-BIH records shorter chunks lost beats (FN/FP 1,713/2,167 at 2 min, 1,343/1,667 at 10 min,
@@ -56,7 +59,6 @@ class SignalSource:
     lead_names: list[str]
     n_samples: int
     data: np.ndarray | None = None  # CSV / NumPy: the (n_leads, n_samples) float32 array
-    specs: list[SignalSpec] | None = None  # WFDB read in numpy (formats 212, 16); None: wfdb
 
     @property
     def name(self) -> str:
@@ -87,16 +89,12 @@ class SignalSource:
         else:
             base = str(self.path)
             try:
-                if self.specs is not None:  # wfdb's values (ecgzoo.readers.wfdb_fast)
-                    p = read_physical(self.path.parent, self.specs, start, stop, [lead])
-                else:
-                    with quiet_wfdb():  # wfdb (and pandas) only for the formats numpy skips
-                        import wfdb
-
-                        p = wfdb.rdrecord(
-                            base, sampfrom=start, sampto=stop, channels=[lead], physical=True
-                        ).p_signal
-                out = np.asarray(p[:, 0], dtype=np.float64)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rec = wfdb.rdrecord(
+                        base, sampfrom=start, sampto=stop, channels=[lead], physical=True
+                    )
+                out = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
             except Exception as exc:  # wfdb raises many types on a corrupt file
                 raise DataError(f"{base}.dat: cannot read signal ({_first_line(exc)})") from None
             if len(out) != stop - start:
@@ -158,20 +156,15 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
     if fs is not None and abs(float(header.fs) - float(fs)) > 1e-6:
         raise DataError(f"{hea}: header says {header.fs:g} Hz but --fs {fs} was given")
     rate = check_rate(header.fs, str(hea))
-    specs = signal_specs(hea.read_text(errors="replace"))
     try:
-        if specs is not None:
-            names = [spec.name for spec in specs]
-        else:
-            with quiet_wfdb():
-                import wfdb
-
-                names = list(wfdb.rdheader(str(base)).sig_name or [])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = list(wfdb.rdheader(str(base)).sig_name or [])
     except Exception as exc:
         raise DataError(f"{hea}: cannot read header ({_first_line(exc)})") from None
     if not names:
         raise DataError(f"{hea}: no signal declared (no leads or zero length)")
-    return SignalSource(base, "wfdb", rate, names, int(header.sig_len), specs=specs)
+    return SignalSource(base, "wfdb", rate, names, int(header.sig_len))
 
 
 def find_records(folder: str | Path) -> list[Path]:

@@ -3,9 +3,8 @@
 ``wfdb.wrann`` builds every annotation's bytes in a Python loop after deep-copying the
 annotation object: 1.7 s for a day's 107k beats, the largest part of writing ``annotate``'s
 outputs. Here only the sample differences and type codes are encoded (no ``num``, ``chan``,
-``subtype`` or ``aux_note``, which ``annotate`` never writes), and the sampling-rate note as
-wfdb's ``calc_fs_bytes`` writes it, so writing needs no wfdb (whose import imports pandas). The
-file is byte for byte what ``wfdb.wrann(..., fs=fs)`` writes (tested).
+``subtype`` or ``aux_note``, which ``annotate`` never writes); the sampling-rate block comes
+from wfdb itself. The file is byte for byte what ``wfdb.wrann(..., fs=fs)`` writes (tested).
 
 Format (``wfdb`` ``field2bytes``): each annotation is one 16-bit little-endian word, sample
 difference in bits 0-9 and type code in bits 10-15; a difference over 1023 is a SKIP word
@@ -17,15 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgzoo.readers.wfdb_fast import SYMBOLS
-
 SKIP_MAX = 0x7FFFFFFF
 _END_SPECIAL = [0, 236, 255, 255, 255, 255, 1, 0]
 
 
 def type_codes(symbols: list[str]) -> np.ndarray:
     """WFDB type code (``label_store``) of each symbol."""
-    table = {symbol: code for code, symbol in SYMBOLS.items()}
+    from wfdb.io.annotation import ann_label_table
+
+    table = dict(zip(ann_label_table["symbol"], ann_label_table["label_store"], strict=True))
     lookup = {s: int(table[s]) for s in set(symbols)}
     return np.fromiter((lookup[s] for s in symbols), dtype=np.int64, count=len(symbols))
 
@@ -54,23 +53,14 @@ def core_bytes(samples: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def fs_bytes(fs: float | None) -> np.ndarray:
-    """The "## time resolution: FS" note ``wfdb`` writes first (its ``calc_fs_bytes``)."""
-    if fs is None:
-        return np.zeros(0, dtype=np.uint8)
-    if isinstance(fs, float) and round(fs, 8) == float(int(fs)):
-        fs = int(fs)
-    chars = str(fs)
-    data = [0, 88, len(chars) + 20, 252, *b"## time resolution: ", *(ord(c) for c in chars)]
-    if len(chars) % 2:
-        data.append(0)
-    return np.array(data).astype("u1")
-
-
 def annotation_file(name: str, samples: np.ndarray, symbols: list[str], fs: float) -> bytes:
     """The bytes ``wfdb.wrann(RECORD, EXT, samples, symbol=symbols, fs=fs)`` writes to
     ``name`` (``RECORD.EXT``)."""
-    head = fs_bytes(fs)
-    special = np.asarray(_END_SPECIAL if len(head) else [], dtype=np.uint8)
+    from wfdb.io.annotation import Annotation
+
+    stem, ext = name.rsplit(".", 1)
+    head = Annotation(stem, ext, np.asarray(samples[:1]), symbol=symbols[:1], fs=fs)
+    fs_bytes = np.asarray(head.calc_fs_bytes(), dtype=np.uint8)
+    special = np.asarray(_END_SPECIAL if len(fs_bytes) else [], dtype=np.uint8)
     body = core_bytes(samples, type_codes(symbols))
-    return np.concatenate([head, special, body, np.zeros(2, dtype=np.uint8)]).tobytes()
+    return np.concatenate([fs_bytes, special, body, np.zeros(2, dtype=np.uint8)]).tobytes()

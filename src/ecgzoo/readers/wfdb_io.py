@@ -38,7 +38,6 @@ import numpy as np
 
 from ecgzoo.errors import DataError
 from ecgzoo.readers.records import Record
-from ecgzoo.readers.wfdb_fast import read_mit_annotations, read_physical, signal_specs
 
 # bytes per sample of each WFDB storage format (212: two 12-bit samples in three bytes, ...)
 _BYTES_PER_SAMPLE: dict[int, float] = {
@@ -242,15 +241,6 @@ def check_header(
     return header
 
 
-@dataclass
-class _FastRecord:
-    """The fields of a ``wfdb.Record`` that :func:`read_wfdb` reads."""
-
-    p_signal: np.ndarray
-    units: list[str]
-    sig_name: list[str]
-
-
 def read_wfdb(
     base: Path,
     *,
@@ -269,23 +259,15 @@ def read_wfdb(
     folder, name = base.parent, base.name
     show = display or folder_display(folder)
     header = check_header(base, display=show, database=database, expected_fs=expected_fs)
-    specs = signal_specs((folder / f"{name}.hea").read_text(errors="replace"))
-    if specs is not None:  # formats 212 and 16 in numpy: wfdb's values (ecgzoo.readers.wfdb_fast)
-        rec = _FastRecord(
-            read_physical(folder, specs, 0, header.sig_len),
-            [s.units for s in specs],
-            [s.name for s in specs],
-        )
-    else:
-        with quiet_wfdb():
-            import wfdb
+    with quiet_wfdb():
+        import wfdb
 
-            try:
-                rec = wfdb.rdrecord(str(base), physical=True)
-            except Exception as exc:
-                raise DataError(
-                    f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"
-                ) from None
+        try:
+            rec = wfdb.rdrecord(str(base), physical=True)
+        except Exception as exc:
+            raise DataError(
+                f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"
+            ) from None
     signal = np.asarray(rec.p_signal, dtype=np.float64).T  # a view: rows are leads, no copy
     if signal.shape[1] != header.sig_len:
         raise DataError(
@@ -318,9 +300,6 @@ def read_annotations(
     path = base.parent / f"{base.name}.{extension}"
     if not path.is_file():
         raise DataError(f"{show(path.name)}: file not found")
-    fast = read_mit_annotations(path)  # wfdb's values, in numpy (ecgzoo.readers.wfdb_fast)
-    if fast is not None:
-        return fast
     with quiet_wfdb():
         import wfdb
 
