@@ -68,7 +68,8 @@ def fingerprint(folder: Path, names: list[str]) -> list[list]:
 
 def record_beats(reader: WfdbFolderReader, name: str, settings: dict[str, Any]) -> dict:
     """One record's beat arrays (see :func:`ecgzoo.examples.beats.beats_from_lead`)."""
-    rec = reader.read(name)
+    names = reader.lead_names(name)  # only the chosen lead is converted: a third of the reading
+    rec = reader.read(name, channels=None if not names else [choose_lead(names)])
     channel = choose_lead(rec.lead_names)
     lead = rec.signal[channel]
     if not np.all(np.isfinite(lead)):
@@ -119,14 +120,11 @@ def stream_beats(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Per-record chunks of beat arrays, in ``names`` order (``workers`` processes if > 1).
 
-    Threads, not processes: reading (numpy), resampling and filtering (scipy) release the GIL;
-    forked workers cost 0.6 s more CPU on the 48 MIT-BIH records (fork, 88 MB of beats pickled
-    back) for no shorter wall time on a busy 2-core machine (docs/notes/speed.md).
+    The default is one process: on 2 shared cores a pool was slower (beats are pickled back).
     """
     for name in names:
         _record_id(name)
-    jobs = [(reader, name, settings) for name in names]
-    yield from ordered_map(_chunk, jobs, workers, threads=True)
+    yield from ordered_map(_chunk, [(reader, name, settings) for name in names], workers)
 
 
 def build_arrays(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import TypeVar
 
@@ -19,21 +19,13 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
-def ordered_map(
-    func: Callable[[T], R], jobs: Iterable[T], workers: int = 1, threads: bool = False
-) -> Iterator[R]:
-    """``func(job)`` for each job, in order; in ``workers`` forked processes when > 1 (threads
-    with ``threads``: for work that runs in numpy and scipy's compiled code, which releases
-    the GIL, and whose results are large: no fork, no pickling of the results through pipes).
+def ordered_map(func: Callable[[T], R], jobs: Iterable[T], workers: int = 1) -> Iterator[R]:
+    """``func(job)`` for each job, in order; in ``workers`` forked processes when > 1.
 
     Fork, not spawn: spawned workers re-import the caller's ``__main__`` (breaking scripts
     without a main guard and notebooks). Results come back one at a time, so a consumer that
     writes each to disk holds at most a few in memory.
     """
-    if workers > 1 and threads:
-        with ThreadPoolExecutor(workers) as executor:
-            yield from executor.map(func, jobs)
-        return
     if workers <= 1 or sys.platform != "linux":
         for job in jobs:
             yield func(job)
