@@ -31,9 +31,10 @@ from ecgzoo.apply.scoring import (
     score_record,
     summarise_scores,
 )
-from ecgzoo.apply.signals import mitdb_folder, open_source
+from ecgzoo.apply.signals import open_source
 from ecgzoo.datasets.splits import DS1, DS2
 from ecgzoo.paths import ecgzoo_home, shared_mirror
+from ecgzoo.readers.mitdb import default_folder as mitdb_folder
 
 SVDB_ZIP = "svdb/1.0.0/mit-bih-supraventricular-arrhythmia-database-1.0.0.zip"
 

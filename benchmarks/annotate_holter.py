@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgzoo.apply.signals import mitdb_folder
 from ecgzoo.paths import ecgzoo_home
+from ecgzoo.readers.mitdb import default_folder as mitdb_folder
 
 
 def holter_path() -> Path:

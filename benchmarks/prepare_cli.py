@@ -2,16 +2,20 @@
 ``wfdb`` read of the same 48 MIT-BIH records, alternating, in the same session.
 
     python benchmarks/prepare_cli.py --repeats 3
+    python benchmarks/prepare_cli.py --repeats 3 --src base=/work/main --src new=.
 
-Each ecgzoo run gets an empty prepared-data cache (the database itself is already fetched:
-``ECGZOO_HOME`` must hold it, e.g. after ``ecgzoo data fetch mitdb``). Prints the best and the
-median of each, and their ratio (issue 22's target: at most 1.5x).
+``--src NAME=PATH`` runs the ecgzoo of each source tree (``PYTHONPATH=PATH/src``) in turn
+(default: the installed one). Each ecgzoo run gets an empty prepared-data cache (the
+database itself is already fetched: ``ECGZOO_HOME`` must hold it, e.g. after ``ecgzoo data
+fetch mitdb``). Prints wall and CPU seconds (children included) of each run, the best and the
+median, and the wall ratio (issue 22's target: at most 1.5x).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,43 +35,71 @@ for name in (folder / "RECORDS").read_text().split():
 """
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of ``cmd``; its CPU seconds (user + system, children included) appended to
+    ``cpu``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--home", default=os.environ.get("ECGZOO_HOME", ""))
+    ap.add_argument("--src", action="append", default=[], help="NAME=PATH of a source tree")
     args = ap.parse_args()
     home = Path(args.home).expanduser()
     folder = next((home / "physionet" / "mitdb").rglob("RECORDS")).parent
-    bare, cli = [], []
+    trees = dict(item.split("=", 1) for item in args.src) or {"ecgzoo": ""}
+    bare: list[float] = []
+    bare_cpu: list[float] = []
+    cli: dict[str, list[float]] = {name: [] for name in trees}
+    cli_cpu: dict[str, list[float]] = {name: [] for name in trees}
     for _ in range(args.repeats):
+        load = os.getloadavg()[0]
         bare.append(
-            timed([sys.executable, "-c", BARE.format(folder=str(folder))], dict(os.environ))
+            timed(
+                [sys.executable, "-c", BARE.format(folder=str(folder))], dict(os.environ), bare_cpu
+            )
         )
-        scratch = Path(tempfile.mkdtemp(prefix="ecgzoo-prep-"))
-        try:
-            (scratch / "physionet").symlink_to(home / "physionet")
-            env = {**os.environ, "ECGZOO_HOME": str(scratch)}
-            cli.append(
-                timed(
-                    [sys.executable, "-m", "ecgzoo", "data", "prepare", "mitdb",
-                     "--segmentation", "kachuee", "--split", "inter"],
-                    env,
-                )
-            )  # fmt: skip
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    for label, xs in (("bare wfdb read", bare), ("ecgzoo data prepare", cli)):
-        print(f"{label}: best {min(xs):.2f} s, median {statistics.median(xs):.2f} s")
+        for name, path in trees.items():
+            scratch = Path(tempfile.mkdtemp(prefix="ecgzoo-prep-"))
+            try:
+                (scratch / "physionet").symlink_to(home / "physionet")
+                env = {**os.environ, "ECGZOO_HOME": str(scratch)}
+                if path:
+                    env["PYTHONPATH"] = str(Path(path).resolve() / "src")
+                cli[name].append(
+                    timed(
+                        [sys.executable, "-m", "ecgzoo", "data", "prepare", "mitdb",
+                         "--segmentation", "kachuee", "--split", "inter"],
+                        env,
+                        cli_cpu[name],
+                    )
+                )  # fmt: skip
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        row = ", ".join(f"{n} {cli[n][-1]:.2f} s (CPU {cli_cpu[n][-1]:.2f})" for n in trees)
+        print(f"load {load:.1f}: bare {bare[-1]:.2f} s (CPU {bare_cpu[-1]:.2f}), {row}", flush=True)
     print(
-        f"ratio (best): {min(cli) / min(bare):.2f}x, (median): "
-        f"{statistics.median(cli) / statistics.median(bare):.2f}x; load {os.getloadavg()[0]:.1f}"
+        f"bare wfdb read: best {min(bare):.2f} s, median {statistics.median(bare):.2f} s, "
+        f"CPU median {statistics.median(bare_cpu):.2f} s"
     )
+    for name in trees:
+        xs = cli[name]
+        print(
+            f"ecgzoo data prepare [{name}]: best {min(xs):.2f} s, median "
+            f"{statistics.median(xs):.2f} s, CPU median {statistics.median(cli_cpu[name]):.2f} s; "
+            f"ratio (best) {min(xs) / min(bare):.2f}x, (median) "
+            f"{statistics.median(xs) / statistics.median(bare):.2f}x"
+        )
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

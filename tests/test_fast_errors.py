@@ -46,6 +46,7 @@ MISTAKES = [
     (["annotate", "no-such-record"], "file not found"),
     (["annotate", "configs", "--model", "pretrained:nosuch"], "unknown pretrained model"),
     (["report", "no-such-run"], "file not found"),
+    (["tune", "configs/demo.yaml", "--space", "configs/spaces/cnn.yaml"], "for model 'cnn2d'"),
 ]
 
 

@@ -81,11 +81,22 @@ def _kernels() -> tuple[Any, Any]:
     return module._squared_moving_integration, module._thresholding
 
 
+def _bandpass(low: float, high: float, fs: float) -> np.ndarray:
+    """The order-2 Butterworth band-pass (SOS), designed once per rate, not once per chunk (a
+    copy: scipy's filter wants a writable array)."""
+    return _butter_bandpass(low, high, fs).copy()
+
+
+@cache
+def _butter_bandpass(low: float, high: float, fs: float) -> np.ndarray:
+    return butter(2, (low, high), btype="bandpass", output="sos", fs=fs)
+
+
 def energy(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """``(filtered, integrated)``: the 5-30 Hz band-passed ECG and its squared derivative
     integrated over a centred 150 ms window (sleepecg's ``detect_heartbeats`` signals)."""
     smi, _ = _kernels()
-    sos = butter(2, (5, 30), btype="bandpass", output="sos", fs=fs)
+    sos = _bandpass(5.0, 30.0, fs)
     filtered = np.ascontiguousarray(sosfiltfilt(sos, signal))
     derivative = np.correlate(filtered, np.array([-1.0, -2.0, 0.0, 2.0, 1.0]), mode="same")
     return filtered, np.asarray(smi(derivative, int(0.15 * fs)))
@@ -230,7 +241,7 @@ def move_to_r(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
     """Each peak moved to the largest |0.5-40 Hz band-passed signal| within 60 ms of it."""
     if len(peaks) == 0:
         return peaks
-    sos = butter(2, [0.5, min(40.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+    sos = _bandpass(0.5, min(40.0, 0.45 * fs), fs)
     # float32 halves the filter's time; only the argmax below reads it
     band = np.abs(sosfiltfilt(sos.astype(np.float32), np.asarray(signal, dtype=np.float32)))
     r = int(round(REFINE_S * fs))

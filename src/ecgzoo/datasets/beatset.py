@@ -68,7 +68,8 @@ def fingerprint(folder: Path, names: list[str]) -> list[list]:
 
 def record_beats(reader: WfdbFolderReader, name: str, settings: dict[str, Any]) -> dict:
     """One record's beat arrays (see :func:`ecgzoo.examples.beats.beats_from_lead`)."""
-    rec = reader.read(name)
+    names = reader.lead_names(name)  # only the chosen lead is converted: a third of the reading
+    rec = reader.read(name, channels=None if not names else [choose_lead(names)])
     channel = choose_lead(rec.lead_names)
     lead = rec.signal[channel]
     if not np.all(np.isfinite(lead)):

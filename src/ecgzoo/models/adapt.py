@@ -14,12 +14,15 @@ the RR context on one record would erase what makes a premature beat premature t
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn as nn
 
 from ecgzoo.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 ADAPTATIONS = ("none", "adabn", "prior_em")
 
@@ -35,6 +38,11 @@ def adapt_batchnorm(
 
     The copy is in eval mode; ``model`` is not changed. Fewer than 2 examples: an unchanged copy.
     """
+    # torch only here and below: every `annotate` (ONNX too) imports this module for
+    # check_adaptation and prior_adjusted, and torch's import is 1.5-2 s of CPU
+    import torch
+    import torch.nn as nn
+
     adapted = copy.deepcopy(model).eval()
     if len(x) < 2:
         return adapted
@@ -93,6 +101,8 @@ def standardised(features: np.ndarray | None, spec) -> torch.Tensor | None:
     """Side features scaled by the training mean and std saved in ``model.json``."""
     if features is None or not int(spec.n_features):
         return None
+    import torch  # heavy: only when AdaBN runs (see adapt_batchnorm)
+
     mean = np.asarray(spec.feature_mean, dtype=np.float32)
     std = np.asarray(spec.feature_std, dtype=np.float32)
     return torch.from_numpy(((np.asarray(features, np.float32) - mean) / std).astype(np.float32))
@@ -100,6 +110,8 @@ def standardised(features: np.ndarray | None, spec) -> torch.Tensor | None:
 
 def adapted_model(model: torch.nn.Module, spec, x: np.ndarray, features: np.ndarray | None):
     """``model`` with batch norm statistics of one record's inputs ``x`` (AdaBN; no labels)."""
+    import torch  # heavy: only when AdaBN runs (see adapt_batchnorm)
+
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     if xt.dim() == 2:
         xt = xt[:, None, :]

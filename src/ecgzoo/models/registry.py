@@ -8,6 +8,7 @@ side features ``(batch, n_features)``, and returns logits ``(batch, n_classes)``
 from __future__ import annotations
 
 import ast
+import builtins
 import difflib
 import functools
 import importlib
@@ -122,20 +123,28 @@ def count_parameters(model: nn.Module) -> int:
 
 def model_params(name: str) -> dict[str, inspect.Parameter]:
     """The hyperparameters ``model.params`` may set for model ``name``: its constructor's
-    keyword arguments beyond the shape ones, with their defaults."""
+    keyword arguments beyond the shape ones, with their defaults (read from the source when it
+    allows, :func:`source_signature`, so checking a config or a search space needs no torch)."""
+    if name in _MODELS:
+        found = source_signature(name)
+        if found is not None:
+            return dict(found[0])
     params = inspect.signature(model_class(name).__init__).parameters
+    return _hyperparameters(params.values())
+
+
+def _hyperparameters(params: typing.Iterable[inspect.Parameter]) -> dict[str, inspect.Parameter]:
     return {
-        k: p
-        for k, p in params.items()
-        if k != "self" and k not in SHAPE_ARGS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        p.name: p
+        for p in params
+        if p.name != "self"
+        and p.name not in SHAPE_ARGS
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
 
 
-@functools.cache
-def declared_params(name: str) -> tuple[str, ...] | None:
-    """The hyperparameter names of model ``name`` read from its source, without importing it
-    (and torch): a misspelt ``model.params`` key is refused in milliseconds. None when the
-    constructor is not written out in the class itself (then the import decides)."""
+def _init_node(name: str) -> tuple[ast.Module, ast.FunctionDef] | None:
+    """The parsed module of model ``name`` and its class's own ``__init__`` (None: not found)."""
     module, cls_name, _ = _MODELS[name]
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.origin:
@@ -145,27 +154,107 @@ def declared_params(name: str) -> tuple[str, ...] | None:
         if isinstance(node, ast.ClassDef) and node.name == cls_name:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                    args = item.args
-                    if args.vararg or args.kwarg:
-                        return None
-                    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-                    return tuple(n for n in names if n != "self" and n not in SHAPE_ARGS)
+                    return tree, item
     return None
+
+
+@functools.cache
+def declared_params(name: str) -> tuple[str, ...] | None:
+    """The hyperparameter names of model ``name`` read from its source, without importing it
+    (and torch): a misspelt ``model.params`` key is refused in milliseconds. None when the
+    constructor is not written out in the class itself (then the import decides)."""
+    found = _init_node(name)
+    if found is None or found[1].args.vararg or found[1].args.kwarg:
+        return None
+    args = found[1].args
+    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    return tuple(n for n in names if n != "self" and n not in SHAPE_ARGS)
+
+
+@functools.cache
+def source_signature(name: str) -> tuple[dict[str, inspect.Parameter], dict[str, Any]] | None:
+    """Model ``name``'s hyperparameters as :func:`inspect.signature` gives them once the class
+    is imported, and the names its annotations may use, read from the source without importing
+    it (a model module imports torch: 2-8 s, where checking a config should take well under
+    a second). None (the import decides) unless the module postpones its annotations (so they
+    are the same strings), every default is a literal and every annotation names only builtins
+    and what the module imports from ``typing`` or ``collections.abc``."""
+    found = _init_node(name)
+    if found is None:
+        return None
+    tree, init = found
+    postponed = any(
+        isinstance(n, ast.ImportFrom)
+        and n.module == "__future__"
+        and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
+    if not postponed:
+        return None
+    names: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in ("typing", "collections.abc"):
+            source = importlib.import_module(node.module)
+            for alias in node.names:
+                if hasattr(source, alias.name):
+                    names[alias.asname or alias.name] = getattr(source, alias.name)
+    args = init.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[Any] = [inspect.Parameter.empty] * (len(positional) - len(args.defaults))
+    params: list[inspect.Parameter] = []
+    kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(args.posonlyargs)
+    kinds += [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(args.args)
+    pairs = list(zip(positional, [*defaults, *args.defaults], kinds, strict=True))
+    pairs += [
+        (a, inspect.Parameter.empty if d is None else d, inspect.Parameter.KEYWORD_ONLY)
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    if args.vararg or args.kwarg:
+        return None
+    allowed = set(names) | set(dir(builtins))
+    for arg, default, kind in pairs:
+        annotation: Any = inspect.Parameter.empty
+        if arg.annotation is not None:
+            annotation = ast.unparse(arg.annotation)
+            nodes = list(ast.walk(arg.annotation))
+            used = {n.id for n in nodes if isinstance(n, ast.Name)}
+            if not used <= allowed or any(isinstance(n, ast.Attribute) for n in nodes):
+                return None  # e.g. nn.Module or a module-level alias: import to resolve it
+        if isinstance(default, ast.AST):
+            try:
+                default = ast.literal_eval(default)
+            except ValueError:
+                return None
+        params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
+    return _hyperparameters(params), names
 
 
 @functools.cache  # one schema per model: tune validates many trial configs
 def _params_schema(name: str) -> type:
-    """A strict pydantic model of ``name``'s hyperparameters, built from its constructor."""
-    cls = model_class(name)
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # an annotation that cannot be resolved: check names only
-        hints = {}
+    """A strict pydantic model of ``name``'s hyperparameters, built from its constructor (from
+    its source when :func:`source_signature` can read it: the same fields, no torch)."""
+    found = source_signature(name)
+    if found is not None:
+        params, names = found
+        hints = {
+            k: eval(p.annotation, {"__builtins__": builtins}, names)  # noqa: S307 (see below)
+            for k, p in params.items()
+            if p.annotation is not inspect.Parameter.empty
+        }  # the annotations name only builtins and typing/collections.abc (checked above)
+        cls_name = _MODELS[name][1]
+    else:
+        cls = model_class(name)
+        cls_name = cls.__name__
+        try:
+            hints = typing.get_type_hints(cls.__init__)
+        except Exception:  # an annotation that cannot be resolved: check names only
+            hints = {}
+        params = model_params(name)
     fields: dict[str, Any] = {
         k: (hints.get(k, Any), ... if p.default is p.empty else p.default)
-        for k, p in model_params(name).items()
+        for k, p in params.items()
     }
-    return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model(f"{cls_name}Params", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def model_params_problem(name: str, params: dict[str, Any], light: bool = False) -> str | None:

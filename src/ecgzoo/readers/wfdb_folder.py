@@ -16,6 +16,7 @@ from ecgzoo.readers.records import Record
 from ecgzoo.readers.wfdb_io import (
     folder_display,
     list_folder,
+    quiet_wfdb,
     read_annotations,
     read_wfdb,
 )
@@ -83,13 +84,30 @@ class WfdbFolderReader:
         labels = np.char.rstrip(aux[rhythm].astype(str), "\x00")
         return bs, bsym, samples[rhythm], labels
 
-    def read(self, record: str) -> Record:
-        """Signal (all leads, mV) and annotations of one record; ``DataError`` naming the file.
+    def lead_names(self, record: str) -> list[str] | None:
+        """The lead names in ``record``'s header (wfdb's header reader; None when it cannot be
+        read: :meth:`read` then says why)."""
+        with quiet_wfdb():
+            import wfdb
+
+            try:
+                return [str(s) for s in wfdb.rdheader(str(self.folder / str(record))).sig_name]
+            except Exception:  # wfdb raises many types; read() gives the one-line error
+                return None
+
+    def read(self, record: str, channels: list[int] | None = None) -> Record:
+        """Signal (all leads, or ``channels``, mV) and annotations of one record; ``DataError``
+        naming the file.
 
         Annotations are kept as written, even past the signal's end (SVDB 860 has one): the
         example stage drops such beats (reason ``outside_signal``).
         """
-        rec = read_wfdb(self.folder / str(record), database=self.name, expected_fs=self.expected_fs)
+        rec = read_wfdb(
+            self.folder / str(record),
+            database=self.name,
+            expected_fs=self.expected_fs,
+            channels=channels,
+        )
         bs, bsym, rs, rl = self.read_beats(str(record))
         rec.beat_samples, rec.beat_symbols = bs, bsym
         rec.rhythm_samples, rec.rhythm_labels = rs, rl

@@ -247,8 +247,10 @@ def read_wfdb(
     database: str = "wfdb",
     display: Display | None = None,
     expected_fs: tuple[float, ...] | None = None,
+    channels: list[int] | None = None,
 ) -> Record:
-    """Read the WFDB record ``base`` (``folder/NAME``, no extension), all leads, into a Record.
+    """Read the WFDB record ``base`` (``folder/NAME``, no extension), all leads (or the
+    ``channels`` given: wfdb then converts only those to mV), into a Record.
 
     ``expected_fs``: the rates this database uses; a header at another rate is refused (the
     caller resamples later, in the example stage). Annotations, labels and demographics are
@@ -263,7 +265,7 @@ def read_wfdb(
         import wfdb
 
         try:
-            rec = wfdb.rdrecord(str(base), physical=True)
+            rec = wfdb.rdrecord(str(base), physical=True, channels=channels)
         except Exception as exc:
             raise DataError(
                 f"{show(header.file_name[0])}: cannot read signal ({first_line(exc)})"

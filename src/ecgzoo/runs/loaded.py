@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from ecgzoo.config import ExperimentConfig
 from ecgzoo.datasets.input_specs import dataset_classes, input_spec_for
@@ -37,6 +34,10 @@ from ecgzoo.runs.runfolder import (
     read_spec,
     resolve_run,
 )
+
+if TYPE_CHECKING:  # torch only where weights load: `annotate --engine onnx` never imports it
+    import torch
+    import torch.nn as nn
 
 
 @dataclass
@@ -142,6 +143,8 @@ def load_trained_model(
     take, a class list that disagrees with its class count, and weights with missing,
     unexpected or mis-shaped tensors are each a one-line :class:`DataError` naming the file.
     """
+    import torch  # heavy (1.5-2 s): only when weights are loaded (see TYPE_CHECKING above)
+
     folder = Path(folder)
     spec_path = folder / "model.json"
     spec = read_spec(folder)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ecgzoo.errors import ConfigError
 from ecgzoo.experiment import config_schema
-from ecgzoo.models.registry import model_params
+from ecgzoo.models.registry import model_params, model_params_problem
 from ecgzoo.tune.distributions import (
     ChoiceParam,
     IntParam,
@@ -110,8 +110,29 @@ def check_keys(space: SpaceDefinition, model_names: list[str] | None = None) -> 
                         key,
                         f"unknown parameter: model {name!r} accepts {', '.join(sorted(args))}",
                     )
+                _check_param_values(space, key, name)
         else:
             _check_config_key(space, key)
+
+
+def _check_param_values(space: SpaceDefinition, key: str, name: str) -> None:
+    """Each value a trial can give ``model.params.X`` (a choice's values, an int range's ends, a
+    fixed value) against the type model ``name`` declares for it: a wrong one fails every trial
+    that draws it, so it is refused here, before HyperOpt samples trial configs (whose import
+    alone takes over a second)."""
+    spec = space.params.get(key)
+    if isinstance(spec, ChoiceParam):
+        values = list(spec.values)
+    elif isinstance(spec, IntParam):
+        values = [spec.low, spec.high]
+    elif key in space.fixed:
+        values = [space.fixed[key]]
+    else:
+        return  # float ranges: the sampled trial configs are checked (SearchSpace.check)
+    for value in values:
+        problem = model_params_problem(name, {key.split(".", 2)[2]: value})
+        if problem:
+            raise space.error(key, f"value {value!r} does not fit model {name!r}: {problem}")
 
 
 def _check_key_syntax(space: SpaceDefinition, key: str) -> None:
