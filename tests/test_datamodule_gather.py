@@ -4,6 +4,7 @@ worker processes equal those built in the main process (each batch has its own g
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ecgzoo.datasets.arrays import ArraySplit
@@ -94,6 +95,23 @@ def test_predict_split_in_chunks_equals_one_pass(monkeypatch) -> None:
     whole = evaluate.predict_split(model, spec, split)
     monkeypatch.setattr(evaluate, "SCORE_CHUNK", 16)
     np.testing.assert_allclose(evaluate.predict_split(model, spec, split), whole, atol=1e-6)
+    # the train-loss subset is scored from its rows, chunk by chunk, never gathered whole
+    from ecgzoo.train import final_scoring
+
+    rows = final_scoring.train_loss_rows(len(split), 37)
+    assert rows is not None and len(rows) == 37
+    subset = final_scoring.train_loss_subset(split, 37)
+    np.testing.assert_allclose(
+        evaluate.predict_split(model, spec, split, rows=rows),
+        evaluate.predict_split(model, spec, subset),
+        atol=1e-6,
+    )
+    split.y[:] = (rng.random((50, 3)) > 0.5).astype(np.float32)
+    from ecgzoo.train.multilabel import binary_cross_entropy
+
+    want = binary_cross_entropy(evaluate.predict_split(model, spec, subset), split.y[rows])
+    got = final_scoring.train_loss(model, spec, split, 37)
+    assert got == pytest.approx(want, abs=1e-6)
 
 
 def test_train_data_workers_reach_the_engine_datamodule(tmp_path) -> None:
