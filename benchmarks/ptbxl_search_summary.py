@@ -40,6 +40,8 @@ def trial_rows(experiment: Path) -> list[dict]:
     """Every trial folder: its config, best validation and (completed) test macro AUROC."""
     rows = []
     for folder in sorted((experiment / "trials").iterdir()):
+        if folder.name.startswith(".") or not folder.is_dir():  # run locks
+            continue
         config = yaml.safe_load((folder / "config.yaml").read_text())
         with (folder / "history.csv").open(newline="") as fh:
             history = list(csv.DictReader(fh))
