@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,6 +84,7 @@ def load_module(src: Path):
     spec = importlib.util.spec_from_file_location("old_datamodule", src)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules["old_datamodule"] = module  # its batch requests pickle to worker processes
     spec.loader.exec_module(module)
     return module
 
