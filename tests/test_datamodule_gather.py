@@ -4,12 +4,14 @@ worker processes equal those built in the main process (each batch has its own g
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.train.datamodule import (
     ArrayDataModule,
     SplitBatches,
+    augment_batch,
     crop_starts,
     gather_crops,
     random_crop_batch,
@@ -93,6 +95,23 @@ def test_predict_split_in_chunks_equals_one_pass(monkeypatch) -> None:
     whole = evaluate.predict_split(model, spec, split)
     monkeypatch.setattr(evaluate, "SCORE_CHUNK", 16)
     np.testing.assert_allclose(evaluate.predict_split(model, spec, split), whole, atol=1e-6)
+    # the train-loss subset is scored from its rows, chunk by chunk, never gathered whole
+    from ecgzoo.train import final_scoring
+
+    rows = final_scoring.train_loss_rows(len(split), 37)
+    assert rows is not None and len(rows) == 37
+    subset = final_scoring.train_loss_subset(split, 37)
+    np.testing.assert_allclose(
+        evaluate.predict_split(model, spec, split, rows=rows),
+        evaluate.predict_split(model, spec, subset),
+        atol=1e-6,
+    )
+    split.y[:] = (rng.random((50, 3)) > 0.5).astype(np.float32)
+    from ecgzoo.train.multilabel import binary_cross_entropy
+
+    want = binary_cross_entropy(evaluate.predict_split(model, spec, subset), split.y[rows])
+    got = final_scoring.train_loss(model, spec, split, 37)
+    assert got == pytest.approx(want, abs=1e-6)
 
 
 def test_train_data_workers_reach_the_engine_datamodule(tmp_path) -> None:
@@ -119,3 +138,50 @@ def test_train_data_workers_reach_the_engine_datamodule(tmp_path) -> None:
 
     for a, b in zip(batches(0), batches(2), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def _augment_as_before(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """augment_batch as it was written before it was made faster (the reference)."""
+    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    scale = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+    std = x.std(dim=-1, keepdim=True).clamp_min(1e-3)
+    shift = 0.1 * torch.randn(shape, generator=gen) * std
+    noise = 0.02 * torch.randn(x.shape, generator=gen) * std
+    return x * scale + shift + noise
+
+
+def test_augmentation_gives_the_batches_it_gave_before_for_a_seed() -> None:
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy((rng.normal(size=(16, 12, 500)) * 0.3 + 1.5).astype(np.float32))
+    x[3] = 0.0  # a flat example: its std is clamped
+    new = augment_batch(x, torch.Generator().manual_seed(11))
+    old = _augment_as_before(x, torch.Generator().manual_seed(11))
+    torch.testing.assert_close(new, old, rtol=1e-5, atol=1e-6)
+    assert torch.equal(new, augment_batch(x, torch.Generator().manual_seed(11)))
+    assert not torch.equal(new, augment_batch(x, torch.Generator().manual_seed(12)))
+
+
+def test_gather_crops_any_shape_and_past_the_end() -> None:
+    rng = np.random.default_rng(5)
+    for shape in [(30, 400), (30, 2, 400), (30, 2, 3, 400)]:
+        x = rng.normal(size=shape).astype(np.float32)
+        idx, starts = np.array([0, 4, 4, 29]), np.array([0, 150, 7, 150])
+        want = np.stack([x[i, ..., s : s + 250] for i, s in zip(idx, starts, strict=True)])
+        np.testing.assert_array_equal(gather_crops(x, idx, starts, 250), want)
+    x = rng.normal(size=(5, 2, 100)).astype(np.float32)
+    got = gather_crops(x, np.array([1]), np.array([60]), 50)  # past the end: last sample
+    np.testing.assert_array_equal(got[0, :, :40], x[1, :, 60:])
+    np.testing.assert_array_equal(got[0, :, 40:], np.repeat(x[1, :, -1:], 10, axis=-1))
+    assert gather_crops(x.astype(np.float16), np.array([2]), np.array([0]), 50).dtype == np.float32
+
+
+def test_pinned_memory_only_for_a_gpu() -> None:
+    from types import SimpleNamespace
+
+    split = ArraySplit(np.zeros((8, 1, 50), np.float32), np.zeros(8, np.int64), np.arange(8))
+    train = SplitBatches(split, None)
+    dm = ArrayDataModule(train, train, batch_size=4, eval_batch_size=4, seed=0, pin_memory=True)
+    cpu = SimpleNamespace(root_device=torch.device("cpu"))
+    dm.trainer = SimpleNamespace(strategy=cpu, global_rank=0, world_size=1)
+    dm.setup("fit")
+    assert dm.train_dataloader().pin_memory is False

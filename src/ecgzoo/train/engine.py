@@ -217,7 +217,7 @@ def train_run(
     a run folder (a second one gets an error).
     """
     from ecgzoo.datasets.loading import load_data
-    from ecgzoo.train.final_scoring import final_numbers, train_loss_subset
+    from ecgzoo.train.final_scoring import final_numbers, train_loss_rows
     from ecgzoo.train.loggers import finish_loggers, flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
     from ecgzoo.train.tasks import make_task
@@ -271,7 +271,8 @@ def train_run(
         module = ZooModule(model, task, tc)
         module.val_y = np.asarray(data.val.y)
         if tc.curve_train_examples:
-            module.curve_split = (train_loss_subset(data.train, tc.curve_train_examples), spec)
+            rows = train_loss_rows(len(data.train), tc.curve_train_examples)
+            module.curve_split = (data.train, spec, rows)  # never gathered whole
         if primary:
             write_run_config(work_dir, config)
             write_spec(work_dir, spec)

@@ -59,14 +59,20 @@ SCORE_CHUNK = 1024
 
 
 def predict_split(
-    model: nn.Module, spec: ModelSpec, split: ArraySplit, device: torch.device | None = None
+    model: nn.Module,
+    spec: ModelSpec,
+    split: ArraySplit,
+    device: torch.device | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Probabilities for a split, with multi-crop voting for models trained on crops; scored
-    :data:`SCORE_CHUNK` examples at a time (every example's probabilities are its own)."""
+    """Probabilities for a split (or its ``rows`` only, in that order), with multi-crop voting
+    for models trained on crops; scored :data:`SCORE_CHUNK` examples at a time (every example's
+    probabilities are its own), so not even the rows are ever read whole."""
     features = standardise_features(split.features, spec)
     parts = []
-    for s in range(0, max(len(split), 1), SCORE_CHUNK):
-        part = slice(s, s + SCORE_CHUNK)
+    n = len(split) if rows is None else len(rows)
+    for s in range(0, max(n, 1), SCORE_CHUNK):
+        part = slice(s, s + SCORE_CHUNK) if rows is None else rows[s : s + SCORE_CHUNK]
         f = None if features is None else features[part]
         lengths = None if split.lengths is None else split.lengths[part]
         parts.append(predict_inputs(model, spec, split.x[part], f, lengths, device))

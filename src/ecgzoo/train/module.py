@@ -59,8 +59,9 @@ class ZooModule(pl.LightningModule):
         self._index: list[torch.Tensor] = []
         self.val_y: np.ndarray | None = None
         self.val_prob: np.ndarray | None = None
-        # (fixed training subset, its spec): scored each epoch with the plain validation loss
-        self.curve_split: tuple[ArraySplit, ModelSpec] | None = None
+        # (training split, its spec, the fixed rows of it or None for all): scored each epoch
+        # with the plain validation loss, a chunk at a time from the (memory-mapped) split
+        self.curve_split: tuple[ArraySplit, ModelSpec, np.ndarray | None] | None = None
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(x, features)
@@ -149,10 +150,10 @@ class ZooModule(pl.LightningModule):
         from ecgzoo.train.evaluate import cross_entropy, predict_split
         from ecgzoo.train.multilabel import binary_cross_entropy
 
-        split, spec = self.curve_split
-        prob = predict_split(self.model, spec, split, self.device)
+        split, spec, rows = self.curve_split
+        prob = predict_split(self.model, spec, split, self.device, rows=rows)
         score = binary_cross_entropy if spec.multilabel else cross_entropy
-        return float(score(prob, split.y))
+        return float(score(prob, np.asarray(split.y if rows is None else split.y[rows])))
 
     def _gather(self, prob: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every process's share of the validation split (shares differ by at most one)."""

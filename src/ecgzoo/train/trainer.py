@@ -74,7 +74,8 @@ def make_trainer(tc: TrainConfig, callbacks: list[Any], loggers: list[Any], prog
         )
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"train: {first}") from None
+        where = f"accelerator={accelerator}, devices={tc.devices}, strategy={tc.strategy}"
+        raise ConfigError(f"train ({where}): {first}") from None
 
 
 @contextlib.contextmanager
