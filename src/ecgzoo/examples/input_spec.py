@@ -46,7 +46,13 @@ from ecgzoo.examples.windows import prepare_windows
 KINDS = ("beats", "window", "multilabel", "beat_features")
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
+SIDE_FEATURE_SETS = (
+    "rr_features",
+    "rr_context",
+    "rr_ratios",
+    "rr_log_ratios",
+    "rr_log_irregularity",
+)
 #: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
 #: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)
 FIDUCIALS = ("r_peak", "qrs_extremum")
