@@ -144,3 +144,22 @@ def test_unknown_operating_point_is_one_line(folds, tmp_path):
     with pytest.raises(EcgzooError, match="--operating-point: unknown"):
         join_runs(folds, tmp_path / "x", operating_point="best")
     assert not (tmp_path / "x").exists()
+
+
+def test_annotate_applies_the_fold_ensemble_as_evaluate_does(joined, mitdb_dir, tmp_path):
+    """`annotate` (its own apply path, reference peaks scored) takes the fold ensemble with its
+    decision weights and per-member standardisation; its classes follow the weights."""
+    from ecgzoo.api import annotate
+
+    out, _ = joined
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        (folder / f"232.{ext}").symlink_to(mitdb_dir / f"232.{ext}")
+    result = annotate(folder / "232", str(out), write=False, plots=False, reference="atr")[0]
+    ann = result.annotation
+    kept = ann.labels >= 0
+    assert ann.prob.shape == (len(ann.samples), 5) and kept.mean() > 0.99
+    np.testing.assert_allclose(ann.prob[kept].sum(1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(ann.labels[kept], ann.prob[kept].argmax(1))
+    assert result.score is not None
