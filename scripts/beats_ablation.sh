@@ -4,6 +4,8 @@
 # Usage: scripts/beats_ablation.sh OUT_DIR "ROW ..." [SEEDS...]
 # With FOLDS=k (session 2: DS1 fold selection) each row and seed trains k fold models instead,
 # ROW_sSEED_fK validated on record-wise DS1 fold K of k (data.seed fixes the folds).
+# EXTRA="overrides" TAG=_x add overrides to every run and _x to its name (e.g. EXTRA=
+# "data.mitbih.extra_databases=[svdb]" TAG=_svdb: DS1 + SVDB training, folds over DS1 only).
 set -euo pipefail
 out=$1; rows=$2; shift 2
 seeds=${*:-0 1 2}
@@ -28,10 +30,10 @@ mkdir -p "$out"
 for seed in $seeds; do
   for row in $rows; do
     for fold in $(if [ "$folds" -gt 0 ]; then seq 0 $((folds - 1)); else echo none; fi); do
-      name="${row}_s${seed}" fold_args=""
+      name="${row}${TAG:-}_s${seed}" fold_args="${EXTRA:-}"
       if [ "$fold" != none ]; then
         name="${name}_f${fold}"
-        fold_args="data.mitbih.inter_validation=fold data.mitbih.n_val_folds=$folds data.mitbih.val_fold=$fold"
+        fold_args="$fold_args data.mitbih.inter_validation=fold data.mitbih.n_val_folds=$folds data.mitbih.val_fold=$fold"
       fi
       [ -f "$out/$name/metrics.json" ] && continue
       # shellcheck disable=SC2086

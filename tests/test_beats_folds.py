@@ -163,3 +163,27 @@ def test_annotate_applies_the_fold_ensemble_as_evaluate_does(joined, mitdb_dir, 
     np.testing.assert_allclose(ann.prob[kept].sum(1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(ann.labels[kept], ann.prob[kept].argmax(1))
     assert result.score is not None
+
+
+def test_extra_svdb_training_beats_are_cut_like_mitbih(monkeypatch):
+    """DS1 + SVDB: the SVDB training beats get the MIT-BIH options' segmentation and fiducial."""
+    from ecgzoo.config import MitbihOptions
+    from ecgzoo.datasets import svdb
+    from ecgzoo.datasets.mitbih import add_training_databases
+
+    seen = []
+
+    def fake(db_dir, options, cache_dir=None):
+        seen.append(options)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(svdb, "prepare_beats", fake)
+    options = MitbihOptions(
+        segmentation="centered", split="inter", fs=128.0, extra_databases=["svdb"],
+        align_fiducial="qrs_extremum", before_s=0.3,
+    )  # fmt: skip
+    empty = np.zeros(0, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="stop"):
+        add_training_databases({}, (empty, empty, empty), options, {})
+    assert seen[0].align_fiducial == "qrs_extremum" and seen[0].before_s == 0.3
+    assert seen[0].fs == 128.0 and seen[0].segmentation == "centered"
