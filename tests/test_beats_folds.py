@@ -187,3 +187,28 @@ def test_extra_svdb_training_beats_are_cut_like_mitbih(monkeypatch):
         add_training_databases({}, (empty, empty, empty), options, {})
     assert seen[0].align_fiducial == "qrs_extremum" and seen[0].before_s == 0.3
     assert seen[0].fs == 128.0 and seen[0].segmentation == "centered"
+
+
+def test_sv_f1_point_maximises_the_mean_s_and_v_f1():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(5, size=3000, p=[0.8, 0.05, 0.1, 0.04, 0.01])
+    prob = rng.dirichlet(np.ones(5), size=len(y))
+    prob[np.arange(len(y)), y] += 0.3  # an informative but imperfect model
+    prob /= prob.sum(1, keepdims=True)
+    names = ["N", "S", "V", "F", "Q"]
+    chosen = choose_weights(prob, y, "sv_f1", names)
+
+    def sv(pred):
+        return f1_score(y, pred, labels=[1, 2], average="macro", zero_division=0)
+
+    assert chosen.chosen_scores["sv_f1"] == pytest.approx(sv(apply_weights(prob, chosen.weights)))
+    assert (
+        chosen.chosen_scores["sv_f1"]
+        >= sv(prob.argmax(1))
+        == pytest.approx(chosen.argmax_scores["sv_f1"])
+    )
+    assert chosen.weights[0] == 1.0 and chosen.accuracy_floor == 0.0
+    with pytest.raises(ValueError, match="S and V"):
+        choose_weights(prob, y, "sv_f1", ["N", "A", "O", "~", "x"])
