@@ -11,7 +11,7 @@ members) it returns the logit of the members' mean sigmoid.
 ``decision_weights`` (softmax only; one positive number per class, chosen out of fold by
 ``ecgzoo ensemble --operating-point``) add ``log(w)`` to that output: its softmax is then
 ``p * w / sum(p * w)`` and its argmax ``argmax(p * w)``, a prior correction that every command
-applying the model (evaluate, annotate, predict, export) applies with no code of its own.
+applying the model (evaluate, annotate, predict, ONNX export) applies with no code of its own.
 
 ``feature_affine`` (one ``{"scale": [...], "shift": [...]}`` per member): the side features
 arrive standardised with the ensemble's ``model.json`` statistics (the first member's); member
