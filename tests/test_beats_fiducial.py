@@ -187,3 +187,26 @@ def test_annotate_matches_beats_within_150_ms_inclusive():
     assert ri.tolist() == [0] and ti.tolist() == [0]
     ri, _ = match_beats(np.array([1000]), np.array([1054]), 360.0)  # 150.0 ms at 360 Hz
     assert ri.tolist() == [0]
+
+
+def test_training_beats_are_cut_at_the_aligned_fiducial(mitdb_dir):
+    """The dataset's beats of an aligned recipe are the apply path's beats (InputSpec.prepare,
+    which aligns the given peaks): training and use cut at the same fiducial."""
+    import wfdb
+
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.input_specs import beat_input
+
+    options = MitbihOptions(
+        segmentation="centered", split="inter", fs=128.0, records=["232"],
+        align_fiducial="qrs_extremum",
+    )  # fmt: skip
+    arrays = mitbih.build_beats(mitdb_dir, options)
+    sig = wfdb.rdrecord(str(mitdb_dir / "232"), channels=[0]).p_signal[:, 0]
+    peaks, _ = read_beat_annotations(mitdb_dir, "232")
+    aligned = align_peaks(sig, 360.0, peaks)
+    assert np.mean(aligned != peaks) > 0.5  # alignment moves most of 232's reference peaks
+    got = beat_input(options).prepare(sig, 360.0, peaks)
+    np.testing.assert_array_equal(np.asarray(arrays["sample"]), aligned[got.kept])
+    np.testing.assert_array_equal(np.asarray(arrays["x"]), got.x[:, 0])

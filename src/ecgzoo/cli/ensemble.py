@@ -15,6 +15,13 @@ from ecgzoo.cli.app import app, console, rich_table
 def ensemble(
     runs: Annotated[list[Path], typer.Argument(help="member run folders (two or more)")],
     output: Annotated[Path, typer.Option(help="the ensemble's run folder (must not exist)")],
+    operating_point: Annotated[
+        str | None,
+        typer.Option(
+            help="choose decision weights out of fold (accuracy, recall, sv_f1) and store them "
+            "in the ensemble"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Average the probabilities of trained runs that share a test split; score the ensemble
@@ -22,7 +29,7 @@ def ensemble(
     from ecgzoo.cli.runs import print_metrics
     from ecgzoo.train.ensemble import join_runs
 
-    metrics = join_runs(list(runs), output)
+    metrics = join_runs(list(runs), output, operating_point)
     if as_json:
         print(json.dumps({"run": str(output), **metrics}))
         return

@@ -223,7 +223,9 @@ def add_training_databases(
         return arrays, parts
     if options.split != "inter":
         raise ConfigError("data.mitbih.extra_databases: needs split: inter (DS1 + SVDB -> DS2)")
-    shared = {k: getattr(options, k) for k in ("segmentation", "pad_to", "before_s", "after_s")}
+    # cut exactly as the MIT-BIH beats are (the fiducial too: SVDB beats were not aligned)
+    keys = ("segmentation", "pad_to", "before_s", "after_s", "align_fiducial")
+    shared = {k: getattr(options, k) for k in keys}
     extra = svdb.prepare_beats(
         svdb.default_db_dir(), SvdbOptions(fs=options.fs, split="group", **shared), cache_dir
     )

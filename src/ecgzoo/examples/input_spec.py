@@ -38,7 +38,7 @@ from ecgzoo.examples.beats import (
     KACHUEE_WINDOW_S,
     segment,
 )
-from ecgzoo.examples.fiducial import align_peaks
+from ecgzoo.examples.fiducial import align_peaks, fiducial_description
 from ecgzoo.examples.multilabel import window_of
 from ecgzoo.examples.side_features import CONTEXT_SETS, context_rows, features_of_set
 from ecgzoo.examples.windows import prepare_windows
@@ -46,7 +46,13 @@ from ecgzoo.examples.windows import prepare_windows
 KINDS = ("beats", "window", "multilabel", "beat_features")
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
+SIDE_FEATURE_SETS = (
+    "rr_features",
+    "rr_context",
+    "rr_ratios",
+    "rr_log_ratios",
+    "rr_log_irregularity",
+)
 #: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
 #: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)
 FIDUCIALS = ("r_peak", "qrs_extremum")
@@ -220,13 +226,18 @@ class InputSpec:
                 "window_s": KACHUEE_WINDOW_S,
                 "span": KACHUEE_SPAN,
             }
-        return {
+        settings: dict[str, Any] = {
             "segmentation": "centered",
             "before_s": float(self.before_s),
             "after_s": float(self.after_s),
             "fs": float(self.fs),
             "baseline": f"butter2-highpass-{HIGHPASS_HZ}Hz-sosfiltfilt",
         }
+        if self.fiducial != "r_peak":  # the training beats are cut at the aligned peaks too
+            # (examples.beats.beats_from_lead reads this key; without it an aligned model was
+            # trained on reference peaks and applied on aligned ones)
+            settings["fiducial"] = fiducial_description(self.fiducial)
+        return settings
 
     def lead_index(self, lead_names: list[str], lead: str | None = None) -> int:
         """The lead to feed a single-lead model: ``lead`` by name (case-insensitive) or index,

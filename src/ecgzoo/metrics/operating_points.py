@@ -13,6 +13,8 @@ Operating points (:data:`OPERATING_POINTS`):
   argmax's: the F1 of the rare classes rises without giving accuracy away.
 * ``recall``: the highest validation macro recall whose validation accuracy is at least a
   floor (``accuracy_floor``, e.g. 0.969 to match the operating point of the CNN-vs-RNN study).
+* ``sv_f1`` (AAMI beat classes): the highest mean of the S and V F1 (SVEB and VEB), no
+  accuracy floor: the inter-patient beat goal (issue 19), chosen out of fold over DS1.
 
 The search is a deterministic coordinate ascent over log-spaced weights (the first class's
 weight stays 1: ``argmax(p * w)`` does not change when every weight is scaled alike). Each
@@ -38,7 +40,7 @@ __all__ = [
     "confusion_scores",
 ]
 
-OPERATING_POINTS = ("argmax", "accuracy", "recall")
+OPERATING_POINTS = ("argmax", "accuracy", "recall", "sv_f1")
 #: The accuracy of the CNN-vs-RNN study's headline operating point (macro recall 0.965).
 DEFAULT_ACCURACY_FLOOR = 0.969
 #: Candidate weights of one class: 10**-3 .. 10**3, 121 log-spaced values (1 among them).
@@ -78,8 +80,11 @@ def apply_weights(prob: np.ndarray, weights: np.ndarray | list[float] | None) ->
     return (prob * w).argmax(axis=1)
 
 
-def confusion_scores(y: np.ndarray, preds: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
-    """Accuracy, macro recall and macro F1 of each row of ``preds`` ``(g, n)`` against ``y``.
+def confusion_scores(
+    y: np.ndarray, preds: np.ndarray, n_classes: int, pair: tuple[int, int] | None = None
+) -> dict[str, np.ndarray]:
+    """Accuracy, macro recall and macro F1 of each row of ``preds`` ``(g, n)`` against ``y``
+    (and ``sv_f1``, the mean F1 of the two classes ``pair``, when given).
 
     One ``bincount`` builds all ``g`` confusion matrices; the averages follow scikit-learn's
     ``precision_recall_fscore_support(labels=present, average="macro", zero_division=0)``.
@@ -97,11 +102,14 @@ def confusion_scores(y: np.ndarray, preds: np.ndarray, n_classes: int) -> dict[s
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     n_present = np.maximum(present.sum(axis=1), 1)
-    return {
+    out = {
         "accuracy": tp.sum(axis=1) / max(len(y), 1),
         "macro_recall": (recall * present).sum(axis=1) / n_present,
         "macro_f1": (f1 * present).sum(axis=1) / n_present,
     }
+    if pair is not None:
+        out["sv_f1"] = (f1[:, pair[0]] + f1[:, pair[1]]) / 2
+    return out
 
 
 def _objective(scores: dict[str, np.ndarray], target: str, floor: float) -> np.ndarray:
@@ -110,9 +118,20 @@ def _objective(scores: dict[str, np.ndarray], target: str, floor: float) -> np.n
     return np.where(feasible, 1.0 + scores[target], scores["accuracy"])
 
 
-def _scores_at(prob: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, float]:
-    s = confusion_scores(y, apply_weights(prob, w)[None, :], prob.shape[1])
+def _scores_at(
+    prob: np.ndarray, y: np.ndarray, w: np.ndarray, pair: tuple[int, int] | None = None
+) -> dict[str, float]:
+    s = confusion_scores(y, apply_weights(prob, w)[None, :], prob.shape[1], pair)
     return {key: float(v[0]) for key, v in s.items()}
+
+
+def _sv_pair(point: str, class_names: list[str]) -> tuple[int, int] | None:
+    """The S and V columns of the ``sv_f1`` point (``None`` for the other points)."""
+    if point != "sv_f1":
+        return None
+    if "S" not in class_names or "V" not in class_names:
+        raise ValueError(f"operating point sv_f1: needs classes S and V (got {class_names})")
+    return class_names.index("S"), class_names.index("V")
 
 
 def choose_weights(
@@ -135,11 +154,15 @@ def choose_weights(
     if prob.ndim != 2 or len(prob) != len(y) or len(y) == 0 or len(class_names) != k:
         raise ValueError(f"prob {prob.shape}, labels {y.shape} and classes {class_names} differ")
     w = np.ones(k)
-    base = _scores_at(prob, y, w)
+    pair = _sv_pair(point, list(class_names))
+    base = _scores_at(prob, y, w, pair)
     if point == "argmax":
         return OperatingPoint(point, w.tolist(), list(class_names), None, True, "val", base, base)
-    target, floor = ("macro_f1", base["accuracy"]) if point == "accuracy" else (
-        "macro_recall", float(accuracy_floor))  # fmt: skip
+    target, floor = {
+        "accuracy": ("macro_f1", base["accuracy"]),
+        "recall": ("macro_recall", float(accuracy_floor)),
+        "sv_f1": ("sv_f1", 0.0),  # no floor: the S and V F1 alone
+    }[point]
     current = float(_objective({kk: np.array([v]) for kk, v in base.items()}, target, floor)[0])
     for _ in range(MAX_ROUNDS):
         improved = False
@@ -147,7 +170,7 @@ def choose_weights(
             cand = np.repeat(w[None, :], len(WEIGHT_GRID), axis=0)
             cand[:, c] = WEIGHT_GRID
             preds = (prob[None, :, :] * cand[:, None, :]).argmax(axis=2)
-            obj = _objective(confusion_scores(y, preds, k), target, floor)
+            obj = _objective(confusion_scores(y, preds, k, pair), target, floor)
             best = obj.max()
             if best > current + 1e-12:
                 ties = np.flatnonzero(obj >= best - 1e-12)
@@ -155,7 +178,7 @@ def choose_weights(
                 current, improved = float(best), True
         if not improved:
             break
-    chosen = _scores_at(prob, y, w)
+    chosen = _scores_at(prob, y, w, pair)
     return OperatingPoint(
         point,
         [float(v) for v in w],

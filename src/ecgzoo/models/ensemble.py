@@ -8,6 +8,16 @@ softmax of the output gives exactly the mean probability: argmax, losses, crop v
 export and Grad-CAM need no ensemble-specific code. With ``combine="sigmoid"`` (multi-label
 members) it returns the logit of the members' mean sigmoid.
 
+``decision_weights`` (softmax only; one positive number per class, chosen out of fold by
+``ecgzoo ensemble --operating-point``) add ``log(w)`` to that output: its softmax is then
+``p * w / sum(p * w)`` and its argmax ``argmax(p * w)``, a prior correction that every command
+applying the model (evaluate, annotate, predict, ONNX export) applies with no code of its own.
+
+``feature_affine`` (one ``{"scale": [...], "shift": [...]}`` per member): the side features
+arrive standardised with the ensemble's ``model.json`` statistics (the first member's); member
+``k`` trained on its own fold's statistics gets ``features * scale + shift``, exactly its own
+standardisation (``scale = std_0 / std_k``, ``shift = (mean_0 - mean_k) / std_k``).
+
 ``ecgzoo ensemble`` joins trained runs into one (``ecgzoo.train.ensemble``): the usual use is a
 k-fold ensemble whose members share a test split and validate on different folds.
 """
@@ -38,6 +48,8 @@ class Ensemble(EcgModel):
         n_features: int = 0,
         members: list[dict[str, Any]] | None = None,
         combine: Literal["softmax", "sigmoid"] = "softmax",
+        decision_weights: list[float] | None = None,
+        feature_affine: list[dict[str, list[float]]] | None = None,
     ) -> None:
         super().__init__(n_leads, n_samples, n_classes, n_features)
         from ecgzoo.models.registry import build_model
@@ -66,15 +78,47 @@ class Ensemble(EcgModel):
             )
         self.members = nn.ModuleList(built)
         self.combine = combine
+        log_w = torch.zeros(n_classes)
+        if decision_weights is not None:
+            w = torch.tensor([float(v) for v in decision_weights])
+            if combine != "softmax" or w.shape != (n_classes,) or not bool((w > 0).all()):
+                raise ValueError(
+                    f"decision_weights: {n_classes} positive numbers for a softmax ensemble"
+                )
+            log_w = torch.log(w)
+        # not in the state dict: the weights live in model.json's params (the members' files
+        # stay the members' own)
+        self.register_buffer("log_decision_weights", log_w, persistent=False)
+        scale, shift = torch.ones(len(built), n_features), torch.zeros(len(built), n_features)
+        if feature_affine is not None:
+            try:
+                scale = torch.tensor([[float(v) for v in a["scale"]] for a in feature_affine])
+                shift = torch.tensor([[float(v) for v in a["shift"]] for a in feature_affine])
+            except (KeyError, TypeError, ValueError):
+                scale = torch.zeros(0)
+            if scale.shape != (len(built), n_features) or shift.shape != scale.shape:
+                raise ValueError(
+                    f"feature_affine: one {{scale, shift}} of {n_features} numbers per member"
+                )
+        self.register_buffer("feature_scale", scale, persistent=False)
+        self.register_buffer("feature_shift", shift, persistent=False)
         self.fixed_length = any(getattr(m, "fixed_length", False) for m in built)
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x, features)
-        logits = torch.stack([m(x, features) for m in self.members])  # (members, batch, classes)
+        logits = torch.stack(
+            [
+                m(x, None if features is None else features * a + b)
+                for m, a, b in zip(
+                    self.members, self.feature_scale, self.feature_shift, strict=True
+                )
+            ]
+        )  # (members, batch, classes)
         if self.combine == "softmax":
             # log of the mean probability, computed stably in log space
             log_p = torch.log_softmax(logits.float(), dim=-1)
-            return torch.logsumexp(log_p, dim=0) - torch.log(torch.tensor(float(len(logits))))
+            mean = torch.logsumexp(log_p, dim=0) - torch.log(torch.tensor(float(len(logits))))
+            return mean + self.log_decision_weights
         p = torch.sigmoid(logits.float()).mean(dim=0).clamp(_EPS, 1 - _EPS)
         return torch.log(p) - torch.log1p(-p)
 

@@ -31,7 +31,13 @@ from ecgzoo.safe_load import read_json, read_yaml
 if TYPE_CHECKING:
     import torch
 
-SIDE_FEATURE_SETS = ("rr_features", "rr_context", "rr_ratios", "rr_log_ratios")
+SIDE_FEATURE_SETS = (
+    "rr_features",
+    "rr_context",
+    "rr_ratios",
+    "rr_log_ratios",
+    "rr_log_irregularity",
+)
 
 
 @dataclass

@@ -222,7 +222,8 @@ class RunRecorder(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
         # before Lightning's checkpoint and early stopping look for it (they would raise)
-        logged = [*pl_module.val_row, "train_loss"]
+        # "epoch": the fixed schedule (train.monitor: epoch), which Lightning itself provides
+        logged = [*pl_module.val_row, "train_loss", "epoch"]
         if not trainer.sanity_checking and self.tc.monitor not in logged:
             raise ConfigError(
                 f"train.monitor: {self.tc.monitor!r} is not a logged metric "

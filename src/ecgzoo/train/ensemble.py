@@ -14,7 +14,9 @@ as they are. What it lacks is a validation split that no member trained on. Its
 * ``test``: the ensemble (mean of the members' probabilities) on the shared test split;
 * ``val_out_of_fold``: every validation example of any member, predicted by the members that
   held it out (averaged where several did): the cross-validated estimate, for choices (a
-  multi-label ensemble's per-label thresholds are chosen on it);
+  multi-label ensemble's per-label thresholds are chosen on it; with ``--operating-point`` a
+  single-label ensemble's decision weights, :mod:`ecgzoo.metrics.operating_points`, which
+  join the ensemble's ``model.json`` so every command applies them);
 * ``members``: each member's own validation and test figures, from its ``metrics.json``.
 """
 
@@ -45,9 +47,7 @@ SHARED_SPEC_FIELDS = (
     "crop_samples",
     "multilabel",
     "side_features",
-    "feature_mean",
-    "feature_std",
-)
+)  # feature_mean / feature_std may differ (each fold's own): the ensemble maps them
 
 
 def test_split_config(config: Any) -> dict[str, Any]:
@@ -115,31 +115,57 @@ def build_ensemble(folders: list[Path], specs: list[Any]) -> tuple[Any, Any]:
     first = specs[0]
     members = [{"name": s.name, "params": dict(s.params)} for s in specs]
     combine = "sigmoid" if first.multilabel else "softmax"
+    affine = feature_affine(specs)
+    extra = {} if affine is None else {"feature_affine": affine}
     model = Ensemble(
-        first.n_leads, first.n_samples, first.n_classes, first.n_features, members, combine
-    )
+        first.n_leads, first.n_samples, first.n_classes, first.n_features, members, combine,
+        **extra,
+    )  # fmt: skip
     for slot, folder in zip(model.members, folders, strict=True):
         trained, _ = load_trained_model(folder)
         slot.load_state_dict(trained.state_dict())
     model.eval()
-    spec = replace(first, name="ensemble", params={"members": members, "combine": combine})
+    params = {"members": members, "combine": combine, **extra}
+    spec = replace(first, name="ensemble", params=params)
     return model, spec
 
 
-def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+def feature_affine(specs: list[Any]) -> list[dict[str, list[float]]] | None:
+    """Per member, the map from the first member's standardised side features to its own
+    (``None`` when all members share one standardisation, as members of one split do)."""
+    stats = [(list(s.feature_mean), list(s.feature_std)) for s in specs]
+    if all(st == stats[0] for st in stats):
+        return None
+    m0, s0 = (np.asarray(v, dtype=np.float64) for v in stats[0])
+    out = []
+    for mean, std in stats:
+        m, sd = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        out.append({"scale": (s0 / sd).tolist(), "shift": ((m0 - m) / sd).tolist()})
+    return out
+
+
+def out_of_fold(configs: list[Any], specs: list[Any], model: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(prob, y)`` for every member's validation examples, each predicted by the members
-    that held it out (averaged where several did), never by one that trained on it."""
+    that held it out (averaged where several did), never by one that trained on it (each
+    member with its own ``model.json``: its own side-feature standardisation)."""
     from ecgzoo.datasets.loading import load_data
     from ecgzoo.train.evaluate import predict_split
 
     parts = []
-    for member, config in zip(model.members, configs, strict=True):
+    for member, config, spec in zip(model.members, configs, specs, strict=True):
         val = load_data(config.data).val
         parts.append((np.asarray(val.groups), predict_split(member, spec, val), np.asarray(val.y)))
     groups = parts[0][0]
     if all(np.array_equal(g, groups) for g, _, _ in parts):
         # one validation split for all (members differing in seed only): the ensemble itself
         return np.mean([p for _, p, _ in parts], axis=0).astype(np.float32), parts[0][2]
+    held = [set(np.unique(g).tolist()) for g, _, _ in parts]
+    if sum(len(h) for h in held) == len(set().union(*held)):
+        # record-wise folds (beats of MIT-BIH DS1): each record held out by exactly one member
+        return (
+            np.concatenate([p for _, p, _ in parts]).astype(np.float32),
+            np.concatenate([y for _, _, y in parts]),
+        )
     summed: dict[str, np.ndarray] = {}
     count: dict[str, int] = {}
     label: dict[str, Any] = {}
@@ -158,6 +184,33 @@ def out_of_fold(configs: list[Any], spec: Any, model: Any) -> tuple[np.ndarray, 
     keys = list(summed)
     prob = np.stack([summed[k] / count[k] for k in keys]).astype(np.float32)
     return prob, np.stack([label[k] for k in keys])
+
+
+def choose_decision_weights(
+    model: Any, spec: Any, oof_prob: np.ndarray, oof_y: np.ndarray, point: str | None
+) -> dict[str, Any] | None:
+    """Choose ``point``'s decision weights on the out-of-fold predictions (nothing else) and
+    put them into the ensemble (``model`` and ``spec.params``); ``None`` without a point."""
+    if point is None:
+        return None
+    import torch
+
+    from ecgzoo.metrics.operating_points import OPERATING_POINTS, choose_weights
+
+    if spec.multilabel:
+        raise EcgzooError("--operating-point: multi-label ensembles choose thresholds instead")
+    if point not in OPERATING_POINTS:
+        raise EcgzooError(f"--operating-point: unknown {point!r} ({', '.join(OPERATING_POINTS)})")
+    try:
+        chosen = choose_weights(oof_prob, oof_y, point, spec.class_names)
+    except ValueError as err:
+        raise EcgzooError(f"--operating-point: {err}") from None
+    weights = [float(w) for w in chosen.weights]
+    spec.params = {**spec.params, "decision_weights": weights}
+    model.log_decision_weights.copy_(torch.log(torch.tensor(weights)))
+    out = chosen.to_json()
+    out["chosen_on"] = "val_out_of_fold"
+    return {"json": out, "weights_list": weights}
 
 
 def member_summary(folder: Path) -> dict[str, Any]:
@@ -179,10 +232,16 @@ def member_summary(folder: Path) -> dict[str, Any]:
     return row
 
 
-def join_runs(folders: list[Path], output: Path) -> dict[str, Any]:
+def join_runs(
+    folders: list[Path], output: Path, operating_point: str | None = None
+) -> dict[str, Any]:
     """Build, score and write the ensemble of the runs in ``folders`` to ``output`` (which
     must not exist yet); returns its ``metrics.json``. Written to a temporary folder beside
-    ``output`` and renamed into place, so a failure leaves nothing half-written."""
+    ``output`` and renamed into place, so a failure leaves nothing half-written.
+
+    ``operating_point`` (single-label): decision weights chosen on the out-of-fold
+    predictions only, then stored in the ensemble (``params.decision_weights``); the test
+    split is scored once, afterwards, with them."""
     from ecgzoo.datasets.loading import load_data
     from ecgzoo.models.registry import count_parameters
     from ecgzoo.report import plots
@@ -196,18 +255,27 @@ def join_runs(folders: list[Path], output: Path) -> dict[str, Any]:
     specs, configs = check_members(folders)
     rows = [member_summary(f) for f in folders]
     model, spec = build_ensemble(folders, specs)
-    oof_prob, oof_y = out_of_fold(configs, spec, model)
+    oof_prob, oof_y = out_of_fold(configs, specs, model)
     if spec.multilabel:  # the members' thresholds were chosen for them: choose again, out of fold
         from ecgzoo.metrics.multilabel import choose_thresholds
 
         spec.thresholds = [float(t) for t in choose_thresholds(oof_prob, oof_y)]
+    point = choose_decision_weights(model, spec, oof_prob, oof_y, operating_point)
     oof = score_predictions(oof_y, oof_prob, spec.class_names, spec.thresholds)
+    if point is not None:  # scored at argmax above, at the chosen weights here
+        oof_argmax = oof
+        oof = score_predictions(oof_y, oof_prob, spec.class_names, None, point["weights_list"])
     data = load_data(configs[0].data)
     test, test_prob = evaluate_split(model, spec, data.test)
     metrics = {
         "test": test,
         "val_out_of_fold": oof,
         "n_val_out_of_fold": len(oof_y),
+        **(
+            {"val_out_of_fold_argmax": oof_argmax, "operating_point": point["json"]}
+            if point is not None
+            else {}
+        ),
         "members": rows,
         "model": "ensemble",
         "n_members": len(folders),

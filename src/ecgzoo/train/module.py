@@ -141,6 +141,7 @@ class ZooModule(pl.LightningModule):
         logged = {k: float(v) for k, v in self.val_row.items() if isinstance(v, int | float)}
         if self._seen is not None:  # train_loss may be the monitored metric too
             logged["train_loss"] = self.epoch_train_loss()[0]
+        logged["epoch"] = float(self.current_epoch + 1)  # train.monitor: epoch (fixed schedule)
         self.log_dict(logged, logger=False)
         self._probs, self._index = [], []
 

@@ -1,0 +1,214 @@
+"""Issue 19, DS1 fold selection: beat models trained on record-wise DS1 folds of real MIT-BIH
+records, joined into a fold ensemble whose decision weights (operating point ``sv_f1``) are
+chosen on the out-of-fold DS1 predictions only; the RR-irregularity context set; the fixed
+schedule (``train.monitor: epoch``) with a validation fold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ecgzoo.experiment import build_config
+from ecgzoo.datasets.contextset import CONTEXT_SETS, features_of_set
+from ecgzoo.datasets.loading import load_data
+from ecgzoo.datasets.splits import DS1, DS2
+from ecgzoo.errors import EcgzooError
+from ecgzoo.metrics.operating_points import apply_weights, choose_weights
+from ecgzoo.train.evaluate import predict_split, score_predictions
+
+# DS1: 101, 106, 109, 118; DS2: 100, 232
+RECORDS = ["101", "106", "109", "118", "100", "232"]
+
+
+def member_config(tmp: Path, fold: int) -> dict:
+    return {
+        "name": f"fold-{fold}",
+        "output_dir": str(tmp),
+        "data": {
+            "dataset": "mitbih",
+            "seed": 1,
+            "mitbih": {
+                "segmentation": "centered",
+                "split": "inter",
+                "fs": 128.0,
+                "records": RECORDS,
+                "rr_context_set": "rr_log_irregularity",
+                "median_beat_channel": True,
+                "train_exclude_classes": ["Q"],
+                "inter_validation": "fold",
+                "n_val_folds": 2,
+                "val_fold": fold,
+            },
+        },
+        "model": {"name": "beat_cnn", "params": {"n_layers": 2, "width": 8, "hidden": 16}},
+        "train": {
+            "epochs": 2,
+            "batch_size": 64,
+            "max_steps_per_epoch": 4,
+            "num_threads": 1,
+            "loss": "weighted_ce",
+            "class_weight_cap": 20.0,
+            "monitor": "epoch",
+            "monitor_mode": "max",
+            "train_loss_examples": 0,
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def folds(tmp_path_factory, mitdb_dir) -> list[Path]:
+    from ecgzoo.train.engine import train_run
+
+    tmp = tmp_path_factory.mktemp("folds")
+    return [train_run(build_config(member_config(tmp, k)), progress=False).run_dir for k in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def joined(folds, tmp_path_factory) -> tuple[Path, dict]:
+    from ecgzoo.train.ensemble import join_runs
+
+    out = tmp_path_factory.mktemp("ens") / "beat-folds"
+    return out, join_runs(folds, out, operating_point="sv_f1")
+
+
+def test_rr_log_irregularity_adds_the_log_irregularities():
+    peaks = np.cumsum(np.r_[100, np.full(30, 300), 180, 420, np.full(30, 300)])
+    both = features_of_set("rr_log_irregularity", peaks, 360.0)
+    np.testing.assert_array_equal(both[:, :6], features_of_set("rr_log_ratios", peaks, 360.0))
+    irregular = features_of_set("rr_context", peaks, 360.0)[:, 6:]  # the raw irregularities
+    np.testing.assert_allclose(both[:, 6:], np.log(np.clip(irregular, 1e-3, None)), rtol=1e-5)
+    assert len(CONTEXT_SETS["rr_log_irregularity"]) == both.shape[1] == 8
+
+
+def test_fixed_schedule_trains_with_a_validation_fold(folds):
+    history = (folds[0] / "history.csv").read_text().splitlines()
+    assert len(history) == 3  # header + both epochs: the last one is kept
+
+
+def test_fold_ensemble_chooses_its_weights_on_ds1_out_of_fold_only(folds, joined):
+    from ecgzoo.runs.loaded import load_run
+
+    out, metrics = joined
+    configs = [build_config(member_config(Path("unused"), k)) for k in (0, 1)]
+    data = [load_data(c.data) for c in configs]
+    held = [set(np.unique(d.val.groups).tolist()) for d in data]
+    ds1, ds2 = {int(r) for r in DS1}, {int(r) for r in DS2}
+    assert not held[0] & held[1] and held[0] | held[1] == {101, 106, 109, 118} <= ds1
+    assert set(np.unique(data[0].test.groups).tolist()) == {100, 232} <= ds2
+    # out of fold: each DS1 record's beats predicted by the member that did not train on it
+    members = [load_run(f) for f in folds]
+    prob = np.concatenate(
+        [predict_split(m.model, m.spec, d.val) for m, d in zip(members, data, strict=True)]
+    )
+    y = np.concatenate([d.val.y for d in data])
+    assert metrics["n_val_out_of_fold"] == len(y)
+    names = members[0].spec.class_names
+    chosen = choose_weights(prob, y, "sv_f1", names)
+    assert metrics["operating_point"]["weights"] == dict(zip(names, chosen.weights, strict=True))
+    assert metrics["operating_point"]["chosen_on"] == "val_out_of_fold"
+    at_weights = score_predictions(y, prob, names, None, chosen.weights)
+    assert metrics["val_out_of_fold"]["confusion_matrix"] == at_weights["confusion_matrix"]
+    argmax = score_predictions(y, prob, names)
+    assert metrics["val_out_of_fold_argmax"]["confusion_matrix"] == argmax["confusion_matrix"]
+    # the weights travel in model.json and every command's loader applies them
+    ens = load_run(out)
+    assert ens.spec.params["decision_weights"] == chosen.weights
+    test = predict_split(ens.model, ens.spec, data[0].test)
+    mean = np.mean([predict_split(m.model, m.spec, data[0].test) for m in members], axis=0)
+    np.testing.assert_array_equal(test.argmax(1), apply_weights(mean, chosen.weights))
+    weighted = mean * np.asarray(chosen.weights)
+    np.testing.assert_allclose(test, weighted / weighted.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_decision_weights_are_checked():
+    from ecgzoo.models.ensemble import Ensemble
+
+    members = [{"name": "beat_cnn", "params": {"n_layers": 1, "width": 4, "hidden": 8}}]
+    with pytest.raises(ValueError, match="decision_weights"):
+        Ensemble(1, 90, 5, 0, members, decision_weights=[1.0, 0.0, 1.0, 1.0, 1.0])
+    model = Ensemble(1, 90, 5, 0, members, decision_weights=[1.0, 2.0, 1.0, 1.0, 1.0]).eval()
+    assert "log_decision_weights" not in model.state_dict()  # the members' files stay theirs
+    x = torch.randn(3, 1, 90)
+    plain = Ensemble(1, 90, 5, 0, members).eval()
+    plain.load_state_dict(model.state_dict())
+    shift = model(x) - plain(x)
+    assert torch.allclose(shift[:, 1] - shift[:, 0], torch.full((3,), float(np.log(2.0))))
+
+
+def test_unknown_operating_point_is_one_line(folds, tmp_path):
+    from ecgzoo.train.ensemble import join_runs
+
+    with pytest.raises(EcgzooError, match="--operating-point: unknown"):
+        join_runs(folds, tmp_path / "x", operating_point="best")
+    assert not (tmp_path / "x").exists()
+
+
+def test_annotate_applies_the_fold_ensemble_as_evaluate_does(joined, mitdb_dir, tmp_path):
+    """`annotate` (its own apply path, reference peaks scored) takes the fold ensemble with its
+    decision weights and per-member standardisation; its classes follow the weights."""
+    from ecgzoo.api import annotate
+
+    out, _ = joined
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        (folder / f"232.{ext}").symlink_to(mitdb_dir / f"232.{ext}")
+    result = annotate(folder / "232", str(out), write=False, plots=False, reference="atr")[0]
+    ann = result.annotation
+    kept = ann.labels >= 0
+    assert ann.prob.shape == (len(ann.samples), 5) and kept.mean() > 0.99
+    np.testing.assert_allclose(ann.prob[kept].sum(1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(ann.labels[kept], ann.prob[kept].argmax(1))
+    assert result.score is not None
+
+
+def test_extra_svdb_training_beats_are_cut_like_mitbih(monkeypatch):
+    """DS1 + SVDB: the SVDB training beats get the MIT-BIH options' segmentation and fiducial."""
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.datasets import svdb
+    from ecgzoo.datasets.mitbih import add_training_databases
+
+    seen = []
+
+    def fake(db_dir, options, cache_dir=None):
+        seen.append(options)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(svdb, "prepare_beats", fake)
+    options = MitbihOptions(
+        segmentation="centered", split="inter", fs=128.0, extra_databases=["svdb"],
+        align_fiducial="qrs_extremum", before_s=0.3,
+    )  # fmt: skip
+    empty = np.zeros(0, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="stop"):
+        add_training_databases({}, (empty, empty, empty), options, {})
+    assert seen[0].align_fiducial == "qrs_extremum" and seen[0].before_s == 0.3
+    assert seen[0].fs == 128.0 and seen[0].segmentation == "centered"
+
+
+def test_sv_f1_point_maximises_the_mean_s_and_v_f1():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(5, size=3000, p=[0.8, 0.05, 0.1, 0.04, 0.01])
+    prob = rng.dirichlet(np.ones(5), size=len(y))
+    prob[np.arange(len(y)), y] += 0.3  # an informative but imperfect model
+    prob /= prob.sum(1, keepdims=True)
+    names = ["N", "S", "V", "F", "Q"]
+    chosen = choose_weights(prob, y, "sv_f1", names)
+
+    def sv(pred):
+        return f1_score(y, pred, labels=[1, 2], average="macro", zero_division=0)
+
+    assert chosen.chosen_scores["sv_f1"] == pytest.approx(sv(apply_weights(prob, chosen.weights)))
+    assert (
+        chosen.chosen_scores["sv_f1"]
+        >= sv(prob.argmax(1))
+        == pytest.approx(chosen.argmax_scores["sv_f1"])
+    )
+    assert chosen.weights[0] == 1.0 and chosen.accuracy_floor == 0.0
+    with pytest.raises(ValueError, match="S and V"):
+        choose_weights(prob, y, "sv_f1", ["N", "A", "O", "~", "x"])
