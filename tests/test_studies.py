@@ -59,6 +59,68 @@ def test_compare_refuses_an_unknown_average(tiny_run):
     assert "--average" in str(result.exception)  # main() prints it as one line
 
 
+@pytest.fixture(scope="module")
+def seed_runs(tmp_path_factory, mitdb_dir):
+    """Two more seeds of TINY, and one run of another config (a group of its own)."""
+    from ecgzoo.train.engine import train_run
+
+    out = tmp_path_factory.mktemp("seeds")
+    runs = [
+        train_run(
+            build_config(TINY, [f"output_dir={out}", f"name=s{seed}", f"train.seed={seed}"]),
+            progress=False,
+        ).run_dir
+        for seed in (1, 2)
+    ]
+    other = train_run(
+        build_config(TINY, [f"output_dir={out}", "name=wide", "model.params.hidden=24"]),
+        progress=False,
+    ).run_dir
+    return runs, other
+
+
+def test_compare_seeds_averages_runs_that_differ_only_in_their_seed(tmp_path, tiny_run, seed_runs):
+    import numpy as np
+
+    from ecgzoo.cli import app
+
+    seeded, other = seed_runs
+    folders = [tiny_run, *seeded, other]
+    out = tmp_path / "table"
+    result = CliRunner().invoke(
+        app,
+        ["compare", *map(str, folders), "--average", "weighted", "--seeds", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    lines = out.with_suffix(".csv").read_text().splitlines()
+    rows = [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
+    assert sorted(int(r["seeds"]) for r in rows) == [1, 3]
+    three = next(r for r in rows if r["seeds"] == "3")
+    assert sorted(three["run"].split()) == sorted(map(str, folders[:3]))
+    f1 = [json.loads((f / "metrics.json").read_text())["test"]["weighted_f1"] for f in folders[:3]]
+    assert float(three["weighted F1"]) == pytest.approx(np.mean(f1), abs=1e-4)
+    assert float(three["weighted F1 sd"]) == pytest.approx(np.std(f1, ddof=1), abs=1e-4)
+    one = next(r for r in rows if r["seeds"] == "1")
+    assert one["run"] == str(other) and one["weighted F1 sd"] == ""  # no spread from one run
+
+
+def test_mean_over_seeds_keeps_groups_apart_and_parameters_whole():
+    from ecgzoo.report.tables import mean_over_seeds
+
+    rows = [
+        {"run": "a0", "F1": 0.5, "parameters": 10, "model": "fc"},
+        {"run": "b0", "F1": 0.9, "parameters": 20, "model": "cnn"},
+        {"run": "a1", "F1": 0.7, "parameters": 10, "model": "fc"},
+    ]
+    out = mean_over_seeds(rows, ["a", "b", "a"])
+    assert [r["run"] for r in out] == ["a0 a1", "b0"]
+    assert out[0]["F1"] == pytest.approx(0.6) and out[0]["F1 sd"] == pytest.approx(0.1414, abs=1e-4)
+    assert out[0]["parameters"] == 10 and out[0]["model"] == "fc" and out[0]["seeds"] == 2
+    assert out[1]["F1 sd"] is None and out[1]["seeds"] == 1
+    with pytest.raises(ValueError, match="group keys"):
+        mean_over_seeds(rows, ["a"])
+
+
 def test_seed_faithful_cblstm_is_one_convolution_without_pooling():
     cfg = build_config(
         {"data": {"dataset": "mitbih"}, "model": {"name": "cblstm", "params": {}}},

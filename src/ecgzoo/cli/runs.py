@@ -282,6 +282,19 @@ def print_operating_point(folder, cfg, run, split, point, floor, as_json) -> Non
         console.print(f"warning: no weights reach val accuracy {op['accuracy_floor']:g}")
 
 
+def _seedless_config(folder: Path) -> str:
+    """A run's config without its name, output folder and ``train.seed``: what its seeds share."""
+    from ecgzoo.runs.runfolder import read_run_config
+
+    if not (folder / "config.yaml").is_file():
+        return str(folder)  # nothing to group on: a group of its own
+    tree = read_run_config(folder).model_dump(mode="json")
+    for key in ("name", "output_dir"):
+        tree.pop(key, None)
+    tree.get("train", {}).pop("seed", None)
+    return json.dumps(tree, sort_keys=True)
+
+
 def _read_metrics(path: Path) -> dict:
     """A run's ``metrics.json``; a corrupt or foreign file is one line naming it."""
     from ecgzoo.runs.runfolder import read_metrics
@@ -327,10 +340,18 @@ def compare(
             "study reports); the column names say which"
         ),
     ] = "macro",
+    seeds: Annotated[
+        bool,
+        typer.Option(
+            "--seeds",
+            help="one row per group of runs whose configs differ only in train.seed (and "
+            "name): mean and sample sd of each column, and the number of seeds",
+        ),
+    ] = False,
 ) -> None:
     """One table of finished runs: model, precision, recall, F1, accuracy, parameters, time."""
     folders = [resolve_run(run) for run in runs]  # mistakes first, before the heavy imports
-    from ecgzoo.report.tables import compare_table, to_markdown, write_table
+    from ecgzoo.report.tables import compare_table, mean_over_seeds, to_markdown, write_table
 
     if average not in ("macro", "weighted"):
         raise EcgzooError(f"--average: must be macro or weighted, got {average!r}")
@@ -345,8 +366,12 @@ def compare(
         {"run": row["run"], **{k: v for k, v in row.items() if k != "run"}}
         for row in compare_table(summaries, average=average, extra_columns={"run": "run"})
     ]
+    if seeds:  # compare_table sorted the rows: group them by their own folders' configs
+        by_run = dict(zip(runs, folders, strict=True))
+        rows = mean_over_seeds(rows, [_seedless_config(by_run[row["run"]]) for row in rows])
     # the averaged columns carry their averaging in their names, in the table and its files
     named = {"precision": f"{average} P", "recall": f"{average} R", "F1": f"{average} F1"}
+    named |= {f"{col} sd": f"{name} sd" for col, name in named.items()}
     rows = [{named.get(k, k): v for k, v in row.items()} for row in rows]
     console.print(rich_table(rows, title=f"comparison (test split, {average} averages)"))
     if out is not None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ecgzoo.paths import atomic_write
 
-__all__ = ["compare_table", "format_value", "to_markdown", "write_table"]
+__all__ = ["compare_table", "format_value", "mean_over_seeds", "to_markdown", "write_table"]
 
 # Where compare_table looks for each column, first match wins (see its docstring).
 _COMPARE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -187,3 +187,43 @@ def compare_table(
         absent = [r for r in rows if r.get(sort_by) is None]
         rows = sorted(present, key=lambda r: r[sort_by], reverse=True) + absent
     return rows
+
+
+def mean_over_seeds(
+    rows: Sequence[Mapping[str, Any]], groups: Sequence[str], label: str = "run"
+) -> list[dict[str, Any]]:
+    """One row per group of ``rows`` (``groups[i]`` names row i's group), in first-seen order.
+
+    Each numeric column becomes the group's mean beside ``"<column> sd"``, the sample standard
+    deviation (``ddof=1``; ``None`` for a group of one run, where no spread was measured);
+    ``seeds`` counts the group's runs and ``label`` joins their names with spaces. ``parameters``
+    keeps its first value (the runs of a group differ only in their seed). A column missing in
+    some run of a group is averaged over the runs that have it.
+    """
+    if len(rows) != len(groups):
+        raise ValueError(f"{len(rows)} rows but {len(groups)} group keys")
+    members: dict[str, list[Mapping[str, Any]]] = {}
+    for row, key in zip(rows, groups, strict=True):
+        members.setdefault(key, []).append(row)
+    out: list[dict[str, Any]] = []
+    for group in members.values():
+        first = group[0]
+        merged: dict[str, Any] = {}
+        for col in first:
+            values = [r.get(col) for r in group]
+            numbers = [
+                float(v)
+                for v in values
+                if isinstance(v, int | float | np.integer | np.floating)
+                and not isinstance(v, bool | np.bool_)
+            ]
+            if col == label:
+                merged[col] = " ".join(str(v) for v in values)
+            elif col == "parameters" or not numbers:
+                merged[col] = first[col]
+            else:
+                merged[col] = float(np.mean(numbers))
+                merged[f"{col} sd"] = float(np.std(numbers, ddof=1)) if len(numbers) > 1 else None
+        merged["seeds"] = len(group)
+        out.append(merged)
+    return out
