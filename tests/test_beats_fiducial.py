@@ -194,9 +194,9 @@ def test_training_beats_are_cut_at_the_aligned_fiducial(mitdb_dir):
     which aligns the given peaks): training and use cut at the same fiducial."""
     import wfdb
 
-    from ecgzoo.datasets.mitbih_options import MitbihOptions
     from ecgzoo.datasets import mitbih
     from ecgzoo.datasets.input_specs import beat_input
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
 
     options = MitbihOptions(
         segmentation="centered", split="inter", fs=128.0, records=["232"],

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from ecgzoo.experiment import build_config
 from ecgzoo.datasets.contextset import CONTEXT_SETS, features_of_set
 from ecgzoo.datasets.loading import load_data
 from ecgzoo.datasets.splits import DS1, DS2
 from ecgzoo.errors import EcgzooError
+from ecgzoo.experiment import build_config
 from ecgzoo.metrics.operating_points import apply_weights, choose_weights
 from ecgzoo.train.evaluate import predict_split, score_predictions
 
@@ -167,9 +167,9 @@ def test_annotate_applies_the_fold_ensemble_as_evaluate_does(joined, mitdb_dir, 
 
 def test_extra_svdb_training_beats_are_cut_like_mitbih(monkeypatch):
     """DS1 + SVDB: the SVDB training beats get the MIT-BIH options' segmentation and fiducial."""
-    from ecgzoo.datasets.mitbih_options import MitbihOptions
     from ecgzoo.datasets import svdb
     from ecgzoo.datasets.mitbih import add_training_databases
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
 
     seen = []
 
