@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19 ablation: the recipe (configs/mitbih_inter_recipe.yaml) and each lever switched back,
 # seeds given as arguments (default 0 1 2); one run at a time under the beats lock, one thread.
+# Seed-major: every row gets seed 0, then every row seed 1, ... (a cut-off run stays balanced).
+# Runs this worktree's src (PYTHONPATH), at NICE (default 15) under LOCK (default beats lock).
 # Usage: scripts/beats_ablation.sh OUT_DIR "ROW ..." [SEEDS...]
 # With FOLDS=k (session 2: DS1 fold selection) each row and seed trains k fold models instead,
 # ROW_sSEED_fK validated on record-wise DS1 fold K of k (data.seed fixes the folds).
@@ -10,6 +12,9 @@ set -euo pipefail
 out=$1; rows=$2; shift 2
 seeds=${*:-0 1 2}
 py=${PYTHON:-/work/main/.venv/bin/python}
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+lock=${LOCK:-/work/heavy-beats.lock}
+niceness=${NICE:-15}
 declare -A lever=(
   [full]=""
   [no_weights]="train.loss=ce"
@@ -37,7 +42,7 @@ for seed in $seeds; do
       fi
       [ -f "$out/$name/metrics.json" ] && continue
       # shellcheck disable=SC2086
-      nice -n 5 flock /work/heavy-beats.lock "$py" -m ecgzoo train configs/mitbih_inter_recipe.yaml \
+      nice -n "$niceness" flock "$lock" "$py" -m ecgzoo train configs/mitbih_inter_recipe.yaml \
         name="$name" output_dir="$out" train.seed="$seed" ${lever[$row]} $fold_args --quiet \
         >"$out/$name.log" 2>&1 || echo "FAILED $name" >>"$out/failed.txt"
     done
