@@ -13,7 +13,13 @@ import torch
 import torch.nn as nn
 
 from ecgzoo.models.base import EcgModel
-from ecgzoo.models.blocks import ClassifierHead, check_dropout, check_int, make_activation
+from ecgzoo.models.blocks import (
+    ClassifierHead,
+    PositionPool1d,
+    check_dropout,
+    check_int,
+    make_activation,
+)
 
 NAME = "beat_cnn"
 
@@ -69,7 +75,7 @@ class BeatCNN(EcgModel):
             ]
             c_in = c_out
         self.body = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool1d(positions)
+        self.pool = PositionPool1d(positions)  # exports to ONNX at any length
         self.head = ClassifierHead(
             c_in * positions, n_features, n_classes, hidden, activation, dropout, NAME
         )

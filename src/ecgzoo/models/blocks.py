@@ -5,6 +5,7 @@
 * :func:`make_activation`: activation lookup by name;
 * :class:`ResidualBlock1d`: the conv-BN-act-conv-BN + shortcut block of the 1D ResNets;
 * :class:`AttentionPool1d`: additive (Bahdanau-style) attention pooling over time;
+* :class:`PositionPool1d`: average pooling to a few positions that exports to ONNX at any length;
 * :class:`SelfAttention`: multi-head self-attention with a residual connection and layer norm;
 * :class:`ClassifierHead`: concatenates optional side features (RR intervals, ...) to the
   penultimate representation and maps it to logits;
@@ -177,6 +178,38 @@ class AttentionPool1d(nn.Module):
         w = torch.softmax(self.score(torch.tanh(self.proj(h))).squeeze(-1), dim=1)
         self.weights = w.detach()
         return torch.bmm(w.unsqueeze(1), h).squeeze(1)
+
+
+def position_pool_matrix(length: int, positions: int) -> torch.Tensor:
+    """``(length, positions)`` averaging matrix of ``adaptive_avg_pool1d``: column ``i`` averages
+    samples ``floor(i * length / positions)`` to ``ceil((i + 1) * length / positions) - 1``
+    (PyTorch's bins, overlapping where ``positions`` does not divide ``length``)."""
+    w = torch.zeros(length, positions)
+    for i in range(positions):
+        start, end = (i * length) // positions, -(-(i + 1) * length // positions)
+        w[start:end, i] = 1.0 / (end - start)
+    return w
+
+
+class PositionPool1d(nn.Module):
+    """``nn.AdaptiveAvgPool1d(positions)`` (no parameters, same state dict) that also exports.
+
+    The TorchScript ONNX exporter refuses ``adaptive_avg_pool1d`` when ``positions`` does not
+    divide the map's length. While exporting, the pooling is a product with the fixed averaging
+    matrix of the traced length (:func:`position_pool_matrix`; the exported graph's length is
+    fixed anyway): the same bins, so the same outputs to float rounding. Training and every
+    other forward keep PyTorch's own pooling, bit for bit.
+    """
+
+    def __init__(self, positions: int):
+        super().__init__()
+        self.positions = int(positions)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return F.adaptive_avg_pool1d(x, self.positions)
+        w = position_pool_matrix(int(x.shape[-1]), self.positions).to(x.device, x.dtype)
+        return torch.matmul(x, w)
 
 
 class SelfAttention(nn.Module):

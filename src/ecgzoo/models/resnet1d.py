@@ -24,6 +24,7 @@ from ecgzoo.errors import ConfigError
 from ecgzoo.models.base import EcgModel
 from ecgzoo.models.blocks import (
     ClassifierHead,
+    PositionPool1d,
     ResidualBlock1d,
     check_bool,
     check_dropout,
@@ -133,7 +134,7 @@ class ResNet1D(EcgModel):
             length = _conv_len(length, 1, s)  # the shortcut's length (the branch is cropped)
         self.blocks = nn.Sequential(*blocks)
         self.global_pool = global_pool
-        self.position_pool = nn.AdaptiveAvgPool1d(pool_positions) if pool_positions else None
+        self.position_pool = PositionPool1d(pool_positions) if pool_positions else None
         # flattening puts a dense layer on the whole map: inputs must have n_samples samples
         self.fixed_length = not global_pool and not pool_positions
         self.out_length = length
