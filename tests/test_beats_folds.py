@@ -123,6 +123,26 @@ def test_fold_ensemble_chooses_its_weights_on_ds1_out_of_fold_only(folds, joined
     np.testing.assert_allclose(test, weighted / weighted.sum(1, keepdims=True), atol=1e-5)
 
 
+def test_no_test_record_reaches_training_validation_or_standardisation(folds):
+    """The DS2 records (100, 232) and SVDB (800-894, the other test database) are in no
+    member's training or validation part, and each member's side-feature standardisation
+    (``model.json``) is its own training part's, with nothing of the test split in it."""
+    from ecgzoo.runs.loaded import load_run
+
+    ds1, ds2 = {int(r) for r in DS1}, {int(r) for r in DS2}
+    for k, folder in enumerate(folds):
+        data = load_data(build_config(member_config(Path("unused"), k)).data)
+        seen = set(np.unique(data.train.groups).tolist()) | set(np.unique(data.val.groups))
+        assert seen <= ds1 and not seen & ds2 and max(seen) < 800
+        assert set(np.unique(data.test.groups).tolist()) == {100, 232}
+        spec = load_run(folder).spec
+        train = np.asarray(data.train.features, dtype=np.float64)
+        np.testing.assert_allclose(spec.feature_mean, train.mean(0), rtol=1e-6)
+        np.testing.assert_allclose(spec.feature_std, train.std(0) + 1e-6, rtol=1e-6)
+        with_test = np.concatenate([train, np.asarray(data.test.features, dtype=np.float64)])
+        assert not np.allclose(spec.feature_mean, with_test.mean(0), rtol=1e-3)
+
+
 def test_decision_weights_are_checked():
     from ecgzoo.models.ensemble import Ensemble
 
