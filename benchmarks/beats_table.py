@@ -5,6 +5,10 @@ R peaks): mean +- sd over the seeds found of accuracy, SVEB and VEB Se / +P / F1
     python benchmarks/beats_table.py RUNS_DIR [ROW ...]
     python benchmarks/beats_table.py --eval EVAL.json ...
     python benchmarks/beats_table.py --eval-mean EVAL.json ...   (one row per test: mean +- sd)
+    python benchmarks/beats_table.py --eval-rows EVAL_DIR [ROW ...]  (ROW_sN.json: a row per
+        lever, test and peaks, mean +- sd over the seeds found)
+    python benchmarks/beats_table.py --per-record EVAL.json ...  (DS2, reference peaks: S and V
+        TP / FP / FN per record, one value per file, "/"-separated)
 """
 
 from __future__ import annotations
@@ -52,6 +56,56 @@ def eval_table(paths: list[str]) -> None:
             print(f"| {name} | {d['adapt']} | {db} | {peaks} | {text} | {r232} |")
 
 
+KEYS = ("ds2_ref", "ds2_e2e", "svdb_ref", "svdb_e2e")
+
+
+def cell(values: list[float]) -> str:
+    v = np.array(values, dtype=float)
+    return f"{v.mean():.3f}" + (f" +- {v.std(ddof=1):.3f}" if len(v) > 1 else "")
+
+
+def eval_rows(folder: str, wanted: list[str]) -> None:
+    """One line per (row, database, peaks): mean +- sd over the seeds' eval files."""
+    found: dict[str, dict[int, dict]] = defaultdict(dict)
+    for path in sorted(Path(folder).glob("*_s*.json")):
+        m = re.fullmatch(r"(.+)_s(\d+)", path.stem)
+        if m:
+            found[m.group(1)][int(m.group(2))] = json.loads(path.read_text())
+    print("| row | test | peaks | seeds | acc | S Se | S +P | S F1 | V Se | V +P | V F1 |")
+    print("|---" * 11 + "|")
+    metrics = [("accuracy", None)] + [(c, m) for c in ("sveb", "veb") for m in ("Se", "+P", "F1")]
+    for row in wanted or ORDER:
+        for key in KEYS:
+            runs = {s: d[key] for s, d in sorted(found.get(row, {}).items()) if key in d}
+            if not runs:
+                continue
+            rs = list(runs.values())
+            cells = [cell([r[c] if m is None else r[c][m] for r in rs]) for c, m in metrics]
+            db, peaks = key.split("_")
+            seeds = ",".join(map(str, runs))
+            print(f"| {row} | {db} | {peaks} | {seeds} | " + " | ".join(cells) + " |")
+
+
+def per_record(paths: list[str]) -> None:
+    """DS2 with reference peaks: per record S and V TP / FP / FN, one value per file."""
+    data = [json.loads(Path(p).read_text())["ds2_ref"]["per_record"] for p in paths]
+    print("| record | S | S TP | S FP | S FN | V | V TP | V FP | V FN |")
+    print("|---" * 9 + "|")
+    for rec in sorted(data[0], key=int):
+        rows = [d[rec] for d in data]
+
+        def joined(f, rows=rows) -> str:
+            return " / ".join(str(f(r)) for r in rows)
+
+        s, v = rows[0]["S"], rows[0]["V"]
+        cells = [
+            str(s), joined(lambda r: r["S_tp"]), joined(lambda r: r["S_fp"]),
+            joined(lambda r: r["S"] - r["S_tp"]), str(v), joined(lambda r: r["V_tp"]),
+            joined(lambda r: r["V_fp"]), joined(lambda r: r["V"] - r["V_tp"]),
+        ]  # fmt: skip
+        print(f"| {rec} | " + " | ".join(cells) + " |")
+
+
 def eval_mean(paths: list[str]) -> None:
     """Mean +- sd over the files (seeds) of each (database, peaks) row."""
     data = [json.loads(Path(p).read_text()) for p in paths]
@@ -72,6 +126,12 @@ def eval_mean(paths: list[str]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1] == "--eval-rows":
+        eval_rows(sys.argv[2], sys.argv[3:])
+        return
+    if sys.argv[1] == "--per-record":
+        per_record(sys.argv[2:])
+        return
     if sys.argv[1] == "--eval-mean":
         eval_mean(sys.argv[2:])
         return
