@@ -23,14 +23,18 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--shifts", type=int, nargs="+", default=[2, 6, -6])
     args = ap.parse_args()
+    from beats_eval import MITDB  # this folder's script: where the mirror's MIT-BIH unpacks
+
     from ecgzoo.apply import annotate as ann
     from ecgzoo.apply.model import load_model
-    from ecgzoo.apply.signals import mitdb_folder, open_source
+    from ecgzoo.apply.signals import open_source
     from ecgzoo.datasets.mitbih import read_beat_annotations
     from ecgzoo.datasets.splits import DS2
 
     model = load_model(args.run)
-    folder = mitdb_folder()
+    from ecgzoo.fetch.physionet import fetch
+
+    folder = Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB
     current: dict[str, np.ndarray] = {}
     ann.detect_qrs = lambda signal, fs, method: current["peaks"]  # the peaks under test
     same = {k: [0, 0] for k in args.shifts}
