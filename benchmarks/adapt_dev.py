@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
     from beats_eval import MITDB, linked_folder  # same folder (run as a script)
+
     from ecgzoo.fetch.physionet import fetch
     from ecgzoo.models import adapt_record as ar
     from ecgzoo.models.adapt import adapted_model, prior_adjusted
@@ -82,7 +83,8 @@ def main() -> None:
         model, spec = run.model, run.spec
         names = list(spec.class_names)
         with tempfile.TemporaryDirectory() as tmp:
-            split, skipped, recs = cnn_beats(linked_folder(mit, held, Path(tmp) / "d"), run.input, None)
+            folder = linked_folder(mit, held, Path(tmp) / "d")
+            split, skipped, recs = cnn_beats(folder, run.input, None)
         print(run_path, "held out:", recs, "skipped:", skipped, flush=True)
         groups = np.asarray(split.groups)
         for g in np.unique(groups):
