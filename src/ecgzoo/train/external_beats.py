@@ -106,13 +106,23 @@ def evaluate_beat_folder(
         return metrics
     from ecgzoo.models.adapt import check_adaptation
     from ecgzoo.runs.loaded import load_run
-    from ecgzoo.train.evaluate import evaluate_split, score_predictions
-    from ecgzoo.train.trees import per_record
 
     check_adaptation(adapt)
     run = load_run(run_folder)
-    model, spec = run.model, run.spec
     split, skipped, names = cnn_beats(data, run.input, lead)
+    metrics = score_beat_split(run.model, run.spec, split, names, adapt)
+    metrics["skipped"] = skipped
+    return metrics
+
+
+def score_beat_split(
+    model: Any, spec: Any, split: ArraySplit, names: list[str], adapt: str = "none"
+) -> dict[str, Any]:
+    """Metrics and ``per_record`` S/V counts of ``model`` on the beats of :func:`cnn_beats`
+    (``names``: its record names), each record adapted by ``adapt``."""
+    from ecgzoo.train.evaluate import evaluate_split, score_predictions
+    from ecgzoo.train.trees import per_record
+
     if adapt == "none":
         metrics, prob = evaluate_split(model, spec, split)
     else:
@@ -121,7 +131,6 @@ def evaluate_beat_folder(
     metrics["adapt"] = adapt
     record_names = np.asarray(names)[np.asarray(split.groups)]
     metrics["per_record"] = per_record(np.asarray(split.y), prob.argmax(1), record_names)
-    metrics["skipped"] = skipped
     return metrics
 
 
