@@ -5,6 +5,7 @@ through ``evaluate --data``'s path (``cnn_beats`` + ``record_probabilities``), a
 predictions of all folds are pooled (out of fold over DS1). No DS2 or SVDB record is read.
 
     python benchmarks/adapt_dev.py OUT.json RUN_0 RUN_1 ...
+    python benchmarks/adapt_dev.py --table OUT.json     (the markdown table of OUT.json)
 
 Writes, per candidate (method and parameters), pooled accuracy and SVEB / VEB Se, +P, F1.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,9 @@ from ecgzoo.datasets.splits import DS1
 CLUSTER_GRID = {"k": [4, 8, 16], "smooth": [0.5, 1.0], "anchor": [False, True],
                 "premature": [None, 0.9, 1.0]}  # fmt: skip
 SELF_GRID = {"threshold": [0.9, 0.99], "steps": [10, 40]}
+# round 2 (docs/notes/adapt.md): around round 1's choice, the RR gate and promotion
+ROUND2_GRID = {"k": [4], "smooth": [1.0], "anchor": [False], "premature": [0.8, 0.85, 0.9],
+               "promote": [None, 0.1, 0.2]}  # fmt: skip
 
 
 def fold_records(n_folds: int, fold: int, seed: int) -> list[str]:
@@ -45,8 +50,13 @@ def scores(y: np.ndarray, pred: np.ndarray, names: list[str]) -> dict:
     return out
 
 
-def candidates() -> list[tuple[str, dict]]:
+def candidates(round_: int = 1) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = [("none", {}), ("prior_em", {}), ("adabn", {})]
+    if round_ == 2:
+        grid = ROUND2_GRID.values()
+        return out + [
+            ("cluster", dict(zip(ROUND2_GRID, v, strict=True))) for v in itertools.product(*grid)
+        ]
     for vals in itertools.product(*CLUSTER_GRID.values()):
         out.append(("cluster", dict(zip(CLUSTER_GRID, vals, strict=True))))
     for vals in itertools.product(*SELF_GRID.values()):
@@ -54,10 +64,24 @@ def candidates() -> list[tuple[str, dict]]:
     return out
 
 
+def table(path: str) -> None:
+    print("| method | parameters | acc | S Se | S +P | S F1 | V Se | V +P | V F1 | mean S/V F1 |")
+    print("|---" * 10 + "|")
+    for r in json.loads(Path(path).read_text())["rows"]:
+        cells = [r["accuracy"]] + [r[c][m] for c in ("S", "V") for m in ("Se", "+P", "F1")]
+        text = " | ".join(f"{v:.3f}" for v in [*cells, r["mean_f1"]])
+        params = " ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
+        print(f"| {r['method']} | {params} | {text} |")
+
+
 def main() -> None:
+    if sys.argv[1] == "--table":
+        table(sys.argv[2])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("runs", nargs="+")
+    ap.add_argument("--round", type=int, default=1, dest="round_")
     args = ap.parse_args()
     from beats_eval import MITDB, linked_folder  # same folder (run as a script)
 
@@ -70,7 +94,7 @@ def main() -> None:
     from ecgzoo.train.external_beats import cnn_beats
 
     mit = Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB
-    cands = candidates()
+    cands = candidates(args.round_)
     pred: dict[int, list[np.ndarray]] = {i: [] for i in range(len(cands))}
     ys: list[np.ndarray] = []
     names: list[str] = []

@@ -34,11 +34,15 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
 #: ``cluster``: k-means clusters, PCA components, weight of the cluster mean in a beat's V/F
-#: probabilities, the largest cluster taken as supraventricular, and the prematurity below
-#: which a supraventricular beat may be S (``None``: no RR gate).
-CLUSTER: dict[str, Any] = {"k": 8, "pca": 8, "smooth": 1.0, "anchor": True, "premature": 0.9}
+#: probabilities, the largest cluster taken as supraventricular, the prematurity below which a
+#: supraventricular beat may be S (``None``: no RR gate), and ``promote`` (``None`` or the
+#: largest fraction of early supraventricular beats for which every one of them is called S).
+#: Chosen on DS1 (docs/notes/adapt.md).
+CLUSTER: dict[str, Any] = {
+    "k": 4, "pca": 8, "smooth": 1.0, "anchor": False, "premature": 0.9, "promote": None,
+}  # fmt: skip
 #: ``self_train``: pseudo-label threshold, Adam steps and learning rate, batch size.
-SELF_TRAIN: dict[str, Any] = {"threshold": 0.9, "steps": 20, "lr": 1e-3, "batch": 256}
+SELF_TRAIN: dict[str, Any] = {"threshold": 0.99, "steps": 40, "lr": 1e-3, "batch": 256}
 
 
 def _column(features: np.ndarray | None, feature_set: str | None, name: str) -> np.ndarray:
@@ -106,6 +110,11 @@ def cluster_adjusted(
     if opt["premature"] is not None:  # an S beat comes early against the rhythm before it
         early = _column(features, feature_set, "pre_over_past") < float(opt["premature"])
         share = np.where(early, share, 0.0)
+        # promote: in a record with few early beats of supraventricular shape (not a rhythm
+        # that is irregular throughout, as atrial fibrillation), each of them is S
+        supra_early = early & (q[:, ven].sum(axis=1) < 0.5)
+        if opt.get("promote") is not None and supra_early.mean() <= float(opt["promote"]):
+            share = np.where(supra_early, 1.0, share)
     q[:, s_i] = rest * share
     q[:, n_i] = rest * (1.0 - share)
     return q.astype(np.float32)
