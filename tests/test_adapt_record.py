@@ -60,7 +60,7 @@ def test_cluster_rules(record_split):
     lab = beat_clusters(split.x, 8, 8, seed=0)
     np.testing.assert_array_equal(lab, beat_clusters(split.x, 8, 8, seed=0))
     q = cluster_adjusted(base, split.x, split.features, run.spec.side_features, names,
-                         smooth=1.0, anchor=True, premature=None)  # fmt: skip
+                         k=8, pca=8, smooth=1.0, anchor=True, premature=None)  # fmt: skip
     v = names.index("V")
     for c in np.unique(lab):  # smooth=1: one V probability per cluster, none in the largest
         assert np.ptp(q[lab == c, v]) < 1e-5
@@ -69,6 +69,10 @@ def test_cluster_rules(record_split):
     none_s = cluster_adjusted(base, split.x, split.features, run.spec.side_features, names,
                               premature=0.0)  # fmt: skip
     assert np.all(none_s[:, names.index("S")] == 0)
+    # promote: the early beats of supraventricular shape all become S (in a record with few)
+    early = cluster_adjusted(base, split.x, split.features, run.spec.side_features, names,
+                             premature=0.9, promote=1.0)  # fmt: skip
+    assert np.sum(early.argmax(1) == names.index("S")) > np.sum(base.argmax(1) == names.index("S"))
     with pytest.raises(ConfigError, match="--adapt cluster"):
         cluster_adjusted(base, split.x, None, "rr_features", names, premature=0.9)
 
