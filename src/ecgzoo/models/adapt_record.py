@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: largest fraction of early supraventricular beats for which every one of them is called S).
 #: Chosen on DS1 (docs/notes/adapt.md).
 CLUSTER: dict[str, Any] = {
-    "k": 4, "pca": 8, "smooth": 1.0, "anchor": False, "premature": 0.9, "promote": None,
+    "k": 4, "pca": 8, "smooth": 1.0, "anchor": False, "premature": 0.85, "promote": 0.1,
 }  # fmt: skip
 #: ``self_train``: pseudo-label threshold, Adam steps and learning rate, batch size.
 SELF_TRAIN: dict[str, Any] = {"threshold": 0.99, "steps": 40, "lr": 1e-3, "batch": 256}
