@@ -6,10 +6,11 @@ is fed), the model's own probabilities, and nothing else: never a label.
 ``cluster`` (:func:`cluster_adjusted`): a patient's beats of one origin look alike, so the
 record's beats are grouped by morphology (k-means on the PCA of the per-record standardised beat
 windows) and the *ventricular* evidence (V, F) of each beat is replaced by a mix of its own and
-its cluster's mean probabilities; the largest cluster (the patient's dominant beat) is taken as
-supraventricular (no V/F). Whether a supraventricular beat is S stays the beat's own decision
-(its RR context), but a beat that is not premature against the rhythm before it
-(``pre_over_past``: its RR over the median of the 10 RR before) is not S.
+its cluster's mean probabilities (optionally none in the largest cluster, the patient's dominant
+beat). Whether a supraventricular beat is S stays the beat's own decision (its RR context), but
+a beat that is not premature against the rhythm before it (``pre_over_past``: its RR over the
+median of the 10 RR before) is not S; and in a record where the early beats of supraventricular
+shape are few (``promote``: not an irregular rhythm such as atrial fibrillation), each is S.
 
 ``self_train`` (:func:`self_trained`): the classifier head is fine-tuned for a few steps on the
 record's confident beats (the model's own argmax where its probability passes a threshold),
