@@ -87,7 +87,7 @@ def main() -> None:
 
     from ecgzoo.fetch.physionet import fetch
     from ecgzoo.models import adapt_record as ar
-    from ecgzoo.models.adapt import adapted_model, prior_adjusted
+    from ecgzoo.models.adapt import adapted_model, prior_adjusted, standardised
     from ecgzoo.runs.loaded import load_run
     from ecgzoo.runs.runfolder import read_run_config
     from ecgzoo.train.evaluate import predict_split
@@ -127,7 +127,8 @@ def main() -> None:
                         base, part.x, part.features, spec.side_features, names, **params
                     )
                 else:
-                    local = ar.self_trained(model, spec, part.x, part.features, base, **params)
+                    side = standardised(part.features, spec)
+                    local = ar.self_trained(model, part.x, side, base, **params)
                     p = predict_split(local, spec, part)
                 pred[i].append(np.asarray(p).argmax(axis=1))
     y = np.concatenate(ys)

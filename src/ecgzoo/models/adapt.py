@@ -155,5 +155,6 @@ def record_probabilities(
             base, x, features, spec.side_features, list(spec.class_names), seed=seed
         )
     if adapt == "self_train":
-        return predict(ar.self_trained(model, spec, x, features, base, seed=seed))
+        side = standardised(features, spec)
+        return predict(ar.self_trained(model, x, side, base, seed=seed))
     return base

@@ -142,20 +142,18 @@ def _head_inputs(model: nn.Module, x: torch.Tensor, f: torch.Tensor | None, batc
 
 def self_trained(
     model: nn.Module,
-    spec: Any,
     x: np.ndarray,
-    features: np.ndarray | None,
+    side: torch.Tensor | None,
     prob: np.ndarray,
     seed: int = 0,
     **params: Any,
 ) -> nn.Module:
     """A copy of ``model`` whose ``head`` is fine-tuned on the record's confident beats (the
     argmax of ``prob``, the model's own probabilities, where it is at least the threshold);
+    ``side``: the beats' side features, standardised as the model is fed them (or ``None``);
     ``params`` override :data:`SELF_TRAIN`. ``model`` is not changed."""
     import torch
     import torch.nn.functional as F
-
-    from ecgzoo.models.adapt import standardised
 
     opt = {**SELF_TRAIN, **params}
     adapted = copy.deepcopy(model).eval()
@@ -169,8 +167,7 @@ def self_trained(
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     if xt.dim() == 2:
         xt = xt[:, None, :]
-    f = standardised(features, spec)
-    z, side = _head_inputs(adapted, xt[sure], None if f is None else f[sure])
+    z, side = _head_inputs(adapted, xt[sure], None if side is None else side[sure])
     y = torch.from_numpy(pseudo[sure].astype(np.int64))
     counts = torch.bincount(y, minlength=p.shape[1]).double()
     weight = torch.where(counts > 0, counts.sum() / counts.clamp(min=1), 0.0).float()
