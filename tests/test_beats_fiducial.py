@@ -125,7 +125,7 @@ def _copy_record(src: Path, name: str, dst: Path, atr: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("adapt", ["adabn", "prior_em"])
+@pytest.mark.parametrize("adapt", ["adabn", "prior_em", "cluster", "self_train"])
 def test_adaptation_reads_no_label(mitdb_dir, monkeypatch, applied, tmp_path, adapt):
     """Adaptation at annotation time: a record without .atr and one with a poisoned .atr give
     identical output; the adaptation changes the probabilities (it does something)."""

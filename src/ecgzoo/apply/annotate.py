@@ -28,7 +28,7 @@ from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import AAMI_CLASSES
 from ecgzoo.examples.input_spec import check_rate
-from ecgzoo.models.adapt import adapted_model, check_adaptation, prior_adjusted
+from ecgzoo.models.adapt import TORCH_ONLY, check_adaptation, record_probabilities
 
 UNCLASSIFIED = -1
 UNUSABLE = -2  # in the summary only: a beat inside an unusable stretch
@@ -87,10 +87,11 @@ def annotate_source(
     adapt: str = "none",
     quality: bool = True,
 ) -> Annotation:
-    """Detect and classify every beat of one lead of ``source``; ``adapt="adabn"`` classifies
-    with the model adapted to this record's own beats (inputs only, no label); with ``quality``
+    """Detect and classify every beat of one lead of ``source``; ``adapt`` (not ``none``)
+    classifies with the model adapted to this record's own beats (inputs only, no label,
+    :func:`ecgzoo.models.adapt.record_probabilities`); with ``quality``
     also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`)."""
-    if check_adaptation(adapt) == "adabn" and model.engine != "torch":
+    if check_adaptation(adapt) in TORCH_ONLY and model.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
     check_compatible(model, source)
     idx = source.lead_index(lead, model.input.leads)
@@ -135,12 +136,14 @@ def annotate_source(
     rr = None if side is None else side[kept]
     x = np.concatenate(xs)
     x = model.input.with_median(x)  # over all this record's beats, as in training
-    if adapt == "adabn":
-        model = replace(model, torch_model=adapted_model(model.torch_model, model.spec, x, rr))
+
+    def predict(adapted) -> np.ndarray:
+        m = model if adapted is None else replace(model, torch_model=adapted)
+        return m.proba(x, rr)
+
     with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
-        prob[kept] = model.proba(x, rr)
-    if adapt == "prior_em":  # this record's class priors, from its probabilities alone
-        prob[kept] = prior_adjusted(prob[kept])
+        torch_model = model.torch_model if adapt in TORCH_ONLY else None
+        prob[kept] = record_probabilities(adapt, predict, torch_model, model.spec, x, rr)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
     return Annotation(

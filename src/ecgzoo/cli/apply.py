@@ -34,7 +34,10 @@ def annotate(
     engine: EngineOpt = "torch",
     plots: Annotated[bool, typer.Option(help="write the summary PNG")] = True,
     adapt: Annotated[
-        str, typer.Option(help="label-free adaptation to each record: none, adabn or prior_em")
+        str,
+        typer.Option(
+            help="label-free per-record adaptation: none, adabn, prior_em, cluster or self_train"
+        ),
     ] = "none",
     quality: Annotated[
         bool, typer.Option(help="mark noisy/flat stretches unusable; leave them out of counts")

@@ -161,7 +161,10 @@ def evaluate(
         float | None, typer.Option(help="--operating-point recall: least val accuracy (0.969)")
     ] = None,
     adapt: Annotated[
-        str, typer.Option(help="beat models, --data: per-record adaptation (adabn, prior_em)")
+        str,
+        typer.Option(
+            help="beat models, --data: per-record adaptation (adabn, prior_em, cluster, self_train)"
+        ),
     ] = "none",
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""

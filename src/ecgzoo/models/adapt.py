@@ -9,12 +9,16 @@ and variance of every batch norm layer of the trunk on the unlabelled inputs of 
 (its beats), leaving all learnt weights as they are. It reads inputs only, never a label.
 The batch norm of the side features (``ClassifierHead.feature_norm``) is left alone: re-centring
 the RR context on one record would erase what makes a premature beat premature there.
+
+``cluster`` and ``self_train`` (:mod:`ecgzoo.models.adapt_record`) look at the record's beats
+together. :func:`record_probabilities` is the one entry of ``annotate`` and ``evaluate --data``.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +28,9 @@ if TYPE_CHECKING:
     import torch
     import torch.nn as nn
 
-ADAPTATIONS = ("none", "adabn", "prior_em")
+ADAPTATIONS = ("none", "adabn", "prior_em", "cluster", "self_train")
+#: Adaptations that change the torch model itself (an ONNX graph cannot be changed).
+TORCH_ONLY = ("adabn", "self_train")
 
 
 def adapt_batchnorm(
@@ -118,3 +124,37 @@ def adapted_model(model: torch.nn.Module, spec, x: np.ndarray, features: np.ndar
     device = next(model.parameters()).device
     f = standardised(features, spec)
     return adapt_batchnorm(model, xt.to(device), None if f is None else f.to(device))
+
+
+def record_probabilities(
+    adapt: str,
+    predict: Callable[[Any], np.ndarray],
+    model: Any,
+    spec: Any,
+    x: np.ndarray,
+    features: np.ndarray | None,
+    seed: int = 0,
+) -> np.ndarray:
+    """One record's class probabilities under adaptation ``adapt`` (:data:`ADAPTATIONS`), from
+    its model-ready beats ``x`` and raw side ``features`` (the model's ``InputSpec``) only.
+
+    ``predict(m)`` scores the record with torch model ``m`` (``None``: the model as loaded);
+    ``model`` is the loaded torch model (``None`` for an ONNX graph), ``spec`` its ``ModelSpec``.
+    ``annotate`` and ``evaluate --data`` both call this, so the two apply the same adaptation.
+    """
+    from ecgzoo.models import adapt_record as ar
+
+    check_adaptation(adapt)
+    if adapt == "adabn":
+        return predict(adapted_model(model, spec, x, features))
+    base = predict(None)
+    if adapt == "prior_em":  # this record's class priors, from its probabilities alone
+        return prior_adjusted(base)
+    if adapt == "cluster":
+        return ar.cluster_adjusted(
+            base, x, features, spec.side_features, list(spec.class_names), seed=seed
+        )
+    if adapt == "self_train":
+        side = standardised(features, spec)
+        return predict(ar.self_trained(model, x, side, base, seed=seed))
+    return base

@@ -86,8 +86,9 @@ def evaluate_beat_folder(
     """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``, with
     the per-record S/V counts (``per_record``, keyed by record name) for every model kind.
 
-    ``adapt="adabn"`` / ``"prior_em"``: each record is scored by the model adapted to that
-    record's own beats (``ecgzoo.models.adapt``; its inputs only, never its labels)."""
+    ``adapt`` (``adabn``, ``prior_em``, ``cluster``, ``self_train``): each record is scored by
+    the model adapted to that record's own beats (``ecgzoo.models.adapt``; its inputs only,
+    never its labels)."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
     if registry.get(str(cfg.data.dataset)).task != "beats":
@@ -105,13 +106,23 @@ def evaluate_beat_folder(
         return metrics
     from ecgzoo.models.adapt import check_adaptation
     from ecgzoo.runs.loaded import load_run
-    from ecgzoo.train.evaluate import evaluate_split, score_predictions
-    from ecgzoo.train.trees import per_record
 
     check_adaptation(adapt)
     run = load_run(run_folder)
-    model, spec = run.model, run.spec
     split, skipped, names = cnn_beats(data, run.input, lead)
+    metrics = score_beat_split(run.model, run.spec, split, names, adapt)
+    metrics["skipped"] = skipped
+    return metrics
+
+
+def score_beat_split(
+    model: Any, spec: Any, split: ArraySplit, names: list[str], adapt: str = "none"
+) -> dict[str, Any]:
+    """Metrics and ``per_record`` S/V counts of ``model`` on the beats of :func:`cnn_beats`
+    (``names``: its record names), each record adapted by ``adapt``."""
+    from ecgzoo.train.evaluate import evaluate_split, score_predictions
+    from ecgzoo.train.trees import per_record
+
     if adapt == "none":
         metrics, prob = evaluate_split(model, spec, split)
     else:
@@ -120,16 +131,16 @@ def evaluate_beat_folder(
     metrics["adapt"] = adapt
     record_names = np.asarray(names)[np.asarray(split.groups)]
     metrics["per_record"] = per_record(np.asarray(split.y), prob.argmax(1), record_names)
-    metrics["skipped"] = skipped
     return metrics
 
 
 def adapted_predictions(
     model: Any, spec: Any, split: ArraySplit, adapt: str = "adabn"
 ) -> np.ndarray:
-    """Probabilities of each record's beats from the model adapted to that record: ``adabn``
-    (batch norm statistics of its beats) or ``prior_em`` (its class priors, by EM)."""
-    from ecgzoo.models.adapt import adapted_model, prior_adjusted
+    """Probabilities of each record's beats from the model adapted to that record
+    (:func:`ecgzoo.models.adapt.record_probabilities`, as ``annotate``: ``adabn``, ``prior_em``,
+    ``cluster``, ``self_train``); the labels of ``split`` are never read."""
+    from ecgzoo.models.adapt import record_probabilities
     from ecgzoo.train.evaluate import predict_split
 
     groups = np.asarray(split.groups)
@@ -137,9 +148,9 @@ def adapted_predictions(
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
         part = split.subset(rows)
-        if adapt == "prior_em":
-            prob[rows] = prior_adjusted(predict_split(model, spec, part))
-            continue
-        local = adapted_model(model, spec, part.x, part.features)
-        prob[rows] = predict_split(local, spec, part)
+
+        def predict(adapted, part=part) -> np.ndarray:
+            return predict_split(model if adapted is None else adapted, spec, part)
+
+        prob[rows] = record_probabilities(adapt, predict, model, spec, part.x, part.features)
     return prob
