@@ -1,16 +1,41 @@
-"""Ordered, optionally parallel map used by every streaming preparation."""
+"""Ordered, optionally parallel maps used by every streaming preparation.
+
+``ordered_map``: a pool of forked processes, each running the whole job.
+
+``read_ahead``: forked *reader* processes run the first stage of each job (for beats: reading
+the WFDB files) while the calling process runs the rest (segmenting, writing the cache). The
+two stages need different heavy imports (wfdb and pandas; scipy.signal), so each process
+imports only its own, at the same time, and the reader starts in milliseconds (a fork, no new
+interpreter). Results come back in job order through a pipe: a small pickle whose array
+buffers follow as raw bytes (pickle protocol 5, no copy into a pickle), received by a thread of
+the caller into a bounded queue so that a reader can run a few jobs ahead.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import pickle
+import queue
+import signal
+import struct
 import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from ecgzoo.errors import EcgzooError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_PIPE_BYTES = 1 << 20  # F_SETPIPE_SZ: fewer wake-ups per multi-megabyte record
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_FRAME = struct.Struct("<QI")  # pickle length, number of out-of-band buffers
 
 
 def default_workers() -> int:
@@ -32,3 +57,176 @@ def ordered_map(func: Callable[[T], R], jobs: Iterable[T], workers: int = 1) -> 
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         yield from pool.map(func, jobs)
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an unexpected error in a reader process (the ``__cause__`` shown)."""
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while len(data):
+        data = data[os.write(fd, data) :]
+
+
+def _send(fd: int, message: Any) -> None:
+    buffers: list[pickle.PickleBuffer] = []
+    body = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    head = _FRAME.pack(len(body), len(raws)) + struct.pack(f"<{len(raws)}Q", *map(len, raws))
+    _write_all(fd, memoryview(head + body))
+    for raw in raws:
+        _write_all(fd, raw)
+
+
+def _read_exactly(fd: int, n: int) -> bytearray | None:
+    out = bytearray(n)
+    view, got = memoryview(out), 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            return None  # end of file: the reader exited (or was killed)
+        got += k
+    return out
+
+
+def _receive(fd: int) -> Any:
+    """The next message from a reader, or ``EOFError`` when it closed the pipe."""
+    head = _read_exactly(fd, _FRAME.size)
+    if head is None:
+        raise EOFError
+    n_body, n_buffers = _FRAME.unpack(head)
+    table = _read_exactly(fd, 8 * n_buffers)
+    body = _read_exactly(fd, n_body)
+    if table is None or body is None:
+        raise EOFError
+    buffers = [_read_exactly(fd, n) for n in struct.unpack(f"<{n_buffers}Q", table)]
+    if any(b is None for b in buffers):
+        raise EOFError
+    # our own forked child's results (never a file from elsewhere): arrays land on writable
+    # bytearrays, no further copy
+    return pickle.loads(body, buffers=buffers)
+
+
+def _reader_main(func: Callable[[T], R], jobs: list[T], fd: int) -> None:
+    """The body of a forked reader: ``func`` on each job, results (or the first error) sent."""
+    for job in jobs:
+        try:
+            result = func(job)
+        except BaseException as exc:  # sent to the caller, raised there in job order
+            tb = "".join(traceback.format_exception(exc))
+            try:
+                payload = pickle.dumps(exc)
+                pickle.loads(payload)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            _send(fd, ("error", exc, tb))
+            return
+        _send(fd, ("ok", result, None))
+
+
+class _Reader:
+    """One forked reader process, its pipe, and the thread filling a bounded queue."""
+
+    def __init__(self, func: Callable[[T], R], jobs: list[T], depth: int, close: list[int]):
+        r, w = os.pipe()
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_BYTES)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the caller's code
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C
+                for fd in (r, *close):
+                    os.close(fd)
+                _reader_main(func, jobs, w)
+                code = 0
+            except BaseException:  # a broken pipe: the caller stopped listening
+                pass
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self.fd, self.count = pid, r, len(jobs)
+        self.items: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._pump, name="ecgzoo-read-ahead", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        for _ in range(self.count):
+            try:
+                message = _receive(self.fd)
+            except (EOFError, OSError):
+                message = ("died", None, None)
+            while not self.stopped.is_set():
+                with contextlib.suppress(queue.Full):
+                    self.items.put(message, timeout=0.1)
+                    break
+            if message[0] != "ok" or self.stopped.is_set():
+                return
+
+    def next(self) -> Any:
+        kind, value, tb = self.items.get()
+        if kind == "ok":
+            return value
+        if kind == "error":
+            if isinstance(value, EcgzooError):
+                raise value.with_traceback(None) from None
+            raise value from RemoteTraceback(tb)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        how = (
+            f"killed by signal {os.WTERMSIG(status)}"
+            if os.WIFSIGNALED(status)
+            else f"exit code {os.waitstatus_to_exitcode(status)}"
+        )
+        raise EcgzooError(f"a reader process stopped unexpectedly ({how}); run again")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)  # done, or its results are no longer wanted
+            os.waitpid(self.pid, 0)
+        if self.thread is not None:
+            self.thread.join()
+        os.close(self.fd)
+
+
+def read_ahead(
+    func: Callable[[T], R],
+    jobs: Iterable[T],
+    processes: int = 1,
+    meanwhile: Callable[[], object] | None = None,
+    depth: int = 4,
+) -> Iterator[R]:
+    """``func(job)`` for each job, in order, computed in ``processes`` forked readers (job ``k``
+    by reader ``k % processes``), each at most ``depth`` results ahead of the consumer.
+
+    ``meanwhile`` runs in the caller right after the fork (for example the imports the
+    consumer's own stage needs), while the readers start. An error raised by ``func`` is raised
+    here at its job's turn (an ``EcgzooError`` as itself: one line naming the file); the
+    results before it are delivered first. ``processes < 1`` (or no ``fork``): in this process.
+    """
+    jobs = list(jobs)
+    if processes < 1 or sys.platform != "linux" or not jobs:
+        if meanwhile is not None:
+            meanwhile()
+        yield from map(func, jobs)
+        return
+    n = min(processes, len(jobs))
+    readers: list[_Reader] = []
+    try:
+        for i in range(n):  # every fork before any thread starts
+            readers.append(_Reader(func, jobs[i::n], depth, [rd.fd for rd in readers]))
+        for reader in readers:
+            reader.start()
+        if meanwhile is not None:
+            meanwhile()
+        for k in range(len(jobs)):
+            yield readers[k % n].next()
+    finally:
+        for reader in readers:
+            reader.stop()

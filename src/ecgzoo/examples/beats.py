@@ -35,7 +35,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.classes import AAMI_CLASSES
@@ -141,6 +140,8 @@ def _kachuee(
     signal: np.ndarray, fs: float, peaks: np.ndarray, length: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """``(x, kept_mask, truncated, dropped)``; ``dropped`` is ``[(index, reason), ...]``."""
+    from scipy.signal import resample_poly  # here: importing this module stays cheap
+
     ratio = Fraction(KACHUEE_FS / fs).limit_denominator(1000)
     sig = resample_poly(signal, ratio.numerator, ratio.denominator)
     n = len(sig)
@@ -186,6 +187,8 @@ def _kachuee(
 def _centered(
     signal: np.ndarray, fs_in: float, peaks: np.ndarray, before_s: float, after_s: float, fs: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
     sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_in, output="sos")
     sig = sosfiltfilt(sos, signal)
     r = np.asarray(peaks, dtype=np.int64)
