@@ -176,10 +176,13 @@ def _kachuee(
 
     rk, lk = r[keep], span_len[keep]
     steps = np.arange(length)
-    idx = np.minimum(rk[:, None] + steps[None, :], n - 1)
     # cast once, then gather float32 (casting commutes with the gather: the same bytes as
-    # gathering float64 and casting, without two (beats x length) float64 temporaries)
-    x = norm.astype(np.float32)[idx]
+    # gathering float64 and casting). Rows of a sliding window over the signal followed by
+    # zeros: no (beats x length) index array; every sample past the record's end lies past
+    # its beat's span (lk <= n - r), so it is zeroed below whatever it holds.
+    flat = np.zeros(n + length, dtype=np.float32)
+    flat[:n] = norm
+    x = np.lib.stride_tricks.sliding_window_view(flat, length)[rk]
     x[steps[None, :] >= lk[:, None]] = 0.0
     return x, keep, truncated[keep], dropped
 
