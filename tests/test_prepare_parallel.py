@@ -85,7 +85,7 @@ def _die(job: int) -> int:
 
 def test_a_killed_reader_is_one_clear_error() -> None:
     got: list[int] = []
-    with pytest.raises(EcgzooError, match="reader process stopped unexpectedly.*signal 9"):
+    with pytest.raises(EcgzooError, match="worker process stopped unexpectedly.*signal 9"):
         for r in read_ahead(_die, range(4), 1):
             got.append(r)
     assert got == [0, 1]

@@ -22,7 +22,7 @@ from ecgzoo.datasets.cache import cached_arrays
 from ecgzoo.datasets.contextset import CONTEXT_SETS, context_set, side_features
 from ecgzoo.datasets.input_specs import beat_input
 from ecgzoo.datasets.splits import intra_patient_split, stratified_holdout, validation_by_group
-from ecgzoo.datasets.streaming import default_workers, read_ahead
+from ecgzoo.datasets.streaming import default_workers, read_ahead, stream_ahead
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import (
     CLASS_NAMES,
@@ -134,21 +134,33 @@ def _cut_imports() -> None:
     import scipy.signal  # noqa: F401
 
 
+def _cut_records(
+    reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], readers: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """Chunks of ``names``, read by ``readers`` forked processes (``0``: here), cut here."""
+    reads = read_ahead(partial(read_lead, reader), names, readers, meanwhile=_cut_imports)
+    with closing(reads):  # stops the readers when the consumer stops early
+        for name, read in zip(names, reads, strict=True):
+            yield _arrays(name, cut_lead(read, settings))
+
+
 def stream_beats(
     reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], workers: int = 1
 ) -> Iterator[dict[str, np.ndarray]]:
     """Per-record chunks of beat arrays, in ``names`` order.
 
-    ``workers`` > 1: ``workers - 1`` forked processes read the records (wfdb) while this one
-    cuts them (scipy), each importing only what its stage needs, at the same time
-    (:func:`~ecgzoo.datasets.streaming.read_ahead`); the arrays are the same bytes as with one.
+    ``workers`` > 1: a pipeline of forked processes, each importing only what its stage needs,
+    all at the same time: ``max(1, workers - 2)`` read the records (wfdb), one cuts them
+    (scipy.signal), and this one writes what it receives (no heavy import at all; see
+    ``streaming``). The arrays are the same bytes as with one process.
     """
     for name in names:
         _record_id(name)
-    reads = read_ahead(partial(read_lead, reader), names, workers - 1, meanwhile=_cut_imports)
-    with closing(reads):  # stops the readers when the consumer stops early
-        for name, read in zip(names, reads, strict=True):
-            yield _arrays(name, cut_lead(read, settings))
+    if workers <= 1:
+        yield from _cut_records(reader, names, settings, 0)
+        return
+    cut = partial(_cut_records, reader, names, settings, max(1, workers - 2))
+    yield from stream_ahead(cut)
 
 
 def build_arrays(

@@ -25,6 +25,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
@@ -107,27 +108,31 @@ def _receive(fd: int) -> Any:
     return pickle.loads(body, buffers=buffers)
 
 
-def _reader_main(func: Callable[[T], R], jobs: list[T], fd: int) -> None:
-    """The body of a forked reader: ``func`` on each job, results (or the first error) sent."""
-    for job in jobs:
+def _child_main(produce: Callable[[], Iterable[Any]], fd: int) -> None:
+    """The body of a forked process: every item of ``produce()`` sent, then the end (or the
+    first error)."""
+    try:
+        for item in produce():
+            _send(fd, ("ok", item, None))
+    except BaseException as exc:  # sent to the caller, raised there in order
+        tb = "".join(traceback.format_exception(exc))
         try:
-            result = func(job)
-        except BaseException as exc:  # sent to the caller, raised there in job order
-            tb = "".join(traceback.format_exception(exc))
-            try:
-                payload = pickle.dumps(exc)
-                pickle.loads(payload)
-            except Exception:
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            _send(fd, ("error", exc, tb))
-            return
-        _send(fd, ("ok", result, None))
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        _send(fd, ("error", exc, tb))
+        return
+    _send(fd, ("end", None, None))
+
+
+_END = object()
 
 
 class _Reader:
-    """One forked reader process, its pipe, and the thread filling a bounded queue."""
+    """One forked process running ``produce()``, its pipe, and the thread of the caller that
+    moves what it sends into a bounded queue."""
 
-    def __init__(self, func: Callable[[T], R], jobs: list[T], depth: int, close: list[int]):
+    def __init__(self, produce: Callable[[], Iterable[Any]], depth: int, close: list[int]):
         r, w = os.pipe()
         with contextlib.suppress(OSError):
             fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_BYTES)
@@ -138,14 +143,14 @@ class _Reader:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C
                 for fd in (r, *close):
                     os.close(fd)
-                _reader_main(func, jobs, w)
+                _child_main(produce, w)
                 code = 0
             except BaseException:  # a broken pipe: the caller stopped listening
                 pass
             finally:
                 os._exit(code)
         os.close(w)
-        self.pid, self.fd, self.count = pid, r, len(jobs)
+        self.pid, self.fd = pid, r
         self.items: queue.Queue = queue.Queue(maxsize=depth)
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
@@ -155,7 +160,7 @@ class _Reader:
         self.thread.start()
 
     def _pump(self) -> None:
-        for _ in range(self.count):
+        while True:
             try:
                 message = _receive(self.fd)
             except (EOFError, OSError):
@@ -168,9 +173,12 @@ class _Reader:
                 return
 
     def next(self) -> Any:
+        """The next item, or ``_END`` after the last."""
         kind, value, tb = self.items.get()
         if kind == "ok":
             return value
+        if kind == "end":
+            return _END
         if kind == "error":
             if isinstance(value, EcgzooError):
                 raise value.with_traceback(None) from None
@@ -182,7 +190,7 @@ class _Reader:
             if os.WIFSIGNALED(status)
             else f"exit code {os.waitstatus_to_exitcode(status)}"
         )
-        raise EcgzooError(f"a reader process stopped unexpectedly ({how}); run again")
+        raise EcgzooError(f"a worker process stopped unexpectedly ({how}); run again")
 
     def stop(self) -> None:
         self.stopped.set()
@@ -193,6 +201,29 @@ class _Reader:
         if self.thread is not None:
             self.thread.join()
         os.close(self.fd)
+
+
+def stream_ahead(
+    produce: Callable[[], Iterable[R]],
+    depth: int = 4,
+    meanwhile: Callable[[], object] | None = None,
+) -> Iterator[R]:
+    """The items of ``produce()``, computed in one forked process, at most ``depth`` ahead of
+    the consumer; errors as in :func:`read_ahead`. No ``fork``: in this process."""
+    if sys.platform != "linux":
+        if meanwhile is not None:
+            meanwhile()
+        yield from produce()
+        return
+    child = _Reader(produce, depth, [])
+    try:
+        child.start()
+        if meanwhile is not None:
+            meanwhile()
+        while (item := child.next()) is not _END:
+            yield item
+    finally:
+        child.stop()
 
 
 def read_ahead(
@@ -220,7 +251,9 @@ def read_ahead(
     readers: list[_Reader] = []
     try:
         for i in range(n):  # every fork before any thread starts
-            readers.append(_Reader(func, jobs[i::n], depth, [rd.fd for rd in readers]))
+            readers.append(
+                _Reader(partial(map, func, jobs[i::n]), depth, [rd.fd for rd in readers])
+            )
         for reader in readers:
             reader.start()
         if meanwhile is not None:
