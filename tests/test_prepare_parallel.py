@@ -93,7 +93,7 @@ def test_a_killed_reader_is_one_clear_error() -> None:
 
 def test_stopping_early_stops_the_readers() -> None:
     before = _children()
-    stream = read_ahead(_square, range(40), 2, depth=1)
+    stream = read_ahead(_square, range(40), 2, ahead=1)
     assert next(stream)["job"] == 0
     stream.close()
     assert _children() <= before
@@ -151,3 +151,23 @@ def test_symbols_equal_wfdb_symbols_with_custom_labels(mitdb_two: Path, tmp_path
     ref = wfdb.rdann(str(tmp_path / "mine"), "atr")
     _, symbols, _ = read_annotations(tmp_path / "mine", "atr")
     assert symbols.tolist() == list(ref.symbol) == ["N", "#", "V"]
+
+
+def _mark(job: tuple[Path, int]) -> np.ndarray:
+    folder, k = job
+    (folder / f"{k}.done").touch()
+    return np.zeros(1 << 18)  # 2 MB: more than the pipe holds
+
+
+@pytest.mark.parametrize(("ahead", "all_done"), [(64 << 20, True), (1, False)])
+def test_a_reader_runs_ahead_by_the_bytes_allowed(tmp_path: Path, ahead: int, all_done: bool):
+    import time
+
+    stream = read_ahead(_mark, [(tmp_path, k) for k in range(8)], 1, ahead=ahead)
+    first = next(stream)  # the reader has started: give it time to run ahead
+    deadline = time.monotonic() + (10 if all_done else 1.5)  # held back: it cannot finish
+    while len(list(tmp_path.glob("*.done"))) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert (len(list(tmp_path.glob("*.done"))) == 8) is all_done
+    assert len(first) == 1 << 18 and sum(1 for _ in stream) == 7

@@ -8,7 +8,8 @@ two stages need different heavy imports (wfdb and pandas; scipy.signal), so each
 imports only its own, at the same time, and the reader starts in milliseconds (a fork, no new
 interpreter). Results come back in job order through a pipe: a small pickle whose array
 buffers follow as raw bytes (pickle protocol 5, no copy into a pickle), received by a thread of
-the caller into a bounded queue so that a reader can run a few jobs ahead.
+the caller into a queue, so that a reader can run ahead of its consumer (by a bounded number
+of bytes).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import contextlib
 import fcntl
 import os
 import pickle
-import queue
 import signal
 import struct
 import sys
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -37,6 +38,9 @@ R = TypeVar("R")
 _PIPE_BYTES = 1 << 20  # F_SETPIPE_SZ: fewer wake-ups per multi-megabyte record
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _FRAME = struct.Struct("<QI")  # pickle length, number of out-of-band buffers
+# a reader runs this far ahead of its consumer: a dozen MIT-BIH leads, so that a reader that
+# finished importing first is not held back while the consumer imports
+AHEAD_BYTES = 64 << 20
 
 
 def default_workers() -> int:
@@ -90,8 +94,9 @@ def _read_exactly(fd: int, n: int) -> bytearray | None:
     return out
 
 
-def _receive(fd: int) -> Any:
-    """The next message from a reader, or ``EOFError`` when it closed the pipe."""
+def _receive(fd: int) -> tuple[Any, int]:
+    """The next message from a reader and its size in bytes; ``EOFError`` when it closed the
+    pipe."""
     head = _read_exactly(fd, _FRAME.size)
     if head is None:
         raise EOFError
@@ -100,12 +105,13 @@ def _receive(fd: int) -> Any:
     body = _read_exactly(fd, n_body)
     if table is None or body is None:
         raise EOFError
-    buffers = [_read_exactly(fd, n) for n in struct.unpack(f"<{n_buffers}Q", table)]
+    sizes = struct.unpack(f"<{n_buffers}Q", table)
+    buffers = [_read_exactly(fd, n) for n in sizes]
     if any(b is None for b in buffers):
         raise EOFError
     # our own forked child's results (never a file from elsewhere): arrays land on writable
     # bytearrays, no further copy
-    return pickle.loads(body, buffers=buffers)
+    return pickle.loads(body, buffers=buffers), n_body + sum(sizes)
 
 
 def _child_main(produce: Callable[[], Iterable[Any]], fd: int) -> None:
@@ -130,9 +136,9 @@ _END = object()
 
 class _Reader:
     """One forked process running ``produce()``, its pipe, and the thread of the caller that
-    moves what it sends into a bounded queue."""
+    moves what it sends into a queue (at most ``ahead`` bytes, or one item)."""
 
-    def __init__(self, produce: Callable[[], Iterable[Any]], depth: int, close: list[int]):
+    def __init__(self, produce: Callable[[], Iterable[Any]], ahead: int, close: list[int]):
         r, w = os.pipe()
         with contextlib.suppress(OSError):
             fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_BYTES)
@@ -151,8 +157,10 @@ class _Reader:
                 os._exit(code)
         os.close(w)
         self.pid, self.fd = pid, r
-        self.items: queue.Queue = queue.Queue(maxsize=depth)
-        self.stopped = threading.Event()
+        self.ahead, self.held = ahead, 0  # bytes received and not yet taken, and their cap
+        self.items: deque[tuple[Any, int]] = deque()
+        self.room = threading.Condition()
+        self.stopped = False
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -162,19 +170,28 @@ class _Reader:
     def _pump(self) -> None:
         while True:
             try:
-                message = _receive(self.fd)
+                message, size = _receive(self.fd)
             except (EOFError, OSError):
-                message = ("died", None, None)
-            while not self.stopped.is_set():
-                with contextlib.suppress(queue.Full):
-                    self.items.put(message, timeout=0.1)
-                    break
-            if message[0] != "ok" or self.stopped.is_set():
+                message, size = ("died", None, None), 0
+            with self.room:  # one item is always let in, however large
+                while self.held and self.held + size > self.ahead and not self.stopped:
+                    self.room.wait()
+                if self.stopped:
+                    return
+                self.items.append((message, size))
+                self.held += size
+                self.room.notify_all()
+            if message[0] != "ok":
                 return
 
     def next(self) -> Any:
         """The next item, or ``_END`` after the last."""
-        kind, value, tb = self.items.get()
+        with self.room:
+            while not self.items:
+                self.room.wait()
+            (kind, value, tb), size = self.items.popleft()
+            self.held -= size
+            self.room.notify_all()
         if kind == "ok":
             return value
         if kind == "end":
@@ -193,7 +210,9 @@ class _Reader:
         raise EcgzooError(f"a worker process stopped unexpectedly ({how}); run again")
 
     def stop(self) -> None:
-        self.stopped.set()
+        with self.room:
+            self.stopped = True
+            self.room.notify_all()
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)  # done, or its results are no longer wanted
@@ -205,17 +224,18 @@ class _Reader:
 
 def stream_ahead(
     produce: Callable[[], Iterable[R]],
-    depth: int = 4,
+    ahead: int = AHEAD_BYTES,
     meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[R]:
-    """The items of ``produce()``, computed in one forked process, at most ``depth`` ahead of
-    the consumer; errors as in :func:`read_ahead`. No ``fork``: in this process."""
+    """The items of ``produce()``, computed in one forked process that runs ahead of the
+    consumer by up to ``ahead`` bytes of items; errors as in :func:`read_ahead`. No ``fork``:
+    in this process."""
     if sys.platform != "linux":
         if meanwhile is not None:
             meanwhile()
         yield from produce()
         return
-    child = _Reader(produce, depth, [])
+    child = _Reader(produce, ahead, [])
     try:
         child.start()
         if meanwhile is not None:
@@ -231,10 +251,11 @@ def read_ahead(
     jobs: Iterable[T],
     processes: int = 1,
     meanwhile: Callable[[], object] | None = None,
-    depth: int = 4,
+    ahead: int = AHEAD_BYTES,
 ) -> Iterator[R]:
     """``func(job)`` for each job, in order, computed in ``processes`` forked readers (job ``k``
-    by reader ``k % processes``), each at most ``depth`` results ahead of the consumer.
+    by reader ``k % processes``), each up to ``ahead`` bytes of results ahead of the consumer
+    (always at least one result).
 
     ``meanwhile`` runs in the caller right after the fork (for example the imports the
     consumer's own stage needs), while the readers start. An error raised by ``func`` is raised
@@ -252,7 +273,7 @@ def read_ahead(
     try:
         for i in range(n):  # every fork before any thread starts
             readers.append(
-                _Reader(partial(map, func, jobs[i::n]), depth, [rd.fd for rd in readers])
+                _Reader(partial(map, func, jobs[i::n]), ahead, [rd.fd for rd in readers])
             )
         for reader in readers:
             reader.start()
