@@ -171,3 +171,21 @@ def test_a_reader_runs_ahead_by_the_bytes_allowed(tmp_path: Path, ahead: int, al
     time.sleep(0.2)
     assert (len(list(tmp_path.glob("*.done"))) == 8) is all_done
     assert len(first) == 1 << 18 and sum(1 for _ in stream) == 7
+
+
+def test_the_caller_imports_neither_wfdb_nor_scipy_signal(mitdb_two: Path, tmp_path: Path):
+    """The stages' heavy imports happen in the forked workers, at the same time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from ecgzoo.datasets.mitbih import prepare_beats\n"
+        "from ecgzoo.datasets.mitbih_options import MitbihOptions\n"
+        f"a = prepare_beats(Path({str(mitdb_two)!r}), MitbihOptions(records=['100', '208']),"
+        f" Path({str(tmp_path)!r}), workers=2)\n"
+        "assert len(a['y']) == 2272 + 2954\n"
+        "print(sorted(m for m in ('wfdb', 'pandas', 'scipy.signal') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
