@@ -189,3 +189,18 @@ def test_the_caller_imports_neither_wfdb_nor_scipy_signal(mitdb_two: Path, tmp_p
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_default_workers_are_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecgzoo.datasets import streaming
+
+    monkeypatch.delenv("ECGZOO_WORKERS", raising=False)
+    monkeypatch.setattr(streaming.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(streaming, "_others_running", lambda: 0)
+    assert streaming.default_workers() == 2  # a quiet 2-core box: the pipeline
+    monkeypatch.setattr(streaming, "_others_running", lambda: 2)
+    assert streaming.default_workers() == 1  # both cores busy: one process
+    monkeypatch.setenv("ECGZOO_WORKERS", "3")
+    assert streaming.default_workers() == 3
+    monkeypatch.undo()
+    assert streaming._others_running() >= 0  # the real count: this process not included

@@ -150,7 +150,7 @@ def stream_beats(
     """Per-record chunks of beat arrays, in ``names`` order.
 
     ``workers`` > 1: a pipeline of forked processes, each importing only what its stage needs,
-    all at the same time: ``max(1, workers - 2)`` read the records (wfdb), one cuts them
+    all at the same time: one or two read the records (wfdb), one cuts them
     (scipy.signal), and this one writes what it receives (no heavy import at all; see
     ``streaming``). The arrays are the same bytes as with one process.
     """
@@ -159,7 +159,8 @@ def stream_beats(
     if workers <= 1:
         yield from _cut_records(reader, names, settings, 0)
         return
-    cut = partial(_cut_records, reader, names, settings, max(1, workers - 2))
+    # one cutter takes ~0.6 of a reader's time per record: more than 2 readers would wait
+    cut = partial(_cut_records, reader, names, settings, min(2, max(1, workers - 2)))
     yield from stream_ahead(cut)
 
 
