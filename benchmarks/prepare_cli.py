@@ -8,12 +8,15 @@
 (default: the installed one). Each ecgzoo run gets an empty prepared-data cache (the
 database itself is already fetched: ``ECGZOO_HOME`` must hold it, e.g. after ``ecgzoo data
 fetch mitdb``). Prints wall and CPU seconds (children included) of each run, the best and the
-median, and the wall ratio (issue 22's target: at most 1.5x).
+median, and the wall ratio (issue 22's target: at most 1.5x). Identity check: the SHA-256 of
+every file of the prepared entry (the cache key is the folder's name) must be the same for
+every tree in every round; the script fails otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import resource
 import shutil
@@ -48,6 +51,15 @@ def timed(cmd: list[str], env: dict[str, str], cpu: list[float] | None = None) -
     return wall
 
 
+def entry_hashes(prepared: Path) -> dict[str, str]:
+    """SHA-256 of each file of the prepared cache (paths relative to it: the key included)."""
+    return {
+        str(f.relative_to(prepared)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(prepared.rglob("*"))
+        if f.is_file() and not f.name.startswith(".")
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -61,6 +73,7 @@ def main() -> None:
     bare_cpu: list[float] = []
     cli: dict[str, list[float]] = {name: [] for name in trees}
     cli_cpu: dict[str, list[float]] = {name: [] for name in trees}
+    reference: dict[str, str] = {}
     for _ in range(args.repeats):
         load = os.getloadavg()[0]
         bare.append(
@@ -83,6 +96,12 @@ def main() -> None:
                         cli_cpu[name],
                     )
                 )  # fmt: skip
+                hashes = entry_hashes(scratch / "prepared")  # outside the timing
+                reference = reference or hashes
+                if hashes != reference or not hashes:
+                    differ = sorted(k for k in hashes.keys() | reference.keys()
+                                    if hashes.get(k) != reference.get(k))  # fmt: skip
+                    sys.exit(f"[{name}] prepared files differ from the first run's: {differ}")
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         row = ", ".join(f"{n} {cli[n][-1]:.2f} s (CPU {cli_cpu[n][-1]:.2f})" for n in trees)
@@ -99,6 +118,7 @@ def main() -> None:
             f"ratio (best) {min(xs) / min(bare):.2f}x, (median) "
             f"{statistics.median(xs) / statistics.median(bare):.2f}x"
         )
+    print(f"identical prepared files (SHA-256) in every run: {', '.join(sorted(reference))}")
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
 

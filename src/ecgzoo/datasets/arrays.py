@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.examples.multilabel import positives
-
 
 @dataclass
 class ArraySplit:
@@ -79,6 +77,8 @@ def multilabel_data(
     """A multi-label dataset's ``PreparedData``, with the ``meta`` every multi-label task
     reads (leads, rate, real lengths and positives per split, the random crop in samples);
     ``parts`` index each split into ``y`` and ``lengths``; ``meta`` adds the dataset's own."""
+    from ecgzoo.examples.multilabel import positives  # here: it imports scipy.signal
+
     fs = float(options.fs)
     crop = None if options.random_crop_s is None else int(round(options.random_crop_s * fs))
     return PreparedData(

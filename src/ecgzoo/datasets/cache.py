@@ -118,7 +118,7 @@ class _StreamWriter:
             dtype, tail, rows = self.meta[key]
             if arr.dtype != dtype or arr.shape[1:] != tail:
                 raise ValueError(f"{key}: chunk {arr.dtype}{arr.shape} does not match {dtype}")
-            self.handles[key].write(arr.tobytes())
+            self.handles[key].write(memoryview(arr).cast("B"))  # C-contiguous: no copy
             self.meta[key] = (dtype, tail, rows + arr.shape[0])
 
     def finish(self) -> list[str]:

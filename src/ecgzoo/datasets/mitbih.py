@@ -125,7 +125,8 @@ def prepare_beats(
     (:data:`RR_FEATURE_NAMES`), ``truncated`` bool (kachuee: span cut at the record's end),
     ``records``/``leads`` (one per record, the lead used) and the dropped beats:
     ``dropped_record``, ``dropped_sample``, ``dropped_y``, ``dropped_reason``. Large arrays are
-    memory-mapped from the cache. ``workers`` (processes; default 1) does not change the result.
+    memory-mapped from the cache. ``workers`` (default: the usable cores; see
+    ``beatset.stream_beats``) does not change the result.
     """
     return beatset.prepare_database(
         "mitbih", "mitdb-1.0.0", PREP_VERSION, MitdbReader(db_dir), options, SECTION, cache_dir,

@@ -35,7 +35,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.classes import AAMI_CLASSES
@@ -141,6 +140,8 @@ def _kachuee(
     signal: np.ndarray, fs: float, peaks: np.ndarray, length: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """``(x, kept_mask, truncated, dropped)``; ``dropped`` is ``[(index, reason), ...]``."""
+    from scipy.signal import resample_poly  # here: importing this module stays cheap
+
     ratio = Fraction(KACHUEE_FS / fs).limit_denominator(1000)
     sig = resample_poly(signal, ratio.numerator, ratio.denominator)
     n = len(sig)
@@ -175,10 +176,13 @@ def _kachuee(
 
     rk, lk = r[keep], span_len[keep]
     steps = np.arange(length)
-    idx = np.minimum(rk[:, None] + steps[None, :], n - 1)
     # cast once, then gather float32 (casting commutes with the gather: the same bytes as
-    # gathering float64 and casting, without two (beats x length) float64 temporaries)
-    x = norm.astype(np.float32)[idx]
+    # gathering float64 and casting). Rows of a sliding window over the signal followed by
+    # zeros: no (beats x length) index array; every sample past the record's end lies past
+    # its beat's span (lk <= n - r), so it is zeroed below whatever it holds.
+    flat = np.zeros(n + length, dtype=np.float32)
+    flat[:n] = norm
+    x = np.lib.stride_tricks.sliding_window_view(flat, length)[rk]
     x[steps[None, :] >= lk[:, None]] = 0.0
     return x, keep, truncated[keep], dropped
 
@@ -186,6 +190,8 @@ def _kachuee(
 def _centered(
     signal: np.ndarray, fs_in: float, peaks: np.ndarray, before_s: float, after_s: float, fs: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
     sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_in, output="sos")
     sig = sosfiltfilt(sos, signal)
     r = np.asarray(peaks, dtype=np.int64)

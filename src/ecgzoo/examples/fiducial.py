@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 #: The fiducials :func:`align_peaks` knows ("none": the peaks as given).
 FIDUCIALS = ("none", "qrs_extremum")
@@ -69,6 +68,8 @@ def align_peaks(
     if fiducial == "none" or len(peaks) == 0:
         return peaks
     fiducial_description(fiducial)  # refuses an unknown name
+    from scipy.signal import butter, sosfiltfilt  # here: importing this module stays cheap
+
     x = np.asarray(signal, dtype=np.float64)
     high = min(BAND_HZ[1], 0.45 * fs)
     sos = butter(2, [BAND_HZ[0], high], btype="bandpass", fs=fs, output="sos")

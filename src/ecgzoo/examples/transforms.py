@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pywt
-from scipy import signal as sps
 
 from ecgzoo.readers.records import resample  # one resampler for readers and examples
 
@@ -172,6 +170,8 @@ def log_spectrogram(
     amplitude spectrum in the signal's units); ``log(|S| + eps)``. ``fmax`` keeps the rows up to
     that frequency. ``SpectrogramCNN`` computes exactly this inside its forward pass.
     """
+    from scipy import signal as sps  # imported where used: importing this module stays cheap
+
     x = np.asarray(x, dtype=np.float32)
     if x.shape[-1] < nperseg:
         raise ValueError(f"signal of {x.shape[-1]} samples is shorter than nperseg={nperseg}")
@@ -202,6 +202,8 @@ def default_scales(
     fs: float, n_scales: int = 32, fmin: float = 0.5, fmax: float = 40.0, wavelet: str = "morl"
 ) -> np.ndarray:
     """Wavelet scales for geometrically spaced frequencies ``fmin`` .. ``fmax`` Hz (high first)."""
+    import pywt
+
     freqs = np.geomspace(fmax, fmin, int(n_scales))
     return pywt.central_frequency(wavelet) * float(fs) / freqs
 
@@ -227,6 +229,8 @@ def scalogram(
     n_cols = x.shape[-1] // step
     if n_cols < 1:
         raise ValueError(f"signal of {x.shape[-1]} samples is shorter than step={step}")
+    import pywt
+
     coef, _ = pywt.cwt(x, scales, wavelet, sampling_period=1.0 / fs, method="fft", axis=-1)
     mag = np.abs(coef[..., : n_cols * step]).astype(np.float32)  # (S, n, c, t)
     pooled = mag.reshape(*mag.shape[:-1], n_cols, step).mean(axis=-1)

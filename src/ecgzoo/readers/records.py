@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import scipy.signal as sps
 
 
 @dataclass
@@ -92,6 +91,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     use it to deliver a record at a requested rate, the example builders to reach a model's."""
     if float(fs_in) == float(fs_out):
         return np.asarray(x)
+    import scipy.signal as sps  # here: reading WFDB files needs no scipy.signal (0.7 s import)
+
     ratio = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
     out = sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, -1)
     return out.astype(np.float32)
