@@ -103,3 +103,46 @@ def test_augmentation_options_are_validated_and_train(tmp_path, data):
     losses = [r.history[0]["train_loss"] for r in runs]
     assert np.isfinite(losses).all() and losses[0] == losses[1]  # seeded: reproducible
     assert plain.history[0]["train_loss"] != losses[0]  # and the options did something
+
+
+class _Recorder(torch.nn.Module):
+    """A linear model that remembers what it was fed."""
+
+    def __init__(self, length: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(length, 5)
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, x, features=None):
+        self.inputs.append(x.detach().clone())
+        return self.linear(x.mean(1))
+
+
+def test_the_training_step_warps_the_input_and_keeps_its_labels(beats, data):
+    """In the engine's training step (not only the warp functions) the warped batch keeps its
+    length and the loss sees the batch's own labels, unchanged; a fixed torch seed (the engine
+    seeds it per epoch) reproduces the warped batch."""
+    from types import SimpleNamespace
+
+    from ecgzoo.config import TrainConfig
+    from ecgzoo.train.module import ZooModule
+
+    labels: list[torch.Tensor] = []
+
+    def loss(logits, y):
+        labels.append(y.clone())
+        return F.cross_entropy(logits, y)
+
+    y = torch.as_tensor(np.asarray(data.train.y[: len(beats)]))
+    model = _Recorder(beats.shape[-1])
+    tc = TrainConfig(time_warp=0.3, window_warp=0.1)
+    module = ZooModule(model, SimpleNamespace(loss=loss), tc)
+    fed = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        module.on_train_epoch_start()
+        assert torch.isfinite(module.training_step((beats, y.clone(), None, None), 0))
+        fed.append(model.inputs[-1])
+    assert fed[0].shape == beats.shape and not torch.allclose(fed[0], beats)
+    torch.testing.assert_close(fed[0], fed[1])
+    assert all(torch.equal(seen, y) for seen in labels) and len(labels) == 2
