@@ -52,7 +52,7 @@ from ecgzoo.train.callbacks import (
     stopping_callbacks,
 )
 from ecgzoo.train.confusion_callback import ConfusionOnImprovement
-from ecgzoo.train.progress import choose_threads
+from ecgzoo.train.progress import choose_data_threads, choose_threads
 from ecgzoo.train.trainer import make_trainer, quiet_lightning
 from ecgzoo.train.voting import check_crops_fit
 
@@ -164,7 +164,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
 
 def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
     """The DataModule over the prepared splits (indexed per batch: they may be memory-mapped)."""
-    from ecgzoo.train.datamodule import ArrayDataModule, SplitBatches
+    from ecgzoo.train.datamodule import ArrayDataModule, SplitBatches, epoch_seed
     from ecgzoo.train.evaluate import standardise_features
 
     n_train = len(data.train)
@@ -184,6 +184,7 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         lengths,
         tc.augment,
         tc.shift_samples,
+        noise_seed=epoch_seed(tc.seed, 0) if tc.augment_noise == "bank" else None,
     )
     val = SplitBatches(data.val, standardise_features(data.val.features, spec), spec.crop_samples)
     return ArrayDataModule(
@@ -195,6 +196,7 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         sample_weights=sample_weights,
         max_steps=tc.max_steps_per_epoch,
         num_workers=tc.data_workers,
+        data_threads=choose_data_threads(tc),
         pin_memory=tc.pin_memory,
         persistent_workers=tc.data_workers > 0,
     )
