@@ -107,14 +107,24 @@ def large_arrays(min_bytes: int = 1 << 20) -> list[dict]:
     import torch
 
     seen, out = set(), []
-    for obj in gc.get_objects():
+    # arrays of numbers are not tracked by the collector: look at what its containers refer to
+    # (and at the running functions' locals: running frames are not collector objects)
+    holders = gc.get_objects()
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            holders.append(dict(frame.f_locals))
+            frame = frame.f_back
+    candidates = {id(r): r for c in holders for r in gc.get_referents(c)
+                  if issubclass(type(r), np.ndarray | torch.Tensor)}  # fmt: skip
+    for obj in candidates.values():
+        cls = type(obj)  # not isinstance: some module proxies warn when asked their class
         try:
-            if isinstance(obj, np.memmap):
+            if issubclass(cls, np.memmap):
                 continue
-            if isinstance(obj, np.ndarray) and obj.base is None and obj.nbytes >= min_bytes:
+            if issubclass(cls, np.ndarray) and obj.base is None and obj.nbytes >= min_bytes:
                 key, kind = obj.__array_interface__["data"][0], "ndarray"
                 shape, dtype, nbytes = obj.shape, str(obj.dtype), obj.nbytes
-            elif isinstance(obj, torch.Tensor) and obj.device.type == "cpu":
+            elif issubclass(cls, torch.Tensor) and obj.device.type == "cpu":
                 storage = obj.untyped_storage()
                 if storage.nbytes() < min_bytes:
                     continue

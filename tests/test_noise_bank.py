@@ -14,7 +14,14 @@ import torch
 from ecgzoo.config import TrainConfig
 from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.train.datamodule import ArrayDataModule, BatchRequest, SplitBatches
-from ecgzoo.train.noise_bank import NoiseBank, augment_with_bank, noise_share, row_std
+from ecgzoo.train.noise_bank import (
+    BANK_EXAMPLES,
+    MIN_BANK,
+    NoiseBank,
+    augment_with_bank,
+    noise_share,
+    row_std,
+)
 from ecgzoo.train.progress import choose_data_threads
 
 
@@ -81,8 +88,8 @@ def test_noise_from_the_bank_is_standard_normal(shape: tuple[int, ...]) -> None:
     """The noise a batch gets, divided by its amplitude: mean 0, sd 1, no correlation between
     neighbouring samples nor (beyond the stated overlap) between examples. Both code paths:
     a call per long example, one gather for short ones."""
-    bank = NoiseBank(0)
     x = torch.zeros(shape)
+    bank = NoiseBank(0, x[0].numel())
     offsets = bank.offsets(shape[0], x[0].numel(), torch.Generator().manual_seed(1))
     bank.add_noise(x, torch.ones((shape[0],) + (1,) * (len(shape) - 1)), offsets)
     z = x.double().flatten()
@@ -106,7 +113,10 @@ def test_overlap_share_is_what_the_docs_state() -> None:
     a, b = starts[::2], starts[1::2]
     seen = float(np.mean(np.abs(a - b) < window))
     assert seen == pytest.approx(noise_share(window, bank.size), abs=0.01)
-    assert noise_share(60_000) < 0.015  # two 12 x 5000 crops in the default bank
+    for window in (187, 12 * 250, 12 * 5000):  # a beat, 2.5 s at 100 Hz, 10 s at 500 Hz
+        default = NoiseBank(0, window)
+        assert noise_share(window, default.size) <= 2 / (BANK_EXAMPLES - 1)
+        assert default.size <= max(MIN_BANK, BANK_EXAMPLES * window)  # set by the example
 
 
 def test_bank_pickles_without_its_draws_and_redraws_them() -> None:

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ecgzoo.datasets.arrays import ArraySplit
-from ecgzoo.examples.transforms import windows_at
+from ecgzoo.train.crops import gather_crops
 from ecgzoo.train.evaluate import real_lengths
 from ecgzoo.train.noise_bank import NoiseBank, augment_with_bank
 from ecgzoo.train.prefetch import PrefetchBatches, Prefetched
@@ -63,35 +63,6 @@ def crop_starts(lengths: torch.Tensor, crop: int, gen: torch.Generator) -> torch
     """One random start per example, its window inside the real (unpadded) part."""
     max_start = (lengths - crop).clamp_min(0)
     return (torch.rand(len(lengths), generator=gen) * (max_start + 1).float()).long()
-
-
-def gather_crops(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int) -> np.ndarray:
-    """``x[idx[j], ..., starts[j]:starts[j] + crop]`` for each j, float32: from a memory map
-    only the crops' samples are read (a window past the end is clamped, as
-    :func:`random_crop_batch` does).
-
-    One fancy index over a sliding-window view of ``x`` (every crop is a strided view; the
-    index copies them into one batch): as fast as one copy of the batch's bytes, and faster than
-    a slice per example or a gather of whole recordings then a crop (about 10x slower: it reads
-    the whole recordings)."""
-    last = x.shape[-1] - crop
-    if last < 0 or x.ndim < 2 or np.any(starts > last):
-        return _gather_crops_clamped(x, idx, starts, crop)
-    # np.asarray: a plain ndarray view of a memmap (no per-item memmap subclass overhead)
-    windows = np.lib.stride_tricks.sliding_window_view(np.asarray(x), crop, axis=-1)
-    lead = (-1,) + (1,) * (x.ndim - 2)  # batch axis first, the others broadcast
-    middle = np.ix_(*(np.arange(k) for k in x.shape[1:-1]))
-    out = windows[(np.reshape(idx, lead), *middle, np.reshape(starts, lead))]
-    return out if out.dtype == np.float32 else out.astype(np.float32)
-
-
-def _gather_crops_clamped(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int):
-    """:func:`gather_crops` where a window runs past the end: its last sample repeated."""
-    out = np.empty((len(idx),) + x.shape[1:-1] + (crop,), dtype=np.float32)
-    for j, (i, s) in enumerate(zip(idx.tolist(), starts.tolist(), strict=True)):
-        cols = np.minimum(np.arange(s, s + crop), x.shape[-1] - 1)
-        out[j] = x[i][..., cols]
-    return out
 
 
 def shift_batch(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -230,7 +201,7 @@ class SplitBatches(Dataset):
             owner, start, weight = distinct_crops(
                 np.minimum(real, xa.shape[-1]), self.crop, EVAL_CROPS
             )
-            x = torch.from_numpy(windows_at(xa[owner], start[:, None], self.crop)[:, 0])
+            x = torch.from_numpy(gather_crops(xa, owner, start, self.crop))  # no copy per crop
             owner_t = torch.from_numpy(owner)
             f = None if f is None else f[owner_t]
             vote = (owner_t, torch.from_numpy(weight.astype(np.float32)))

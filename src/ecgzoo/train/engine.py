@@ -164,7 +164,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
 
 def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
     """The DataModule over the prepared splits (indexed per batch: they may be memory-mapped)."""
-    from ecgzoo.train.datamodule import ArrayDataModule, SplitBatches, epoch_seed
+    from ecgzoo.train.datamodule import EVAL_CROPS, ArrayDataModule, SplitBatches, epoch_seed
     from ecgzoo.train.evaluate import standardise_features
 
     n_train = len(data.train)
@@ -187,11 +187,16 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         noise_seed=epoch_seed(tc.seed, 0) if tc.augment_noise == "bank" else None,
     )
     val = SplitBatches(data.val, standardise_features(data.val.features, spec), spec.crop_samples)
+    eval_batch = min(2048, 8 * tc.batch_size)
+    if spec.crop_samples and data.n_samples > spec.crop_samples:
+        # validation votes over EVAL_CROPS crops an ECG: count the crops the model sees at once
+        # (a 512-ECG batch was 2,560 crops, 2.2x the memory of the 232-ECG split at 1x)
+        eval_batch = max(1, eval_batch // EVAL_CROPS)
     return ArrayDataModule(
         train,
         val,
         batch_size=tc.batch_size,
-        eval_batch_size=min(2048, 8 * tc.batch_size),
+        eval_batch_size=eval_batch,
         seed=tc.seed,
         sample_weights=sample_weights,
         max_steps=tc.max_steps_per_epoch,

@@ -4,13 +4,13 @@ The training augmentation is ``x * scale + shift + 0.02 * std * noise`` per exam
 ``1 + 0.1 N(0, 1)``, shift ``0.1 N(0, 1) * std``, ``std`` per example and lead, ``noise``
 standard normal per sample). Drawing ``noise`` costs one Gaussian per sample: ~17-30 ms of CPU
 for a 64 x 12 x 5000 batch, 10x what gathering the batch costs. Here ``noise`` is instead a
-window of a fixed bank of N(0, 1) draws (``BANK_SAMPLES`` or more, drawn once per process from
-the run's seed) at a random offset per example: within an example it is exactly i.i.d. N(0, 1)
+window of a fixed bank of N(0, 1) draws (``BANK_EXAMPLES`` examples' worth, at least
+``MIN_BANK`` draws, drawn once per process from the run's seed) at a random offset per example: within an example it is exactly i.i.d. N(0, 1)
 (the bank is), the scale and shift are the same draws, from the same generator, in the same
 order as :func:`ecgzoo.train.datamodule.augment_batch`'s, and only the noise's source changes.
 What changes, precisely: two examples may share part of their noise when their windows overlap
-in the bank (probability about ``2 * window / bank`` per pair: ~1.4 % for two 12 x 5000 crops
-in the 2^23-draw bank), and over a run the noise repeats (the bank is reused), never aligned
+in the bank (probability about ``2 * window / bank`` per pair, at most 2 / (``BANK_EXAMPLES`` - 1)
+= 1.6 %), and over a run the noise repeats (the bank is reused), never aligned
 with the same crop of the same recording twice in practice (random crop starts and offsets).
 ``train.augment_noise: draw`` keeps the exact per-sample draws.
 
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import torch
 
-BANK_SAMPLES = 2**23  # 32 MiB of float32: ~2 batches of 64 x 12 x 5000
+BANK_EXAMPLES = 128  # the bank holds this many examples' noise (29 MiB for 12 x 5000)...
+MIN_BANK = 2**20  # ...and at least this many draws (4 MiB)
 LOOP_FROM = 4096  # examples this long get their noise added in place, one call each
 
 
@@ -48,9 +49,9 @@ class NoiseBank:
     The pool is drawn lazily in the process that first uses it (worker processes redraw it from
     the seed instead of receiving 32 MiB through a pipe)."""
 
-    def __init__(self, seed: int, min_window: int = 0, size: int = BANK_SAMPLES):
+    def __init__(self, seed: int, window: int = 0, size: int | None = None):
         self.seed = seed
-        self.size = max(size, 16 * min_window)  # windows stay a small share of the bank
+        self.size = max(MIN_BANK, BANK_EXAMPLES * window) if size is None else size
         self._draws: torch.Tensor | None = None
 
     @property
@@ -96,9 +97,9 @@ def augment_with_bank(x: torch.Tensor, gen: torch.Generator, bank: NoiseBank) ->
     return x
 
 
-def noise_share(window: int, bank_size: int = BANK_SAMPLES) -> float:
+def noise_share(window: int, bank_size: int) -> float:
     """Probability that two examples' noise windows overlap in the bank (documented above)."""
     return min(1.0, (2 * window - 1) / max(bank_size - window + 1, 1))
 
 
-__all__ = ["BANK_SAMPLES", "NoiseBank", "augment_with_bank", "noise_share", "row_std"]
+__all__ = ["BANK_EXAMPLES", "MIN_BANK", "NoiseBank", "augment_with_bank", "noise_share", "row_std"]
