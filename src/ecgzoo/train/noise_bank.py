@@ -5,14 +5,16 @@ The training augmentation is ``x * scale + shift + 0.02 * std * noise`` per exam
 standard normal per sample). Drawing ``noise`` costs one Gaussian per sample: ~17-30 ms of CPU
 for a 64 x 12 x 5000 batch, 10x what gathering the batch costs. Here ``noise`` is instead a
 window of a fixed bank of N(0, 1) draws (``BANK_EXAMPLES`` examples' worth, at least
-``MIN_BANK`` draws, drawn once per process from the run's seed) at a random offset per example: within an example it is exactly i.i.d. N(0, 1)
-(the bank is), the scale and shift are the same draws, from the same generator, in the same
-order as :func:`ecgzoo.train.datamodule.augment_batch`'s, and only the noise's source changes.
-What changes, precisely: two examples may share part of their noise when their windows overlap
-in the bank (probability about ``2 * window / bank`` per pair, at most 2 / (``BANK_EXAMPLES`` - 1)
-= 1.6 %), and over a run the noise repeats (the bank is reused), never aligned
-with the same crop of the same recording twice in practice (random crop starts and offsets).
-``train.augment_noise: draw`` keeps the exact per-sample draws.
+``MIN_BANK`` draws, drawn once per process from the run's seed) at a random offset per
+example: within an example it is exactly i.i.d. N(0, 1) (the bank is), the scale and shift are
+the same draws, from the same generator, in the same order as
+:func:`ecgzoo.train.datamodule.augment_batch`'s, and only the noise's source changes. What
+changes, precisely: two examples may share part of their noise when their windows overlap in
+the bank (probability about ``2 * window / bank`` per pair, at most 2 / (``BANK_EXAMPLES`` - 1)
+= 1.6 %; shifted, so their noise is still uncorrelated sample by sample), and over a run the
+noise repeats (the bank is reused), never aligned with the same crop of the same recording
+twice in practice (random crop starts and offsets). ``train.augment_noise: draw`` keeps the
+exact per-sample draws.
 
 ``std`` comes from one pass of sums (``sum x``, ``sum x^2``, combined in float64; rows where
 they cancel recomputed exactly) instead of torch's Welford ``std`` (~20 ms a 12-lead batch):
