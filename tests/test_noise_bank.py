@@ -160,10 +160,19 @@ def test_threaded_loader_stopped_early_and_resumed(ecgs: np.ndarray) -> None:
     assert torch.equal(first, again)
 
 
-def test_data_thread_policy() -> None:
+def test_data_thread_policy(monkeypatch) -> None:
+    from ecgzoo.train import progress
+
     assert choose_data_threads(TrainConfig(data_workers=2, data_threads=2)) == 0
     assert choose_data_threads(TrainConfig(data_threads=1)) == 1
-    auto = choose_data_threads(TrainConfig())
-    from ecgzoo.train.progress import free_cores
-
-    assert 0 <= auto <= min(2, max(0, free_cores() - torch.get_num_threads()) + 1)
+    threads = torch.get_num_threads()
+    try:  # (free cores, torch threads, accelerator) -> data threads: never oversubscribe
+        for free, torch_threads, accelerator, want in [(2, 1, "cpu", 1), (2, 2, "cpu", 0),
+                                                       (1, 1, "cpu", 0), (16, 16, "gpu", 2),
+                                                       (2, 2, "gpu", 1)]:  # fmt: skip
+            monkeypatch.setattr(progress, "free_cores", lambda free=free: free)
+            torch.set_num_threads(torch_threads)
+            got = choose_data_threads(TrainConfig(accelerator=accelerator))
+            assert got == want, (free, torch_threads, accelerator)
+    finally:
+        torch.set_num_threads(threads)
