@@ -52,6 +52,7 @@ from ecgzoo.train.callbacks import (
     stopping_callbacks,
 )
 from ecgzoo.train.confusion_callback import ConfusionOnImprovement
+from ecgzoo.train.heap import ScoringHeap, enter_scoring, leave_scoring
 from ecgzoo.train.progress import choose_data_threads, choose_threads
 from ecgzoo.train.trainer import make_trainer, quiet_lightning
 from ecgzoo.train.voting import check_crops_fit
@@ -246,7 +247,10 @@ def train_run(
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
         trainer = make_trainer(
-            tc, [recorder, confusion, *stopping_callbacks(work_dir, tc)], loggers, progress
+            tc,
+            [recorder, confusion, ScoringHeap(), *stopping_callbacks(work_dir, tc)],
+            loggers,
+            progress,
         )
     primary = trainer.global_rank == 0
     if progress and primary:
@@ -355,6 +359,7 @@ def finish(
     device = trainer.strategy.root_device
     model.load_state_dict(load_weights(weights))
     model.to(device)
+    enter_scoring()  # owned memory set by the scoring chunk, not the splits (train/heap.py)
     try:
         metrics = score_run(
             model,
@@ -368,5 +373,7 @@ def finish(
         )
     except OSError as exc:  # the plots: a full disk is one line, not a traceback
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
+    finally:
+        leave_scoring()
     metrics["device"] = str(device)
     return metrics
