@@ -17,9 +17,14 @@ For each size, two subprocesses (so each starts with a clean process):
   largest worker's peak RSS.
 - ``epoch``: the cached dataset, one training epoch of the real engine (``train_run``: a small
   ResNet1D on 2.5 s random crops with augmentation, batch 64, then validation and the final
-  scoring), its epoch seconds and samples/s, and memory as in ``epoch_memory.py``: the peak of
-  ``RssAnon`` (what the process owns: it must be set by the batch) and ``VmHWM`` (also counts the
-  memory map's file pages, which the kernel may drop at any time).
+  scoring), its epoch seconds and samples/s, and memory (``epoch_memory.py``): the peak growth
+  of ``RssAnon`` (what the process owns: it must be set by the batch), overall, for the fit and
+  the final scoring, and per phase of the fit (training steps, validation, the training curve
+  scored inside validation); the peak of ``RssFile`` (the memory map's file pages the epoch
+  read: page cache the kernel may drop, not owned) and ``VmHWM`` (both); glibc's heap (in use /
+  freed but held) at the start of each phase; the owned memory ``malloc_trim`` hands back before
+  the final scoring; and the arrays alive at the fit's end owning 64 KiB or more (which of them
+  grow with the number of records).
 
 Run, niced and under the shared lock, e.g.::
 
