@@ -168,7 +168,8 @@ class TrainConfig(StrictConfig):
         None,
         ge=0,
         description="threads that build training batches ahead in the main process (without "
-        "data_workers); default: the free cores left by the torch threads, at most 2",
+        "data_workers); default: the free cores the model leaves (on a CPU those the torch "
+        "threads leave, on a GPU all but one), at most 2",
     )
     num_threads: int | None = Field(
         None,
