@@ -236,3 +236,38 @@ def test_validation_batches_count_crops_not_ecgs() -> None:
     assert len(x) <= 8 * 64 and len(vote[0]) == len(x)
     spec.crop_samples = None  # no crops: whole ECGs, as before
     assert make_datamodule(TrainConfig(batch_size=64), data, spec).eval_batch_size == 512
+
+
+def test_scoring_chosen_rows_copies_one_voting_chunk_at_most(tmp_path, monkeypatch) -> None:
+    """predict_split over chosen rows (the training curve, the train-loss subset) copies a chunk
+    of rows (a slice of the map is read in place): the chunk is voting's 512 recordings, so the
+    copy is at most 512 recordings (it was 1,024: twice that)."""
+    import tracemalloc
+
+    from ecgzoo.models.registry import build_model
+    from ecgzoo.runs.runfolder import ModelSpec
+    from ecgzoo.train import evaluate
+
+    rng = np.random.default_rng(7)
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (1200, 12, 1000))
+    x[:] = rng.normal(size=(1, 12, 1000)).astype(np.float32)
+    split = ArraySplit(x, np.zeros((1200, 5), np.float32), np.arange(1200),
+                       lengths=np.full(1200, 1000))  # fmt: skip
+    spec = ModelSpec(name="resnet1d", n_leads=12, n_samples=250, n_classes=5, n_features=0,
+                     class_names=list("abcde"), params={"n_blocks": 1, "width": 4},
+                     crop_samples=250, sampling_rate=100.0, multilabel=True)  # fmt: skip
+    model = build_model("resnet1d", 12, 250, 5, 0, n_blocks=1, width=4).eval()
+    rows = np.sort(rng.choice(1200, 1100, replace=False))
+
+    def peak(rows) -> int:
+        tracemalloc.start()
+        evaluate.predict_split(model, spec, split, rows=rows)
+        out = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return out
+
+    chunk = 512 * 12 * 1000 * 4
+    sliced, chosen = peak(None), peak(rows)
+    assert chosen - sliced < 1.1 * chunk, (chosen >> 20, sliced >> 20)
+    monkeypatch.setattr(evaluate, "SCORE_CHUNK", 1024)  # the chunk before
+    assert peak(rows) - chosen > 0.9 * chunk
