@@ -25,6 +25,7 @@ Run, niced, e.g.::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import shutil
 import subprocess
@@ -49,16 +50,119 @@ def status_kib(field: str) -> int:
     raise KeyError(field)
 
 
+def status_all() -> dict[str, int]:
+    """Every ``kB`` field of ``/proc/self/status``, in KiB."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            out[key] = int(parts[0])
+    return out
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]  # fmt: skip
+
+
+def malloc_info() -> dict[str, float] | None:
+    """glibc's heap in MiB: ``in_use`` (live malloc blocks, torch's CPU tensors included),
+    ``free_held`` (freed blocks the heap keeps: resident if touched, owned by nobody),
+    ``mmapped`` (large blocks mapped on their own, part of in_use); None without glibc 2.33+."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    m = fn()
+    mib = 1 / 2**20
+    return {"in_use": (m.uordblks + m.hblkhd) * mib, "free_held": m.fordblks * mib,
+            "mmapped": m.hblkhd * mib}  # fmt: skip
+
+
+def memory_split() -> dict[str, float]:
+    """This process's resident memory in MiB, split by owner: ``anon`` (``RssAnon``: memory it
+    owns, every copy, tensor and batch), ``file`` (``RssFile``: file pages it has mapped and
+    touched, e.g. a memory-mapped dataset: page cache the kernel may drop, shared with every
+    process reading the file), ``shmem`` (``RssShmem``: shared memory, e.g. worker batches),
+    ``hwm`` (``VmHWM``, the peak of all three), plus glibc's heap (:func:`malloc_info`)."""
+    st = status_all()
+    fields = {"anon": "RssAnon", "file": "RssFile", "shmem": "RssShmem", "hwm": "VmHWM"}
+    out = {k: st.get(f, 0) / 1024 for k, f in fields.items()}
+    heap = malloc_info()
+    if heap is not None:
+        out.update({f"heap_{k}": v for k, v in heap.items()})
+    return out
+
+
+def large_arrays(min_bytes: int = 1 << 20) -> list[dict]:
+    """The NumPy arrays and torch tensors alive in this process that own at least
+    ``min_bytes`` of memory (not views, not memory maps), largest first: what to look at when
+    owned memory grows with the data."""
+    import gc
+
+    import torch
+
+    seen, out = set(), []
+    # arrays of numbers are not tracked by the collector: look at what its containers refer to
+    # (and at the running functions' locals: running frames are not collector objects)
+    holders = gc.get_objects()
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            holders.append(dict(frame.f_locals))
+            frame = frame.f_back
+    candidates = {id(r): r for c in holders for r in gc.get_referents(c)
+                  if issubclass(type(r), np.ndarray | torch.Tensor)}  # fmt: skip
+    for obj in candidates.values():
+        cls = type(obj)  # not isinstance: some module proxies warn when asked their class
+        try:
+            if issubclass(cls, np.memmap):
+                continue
+            if issubclass(cls, np.ndarray) and obj.base is None and obj.nbytes >= min_bytes:
+                key, kind = obj.__array_interface__["data"][0], "ndarray"
+                shape, dtype, nbytes = obj.shape, str(obj.dtype), obj.nbytes
+            elif issubclass(cls, torch.Tensor) and obj.device.type == "cpu":
+                storage = obj.untyped_storage()
+                if storage.nbytes() < min_bytes:
+                    continue
+                key, kind = storage.data_ptr(), "tensor"
+                shape, dtype, nbytes = tuple(obj.shape), str(obj.dtype), storage.nbytes()
+            else:
+                continue
+        except (ReferenceError, RuntimeError, TypeError):
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({"kind": kind, "shape": list(shape), "dtype": dtype, "mib": nbytes / 2**20})
+    return sorted(out, key=lambda a: -a["mib"])
+
+
 class PeakSampler(threading.Thread):
-    """Samples ``RssAnon`` every ``interval`` seconds until stopped; keeps the peak."""
+    """Samples ``RssAnon`` (and ``RssFile``) every ``interval`` seconds until stopped; keeps
+    the peaks, overall (``peak``, ``file_peak``) and per phase (``phases``: set ``phase`` to
+    attribute the samples that follow to a part of the run)."""
 
     def __init__(self, interval: float = 0.002):
         super().__init__(daemon=True)
         self.interval, self.peak, self.halt = interval, status_kib("RssAnon"), threading.Event()
+        self.file_peak = status_kib("RssFile")
+        self.phase = "start"
+        self.phases: dict[str, dict[str, int]] = {}
+
+    def sample(self) -> None:
+        st = status_all()
+        anon, file = st.get("RssAnon", 0), st.get("RssFile", 0)
+        self.peak, self.file_peak = max(self.peak, anon), max(self.file_peak, file)
+        p = self.phases.setdefault(self.phase, {"anon": anon, "file": file})
+        p["anon"], p["file"] = max(p["anon"], anon), max(p["file"], file)
 
     def run(self) -> None:
         while not self.halt.is_set():
-            self.peak = max(self.peak, status_kib("RssAnon"))
+            self.sample()
             time.sleep(self.interval)
 
     def stop(self) -> int:

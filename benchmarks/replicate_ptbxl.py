@@ -17,9 +17,14 @@ For each size, two subprocesses (so each starts with a clean process):
   largest worker's peak RSS.
 - ``epoch``: the cached dataset, one training epoch of the real engine (``train_run``: a small
   ResNet1D on 2.5 s random crops with augmentation, batch 64, then validation and the final
-  scoring), its epoch seconds and samples/s, and memory as in ``epoch_memory.py``: the peak of
-  ``RssAnon`` (what the process owns: it must be set by the batch) and ``VmHWM`` (also counts the
-  memory map's file pages, which the kernel may drop at any time).
+  scoring), its epoch seconds and samples/s, and memory (``epoch_memory.py``): the peak growth
+  of ``RssAnon`` (what the process owns: it must be set by the batch), overall, for the fit and
+  the final scoring, and per phase of the fit (training steps, validation, the training curve
+  scored inside validation); the peak of ``RssFile`` (the memory map's file pages the epoch
+  read: page cache the kernel may drop, not owned) and ``VmHWM`` (both); glibc's heap (in use /
+  freed but held) at the start of each phase; the owned memory ``malloc_trim`` hands back before
+  the final scoring; and the arrays alive at the fit's end owning 64 KiB or more (which of them
+  grow with the number of records).
 
 Run, niced and under the shared lock, e.g.::
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
 import json
 import math
 import os
@@ -46,10 +52,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("ECGZOO_PHYSIONET_MIRROR", REPO.parent / "shared/data/physionet"))
 SOURCE = MIRROR / "ptb-xl" / "1.0.3"
+PHASES = ("train", "val", "curve")  # the fit's phases, as the epoch child tags them
 STRIDE = 2000  # ecg_ids of the mirror are below it: copy k's ids are k * STRIDE + id
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from epoch_memory import PeakSampler, status_kib  # noqa: E402
+from epoch_memory import PeakSampler, large_arrays, memory_split, status_kib  # noqa: E402
 
 
 def header_text(src: str, name: str, x: np.ndarray) -> str:
@@ -177,14 +184,39 @@ def run_epoch(args: argparse.Namespace) -> dict:
             },
         }  # fmt: skip
     )
+    from ecgzoo.train.module import ZooModule
+
     sampler = PeakSampler()
     before = sampler.peak
     phases: dict[str, int] = {}
+    events: list[dict] = []  # memory at each phase's start: owned / file-backed / heap
+
+    def enter(phase: str) -> None:
+        sampler.sample()
+        sampler.phase = phase
+        events.append({"phase": phase, **{k: round(v, 1) for k, v in memory_split().items()}})
+
     score_run = final_scoring.score_run
+    patched = {}
+    for hook, phase in (("on_train_epoch_start", "train"), ("on_validation_epoch_start", "val"),
+                        ("plain_train_loss", "curve")):  # fmt: skip
+        original = patched[hook] = getattr(ZooModule, hook)
+
+        def wrapped(self, *a, _original=original, _phase=phase, **kw):
+            enter(_phase)
+            return _original(self, *a, **kw)
+
+        setattr(ZooModule, hook, wrapped)
+    fit_arrays: list[dict] = []
 
     def timed_score_run(*a, **kw):
         # the final scoring's own peak: the sampler restarts from the memory owned when it begins
+        enter("fit_end")
         phases["fit_peak"] = max(sampler.peak, status_kib("RssAnon"))
+        fit_arrays.extend(large_arrays(64 << 10)[:25])
+        # how much of the owned memory is freed blocks glibc's heap still holds: trim, measure
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        enter("final")
         phases["score_start"] = sampler.peak = status_kib("RssAnon")
         return score_run(*a, **kw)
 
@@ -195,19 +227,30 @@ def run_epoch(args: argparse.Namespace) -> dict:
         result = train_run(cfg, data=data, progress=False)
     finally:
         final_scoring.score_run = score_run
+        for hook, original in patched.items():
+            setattr(ZooModule, hook, original)
     total = time.perf_counter() - t0
     peak = sampler.stop()
     history = list(csv.DictReader(open(result.run_dir / "history.csv", newline="")))
+    kib = 1 / 1024
     return {
         "train_ecgs": len(data.train),
         "epoch_s": float(history[0]["epoch_seconds"]),
         "train_samples_per_s": float(history[0]["train_samples_per_s"]),
         "run_s": total,
-        "anon_before_mib": before / 1024,
-        "anon_peak_growth_mib": (max(peak, phases["fit_peak"]) - before) / 1024,
-        "fit_anon_growth_mib": (phases["fit_peak"] - before) / 1024,
-        "scoring_anon_growth_mib": (peak - phases["score_start"]) / 1024,
-        "vmhwm_mib": status_kib("VmHWM") / 1024,
+        "anon_before_mib": before * kib,
+        "anon_peak_growth_mib": (max(peak, phases["fit_peak"]) - before) * kib,
+        "fit_anon_growth_mib": (phases["fit_peak"] - before) * kib,
+        "scoring_anon_growth_mib": (peak - phases["score_start"]) * kib,
+        # per phase: the owned memory's peak growth over the start, the file-backed peak
+        "phase_anon_growth_mib": {
+            k: round((v["anon"] - before) * kib, 1) for k, v in sampler.phases.items()
+        },  # fmt: skip
+        "phase_file_peak_mib": {k: round(v["file"] * kib, 1) for k, v in sampler.phases.items()},
+        "file_peak_mib": sampler.file_peak * kib,
+        "events": events,
+        "fit_end_arrays": fit_arrays,
+        "vmhwm_mib": status_kib("VmHWM") * kib,
         "dataset_mib": data.train.x.nbytes / 2**20,
     }
 
@@ -257,18 +300,22 @@ def main() -> None:
             shutil.rmtree(args.workdir, ignore_errors=True)
     print(
         "| ECGs | .dat MiB | prepare s | cores | prepare peak RSS MiB (parent / worker) "
-        "| cache MiB | epoch s | samples/s | anon growth MiB: run (fit / final scoring) "
-        "| VmHWM MiB |"
+        "| cache MiB | epoch s | samples/s | owned (anon) growth MiB: run (fit / final scoring) "
+        "| owned growth MiB by phase: train / val / curve | file-backed peak MiB | VmHWM MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        epoch = (
-            f"{r['epoch_s']:.0f} | {r['train_samples_per_s']:.0f} | "
-            f"{r['anon_peak_growth_mib']:.0f} ({r['fit_anon_growth_mib']:.0f} / "
-            f"{r['scoring_anon_growth_mib']:.0f}) | {r['vmhwm_mib']:.0f}"
-            if "epoch_s" in r
-            else "not run | | |"
-        )
+        if "epoch_s" in r:
+            ph = r["phase_anon_growth_mib"]
+            by_phase = " / ".join(f"{ph[p]:.0f}" if p in ph else "-" for p in PHASES)
+            epoch = (
+                f"{r['epoch_s']:.0f} | {r['train_samples_per_s']:.0f} | "
+                f"{r['anon_peak_growth_mib']:.0f} ({r['fit_anon_growth_mib']:.0f} / "
+                f"{r['scoring_anon_growth_mib']:.0f}) | {by_phase} | {r['file_peak_mib']:.0f} "
+                f"| {r['vmhwm_mib']:.0f}"
+            )
+        else:
+            epoch = "not run | | | | |"
         print(
             f"| {r['size']:,} | {r['dat_mib']:.0f} | {r['prepare_s']:.1f} | {r['cores_used']:.2f} "
             f"| {r['parent_vmhwm_mib']:.0f} / {r['worker_maxrss_mib']:.0f} | {r['cache_mib']:.0f} "

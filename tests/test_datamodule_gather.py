@@ -185,3 +185,89 @@ def test_pinned_memory_only_for_a_gpu() -> None:
     dm.trainer = SimpleNamespace(strategy=cpu, global_rank=0, world_size=1)
     dm.setup("fit")
     assert dm.train_dataloader().pin_memory is False
+
+
+def test_voting_cuts_crops_without_copying_recordings() -> None:
+    """vote_proba's crops are cut from the chunk itself: the same probabilities as cutting them
+    from a copy of each crop's recording, without allocating those copies (5 per recording)."""
+    import tracemalloc
+
+    from ecgzoo.examples.transforms import windows_at
+    from ecgzoo.models.registry import build_model
+    from ecgzoo.train.predict import predict_proba
+    from ecgzoo.train.voting import distinct_crops, vote_proba
+
+    torch.manual_seed(0)
+    model = build_model("resnet1d", 12, 250, 5, 0, n_blocks=1, width=4, kernel=5).eval()
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(64, 12, 1000)).astype(np.float32)
+    lengths = rng.integers(300, 1001, size=64)
+    got = vote_proba(model, x, 250, 5, lengths, multilabel=True)
+    owner, start, weight = distinct_crops(lengths, 250, 5)
+    crops = windows_at(x[owner], start[:, None], 250)[:, 0]  # the old way
+    prob = predict_proba(model, crops, multilabel=True)
+    want = np.zeros((64, 5))
+    np.add.at(want, owner, prob * weight[:, None])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    tracemalloc.start()
+    vote_proba(model, x, 250, 5, lengths, multilabel=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < x[owner].nbytes, f"{peak >> 20} MiB: the recordings were copied per crop"
+
+
+def test_validation_batches_count_crops_not_ecgs() -> None:
+    """A model trained on crops votes over EVAL_CROPS crops an ECG in validation: the
+    validation batch holds 8 training batches' worth of crops, not of ECGs."""
+    from ecgzoo.config import TrainConfig
+    from ecgzoo.datasets.arrays import PreparedData
+    from ecgzoo.runs.runfolder import ModelSpec
+    from ecgzoo.train.datamodule import EVAL_CROPS
+    from ecgzoo.train.engine import make_datamodule
+
+    split = ArraySplit(np.zeros((300, 12, 1000), np.float32), np.zeros((300, 5), np.float32),
+                       np.arange(300), lengths=np.full(300, 1000))  # fmt: skip
+    data = PreparedData(split, split, split, list("abcde"), 100.0)
+    spec = ModelSpec("resnet1d", {}, 12, 1000, 5, 0, list("abcde"), 100.0, crop_samples=250,
+                     multilabel=True)  # fmt: skip
+    dm = make_datamodule(TrainConfig(batch_size=64), data, spec)
+    assert dm.eval_batch_size == 8 * 64 // EVAL_CROPS
+    x, *_, vote = dm.val_batches[next(iter(dm.val_dataloader().sampler))]
+    assert len(x) <= 8 * 64 and len(vote[0]) == len(x)
+    spec.crop_samples = None  # no crops: whole ECGs, as before
+    assert make_datamodule(TrainConfig(batch_size=64), data, spec).eval_batch_size == 512
+
+
+def test_scoring_chosen_rows_copies_one_voting_chunk_at_most(tmp_path, monkeypatch) -> None:
+    """predict_split over chosen rows (the training curve, the train-loss subset) copies a chunk
+    of rows (a slice of the map is read in place): the chunk is voting's 512 recordings, so the
+    copy is at most 512 recordings (it was 1,024: twice that)."""
+    import tracemalloc
+
+    from ecgzoo.models.registry import build_model
+    from ecgzoo.runs.runfolder import ModelSpec
+    from ecgzoo.train import evaluate
+
+    rng = np.random.default_rng(7)
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (1200, 12, 1000))
+    x[:] = rng.normal(size=(1, 12, 1000)).astype(np.float32)
+    split = ArraySplit(x, np.zeros((1200, 5), np.float32), np.arange(1200),
+                       lengths=np.full(1200, 1000))  # fmt: skip
+    spec = ModelSpec(name="resnet1d", n_leads=12, n_samples=250, n_classes=5, n_features=0,
+                     class_names=list("abcde"), params={"n_blocks": 1, "width": 4},
+                     crop_samples=250, sampling_rate=100.0, multilabel=True)  # fmt: skip
+    model = build_model("resnet1d", 12, 250, 5, 0, n_blocks=1, width=4).eval()
+    rows = np.sort(rng.choice(1200, 1100, replace=False))
+
+    def peak(rows) -> int:
+        tracemalloc.start()
+        evaluate.predict_split(model, spec, split, rows=rows)
+        out = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return out
+
+    chunk = 512 * 12 * 1000 * 4
+    sliced, chosen = peak(None), peak(rows)
+    assert chosen - sliced < 1.1 * chunk, (chosen >> 20, sliced >> 20)
+    monkeypatch.setattr(evaluate, "SCORE_CHUNK", 1024)  # the chunk before
+    assert peak(rows) - chosen > 0.9 * chunk

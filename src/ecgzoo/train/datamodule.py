@@ -24,8 +24,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ecgzoo.datasets.arrays import ArraySplit
-from ecgzoo.examples.transforms import windows_at
+from ecgzoo.train.crops import gather_crops
 from ecgzoo.train.evaluate import real_lengths
+from ecgzoo.train.noise_bank import NoiseBank, augment_with_bank
+from ecgzoo.train.prefetch import PrefetchBatches, Prefetched
 from ecgzoo.train.voting import distinct_crops
 
 EVAL_CROPS = 5  # as ecgzoo.train.evaluate.predict_split votes
@@ -61,35 +63,6 @@ def crop_starts(lengths: torch.Tensor, crop: int, gen: torch.Generator) -> torch
     """One random start per example, its window inside the real (unpadded) part."""
     max_start = (lengths - crop).clamp_min(0)
     return (torch.rand(len(lengths), generator=gen) * (max_start + 1).float()).long()
-
-
-def gather_crops(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int) -> np.ndarray:
-    """``x[idx[j], ..., starts[j]:starts[j] + crop]`` for each j, float32: from a memory map
-    only the crops' samples are read (a window past the end is clamped, as
-    :func:`random_crop_batch` does).
-
-    One fancy index over a sliding-window view of ``x`` (every crop is a strided view; the
-    index copies them into one batch): as fast as one copy of the batch's bytes, and faster than
-    a slice per example or a gather of whole recordings then a crop (about 10x slower: it reads
-    the whole recordings)."""
-    last = x.shape[-1] - crop
-    if last < 0 or x.ndim < 2 or np.any(starts > last):
-        return _gather_crops_clamped(x, idx, starts, crop)
-    # np.asarray: a plain ndarray view of a memmap (no per-item memmap subclass overhead)
-    windows = np.lib.stride_tricks.sliding_window_view(np.asarray(x), crop, axis=-1)
-    lead = (-1,) + (1,) * (x.ndim - 2)  # batch axis first, the others broadcast
-    middle = np.ix_(*(np.arange(k) for k in x.shape[1:-1]))
-    out = windows[(np.reshape(idx, lead), *middle, np.reshape(starts, lead))]
-    return out if out.dtype == np.float32 else out.astype(np.float32)
-
-
-def _gather_crops_clamped(x: np.ndarray, idx: np.ndarray, starts: np.ndarray, crop: int):
-    """:func:`gather_crops` where a window runs past the end: its last sample repeated."""
-    out = np.empty((len(idx),) + x.shape[1:-1] + (crop,), dtype=np.float32)
-    for j, (i, s) in enumerate(zip(idx.tolist(), starts.tolist(), strict=True)):
-        cols = np.minimum(np.arange(s, s + crop), x.shape[-1] - 1)
-        out[j] = x[i][..., cols]
-    return out
 
 
 def shift_batch(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -172,7 +145,10 @@ class EpochBatches(Sampler):
 
 class SplitBatches(Dataset):
     """``dataset[BatchRequest]`` -> ``(x, y, features, index)`` tensors of one batch, plus
-    ``(owner, weight)`` of each crop when an evaluation batch votes over crops."""
+    ``(owner, weight)`` of each crop when an evaluation batch votes over crops.
+
+    ``noise_seed``: augment with noise from a :class:`~ecgzoo.train.noise_bank.NoiseBank` of
+    that seed (``train.augment_noise: bank``) instead of one draw per sample."""
 
     def __init__(
         self,
@@ -182,10 +158,13 @@ class SplitBatches(Dataset):
         lengths: torch.Tensor | None = None,
         augment: bool = False,
         shift: int = 0,
+        noise_seed: int | None = None,
     ):
         self.split, self.features = split, features
         self.crop, self.lengths, self.augment = crop, lengths, augment
         self.shift = shift
+        window = math.prod(split.x.shape[1:-1]) * min(crop or split.x.shape[-1], split.x.shape[-1])
+        self.noise = None if noise_seed is None else NoiseBank(noise_seed, window)
         y = np.asarray(split.y)
         # multi-hot targets (multi-label) are float for BCE; class indices are int64 for CE
         self.y = torch.from_numpy(y.astype(np.float32 if y.ndim == 2 else np.int64))
@@ -193,7 +172,15 @@ class SplitBatches(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, request: BatchRequest):
+    def _augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        # x is a batch this call built (never a view of the data): the bank works in place
+        if self.noise is None:
+            return augment_batch(x, gen)
+        return augment_with_bank(x, gen, self.noise)
+
+    def __getitem__(self, request: BatchRequest | Prefetched):
+        if isinstance(request, Prefetched):  # built ahead by a thread (train.data_threads)
+            return request.result()
         idx = request.index
         tidx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
         f = None if self.features is None else self.features[tidx]
@@ -202,7 +189,7 @@ class SplitBatches(Dataset):
             starts = crop_starts(self.lengths[tidx], self.crop, request.gen)
             x = torch.from_numpy(gather_crops(self.split.x, idx, starts.numpy(), self.crop))
             if self.augment:
-                x = augment_batch(x, request.gen)
+                x = self._augment(x, request.gen)
             return x, self.y[tidx], f, tidx
         xa = np.ascontiguousarray(self.split.x[idx], dtype=np.float32)
         if request.gen is None and self.crop and xa.shape[-1] > self.crop:
@@ -214,7 +201,7 @@ class SplitBatches(Dataset):
             owner, start, weight = distinct_crops(
                 np.minimum(real, xa.shape[-1]), self.crop, EVAL_CROPS
             )
-            x = torch.from_numpy(windows_at(xa[owner], start[:, None], self.crop)[:, 0])
+            x = torch.from_numpy(gather_crops(xa, owner, start, self.crop))  # no copy per crop
             owner_t = torch.from_numpy(owner)
             f = None if f is None else f[owner_t]
             vote = (owner_t, torch.from_numpy(weight.astype(np.float32)))
@@ -225,7 +212,7 @@ class SplitBatches(Dataset):
         if self.shift and request.gen is not None:
             x = shift_batch(x, self.shift, request.gen)
         if self.augment and request.gen is not None:
-            x = augment_batch(x, request.gen)
+            x = self._augment(x, request.gen)
         return x, self.y[tidx], f, tidx
 
 
@@ -258,6 +245,7 @@ class ArrayDataModule(pl.LightningDataModule):
         sample_weights: torch.Tensor | None = None,
         max_steps: int | None = None,
         num_workers: int = 0,
+        data_threads: int = 0,
         pin_memory: bool = False,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
@@ -268,6 +256,8 @@ class ArrayDataModule(pl.LightningDataModule):
         self.seed, self.sample_weights, self.max_steps = seed, sample_weights, max_steps
         # worker processes build batches ahead of the GPU (0: in the main process)
         self.loader_options: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
+        # or threads of the main process build them ahead (prefetch.py); not both
+        self.data_threads = 0 if num_workers > 0 else data_threads
         if num_workers > 0:
             self.loader_options["persistent_workers"] = persistent_workers
             if prefetch_factor is not None:
@@ -323,6 +313,10 @@ class ArrayDataModule(pl.LightningDataModule):
             rank,
             world,
         )
+        if self.data_threads > 0:
+            sampler = PrefetchBatches(
+                sampler, self.train_batches.__getitem__, self.data_threads, self.data_threads + 1
+            )
         return self._loader(self.train_batches, sampler)
 
     def val_dataloader(self) -> DataLoader:

@@ -52,7 +52,8 @@ from ecgzoo.train.callbacks import (
     stopping_callbacks,
 )
 from ecgzoo.train.confusion_callback import ConfusionOnImprovement
-from ecgzoo.train.progress import choose_threads
+from ecgzoo.train.heap import ScoringHeap, enter_scoring, leave_scoring
+from ecgzoo.train.progress import choose_data_threads, choose_threads
 from ecgzoo.train.trainer import make_trainer, quiet_lightning
 from ecgzoo.train.voting import check_crops_fit
 
@@ -164,7 +165,7 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
 
 def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
     """The DataModule over the prepared splits (indexed per batch: they may be memory-mapped)."""
-    from ecgzoo.train.datamodule import ArrayDataModule, SplitBatches
+    from ecgzoo.train.datamodule import EVAL_CROPS, ArrayDataModule, SplitBatches, epoch_seed
     from ecgzoo.train.evaluate import standardise_features
 
     n_train = len(data.train)
@@ -184,17 +185,24 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         lengths,
         tc.augment,
         tc.shift_samples,
+        noise_seed=epoch_seed(tc.seed, 0) if tc.augment_noise == "bank" else None,
     )
     val = SplitBatches(data.val, standardise_features(data.val.features, spec), spec.crop_samples)
+    eval_batch = min(2048, 8 * tc.batch_size)
+    if spec.crop_samples and data.n_samples > spec.crop_samples:
+        # validation votes over EVAL_CROPS crops an ECG: count the crops the model sees at once
+        # (a 512-ECG batch was 2,560 crops, 2.2x the memory of the 232-ECG split at 1x)
+        eval_batch = max(1, eval_batch // EVAL_CROPS)
     return ArrayDataModule(
         train,
         val,
         batch_size=tc.batch_size,
-        eval_batch_size=min(2048, 8 * tc.batch_size),
+        eval_batch_size=eval_batch,
         seed=tc.seed,
         sample_weights=sample_weights,
         max_steps=tc.max_steps_per_epoch,
         num_workers=tc.data_workers,
+        data_threads=choose_data_threads(tc),
         pin_memory=tc.pin_memory,
         persistent_workers=tc.data_workers > 0,
     )
@@ -239,7 +247,10 @@ def train_run(
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
         trainer = make_trainer(
-            tc, [recorder, confusion, *stopping_callbacks(work_dir, tc)], loggers, progress
+            tc,
+            [recorder, confusion, ScoringHeap(), *stopping_callbacks(work_dir, tc)],
+            loggers,
+            progress,
         )
     primary = trainer.global_rank == 0
     if progress and primary:
@@ -348,6 +359,7 @@ def finish(
     device = trainer.strategy.root_device
     model.load_state_dict(load_weights(weights))
     model.to(device)
+    enter_scoring()  # owned memory set by the scoring chunk, not the splits (train/heap.py)
     try:
         metrics = score_run(
             model,
@@ -361,5 +373,7 @@ def finish(
         )
     except OSError as exc:  # the plots: a full disk is one line, not a traceback
         raise EcgzooError(f"{work_dir}: could not write the plots ({exc.strerror})") from None
+    finally:
+        leave_scoring()
     metrics["device"] = str(device)
     return metrics

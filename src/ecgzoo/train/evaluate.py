@@ -53,9 +53,11 @@ def predict_proba_multicrop(
     return vote_proba(model, x, crop, n_crops, lengths, features, device, multilabel)
 
 
-#: Examples scored at a time by :func:`predict_split` (~110 MB of 12 x 1000 ECGs and 5 crops):
-#: a memory-mapped split is never read whole (88,000 ECGs: 1.2 GB for a test split and crops).
-SCORE_CHUNK = 1024
+#: Examples scored at a time by :func:`predict_split`: a memory-mapped split is never read whole
+#: (88,000 ECGs: 1.2 GB for a test split and crops). Crop voting reads 512 recordings at a time
+#: (``voting.RECORDINGS_PER_CHUNK``); a chunk of chosen ``rows`` is a copy, so it is no larger
+#: (1,024 rows were a 47 MiB copy of 12 x 1000 ECGs beside voting's own 23 MiB).
+SCORE_CHUNK = 512
 
 
 def predict_split(

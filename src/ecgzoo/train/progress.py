@@ -56,6 +56,21 @@ def choose_threads(tc: TrainConfig) -> tuple[int, str]:
     return free_cores(), f"free cores ({usable_cores()} usable, load {machine_load():.1f})"
 
 
+def choose_data_threads(tc: TrainConfig) -> int:
+    """Threads that build training batches ahead (``train.data_threads``; 0: none).
+
+    By default the free cores the model leaves (at most 2), so the data path only runs beside
+    the model where a core would otherwise idle: on a CPU those the torch threads leave, on a
+    GPU all but the main thread's; none with worker processes."""
+    if tc.data_workers > 0:
+        return 0
+    if tc.data_threads is not None:
+        return tc.data_threads
+    gpu = tc.accelerator in ("gpu", "cuda") or tc.device == "cuda"
+    gpu = gpu or (tc.accelerator == tc.device == "auto" and torch.cuda.is_available())
+    return min(2, max(0, free_cores() - (1 if gpu else torch.get_num_threads())))
+
+
 def clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}:{secs:02d}"

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from ecgzoo.errors import ConfigError
 from ecgzoo.examples.transforms import crop_offsets, windows_at
+from ecgzoo.train.crops import gather_crops
 from ecgzoo.train.predict import predict_proba, real_lengths
 
 RECORDINGS_PER_CHUNK = 512  # bounds the crops held in memory at once (results do not depend on it)
@@ -68,7 +69,10 @@ def vote_proba(
         xc = np.asarray(x[lo : lo + RECORDINGS_PER_CHUNK], dtype=np.float32)
         real = real_lengths(xc) if lengths is None else np.asarray(lengths[lo : lo + len(xc)])
         owner, start, weight = distinct_crops(np.minimum(real, xc.shape[-1]), crop, n_crops)
-        crops = windows_at(xc[owner], start[:, None], crop)[:, 0]
+        if xc.shape[-1] >= crop:  # the crops alone, not a copy of each crop's recording
+            crops = gather_crops(xc, owner, start, crop)
+        else:  # recordings shorter than a crop: zero-padded windows
+            crops = windows_at(xc[owner], start[:, None], crop)[:, 0]
         f = None if features is None else features[lo : lo + len(xc)][torch.from_numpy(owner)]
         prob = predict_proba(model, crops, f, batch_size, device, multilabel)
         summed = np.zeros((len(xc), prob.shape[1]), dtype=np.float64)
