@@ -2,7 +2,7 @@
 # Issue 19 ablation: the recipe (configs/mitbih_inter_recipe.yaml) and each lever switched back,
 # seeds given as arguments (default 0 1 2); one run at a time under the beats lock, one thread.
 # Seed-major: every row gets seed 0, then every row seed 1, ... (a cut-off run stays balanced).
-# Runs this worktree's src (PYTHONPATH), at NICE (default 15) under LOCK (default beats lock).
+# Runs this worktree's src (PYTHONPATH), at NICE (default 15) under LOCK (default $TMPDIR/ecgzoo-beats.lock, so that the two scripts take turns).
 # Usage: scripts/beats_ablation.sh OUT_DIR "ROW ..." [SEEDS...]
 # With FOLDS=k (session 2: DS1 fold selection) each row and seed trains k fold models instead,
 # ROW_sSEED_fK validated on record-wise DS1 fold K of k (data.seed fixes the folds).
@@ -11,9 +11,9 @@
 set -euo pipefail
 out=$1; rows=$2; shift 2
 seeds=${*:-0 1 2}
-py=${PYTHON:-/work/main/.venv/bin/python}
+py=${PYTHON:-python}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-lock=${LOCK:-/work/heavy-beats.lock}
+lock=${LOCK:-${TMPDIR:-/tmp}/ecgzoo-beats.lock}
 niceness=${NICE:-15}
 declare -A lever=(
   [full]=""

@@ -8,9 +8,9 @@
 set -euo pipefail
 out=$1; rows=$2; shift 2
 seeds=${*:-0 1 2}
-py=${PYTHON:-/work/main/.venv/bin/python}
+py=${PYTHON:-python}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-lock=${LOCK:-/work/heavy-beats.lock}
+lock=${LOCK:-${TMPDIR:-/tmp}/ecgzoo-beats.lock}
 niceness=${NICE:-15}
 stop_at=${STOP_AT:-03:15}
 mkdir -p "$out/eval"
