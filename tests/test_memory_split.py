@@ -1,59 +1,81 @@
 """The memory accounting of the benchmarks (benchmarks/epoch_memory.py): what a process owns
-(anonymous) is told apart from the file pages of a memory-mapped dataset it has read."""
+(anonymous) is told apart from the file pages of a memory-mapped dataset it has read. Each
+measurement runs in a fresh interpreter, where no earlier test left freed memory resident."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "epoch_memory.py"
 
 
-@pytest.fixture(scope="module")
-def em():
-    spec = importlib.util.spec_from_file_location("epoch_memory_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOLD_APART = """
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("em", sys.argv[1])
+em = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(em)
+path = sys.argv[2]
+np.save(path, np.ones((16, 1 << 20), np.float32))  # 64 MiB
+before = em.memory_split()
+mapped = np.load(path, mmap_mode="r")
+assert float(mapped.sum(dtype=np.float64)) == 16 * (1 << 20)  # every page read
+read = em.memory_split()
+assert read["file"] - before["file"] > 48, (before, read)
+assert read["anon"] - before["anon"] < 16, (before, read)
+owned = np.full((16, 1 << 20), 2.0, np.float32)  # 64 MiB this process owns
+after = em.memory_split()
+assert after["anon"] - read["anon"] > 48, (read, after)
+assert after["hwm"] >= after["anon"] + after["file"] - 1
+if "heap_in_use" in after:  # glibc: a live 64 MiB block is in use, not free
+    assert after["heap_in_use"] - read["heap_in_use"] > 48
+arrays = em.large_arrays(32 << 20)
+assert {"kind": "ndarray", "shape": [16, 1 << 20], "dtype": "float32", "mib": 64.0} in arrays
+assert all(a["shape"] != list(mapped.shape) or a["dtype"] != "float32" for a in arrays[1:])
+print("ok")
+"""
 
 
-def test_owned_and_file_backed_memory_are_told_apart(em, tmp_path) -> None:
-    path = tmp_path / "x.npy"
-    np.save(path, np.ones((16, 1 << 20), np.float32))  # 64 MiB
-    before = em.memory_split()
-    mapped = np.load(path, mmap_mode="r")
-    assert float(mapped.sum(dtype=np.float64)) == 16 * (1 << 20)  # every page read
-    read = em.memory_split()
-    assert read["file"] - before["file"] > 48, (before, read)
-    assert read["anon"] - before["anon"] < 16, (before, read)
-    owned = np.full((16, 1 << 20), 2.0, np.float32)  # 64 MiB this process owns
-    after = em.memory_split()
-    assert after["anon"] - read["anon"] > 48, (read, after)
-    assert after["hwm"] >= after["anon"] + after["file"] - 1
-    if "heap_in_use" in after:  # glibc: a live 64 MiB block is in use, not free
-        assert after["heap_in_use"] - read["heap_in_use"] > 48
-    arrays = em.large_arrays(32 << 20)
-    assert {"kind": "ndarray", "shape": [16, 1 << 20], "dtype": "float32", "mib": 64.0} in arrays
-    assert all(a["shape"] != list(mapped.shape) or a["dtype"] != "float32" for a in arrays[1:])
-    del owned, mapped
+def test_owned_and_file_backed_memory_are_told_apart(tmp_path) -> None:
+    _fresh_process(TOLD_APART, str(tmp_path / "x.npy"))
 
 
-def test_peak_sampler_keeps_peaks_per_phase(em) -> None:
-    sampler = em.PeakSampler()
-    sampler.sample()
-    sampler.phase = "big"
-    held = np.ones(8 << 20, np.float64)  # 64 MiB
-    sampler.sample()
-    del held
-    sampler.phase = "small"
-    sampler.sample()
-    big, small = sampler.phases["big"]["anon"], sampler.phases["small"]["anon"]
-    assert big - small > 48 * 1024  # KiB
-    assert sampler.peak >= big and set(sampler.phases) == {"start", "big", "small"}
+PEAKS = """
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("em", sys.argv[1])
+em = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(em)
+sampler = em.PeakSampler()
+sampler.sample()
+sampler.phase = "big"
+held = np.ones(8 << 20, np.float64)  # 64 MiB
+sampler.sample()
+del held
+sampler.phase = "small"
+sampler.sample()
+big, small = sampler.phases["big"]["anon"], sampler.phases["small"]["anon"]
+assert big - small > 48 * 1024, (big, small)  # KiB
+assert sampler.peak >= big and set(sampler.phases) == {"start", "big", "small"}
+print("ok")
+"""
+
+
+def _fresh_process(script: str, *args: str) -> None:
+    """Run ``script`` in a fresh interpreter: in the test process, memory that earlier tests
+    freed but left resident can serve a new block without owned memory growing."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script, str(BENCH), *args],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_peak_sampler_keeps_peaks_per_phase() -> None:
+    _fresh_process(PEAKS)
 
 
 SCORING_LIKE = """
