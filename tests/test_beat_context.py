@@ -225,3 +225,29 @@ def test_vectorised_past_median_equals_the_per_beat_loop(mitdb_dir, name):
         d = np.maximum(np.diff(peaks), 1e-3) if len(peaks) > 1 else np.array([1.0])
         pre = np.concatenate([d[:1], d]) if len(peaks) > 1 else d.copy()
         np.testing.assert_array_equal(bc._past_median(d, pre), _past_median_per_beat(d, pre))
+
+
+def test_not_early_reference_is_the_beats_after_the_long_intervals():
+    from ecgzoo.examples.beat_context import reference_beats, with_median_channel
+
+    # bigeminy: short (0.5 s) then long (1.1 s) intervals at 360 Hz; the early beats end a short one
+    peaks = np.cumsum(np.r_[360, np.tile([180, 396], 20)])
+    ref = reference_beats(peaks, "not_early")
+    assert ref[2::2].all() and not ref[1::2].any()  # beats after a long interval, not the early
+    assert reference_beats(peaks, "all") is None
+    assert reference_beats(peaks[:8], "not_early") is None  # under 8 not-early beats: all
+    with pytest.raises(ConfigError, match="median_of"):
+        reference_beats(peaks, "sinus")
+    beats = np.where(np.arange(len(peaks))[:, None] % 2 == 1, 5.0, 1.0) * np.ones((1, 10))
+    out = with_median_channel(beats, ref)
+    assert np.allclose(out[ref, 1], 0) and np.allclose(out[1::2, 1], 4)  # early: 5 - 1
+    assert np.array_equal(with_median_channel(beats), with_median_channel(beats, None))
+
+
+def test_median_of_needs_the_median_channel():
+    from pydantic import ValidationError
+
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+
+    with pytest.raises(ValidationError, match="median_of: needs median_beat_channel"):
+        MitbihOptions(segmentation="centered", median_of="not_early")

@@ -220,3 +220,39 @@ def test_models_take_the_sampling_rate_from_the_data():
     with pytest.raises(ConfigError, match="model.params.fs"):
         rate_params("spectrogram_cnn", {"fs": 300}, 150.0)
     assert rate_params("resnet1d", {}, 150.0) == {}  # a model that reads no rate gets none
+
+
+def test_not_early_median_is_the_same_in_training_and_use_and_is_the_sinus_beat(mitdb_dir):
+    """``median_of: not_early``: the dataset's second channel and ``InputSpec.prepare``'s agree
+    beat for beat, and in record 232 (S beats the majority) the reference beats are sinus."""
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.contextset import median_channel_beats
+    from ecgzoo.datasets.input_specs import beat_input
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.examples.beat_context import reference_beats
+    from ecgzoo.readers.mitdb import MitdbReader
+
+    options = MitbihOptions(
+        segmentation="centered", split="inter", fs=128.0, records=["119", "232"],
+        median_beat_channel=True, median_of="not_early",
+    )  # fmt: skip
+    arrays = mitbih.build_beats(mitdb_dir, options)
+    x = median_channel_beats(np.asarray(arrays["x"]), arrays, "not_early")
+    spec = beat_input(options)
+    assert spec.median_of == "not_early" and spec.to_json()["median_of"] == "not_early"
+    for record in ("119", "232"):
+        rows = np.asarray(arrays["record"]) == int(record)
+        signal, fs = _apply_signal(mitdb_dir, record, spec)
+        peaks, labels = _aami_peaks(mitdb_dir, record, MitdbReader)
+        got = spec.prepare(signal, fs, peaks)
+        assert np.array_equal(got.x, x[rows])
+        reference = reference_beats(peaks, "not_early")
+        beats = x[rows, 0]
+        median = np.median(beats[reference[got.kept]], axis=0)
+        np.testing.assert_allclose(x[rows, 1], beats - median, atol=1e-6)
+        if record == "232":  # 1,382 S of 1,780 beats; the not-early ones are 87 % sinus (N)
+            assert np.mean(labels == 0) < 0.25 and np.mean(labels[reference] == 0) > 0.8
+        else:  # 119: ventricular bigeminy; the not-early beats are all N
+            assert np.mean(labels == 0) < 0.8 and np.all(labels[reference] == 0)
+    with pytest.raises(DataError, match="median_of needs the record's R peaks"):
+        spec.with_median(got.x[:, :1])

@@ -135,7 +135,7 @@ def annotate_source(
     side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
     rr = None if side is None else side[kept]
     x = np.concatenate(xs)
-    x = model.input.with_median(x)  # over all this record's beats, as in training
+    x = model.input.with_median(x, peaks, kept)  # over this record's beats, as in training
 
     def predict(adapted) -> np.ndarray:
         m = model if adapted is None else replace(model, torch_model=adapted)

@@ -19,7 +19,12 @@ import numpy as np
 
 from ecgzoo.datasets.arrays import ArraySplit, PreparedData
 from ecgzoo.datasets.cache import cached_arrays
-from ecgzoo.datasets.contextset import CONTEXT_SETS, context_set, side_features
+from ecgzoo.datasets.contextset import (
+    CONTEXT_SETS,
+    context_set,
+    median_channel_beats,
+    side_features,
+)
 from ecgzoo.datasets.input_specs import beat_input
 from ecgzoo.datasets.splits import intra_patient_split, stratified_holdout, validation_by_group
 from ecgzoo.datasets.streaming import default_workers, read_ahead, stream_ahead
@@ -287,7 +292,7 @@ def assemble(
         train = train[~np.isin(y[train], excluded)]
     x = arrays["x"]
     if getattr(options, "median_beat_channel", False):
-        x = median_channel_beats(np.asarray(x), record)
+        x = median_channel_beats(np.asarray(x), arrays, getattr(options, "median_of", "all"))
     feats = arrays["rr"] if options.rr_features else None
     context = context_set(options)
     if context is not None:  # issue 12: label-free RR context instead
@@ -325,6 +330,7 @@ def assemble(
         "dropped_beats": class_counts(np.asarray(arrays["dropped_y"])),
         "counts": split_class_counts(data),
         "median_beat_channel": bool(getattr(options, "median_beat_channel", False)),
+        "median_of": str(getattr(options, "median_of", "all")),
         "train_exclude_classes": list(getattr(options, "train_exclude_classes", [])),
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
         "side_features": "rr_features" if options.rr_features else None,
@@ -333,18 +339,6 @@ def assemble(
         data.meta["feature_names"] = list(CONTEXT_SETS[context])
         data.meta["side_features"] = context
     return data
-
-
-def median_channel_beats(x: np.ndarray, record: np.ndarray) -> np.ndarray:
-    """``(n, 2, n_samples)``: each beat and the beat minus its record's median beat
-    (:func:`ecgzoo.examples.beat_context.with_median_channel`, record by record)."""
-    from ecgzoo.examples.beat_context import with_median_channel
-
-    out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
-    for r in np.unique(record):
-        rows = np.flatnonzero(record == r)
-        out[rows] = with_median_channel(x[rows])
-    return out
 
 
 def split_beats(

@@ -12,6 +12,7 @@ record); group ids are ``"<database>/<record>"`` so records of two databases nev
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,21 +214,43 @@ def context_set(options: Any) -> str | None:
     return "rr_context" if getattr(options, "rr_context_irregularity", True) else "rr_ratios"
 
 
-def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context") -> np.ndarray:
-    """Label-free RR context of every beat of a cached beat dataset (``beatset`` arrays).
-
-    The option ``rr_context`` of the beat task: any model gets these as side input. R peaks
-    are the record's AAMI beats, kept and dropped (the beat cache holds no other annotation);
-    only ratios are used, so the positions' sampling rate does not matter.
-    """
+def record_peaks(
+    arrays: dict[str, np.ndarray],
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per record of a cached beat dataset (``beatset`` arrays): ``(rows, peaks, at)``, the rows
+    of its kept beats, its R peaks (the AAMI beats, kept and dropped, ascending: the beat cache
+    holds no other annotation) and where each kept row's peak sits among them."""
     record = np.asarray(arrays["record"])
     sample = np.asarray(arrays["sample"])
     d_record = np.asarray(arrays["dropped_record"])
     d_sample = np.asarray(arrays["dropped_sample"])
-    out = np.zeros((len(sample), len(CONTEXT_SETS[feature_set])), dtype=np.float32)
     for r in np.unique(record):
         rows = np.flatnonzero(record == r)
         peaks = np.unique(np.concatenate([sample[rows], d_sample[d_record == r]]))
-        ctx = side_features_at(peaks, 1.0, feature_set)
-        out[rows] = ctx[np.searchsorted(peaks, sample[rows])]
+        yield rows, peaks, np.searchsorted(peaks, sample[rows])
+
+
+def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context") -> np.ndarray:
+    """Label-free RR context of every beat of a cached beat dataset (``beatset`` arrays).
+
+    The option ``rr_context`` of the beat task: any model gets these as side input. Only ratios
+    are used, so the positions' sampling rate does not matter.
+    """
+    out = np.zeros((len(arrays["sample"]), len(CONTEXT_SETS[feature_set])), dtype=np.float32)
+    for rows, peaks, at in record_peaks(arrays):
+        out[rows] = side_features_at(peaks, 1.0, feature_set)[at]
+    return out
+
+
+def median_channel_beats(
+    x: np.ndarray, arrays: dict[str, np.ndarray], median_of: str = "all"
+) -> np.ndarray:
+    """``(n, 2, n_samples)``: each beat of ``x`` (the rows of ``arrays``) and the beat minus its
+    record's median beat, taken over the beats ``median_of`` names
+    (:func:`ecgzoo.examples.beat_context.reference_beats`), record by record: what
+    ``InputSpec.with_median`` computes from a recording's peaks in use."""
+    out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
+    for rows, peaks, at in record_peaks(arrays):
+        reference = bc.reference_beats(peaks, median_of)
+        out[rows] = bc.with_median_channel(x[rows], None if reference is None else reference[at])
     return out

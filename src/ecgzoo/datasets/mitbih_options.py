@@ -65,6 +65,11 @@ class BeatOptions(StrictConfig):
     median_beat_channel: bool = Field(
         False, description="second input channel: the beat minus its record's median beat"
     )
+    median_of: Literal["all", "not_early"] = Field(
+        "all",
+        description="median_beat_channel: the median over all the record's beats, or over those "
+        "not early (pre-RR >= the mean of the surrounding +-5 intervals): the sinus beat",
+    )
     align_fiducial: Literal["none", "qrs_extremum"] = Field(
         "none",
         description="move each R peak to the fiducial examples.fiducial defines before cutting "
@@ -90,6 +95,8 @@ class BeatOptions(StrictConfig):
             last = self.n_val_folds - 1
             raise ValueError(f"val_fold: must be in 0..{last} (got {self.val_fold})")
         centred_only = self.median_beat_channel or self.align_fiducial != "none"
+        if self.median_of != "all" and not self.median_beat_channel:
+            raise ValueError("median_of: needs median_beat_channel: true")
         if self.segmentation == "kachuee" and centred_only:
             raise ValueError("median_beat_channel, align_fiducial: need segmentation: centered")
         return self

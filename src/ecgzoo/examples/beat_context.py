@@ -274,12 +274,35 @@ def rr_columns(groups: tuple[str, ...]) -> list[int]:
     return [RR_CONTEXT_NAMES.index(n) for n in wanted]
 
 
-def with_median_channel(x: np.ndarray) -> np.ndarray:
+#: Which beats a record's median beat is taken over (``median_of``): ``all`` of them, or those
+#: ``not_early`` (pre-RR at least the mean of the surrounding intervals, ``pre_over_local >= 1``):
+#: the patient's sinus beat even in bigeminy, or where ectopic beats are the majority.
+MEDIAN_OF = ("all", "not_early")
+#: Fewer not-early beats than this and the median is taken over all beats (a short recording).
+MIN_REFERENCE_BEATS = 8
+
+
+def reference_beats(peaks: np.ndarray, median_of: str) -> np.ndarray | None:
+    """Boolean mask over the beats at R ``peaks`` (ascending samples, any rate) that the
+    record's median beat is taken over, or ``None`` for all of them (``median_of`` ``all``, or
+    fewer than :data:`MIN_REFERENCE_BEATS` not-early beats). Peak positions only, no label."""
+    if median_of not in MEDIAN_OF:
+        raise ConfigError(f"median_of: {median_of!r} is not one of {', '.join(MEDIAN_OF)}")
+    if median_of == "all":
+        return None
+    ctx = rr_context(np.asarray(peaks, dtype=np.int64), 1.0)
+    mask = ctx[:, RR_CONTEXT_NAMES.index("pre_over_local")] >= 1.0
+    return mask if int(mask.sum()) >= MIN_REFERENCE_BEATS else None
+
+
+def with_median_channel(x: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """One record's beats ``(n, n_samples)`` as ``(n, 2, n_samples)``: the beat, and the beat
-    minus the record's median beat (the sample-wise median over all the record's beats, computed
-    without labels), which shows how each beat differs from this patient's usual one."""
+    minus the record's median beat (the sample-wise median over the record's beats, or over the
+    ``reference`` ones of :func:`reference_beats`, computed without labels), which shows how each
+    beat differs from this patient's usual one."""
     x = np.asarray(x, dtype=np.float32)
     if len(x) == 0:
         return np.zeros((0, 2, x.shape[-1]), dtype=np.float32)
-    median = np.median(x, axis=0, keepdims=True)
+    over = x if reference is None or not np.any(reference) else x[np.asarray(reference, bool)]
+    median = np.median(over, axis=0, keepdims=True)
     return np.stack([x, x - median], axis=1).astype(np.float32)

@@ -30,7 +30,12 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import DataError
-from ecgzoo.examples.beat_context import context_segmentation, with_median_channel
+from ecgzoo.examples.beat_context import (
+    MEDIAN_OF,
+    context_segmentation,
+    reference_beats,
+    with_median_channel,
+)
 from ecgzoo.examples.beats import (
     HIGHPASS_HZ,
     KACHUEE_FS,
@@ -125,6 +130,7 @@ class InputSpec:
     after_s: float | None = None
     fiducial: str = "r_peak"
     median_channel: bool = False  # beats: a 2nd channel, the beat minus the record's median beat
+    median_of: str = "all"  # the beats that median is over (beat_context.MEDIAN_OF)
     length_s: float | None = None  # windows
     fill: str = "zero"
     normalise: bool = False
@@ -151,6 +157,8 @@ class InputSpec:
             problems.append(f"transform {self.transform!r}")
         if self.side_features is not None and self.side_features not in SIDE_FEATURE_SETS:
             problems.append(f"side_features {self.side_features!r}")
+        if self.median_of not in MEDIAN_OF:
+            problems.append(f"median_of {self.median_of!r}")
         if self.fiducial not in FIDUCIALS:
             problems.append(f"fiducial {self.fiducial!r}")
         if not (isinstance(self.fs, int | float) and math.isfinite(self.fs) and self.fs > 0):
@@ -173,6 +181,8 @@ class InputSpec:
         out = dataclasses.asdict(self)
         for key in ("leads", "feature_mean", "feature_std", "feature_groups"):
             out[key] = list(out[key])
+        if out["median_of"] == "all":  # the default, which model.json files before it lack
+            del out["median_of"]
         return out
 
     @classmethod
@@ -279,12 +289,23 @@ class InputSpec:
             return peaks
         return align_peaks(np.asarray(signal, dtype=np.float64), float(fs), peaks, self.fiducial)
 
-    def with_median(self, x: np.ndarray) -> np.ndarray:
+    def with_median(
+        self, x: np.ndarray, peaks: np.ndarray | None = None, kept: np.ndarray | None = None
+    ) -> np.ndarray:
         """One record's beats ``(n, 1, length)`` with the median-beat channel when the model
-        takes it (computed over all the record's beats given, without labels)."""
+        takes it (over the record's beats given, or the not-early ones of :attr:`median_of`;
+        without labels). ``peaks``: all the record's R peaks, ``kept``: which of them ``x``
+        holds (all when ``None``); needed unless ``median_of`` is ``all``."""
         if not self.median_channel:
             return x
-        return with_median_channel(np.asarray(x)[:, 0, :])
+        reference = None
+        if self.median_of != "all":
+            if peaks is None:
+                raise DataError("input spec: median_of needs the record's R peaks")
+            reference = reference_beats(np.asarray(peaks, dtype=np.int64), self.median_of)
+            if reference is not None and kept is not None:
+                reference = reference[np.asarray(kept, dtype=bool)]
+        return with_median_channel(np.asarray(x)[:, 0, :], reference)
 
     def raw_side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at ``peaks`` (all the record's
@@ -349,7 +370,7 @@ class InputSpec:
             raise DataError("signal: a beat model needs the R peaks (detect them first)")
         peaks = self.align(signal, fs, peaks)
         x, kept = self.beats(signal, fs, peaks)
-        x = self.with_median(x)
+        x = self.with_median(x, peaks, kept)
         if self.kind == "beat_features":
             feats = context_rows(x[:, 0], peaks, fs, kept, self)
             return Prepared(x, feats, kept)
