@@ -153,7 +153,11 @@ def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, t
     import time
 
     config = tmp_path / "tiny.yaml"
-    long_run = {**TINY, "train": {**TINY["train"], "epochs": 500}}
+    # Patience as long as the epochs: early stopping must not end the run before the signal.
+    long_run = {
+        **TINY,
+        "train": {**TINY["train"], "epochs": 100000, "early_stopping_patience": 100000},
+    }
     config.write_text(yaml.safe_dump({**long_run, "output_dir": str(tmp_path / "runs")}))
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     proc = subprocess.Popen(
@@ -167,6 +171,7 @@ def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, t
     deadline = time.monotonic() + 240
     while not history.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before the signal could be sent"
     proc.send_signal(signal.SIGINT)  # Lightning alone would ignore SIGINT and exit 1
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]

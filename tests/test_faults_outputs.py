@@ -469,7 +469,14 @@ def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
                     "mitbih": {"records": ["100", "119", "208", "209"], "max_beats_per_class": 200},
                 },
                 "model": {"name": "fc", "params": {"hidden": 16}},
-                "train": {"epochs": 200, "batch_size": 64, "max_steps_per_epoch": 5},
+                # Patience as long as the epochs: early stopping must not end the run before
+                # the signal comes (CI saw it exit 0 first on a fast machine).
+                "train": {
+                    "epochs": 100000,
+                    "early_stopping_patience": 100000,
+                    "batch_size": 64,
+                    "max_steps_per_epoch": 5,
+                },
             }
         )
     )
@@ -486,6 +493,7 @@ def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
     while not history.is_file() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.5)
     assert history.is_file(), proc.communicate(timeout=60)
+    assert proc.poll() is None, "the run ended before the signal could be sent"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
