@@ -108,7 +108,7 @@ def main() -> None:
         names = list(spec.class_names)
         with tempfile.TemporaryDirectory() as tmp:
             folder = linked_folder(mit, held, Path(tmp) / "d")
-            split, skipped, recs = cnn_beats(folder, run.input, None)
+            split, skipped, recs, _ = cnn_beats(folder, run.input, None)
         print(run_path, "held out:", recs, "skipped:", skipped, flush=True)
         groups = np.asarray(split.groups)
         for g in np.unique(groups):

@@ -5,6 +5,8 @@ its own QRS detection), optionally with label-free per-record adaptation (``--ad
     python benchmarks/beats_eval.py RUN OUT.json [--adapt adabn] [--skip-e2e]
     python benchmarks/beats_eval.py RUN OUT.json --adapt none,adabn,cluster   (one OUT.ADAPT.json
         each: the records are read and the QRS complexes detected once for all of them)
+    python benchmarks/beats_eval.py RUN OUT.json --af-gate   (every figure with the AF gate,
+        ``evaluate --af-gate`` and ``annotate --af-gate``)
 
 Writes one JSON: for each of ``ds2`` and ``svdb``, ``ref`` and ``e2e``: accuracy, SVEB and VEB
 Se / +P / F1 (fractions), and the rows of records 232 and 822. The DS2 and SVDB folders are
@@ -104,6 +106,7 @@ def main() -> None:
     ap.add_argument("--adapt", default="none", help="one adaptation, or several: a,b,c")
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", choices=["ds2", "svdb"], default=None)
+    ap.add_argument("--af-gate", action="store_true", help="S -> N in the rhythm model's AF")
     args = ap.parse_args()
     from ecgzoo.api import annotate
     from ecgzoo.apply.scoring import summarise_scores
@@ -114,7 +117,14 @@ def main() -> None:
     adapts = args.adapt.split(",")
     folder = resolve_run(args.run)
     cfg = read_run_config(folder)
-    results: dict[str, dict[str, Any]] = {a: {"run": args.run, "adapt": a} for a in adapts}
+    results: dict[str, dict[str, Any]] = {
+        a: {"run": args.run, "adapt": a, "af_gate": args.af_gate} for a in adapts
+    }
+    rhythm = None
+    if args.af_gate:
+        from ecgzoo.apply.af_gate import AfGate
+
+        rhythm = AfGate().of_signal
     if len(adapts) > 1:
         cached_detection()
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,11 +134,18 @@ def main() -> None:
             record = "232" if db == "ds2" else "822"
             t = time.perf_counter()
             if len(adapts) == 1:
-                refs = {adapts[0]: evaluate_beat_folder(folder, cfg, data, adapt=adapts[0])}
+                refs = {
+                    adapts[0]: evaluate_beat_folder(
+                        folder, cfg, data, adapt=adapts[0], rhythm=rhythm
+                    )
+                }
             else:  # the same records read once, then scored under each adaptation
                 run = load_run(folder)
-                split, _, names = cnn_beats(data, run.input, None)
-                refs = {a: score_beat_split(run.model, run.spec, split, names, a) for a in adapts}
+                split, _, names, beat_af = cnn_beats(data, run.input, None, rhythm)
+                refs = {
+                    a: score_beat_split(run.model, run.spec, split, names, a, beat_af)
+                    for a in adapts
+                }
             for a, ref in refs.items():
                 results[a][f"{db}_ref"] = from_reference(ref, record)
                 results[a][f"{db}_ref"]["seconds"] = (time.perf_counter() - t) / len(adapts)
@@ -137,7 +154,13 @@ def main() -> None:
             for a in adapts:
                 t = time.perf_counter()
                 res = annotate(
-                    data, str(folder), write=False, plots=False, reference="atr", adapt=a
+                    data,
+                    str(folder),
+                    write=False,
+                    plots=False,
+                    reference="atr",
+                    adapt=a,
+                    af_gate=args.af_gate,
                 )
                 scores = [r.score for r in res]
                 scored = summarise_scores(scores, res[0].annotation.class_names)

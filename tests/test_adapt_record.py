@@ -25,7 +25,7 @@ def record_split(mitdb_dir, tmp_path_factory):
     for ext in (".hea", ".dat", ".atr"):
         shutil.copy(mitdb_dir / f"{RECORD}{ext}", folder / f"{RECORD}{ext}")
     run = load_run(MODEL)
-    split, skipped, names = cnn_beats(folder, run.input, None)
+    split, skipped, names, _ = cnn_beats(folder, run.input, None)
     assert names == [RECORD] and not skipped
     return run, split
 

@@ -170,7 +170,7 @@ def test_evaluate_data_writes_per_record_for_torch_models(mitdb_dir, tmp_path):
     model, spec = load_trained_model(MODEL)
     from ecgzoo.runs.loaded import load_run
 
-    split, _, _ = cnn_beats(folder, load_run(MODEL).input, None)
+    split, _, _, _ = cnn_beats(folder, load_run(MODEL).input, None)
     p1 = adapted_predictions(model, spec, split)
     split.y = np.random.default_rng(0).integers(0, 5, len(split.y))
     np.testing.assert_array_equal(p1, adapted_predictions(model, spec, split))

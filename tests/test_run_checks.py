@@ -184,7 +184,7 @@ def test_evaluate_data_lists_such_a_record_as_skipped(mitdb_dir, tmp_path):
     _record(mitdb_dir, tmp_path / "data", "100")
     bad = _record(mitdb_dir, tmp_path / "data", "101")
     _edit_header(bad, "101 2 360 650000", "101 2 -1 650000")
-    split, skipped, _ = cnn_beats(
+    split, skipped, _, _ = cnn_beats(
         tmp_path / "data", load_run("pretrained:mitbih-inter").input, None
     )
     assert len(skipped) == 1 and "101.hea" in skipped[0] and "sampling rate" in skipped[0]

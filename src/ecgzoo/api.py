@@ -52,17 +52,27 @@ def annotate(
     engine: str = "torch",
     adapt: str = "none",
     quality: bool = True,
+    af_gate: bool = False,
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
     (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
     under the standard's exclusions (first 5 minutes, ventricular flutter episodes). With
     ``quality`` (the default) noisy or flat stretches are marked unusable
-    (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden."""
+    (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden. With
+    ``af_gate`` no beat is S in a 30 s window the CinC 2017 rhythm model calls atrial
+    fibrillation (:mod:`ecgzoo.models.af_gate`)."""
     from ecgzoo.apply.annotate import annotate_source, summarise
     from ecgzoo.apply.signals import find_records, open_source
 
     applied = _model(model, engine)
+    gate = None
+    if af_gate:
+        from ecgzoo.apply.af_gate import AfGate
+        from ecgzoo.models.af_gate import check_gate_classes
+
+        check_gate_classes(applied.class_names, applied.ref)  # before the rhythm model loads
+        gate = AfGate()
     path = Path(path)
     targets = find_records(path) if path.is_dir() else [path]
     if write:  # names and folders that cannot take the outputs fail before any work
@@ -80,7 +90,13 @@ def annotate(
     for target in targets:
         source = open_source(target, fs)
         ann = annotate_source(
-            source, applied, lead=lead, detector=detector, adapt=adapt, quality=quality
+            source,
+            applied,
+            lead=lead,
+            detector=detector,
+            adapt=adapt,
+            quality=quality,
+            af_gate=gate,
         )
         summary = summarise(ann)
         summary["model"] = applied.ref  # the record page names the model that annotated it

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgzoo.apply.af_gate import AfGate
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.quality import Quality, Tracker
@@ -29,6 +30,7 @@ from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import AAMI_CLASSES
 from ecgzoo.examples.input_spec import check_rate
 from ecgzoo.models.adapt import TORCH_ONLY, check_adaptation, record_probabilities
+from ecgzoo.models.af_gate import check_gate_classes
 
 UNCLASSIFIED = -1
 UNUSABLE = -2  # in the summary only: a beat inside an unusable stretch
@@ -50,6 +52,7 @@ class Annotation:
     prob: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     quality: Quality | None = None  # None: not assessed (--no-quality)
+    af_gate: dict[str, Any] | None = None  # None: no AF gate (--af-gate off)
 
     def usable(self) -> np.ndarray:
         """Whether each beat lies outside the unusable (noisy, flat) stretches."""
@@ -86,13 +89,17 @@ def annotate_source(
     chunk_s: float = CHUNK_S,
     adapt: str = "none",
     quality: bool = True,
+    af_gate: AfGate | None = None,
 ) -> Annotation:
     """Detect and classify every beat of one lead of ``source``; ``adapt`` (not ``none``)
     classifies with the model adapted to this record's own beats (inputs only, no label,
     :func:`ecgzoo.models.adapt.record_probabilities`); with ``quality``
-    also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`)."""
+    also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`); with ``af_gate``
+    no beat in a stretch the rhythm model calls AF is S (:mod:`ecgzoo.models.af_gate`)."""
     if check_adaptation(adapt) in TORCH_ONLY and model.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
+    if af_gate is not None:
+        check_gate_classes(model.class_names, model.ref)
     check_compatible(model, source)
     idx = source.lead_index(lead, model.input.leads)
     if model.input.segmentation == "kachuee":  # its 10 s windows run from the record's start
@@ -144,8 +151,17 @@ def annotate_source(
     with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
         torch_model = model.torch_model if adapt in TORCH_ONLY else None
         prob[kept] = record_probabilities(adapt, predict, torch_model, model.spec, x, rr)
-    labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     timings["classify"] = time.perf_counter() - t
+    gate_summary = None
+    if af_gate is not None:  # the same lead, read again a block of windows at a time
+        t = time.perf_counter()
+        beat_af = af_gate.beat_probabilities(
+            lambda a, b: source.read(idx, a, b), source.n_samples, source.fs, peaks
+        )
+        prob = af_gate.close(prob, model.class_names, beat_af)
+        gate_summary = af_gate.summary(beat_af)
+        timings["af_gate"] = time.perf_counter() - t
+    labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     return Annotation(
         record=source.name,
         path=source.path,
@@ -158,6 +174,7 @@ def annotate_source(
         prob=prob,
         timings=timings,
         quality=tracker.result(source.n_samples),
+        af_gate=gate_summary,
     )
 
 
@@ -211,5 +228,6 @@ def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
         "mean_hr_bpm": float(np.median(hr)) if len(hr) else None,
         "hr_trend": trend,
         "quality": None if ann.quality is None else ann.quality.summary(),
+        "af_gate": ann.af_gate,
         "timings_s": ann.timings,
     }

@@ -42,6 +42,13 @@ def annotate(
     quality: Annotated[
         bool, typer.Option(help="mark noisy/flat stretches unusable; leave them out of counts")
     ] = True,
+    af_gate: Annotated[
+        bool,
+        typer.Option(
+            help="no S beat where the CinC 2017 rhythm model calls a 30 s window atrial "
+            "fibrillation (P >= 0.95; AAMI: beats in AF are N)"
+        ),
+    ] = False,
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     existing_input(target)  # mistakes are refused before the model (and torch) loads
@@ -61,6 +68,7 @@ def annotate(
         plots=plots,
         adapt=adapt,
         quality=quality,
+        af_gate=af_gate,
     )
     rows = []
     for r in results:

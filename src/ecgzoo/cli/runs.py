@@ -166,6 +166,13 @@ def evaluate(
             help="beat models, --data: per-record adaptation (adabn, prior_em, cluster, self_train)"
         ),
     ] = "none",
+    af_gate: Annotated[
+        bool,
+        typer.Option(
+            help="beat models, --data: no S beat where the CinC 2017 rhythm model calls a 30 s "
+            "window atrial fibrillation"
+        ),
+    ] = False,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
     folder = resolve_run(run)  # a mistake is refused before torch loads
@@ -212,7 +219,9 @@ def evaluate(
         return
     if adapt != "none" and data is None:
         raise EcgzooError("--adapt: applies to beat models scored on --data FOLDER")
-    beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead, adapt)
+    if af_gate and data is None:
+        raise EcgzooError("--af-gate: applies to beat models scored on --data FOLDER")
+    beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead, adapt, af_gate)
     if beat_result is not None:  # beat models on a folder of records, and tree models
         metrics, label = beat_result
         metrics.update({"run": str(run), "data": label})
@@ -306,7 +315,7 @@ def _read_metrics(path: Path) -> dict:
 
 
 def beat_model_metrics(
-    folder, cfg, split, data, reference, lead, adapt="none"
+    folder, cfg, split, data, reference, lead, adapt="none", af_gate=False
 ) -> tuple[dict, str] | None:
     """Metrics of a beat model on ``--data FOLDER``, or of a tree model on a split; else None."""
     from ecgzoo.datasets import registry
@@ -318,7 +327,14 @@ def beat_model_metrics(
             raise EcgzooError("--reference: beat models read reference beats from each .atr")
         from ecgzoo.train.external_beats import evaluate_beat_folder
 
-        return evaluate_beat_folder(folder, cfg, data, lead, adapt), str(data)
+        rhythm = None
+        if af_gate:
+            from ecgzoo.apply.af_gate import AfGate
+
+            rhythm = AfGate().of_signal
+        return evaluate_beat_folder(folder, cfg, data, lead, adapt, rhythm), str(data)
+    if af_gate:
+        raise EcgzooError(f"--af-gate: {folder} is not a beat model scored on --data FOLDER")
     if not tree:
         return None
     if data is not None:

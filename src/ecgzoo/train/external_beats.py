@@ -10,6 +10,7 @@ the records that could not be read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,11 @@ from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.examples.beats import aami_labels
 from ecgzoo.examples.input_spec import InputSpec, check_rate
+from ecgzoo.models.af_gate import THRESHOLD, check_gate_classes, close_supraventricular
 from ecgzoo.readers.wfdb_folder import WfdbFolderReader
+
+#: ``(signal, fs, peaks) -> each beat's AF probability`` (``ecgzoo.apply.af_gate.AfGate.of_signal``)
+Rhythm = Callable[[np.ndarray, float, np.ndarray], np.ndarray]
 
 
 def _folder(data: Path) -> Path:
@@ -32,12 +37,15 @@ def _folder(data: Path) -> Path:
 
 
 def cnn_beats(
-    folder: Path, spec: InputSpec, lead: str | None
-) -> tuple[ArraySplit, list[str], list[str]]:
+    folder: Path, spec: InputSpec, lead: str | None, rhythm: Rhythm | None = None
+) -> tuple[ArraySplit, list[str], list[str], np.ndarray | None]:
     """Beats of every record of ``folder`` prepared by the model's ``InputSpec`` (the cut and
-    side features of its training beats); records that cannot be read are listed, not scored."""
+    side features of its training beats); records that cannot be read are listed, not scored.
+
+    Returns the beats, the skipped records' messages, the scored records' names and, with
+    ``rhythm``, each beat's AF probability from the record's signal (else ``None``)."""
     reader = WfdbFolderReader(_folder(folder), annotator="atr", require_annotations=True)
-    xs, ys, groups, feats, skipped, names = [], [], [], [], [], []
+    xs, ys, groups, feats, skipped, names, beat_af = [], [], [], [], [], [], []
     for name in reader.list_records():
         try:
             rec = reader.read(name)
@@ -64,6 +72,8 @@ def cnn_beats(
         ys.append(labels[prepared.kept])
         groups.append(np.full(int(prepared.kept.sum()), len(names) - 1, dtype=np.int64))
         feats.append(prepared.features)
+        if rhythm is not None:  # the signal and the beat positions only, never the labels
+            beat_af.append(rhythm(rec.signal[channel], rec.fs, samples[prepared.kept]))
     if not xs:
         raise DataError(f"{folder}: no record with annotated beats could be read")
     x_all = np.concatenate(xs)
@@ -73,7 +83,7 @@ def cnn_beats(
         np.concatenate(groups),
         None if spec.side_features is None else np.concatenate(feats),
     )
-    return split, skipped, names
+    return split, skipped, names, (np.concatenate(beat_af) if rhythm is not None else None)
 
 
 def evaluate_beat_folder(
@@ -82,18 +92,22 @@ def evaluate_beat_folder(
     data: Path,
     lead: str | None = None,
     adapt: str = "none",
+    rhythm: Rhythm | None = None,
 ) -> dict[str, Any]:
     """Metrics of the beat model in ``run_folder`` on the annotated records of ``data``, with
     the per-record S/V counts (``per_record``, keyed by record name) for every model kind.
 
     ``adapt`` (``adabn``, ``prior_em``, ``cluster``, ``self_train``): each record is scored by
     the model adapted to that record's own beats (``ecgzoo.models.adapt``; its inputs only,
-    never its labels)."""
+    never its labels). ``rhythm`` (``--af-gate``): no beat in a window the rhythm model calls
+    atrial fibrillation is S (:mod:`ecgzoo.models.af_gate`)."""
     from ecgzoo.train.trees import evaluate_tree_table, is_tree_run
 
     if registry.get(str(cfg.data.dataset)).task != "beats":
         raise EcgzooError(f"--data FOLDER: {run_folder} is not a beat model")
     if is_tree_run(run_folder):
+        if rhythm is not None:
+            raise ConfigError(f"--af-gate: {run_folder} is a tree model (neural beat models only)")
         from ecgzoo.datasets.contextset import load_table
 
         table = load_table("folder", folder=_folder(data), lead=lead, cache=False)
@@ -109,26 +123,44 @@ def evaluate_beat_folder(
 
     check_adaptation(adapt)
     run = load_run(run_folder)
-    split, skipped, names = cnn_beats(data, run.input, lead)
-    metrics = score_beat_split(run.model, run.spec, split, names, adapt)
+    if rhythm is not None:
+        check_gate_classes(run.spec.class_names, str(run_folder))
+    split, skipped, names, beat_af = cnn_beats(data, run.input, lead, rhythm)
+    metrics = score_beat_split(run.model, run.spec, split, names, adapt, beat_af)
     metrics["skipped"] = skipped
     return metrics
 
 
 def score_beat_split(
-    model: Any, spec: Any, split: ArraySplit, names: list[str], adapt: str = "none"
+    model: Any,
+    spec: Any,
+    split: ArraySplit,
+    names: list[str],
+    adapt: str = "none",
+    beat_af: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics and ``per_record`` S/V counts of ``model`` on the beats of :func:`cnn_beats`
-    (``names``: its record names), each record adapted by ``adapt``."""
-    from ecgzoo.train.evaluate import evaluate_split, score_predictions
+    (``names``: its record names), each record adapted by ``adapt``; with ``beat_af`` (each
+    beat's AF probability) S is moved to N in the windows the AF gate closes."""
+    from ecgzoo.train.evaluate import predict_split, score_predictions
     from ecgzoo.train.trees import per_record
 
     if adapt == "none":
-        metrics, prob = evaluate_split(model, spec, split)
+        prob = predict_split(model, spec, split)
     else:
         prob = adapted_predictions(model, spec, split, adapt)
-        metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
+    if beat_af is not None:
+        prob = close_supraventricular(prob, spec.class_names, beat_af)
+    metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
     metrics["adapt"] = adapt
+    metrics["af_gate"] = (
+        None
+        if beat_af is None
+        else {
+            "threshold": THRESHOLD,
+            "beats_in_af_windows": int(np.sum(beat_af >= THRESHOLD)),
+        }
+    )
     record_names = np.asarray(names)[np.asarray(split.groups)]
     metrics["per_record"] = per_record(np.asarray(split.y), prob.argmax(1), record_names)
     return metrics
