@@ -99,6 +99,28 @@ def cached_detection() -> None:
     ann.detect_with_quality = detect
 
 
+def cached_gate() -> None:
+    """Score each record's rhythm windows once per process (``annotate`` runs once per
+    adaptation on the same records; the key is the lead's samples, so the reference-peak path,
+    which reads the record through another reader, is scored on its own)."""
+    import hashlib
+
+    import numpy as np
+
+    from ecgzoo.apply.af_gate import AfGate
+
+    real, memo = AfGate.window_probabilities, {}
+
+    def window_probabilities(self, read, n_samples, fs):
+        samples = np.ascontiguousarray(read(0, n_samples))
+        key = (hashlib.sha1(samples.tobytes()).hexdigest(), int(n_samples), float(fs))
+        if key not in memo:
+            memo[key] = real(self, read, n_samples, fs)
+        return memo[key]
+
+    AfGate.window_probabilities = window_probabilities
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -127,6 +149,8 @@ def main() -> None:
         rhythm = AfGate().of_signal
     if len(adapts) > 1:
         cached_detection()
+        if args.af_gate:
+            cached_gate()
     with tempfile.TemporaryDirectory() as tmp:
         for db, data in folders(Path(tmp)).items():
             if args.only and db != args.only:
