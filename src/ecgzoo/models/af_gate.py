@@ -75,7 +75,7 @@ def close_supraventricular(
     if beat_af.shape != (len(prob),):
         raise ValueError(f"beat_af: {beat_af.shape} for {len(prob)} beats")
     out = np.array(prob, copy=True)
-    closed = beat_af >= threshold
+    closed = (beat_af >= threshold) & np.isfinite(out).all(axis=1)
     out[closed, n_idx] += out[closed, s_idx]
     out[closed, s_idx] = 0.0
     return out
