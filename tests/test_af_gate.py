@@ -160,3 +160,41 @@ def test_af_gate_options_are_refused_where_they_cannot_apply(mitdb_two: Path, mo
     )
     assert code == 2 and "--af-gate" in err and "tree model" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_adaptation_learns_from_the_gated_probabilities():
+    """prior_em re-estimates the record's priors from what the gate leaves, then is gated."""
+    from ecgzoo.models.adapt import prior_adjusted, record_probabilities
+
+    rng = np.random.default_rng(0)
+    base = rng.dirichlet(np.ones(5), size=40).astype(np.float32)
+    beat_af = np.where(np.arange(40) < 25, 0.99, 0.1)
+
+    def gate(p):
+        return close_supraventricular(p, CLASSES, beat_af)
+
+    def predict(m):
+        return base
+
+    got = record_probabilities("prior_em", predict, None, None, base, None, closed=gate)
+    np.testing.assert_allclose(got, gate(prior_adjusted(gate(base))), rtol=1e-6)
+    assert not np.allclose(got, gate(prior_adjusted(base)))  # the order matters
+    plain = record_probabilities("prior_em", predict, None, None, base, None)
+    np.testing.assert_allclose(plain, prior_adjusted(base), rtol=1e-6)
+
+
+def test_no_beat_in_a_closed_window_is_s_after_self_training(gate, mitdb_dir: Path):
+    from ecgzoo.api import annotate
+    from ecgzoo.apply.signals import open_source
+
+    result = annotate(mitdb_dir / "201", write=False, plots=False, adapt="self_train", af_gate=True)
+    ann = result[0].annotation
+    source = open_source(mitdb_dir / "201")
+    beat_af = gate.beat_probabilities(
+        lambda a, b: source.read(0, a, b), source.n_samples, source.fs, ann.samples
+    )
+    closed = beat_af >= THRESHOLD
+    s = ann.class_names.index("S")
+    assert closed.sum() == ann.af_gate["beats_in_af_windows"] > 300
+    assert not np.any(ann.labels[closed] == s)
+    assert np.any(ann.labels[~closed] == s)  # the gate is not a blanket ban

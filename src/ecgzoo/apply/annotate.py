@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,19 +149,21 @@ def annotate_source(
         m = model if adapted is None else replace(model, torch_model=adapted)
         return m.proba(x, rr)
 
-    with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
-        torch_model = model.torch_model if adapt in TORCH_ONLY else None
-        prob[kept] = record_probabilities(adapt, predict, torch_model, model.spec, x, rr)
-    timings["classify"] = time.perf_counter() - t
-    gate_summary = None
+    gate_summary, closed = None, None
     if af_gate is not None:  # the same lead, read again a block of windows at a time
-        t = time.perf_counter()
+        t_gate = time.perf_counter()
         beat_af = af_gate.beat_probabilities(
             lambda a, b: source.read(idx, a, b), source.n_samples, source.fs, peaks
         )
-        prob = af_gate.close(prob, model.class_names, beat_af)
         gate_summary = af_gate.summary(beat_af)
-        timings["af_gate"] = time.perf_counter() - t
+        timings["af_gate"] = time.perf_counter() - t_gate
+        closed = partial(af_gate.close, class_names=model.class_names, beat_af=beat_af[kept])
+    with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
+        torch_model = model.torch_model if adapt in TORCH_ONLY else None
+        prob[kept] = record_probabilities(
+            adapt, predict, torch_model, model.spec, x, rr, closed=closed
+        )
+    timings["classify"] = time.perf_counter() - t - timings.get("af_gate", 0.0)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)
     return Annotation(
         record=source.name,

@@ -134,27 +134,34 @@ def record_probabilities(
     x: np.ndarray,
     features: np.ndarray | None,
     seed: int = 0,
+    closed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """One record's class probabilities under adaptation ``adapt`` (:data:`ADAPTATIONS`), from
     its model-ready beats ``x`` and raw side ``features`` (the model's ``InputSpec``) only.
 
     ``predict(m)`` scores the record with torch model ``m`` (``None``: the model as loaded);
     ``model`` is the loaded torch model (``None`` for an ONNX graph), ``spec`` its ``ModelSpec``.
+    ``closed``: a fixed correction of the probabilities (the AF gate, S -> N where the rhythm
+    is AF), applied to what the adaptation learns from *and* to what it returns, so
+    ``self_train`` never fine-tunes on pseudo-labels the tool itself would not report.
     ``annotate`` and ``evaluate --data`` both call this, so the two apply the same adaptation.
     """
     from ecgzoo.models import adapt_record as ar
 
     check_adaptation(adapt)
+    post = closed if closed is not None else (lambda p: p)
     if adapt == "adabn":
-        return predict(adapted_model(model, spec, x, features))
-    base = predict(None)
+        return post(predict(adapted_model(model, spec, x, features)))
+    base = post(predict(None))
     if adapt == "prior_em":  # this record's class priors, from its probabilities alone
-        return prior_adjusted(base)
+        return post(prior_adjusted(base))
     if adapt == "cluster":
-        return ar.cluster_adjusted(
-            base, x, features, spec.side_features, list(spec.class_names), seed=seed
+        return post(
+            ar.cluster_adjusted(
+                base, x, features, spec.side_features, list(spec.class_names), seed=seed
+            )
         )
     if adapt == "self_train":
         side = standardised(features, spec)
-        return predict(ar.self_trained(model, x, side, base, seed=seed))
+        return post(predict(ar.self_trained(model, x, side, base, seed=seed)))
     return base

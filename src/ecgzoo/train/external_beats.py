@@ -11,6 +11,7 @@ the records that could not be read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,10 +148,10 @@ def score_beat_split(
 
     if adapt == "none":
         prob = predict_split(model, spec, split)
-    else:
-        prob = adapted_predictions(model, spec, split, adapt)
-    if beat_af is not None:
-        prob = close_supraventricular(prob, spec.class_names, beat_af)
+        if beat_af is not None:
+            prob = close_supraventricular(prob, spec.class_names, beat_af)
+    else:  # the adaptation learns from the gated probabilities (record_probabilities)
+        prob = adapted_predictions(model, spec, split, adapt, beat_af)
     metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
     metrics["adapt"] = adapt
     metrics["af_gate"] = (
@@ -167,11 +168,16 @@ def score_beat_split(
 
 
 def adapted_predictions(
-    model: Any, spec: Any, split: ArraySplit, adapt: str = "adabn"
+    model: Any,
+    spec: Any,
+    split: ArraySplit,
+    adapt: str = "adabn",
+    beat_af: np.ndarray | None = None,
 ) -> np.ndarray:
     """Probabilities of each record's beats from the model adapted to that record
     (:func:`ecgzoo.models.adapt.record_probabilities`, as ``annotate``: ``adabn``, ``prior_em``,
-    ``cluster``, ``self_train``); the labels of ``split`` are never read."""
+    ``cluster``, ``self_train``), with ``beat_af`` through the AF gate; the labels of ``split``
+    are never read."""
     from ecgzoo.models.adapt import record_probabilities
     from ecgzoo.train.evaluate import predict_split
 
@@ -184,5 +190,12 @@ def adapted_predictions(
         def predict(adapted, part=part) -> np.ndarray:
             return predict_split(model if adapted is None else adapted, spec, part)
 
-        prob[rows] = record_probabilities(adapt, predict, model, spec, part.x, part.features)
+        closed = None
+        if beat_af is not None:
+            closed = partial(
+                close_supraventricular, class_names=spec.class_names, beat_af=beat_af[rows]
+            )
+        prob[rows] = record_probabilities(
+            adapt, predict, model, spec, part.x, part.features, closed=closed
+        )
     return prob
