@@ -12,6 +12,7 @@ vs ONNX Runtime, same thread count, best of ``--repeats``.
     nice python benchmarks/annotate_holter.py build
     nice python benchmarks/annotate_holter.py run --engine torch
     nice python benchmarks/annotate_holter.py run --engine onnx
+    nice python benchmarks/annotate_holter.py run --engine torch --af-gate   (the AF gate's cost)
     nice python benchmarks/annotate_holter.py throughput --threads 2
 """
 
@@ -65,7 +66,7 @@ def mb(kib: int) -> float:
     return kib / 1024
 
 
-def run(engine: str, threads: int) -> None:
+def run(engine: str, threads: int, af_gate: bool = False) -> None:
     import torch
 
     import ecgzoo
@@ -75,12 +76,15 @@ def run(engine: str, threads: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     base, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
-    result = ecgzoo.annotate(holter_path(), model)[0]
+    result = ecgzoo.annotate(holter_path(), model, af_gate=af_gate)[0]
     total = time.perf_counter() - t
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu0
     timings = result.annotation.timings
-    print(f"engine {engine}, {threads} threads: {result.summary['n_beats']} beats in {total:.1f} s")
+    print(
+        f"engine {engine}, {threads} threads, af_gate {af_gate}: "
+        f"{result.summary['n_beats']} beats in {total:.1f} s"
+    )
     for stage, sec in timings.items():
         print(f"| {stage} | {sec:.1f} s | {100 * sec / total:.0f} % |")
     print(f"peak RSS {mb(peak):.0f} MiB (after loading the model: {mb(base):.0f} MiB)")
@@ -134,12 +138,13 @@ def main() -> None:
     parser.add_argument("--engine", default="torch")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--af-gate", action="store_true", help="run: with the AF gate")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.what == "build":
         build()
     elif args.what == "run":
-        run(args.engine, args.threads)
+        run(args.engine, args.threads, args.af_gate)
     else:
         throughput(args.threads, args.repeats)
 
