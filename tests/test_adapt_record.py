@@ -98,3 +98,34 @@ def test_unknown_adaptation_is_one_line_naming_the_option(record_split, mitdb_di
     )  # fmt: skip
     assert res.returncode == 2 and "--adapt" in res.stderr and "clusters" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_self_train_of_an_ensemble_fine_tunes_each_member_on_the_ensemble_labels(record_split):
+    """Two copies of one model in an ensemble, self-trained, predict as the one model
+    self-trained alone: the same pseudo-labels, the same side features, the same steps."""
+    import torch
+
+    from ecgzoo.models.adapt import standardised
+    from ecgzoo.models.adapt_record import self_trained
+    from ecgzoo.models.ensemble import Ensemble
+    from ecgzoo.train.evaluate import predict_split
+
+    run, split = record_split
+    model = run.model
+    member = {"name": run.config.model.name, "params": dict(run.config.model.params)}
+    ens = Ensemble(model.n_leads, model.n_samples, model.n_classes, model.n_features, [member] * 2)
+    for m in ens.members:
+        m.load_state_dict(model.state_dict())
+    ens.eval()
+    base = predict_split(ens, run.spec, split)
+    np.testing.assert_allclose(base, predict_split(model, run.spec, split), atol=1e-5)
+    side = standardised(split.features, run.spec)
+    alone = self_trained(model, split.x, side, base)
+    both = self_trained(ens, split.x, side, base)
+    got = predict_split(both, run.spec, split)
+    np.testing.assert_allclose(got, predict_split(alone, run.spec, split), atol=1e-5)
+    assert not np.allclose(got, base, atol=1e-3)  # the heads moved
+    for m in both.members:  # only the heads: the trunks are the loaded model's
+        for name, p in m.named_parameters():
+            if not name.startswith("head."):
+                torch.testing.assert_close(p, dict(model.named_parameters())[name])

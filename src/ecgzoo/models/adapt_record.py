@@ -151,12 +151,22 @@ def self_trained(
     """A copy of ``model`` whose ``head`` is fine-tuned on the record's confident beats (the
     argmax of ``prob``, the model's own probabilities, where it is at least the threshold);
     ``side``: the beats' side features, standardised as the model is fed them (or ``None``);
-    ``params`` override :data:`SELF_TRAIN`. ``model`` is not changed."""
+    ``params`` override :data:`SELF_TRAIN`. ``model`` is not changed. An ensemble (``members``):
+    each member's head learns the ensemble's own pseudo-labels, fed its side features as the
+    ensemble feeds them."""
     import torch
     import torch.nn.functional as F
 
     opt = {**SELF_TRAIN, **params}
     adapted = copy.deepcopy(model).eval()
+    members = getattr(adapted, "members", None)
+    if members is not None and not hasattr(adapted, "head"):
+        for i, member in enumerate(members):
+            own = (
+                None if side is None else side * adapted.feature_scale[i] + adapted.feature_shift[i]
+            )
+            members[i] = self_trained(member, x, own, prob, seed=seed, **params)
+        return adapted.eval()
     if not hasattr(adapted, "head"):
         raise ConfigError("--adapt self_train: the model has no classifier head to fine-tune")
     p = np.asarray(prob)
