@@ -93,3 +93,24 @@ def test_annotated_record_page_renders(mitdb_dir, tmp_path):
     assert 0.02 < _ink(img) < 0.7
     red = (img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)  # V labels (tab:red)
     assert result.summary["counts"]["V"] > 0 and red.sum() > 50
+
+
+def test_record_page_says_where_the_af_gate_closed(mitdb_two, tmp_path):
+    from ecgzoo.api import annotate
+    from ecgzoo.datasets.mitbih import read_record
+    from ecgzoo.report.html import write_report
+
+    rec = read_record(mitdb_two, "100")
+    path = tmp_path / "strip100.npy"
+    np.save(path, rec.signal[: 90 * 360].astype(np.float32))
+    result = annotate(path, "pretrained:mitbih-inter", fs=360.0, af_gate=True, plots=False)[0]
+    gate = result.summary["af_gate"]
+    assert gate["model"] == "pretrained:cinc2017" and gate["beats_in_af_windows"] == 0  # sinus
+    text = write_report(path, tmp_path / "record.html").read_text()
+    assert (
+        f"AF gate on: 0 beats lay in 30 s windows that pretrained:cinc2017 calls atrial "
+        f"fibrillation (P &ge; {gate['threshold']})" in text
+    )
+    plain = annotate(path, "pretrained:mitbih-inter", fs=360.0, plots=False)[0]
+    assert plain.summary["af_gate"] is None
+    assert "AF gate" not in write_report(path, tmp_path / "plain.html").read_text()

@@ -97,6 +97,16 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
             ]
         )
     )
+    gate = summary.get("af_gate")
+    if isinstance(gate, dict):  # annotate --af-gate: say where S was not allowed
+        out.append(
+            "<p>AF gate on: {n} beats lay in 30 s windows that {model} calls atrial "
+            "fibrillation (P &ge; {t}); none of them is called S.</p>".format(
+                n=html.escape(str(gate.get("beats_in_af_windows"))),
+                model=html.escape(str(gate.get("model"))),
+                t=html.escape(str(gate.get("threshold"))),
+            )
+        )
     png = summary_json.parent / (summary_json.name[: -len(".json")] + ".png")
     if png.is_file():
         out.append(img(png.read_bytes(), "heart rate and class counts"))
