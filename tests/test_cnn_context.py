@@ -187,6 +187,37 @@ def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
         mitbih.load_mitbih(options.model_copy(update={"split": "intra"}), db_dir=mitdb_dir)
 
 
+def test_test_database_svdb_trains_on_every_mitbih_record_and_tests_on_svdb_only(
+    mitdb_dir, svdb_dir, monkeypatch
+):
+    """MIT-BIH -> SVDB: DS1 and DS2 both train; SVDB is the test part and nothing else."""
+    from ecgzoo.datasets import svdb
+
+    real = svdb.prepare_beats
+
+    def two_records(db_dir, options, cache_dir=None, workers=None):  # keep the test small
+        return real(svdb_dir, options.model_copy(update={"records": ["802", "803"]}), cache_dir)
+
+    monkeypatch.setattr(svdb, "prepare_beats", two_records)
+    options = MitbihOptions(
+        segmentation="centered",
+        split="inter",
+        records=["101", "106", "119", "100", "232"],
+        rr_context=True,
+        inter_validation="none",
+        test_database="svdb",
+    )
+    data = mitbih.load_mitbih(options, seed=1, db_dir=mitdb_dir)
+    assert set(data.train.groups.tolist()) == {101, 106, 119, 100, 232}  # DS1 and DS2
+    assert set(data.test.groups.tolist()) == {802, 803}
+    assert data.meta["test_records"] == ["svdb/802", "svdb/803"]
+    assert "extra_training_records" not in data.meta
+    assert np.isfinite(data.test.features).all()
+    both = options.model_copy(update={"extra_databases": ["svdb"]})
+    with pytest.raises(ConfigError, match="svdb is the test database"):
+        mitbih.load_mitbih(both, db_dir=mitdb_dir)
+
+
 def test_rr_ratios_set_is_the_context_without_irregularity(training_arrays, mitdb_dir):
     from ecgzoo.datasets.contextset import CONTEXT_SETS
 

@@ -21,7 +21,13 @@ from ecgzoo.datasets.arrays import PreparedData
 from ecgzoo.datasets.beatset import class_counts, split_class_counts
 from ecgzoo.datasets.input_specs import beat_input
 from ecgzoo.datasets.mitbih_options import MitbihOptions
-from ecgzoo.datasets.splits import DS1, DS2, inter_patient_split, validation_by_group
+from ecgzoo.datasets.splits import (
+    DS1,
+    DS2,
+    check_disjoint,
+    inter_patient_split,
+    validation_by_group,
+)
 from ecgzoo.datasets.svdb_options import SvdbOptions
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import (
@@ -193,6 +199,8 @@ def load_mitbih(
             raise ConfigError(
                 "mitbih.records: the inter-patient split needs records of both DS1 and DS2"
             )
+        if options.test_database == "svdb":  # cross-database: every non-paced record trains
+            ds1, ds2 = np.sort(np.concatenate([ds1, ds2])), np.zeros(0, dtype=np.int64)
         tr, va = inter_validation(record[ds1], y[ds1], options, seed)
         parts = (ds1[tr], ds1[va], ds2)
         meta_split["inter_validation"] = options.inter_validation
@@ -213,17 +221,23 @@ def add_training_databases(
     cache_dir: Path | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Inter-patient: every record of ``options.extra_databases`` (SVDB) joins the training
-    part only (never validation or test), cut by this same pipeline with the same beat options.
+    part only (never validation or test); with ``test_database: svdb`` every SVDB record is the
+    test part instead (MIT-BIH -> SVDB: ``parts`` then holds no test beat). Both are cut by this
+    same pipeline with the same beat options.
 
     Record numbers stay distinct (MIT-BIH 100-234, SVDB 800-894), so per-record context
     (``rr_context``) and the leak check see two patients as two.
     """
-    if options.test_database != "mitdb":
-        raise ConfigError("data.mitbih.test_database: svdb is for lightgbm models only")
-    if not options.extra_databases:
+    to_test = options.test_database == "svdb"
+    if not options.extra_databases and not to_test:
         return arrays, parts
     if options.split != "inter":
-        raise ConfigError("data.mitbih.extra_databases: needs split: inter (DS1 + SVDB -> DS2)")
+        raise ConfigError(
+            "data.mitbih.extra_databases / test_database: need split: inter "
+            "(DS1 + SVDB -> DS2, or MIT-BIH -> SVDB)"
+        )
+    if to_test and "svdb" in options.extra_databases:
+        raise ConfigError("data.mitbih.extra_databases: svdb is the test database here")
     # cut exactly as the MIT-BIH beats are (the fiducial too: SVDB beats were not aligned)
     keys = ("segmentation", "pad_to", "before_s", "after_s", "align_fiducial")
     shared = {k: getattr(options, k) for k in keys}
@@ -235,6 +249,11 @@ def add_training_databases(
         raise DataError(f"extra_databases: record numbers {sorted(clash)} appear twice")
     n = len(arrays["y"])
     joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
-    train = np.concatenate([parts[0], n + np.arange(len(extra["y"]), dtype=np.int64)])
-    meta["extra_training_records"] = [f"svdb/{int(r)}" for r in extra["records"]]
-    return joined, (train, parts[1], parts[2])
+    added = n + np.arange(len(extra["y"]), dtype=np.int64)
+    names = [f"svdb/{int(r)}" for r in extra["records"]]
+    if to_test:
+        meta["test_records"] = names
+        check_disjoint(joined["record"], train=np.union1d(parts[0], parts[1]), test=added)
+        return joined, (parts[0], parts[1], added)
+    meta["extra_training_records"] = names
+    return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])
