@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ecgzoo.cli.data import counts_table, how_prepared
 from ecgzoo.cli.models import pretrained_rows
-from ecgzoo.cli.runs import print_metrics
+from ecgzoo.cli.printing import print_metrics
 from ecgzoo.runs.runfolder import PRETRAINED_DIR
 
 cli_app = importlib.import_module("ecgzoo.cli.app")  # the package's `app` is the Typer
@@ -73,7 +73,7 @@ def test_metric_tables_of_the_shipped_models_fit(monkeypatch):
     for name in ("mitbih-inter", "mitbih-intra", "cinc2017"):
         metrics = json.loads((PRETRAINED_DIR / name / "metrics.json").read_text())["test"]
         console = narrow_console()
-        for module in ("ecgzoo.cli.runs", "ecgzoo.cli.app"):
+        for module in ("ecgzoo.cli.printing", "ecgzoo.cli.app"):
             monkeypatch.setattr(importlib.import_module(module), "console", console)
         print_metrics(metrics, f"{name}: test split")
         text = console.file.getvalue()

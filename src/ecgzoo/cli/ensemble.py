@@ -26,7 +26,7 @@ def ensemble(
 ) -> None:
     """Average the probabilities of trained runs that share a test split; score the ensemble
     on that test split and out of fold on the members' validation examples."""
-    from ecgzoo.cli.runs import print_metrics
+    from ecgzoo.cli.printing import print_metrics
     from ecgzoo.train.ensemble import join_runs
 
     metrics = join_runs(list(runs), output, operating_point)
