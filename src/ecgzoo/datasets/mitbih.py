@@ -175,7 +175,9 @@ def load_mitbih(
     the rest for validation. Beats of one patient are on both sides (optimistic scores).
     ``split="inter"``: de Chazal DS1 (training; whole records held out for validation, chosen
     so validation holds S and V beats) and DS2 (test); paced records are left out and
-    ``test_fraction`` is not used. ``split="group"``: whole records for test and validation.
+    ``test_fraction`` is not used; with ``test_database: svdb`` DS1 and DS2 both train and
+    every SVDB record is the test split (MIT-BIH -> SVDB). ``split="group"``: whole records
+    for test and validation.
     ``max_beats_per_class`` caps training beats per class (seeded random choice).
     """
     db_dir = default_db_dir() if db_dir is None else Path(db_dir)
