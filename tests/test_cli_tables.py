@@ -86,6 +86,7 @@ def test_models_list_names_the_shipped_models():
     assert names == [
         "pretrained:cinc2017",
         "pretrained:mitbih-inter",
+        "pretrained:mitbih-inter-2026-11",
         "pretrained:mitbih-inter-lightgbm",
         "pretrained:mitbih-intra",
     ]

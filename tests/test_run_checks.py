@@ -33,16 +33,20 @@ def swapped(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def nan_weights(tmp_path) -> Path:
-    """mitbih-inter whose first weight tensor holds a NaN."""
-    folder = _copy_pretrained("mitbih-inter", tmp_path / "nan")
+def _with_nan(folder: Path) -> Path:
+    """``folder`` with a NaN in its first weight tensor."""
     weights = load_file(str(folder / "model.safetensors"))
     key = next(k for k, v in weights.items() if torch.is_floating_point(v))
     weights[key] = weights[key].clone()
     weights[key].view(-1)[0] = float("nan")
     save_file(weights, str(folder / "model.safetensors"))
     return folder
+
+
+@pytest.fixture
+def nan_weights(tmp_path) -> Path:
+    """mitbih-inter (an ensemble) whose first weight tensor holds a NaN."""
+    return _with_nan(_copy_pretrained("mitbih-inter", tmp_path / "nan"))
 
 
 def _record(mitdb_dir: Path, dst: Path, name: str = "100") -> Path:
@@ -122,12 +126,14 @@ def test_nan_weights_are_refused_by_annotate(nan_weights, mitdb_dir, tmp_path):
         annotate(rec, nan_weights, write=False, plots=False)
 
 
-def test_nan_weights_are_refused_by_ensemble(nan_weights, tmp_path):
+def test_nan_weights_are_refused_by_ensemble(tmp_path):
     from ecgzoo.train.ensemble import join_runs
 
-    good = _copy_pretrained("mitbih-inter", tmp_path / "good")
+    # single models (the shipped mitbih-inter is itself an ensemble, which join_runs refuses)
+    good = _copy_pretrained("mitbih-inter-2026-11", tmp_path / "good")
+    bad = _with_nan(_copy_pretrained("mitbih-inter-2026-11", tmp_path / "nan"))
     with pytest.raises(DataError, match="NaN or infinite"):
-        join_runs([good, nan_weights], tmp_path / "joined")
+        join_runs([good, bad], tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
 
 
