@@ -28,16 +28,19 @@ def _aami_peaks(folder, name, reader_cls):
     return aami_labels(bs, bsym)
 
 
-@pytest.mark.parametrize("name", ["mitbih-inter", "mitbih-intra"])
+@pytest.mark.parametrize("name", ["mitbih-inter", "mitbih-inter-2026-11", "mitbih-intra"])
 def test_beat_models_eat_their_training_beats(name, mitdb_dir):
     from ecgzoo.apply.model import load_model
     from ecgzoo.datasets import mitbih
-    from ecgzoo.datasets.contextset import side_features
+    from ecgzoo.datasets.contextset import median_channel_beats, side_features
     from ecgzoo.readers.mitdb import MitdbReader
 
     model = load_model(f"pretrained:{name}")
     options = model.config.data.mitbih.model_copy(update={"records": ["100", "119"]})
     arrays = mitbih.build_beats(mitdb_dir, options)  # the dataset's own preparation
+    train_x = np.asarray(arrays["x"])[:, None, :]
+    if model.input.median_channel:  # the beat and the beat minus its record's median beat
+        train_x = median_channel_beats(np.asarray(arrays["x"]), arrays, model.input.median_of)
     if model.input.side_features == "rr_features":
         train_feats = np.asarray(arrays["rr"])
     else:
@@ -47,10 +50,14 @@ def test_beat_models_eat_their_training_beats(name, mitdb_dir):
         signal, fs = _apply_signal(mitdb_dir, record, model.input)
         peaks, _ = _aami_peaks(mitdb_dir, record, MitdbReader)
         got = model.input.prepare(signal, fs, peaks)
-        assert got.x.shape == (int(rows.sum()), 1, model.spec.n_samples)
-        assert np.array_equal(got.x, np.asarray(arrays["x"])[rows][:, None, :])
+        assert got.x.shape == (int(rows.sum()), model.spec.n_leads, model.spec.n_samples)
+        assert np.array_equal(got.x, train_x[rows])
         assert np.array_equal(got.features, train_feats[rows])
-        assert np.array_equal(peaks[got.kept], np.asarray(arrays["sample"])[rows])
+        stored = np.asarray(arrays["sample"])[rows]
+        if model.input.fiducial == "r_peak":
+            assert np.array_equal(peaks[got.kept], stored)
+        else:  # the dataset stores the aligned fiducial: within +-50 ms of the reference peak
+            assert np.abs(peaks[got.kept] - stored).max() <= round(0.05 * 360)
 
 
 def test_a_128_hz_svdb_record_through_a_360_hz_beat_model(svdb_dir):
@@ -61,7 +68,7 @@ def test_a_128_hz_svdb_record_through_a_360_hz_beat_model(svdb_dir):
     from ecgzoo.datasets.contextset import side_features
     from ecgzoo.readers.svdb import SvdbReader
 
-    model = load_model("pretrained:mitbih-inter")
+    model = load_model("pretrained:mitbih-inter-2026-11")
     assert model.input.fs == 360.0
     reader = SvdbReader(svdb_dir)
     arrays = beatset.build_arrays(reader, ["802"], model.input.beat_settings())

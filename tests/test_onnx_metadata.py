@@ -31,13 +31,15 @@ def test_beat_model_onnx_carries_classes_input_and_standardisation(mitdb_dir, tm
     meta = session.get_modelmeta().custom_metadata_map
     assert json.loads(meta["ecgzoo.class_names"]) == ["N", "S", "V", "F", "Q"]
     described = json.loads(meta["ecgzoo.input"])
-    assert described["x"] == ["batch", 1, 252] and described["sampling_rate_hz"] == 360.0
-    assert described["window_s"] == pytest.approx(0.7)
+    # the shipped ensemble: beat and beat minus median beat, 0.7 s at 128 Hz, 6 log RR ratios
+    assert described["x"] == ["batch", 2, 90] and described["sampling_rate_hz"] == 128.0
+    assert described["window_s"] == pytest.approx(0.7, abs=0.01)
     assert described["spec"]["segmentation"] == "centered"  # the InputSpec, as trained
-    assert described["spec"]["fiducial"] == "r_peak" and described["spec"]["kind"] == "beats"
+    assert described["spec"]["fiducial"] == "qrs_extremum" and described["spec"]["kind"] == "beats"
+    assert described["spec"]["median_channel"] is True
     spec = json.loads(meta["ecgzoo.model_json"])
-    assert described["feature_mean"] == spec["feature_mean"] and len(spec["feature_std"]) == 8
-    assert "rr_context" in described["features"][2]
+    assert described["feature_mean"] == spec["feature_mean"] and len(spec["feature_std"]) == 6
+    assert "rr_log_ratios" in described["features"][2]
     # a user with only the file: standardise the side features as it says, get ecgzoo's answer
     applied = load_model("pretrained:mitbih-inter")
     x, standardised = real_examples(applied, n=64)
