@@ -199,3 +199,19 @@ def test_no_beat_in_a_closed_window_is_s_after_self_training(gate, mitdb_dir: Pa
     assert closed.sum() == ann.af_gate["beats_in_af_windows"] > 300
     assert not np.any(ann.labels[closed] == s)
     assert np.any(ann.labels[~closed] == s)  # the gate is not a blanket ban
+
+
+def test_gate_with_self_train_warns_once_and_still_scores(mitdb_two: Path, monkeypatch, capsys):
+    """The combination measured badly on DS2 is allowed, said on stderr, and --json stays JSON."""
+    import json
+
+    from tests.test_faults_outputs import run_cli
+
+    args = ("evaluate", "pretrained:mitbih-inter", "--data", str(mitdb_two), "--json")
+    code, out, err = run_cli(monkeypatch, capsys, *args, "--af-gate", "--adapt", "self_train")
+    assert code == 0, err
+    assert json.loads(out)["n"] > 5000
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "--af-gate with --adapt self_train" in warnings[0]
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--af-gate")
+    assert code == 0 and "warning" not in err
