@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 
 import numpy as np
@@ -64,3 +65,32 @@ def test_recording_model_onnx_describes_its_crop(cinc2017_dir, tmp_path, umask_0
     described = json.loads(meta["ecgzoo.input"])
     assert described["x"] == ["batch", 1, 4500] and described["window_s"] == 30.0
     assert described["trained_length_samples"] == 9000 and "features" not in described
+
+
+def test_a_graph_exported_from_other_weights_is_refused(tmp_path, umask_022):
+    """A newer ``pretrained:NAME`` or a retrained run never runs an older model's graph."""
+    from safetensors.torch import load_file, save_file
+
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.apply.onnx_runtime import onnx_path_for, weights_digest
+    from ecgzoo.errors import ConfigError
+    from ecgzoo.export.onnx import export_run
+    from ecgzoo.runs.runfolder import PRETRAINED_DIR
+
+    shipped = PRETRAINED_DIR / "mitbih-inter"
+    cached = onnx_path_for(shipped)
+    assert cached.parent.name == f"mitbih-inter-{weights_digest(shipped)[:12]}"
+
+    first = tmp_path / "first"
+    shutil.copytree(PRETRAINED_DIR / "mitbih-inter-2026-11", first)
+    export_run(first)  # a run folder's graph sits beside its weights
+    assert load_model(first, engine="onnx").onnx_session is not None
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    weights = load_file(str(second / "model.safetensors"))
+    key = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[key] = weights[key] + 0.01
+    save_file(weights, str(second / "model.safetensors"))
+    with pytest.raises(ConfigError, match="not exported from the weights of") as err:
+        load_model(second, engine="onnx")
+    assert "ecgzoo export" in str(err.value) and "\n" not in str(err.value)

@@ -13,17 +13,35 @@ import numpy as np
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.paths import PRETRAINED_DIR, ecgzoo_home
 
+#: ONNX metadata key: the SHA-256 of the ``model.safetensors`` the graph was exported from.
+WEIGHTS_KEY = "ecgzoo.weights_sha256"
+
+
+def weights_digest(folder: Path) -> str:
+    """SHA-256 (hex) of ``folder/model.safetensors``: which weights an exported graph holds."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(Path(folder) / "model.safetensors", "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
 
 def onnx_path_for(folder: Path) -> Path:
-    """Where the ONNX file of the model in ``folder`` lives."""
+    """Where the ONNX file of the model in ``folder`` lives. A shipped model's graph is cached
+    under a name that holds its weights' digest, so a newer release of ``pretrained:NAME`` never
+    finds the graph exported from the one before."""
     folder = Path(folder)
     if folder.resolve().parent == PRETRAINED_DIR.resolve():
-        return ecgzoo_home() / "onnx" / folder.name / "model.onnx"
+        name = f"{folder.name}-{weights_digest(folder)[:12]}"
+        return ecgzoo_home() / "onnx" / name / "model.onnx"
     return folder / "model.onnx"
 
 
 def open_session(path: Path, folder: Path | None = None, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session for ``path`` (or the exported model of ``folder``)."""
+    """An ONNX Runtime CPU session for ``path`` (or the exported model of ``folder``). With
+    ``folder``, a graph exported from other weights than ``folder``'s is refused."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -38,9 +56,17 @@ def open_session(path: Path, folder: Path | None = None, threads: int | None = N
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise EcgzooError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+    if folder is not None:
+        exported = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+        if exported is None or exported != weights_digest(folder):
+            raise ConfigError(
+                f"{path}: not exported from the weights of {folder} (stale or another model's); "
+                f"run `ecgzoo export {folder} --format onnx` again"
+            )
+    return session
 
 
 def run_session(

@@ -28,7 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.apply.onnx_runtime import onnx_path_for, open_session, run_session  # noqa: F401
+from ecgzoo.apply.onnx_runtime import (  # noqa: F401
+    WEIGHTS_KEY,
+    onnx_path_for,
+    open_session,
+    run_session,
+    weights_digest,
+)
 from ecgzoo.errors import ConfigError, EcgzooError
 
 PARITY_TOL = 1e-4
@@ -141,6 +147,7 @@ def input_description(applied: Any, graph_samples: int) -> dict[str, str]:
         "columns in ecgzoo.class_names order",
         "ecgzoo.input": json.dumps(described),
         "ecgzoo.model_json": json.dumps(saved),
+        WEIGHTS_KEY: weights_digest(Path(applied.folder)),
     }
 
 
