@@ -84,7 +84,20 @@ def test_a_graph_exported_from_other_weights_is_refused(tmp_path, umask_022):
     first = tmp_path / "first"
     shutil.copytree(PRETRAINED_DIR / "mitbih-inter-2026-11", first)
     export_run(first)  # a run folder's graph sits beside its weights
-    assert load_model(first, engine="onnx").onnx_session is not None
+    applied = load_model(first, engine="onnx")
+    # the batches spread over threads sharing the session: the very same probabilities
+    from ecgzoo.apply.onnx_runtime import run_session
+    from ecgzoo.export.onnx import real_examples
+
+    x, feats = real_examples(load_model(first), n=200)
+    one = run_session(applied.onnx_session, x, feats, batch_size=16, workers=1)
+    assert one.shape == (len(x), 5)
+    for workers in (2, 3):  # same batches, computed on other threads: bit for bit
+        got = run_session(applied.onnx_session, x, feats, batch_size=16, workers=workers)
+        np.testing.assert_array_equal(got, one)
+    # one batch is cut into a part per worker (other batch sizes: equal to float precision)
+    got = run_session(applied.onnx_session, x, feats, batch_size=4096, workers=2)
+    np.testing.assert_allclose(got, one, rtol=0, atol=1e-6)
     second = tmp_path / "second"
     shutil.copytree(first, second)
     weights = load_file(str(second / "model.safetensors"))

@@ -178,7 +178,7 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
         model.torch_model = run.model
     else:
         from ecgzoo.apply.onnx_runtime import open_session
-        from ecgzoo.apply.threads import apply_threads
 
-        model.onnx_session = open_session(run.folder / "model.onnx", run.folder, apply_threads())
+        # one intra-op thread: run_session spreads the batches over the free cores instead
+        model.onnx_session = open_session(run.folder / "model.onnx", run.folder, threads=1)
     return model

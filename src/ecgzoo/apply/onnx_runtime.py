@@ -70,16 +70,38 @@ def open_session(path: Path, folder: Path | None = None, threads: int | None = N
 
 
 def run_session(
-    session: Any, x: np.ndarray, features: np.ndarray | None, batch_size: int = 2048
+    session: Any,
+    x: np.ndarray,
+    features: np.ndarray | None,
+    batch_size: int = 2048,
+    workers: int | None = None,
 ) -> np.ndarray:
-    """Probabilities from an exported model, batched."""
+    """Probabilities from an exported model, batched. The batches are spread over ``workers``
+    threads (default: the free cores, :func:`ecgzoo.apply.threads.apply_threads`) sharing the
+    one session, which ONNX Runtime allows and which runs without the GIL: with a session of one
+    intra-op thread this is ~2x faster on two cores than one session of two intra-op threads on
+    small beat models, and the result is the same array (each batch is computed the same way)."""
+    from ecgzoo.apply.threads import apply_threads
+
     names = [i.name for i in session.get_inputs()]
-    out = []
-    for start in range(0, len(x), batch_size):
+    workers = apply_threads() if workers is None else max(1, int(workers))
+    if workers > 1 and len(x) <= batch_size:  # one batch: cut it so every worker has a part
+        batch_size = max(1, -(-len(x) // workers))
+
+    def one(start: int) -> np.ndarray:
         feed = {"x": np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)}
         if "features" in names:
             feed["features"] = np.ascontiguousarray(
                 features[start : start + batch_size], dtype=np.float32
             )
-        out.append(session.run(None, feed)[0])
+        return session.run(None, feed)[0]
+
+    starts = range(0, len(x), batch_size)
+    if workers > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
+            out = list(pool.map(one, starts))  # in order
+    else:
+        out = [one(start) for start in starts]
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
