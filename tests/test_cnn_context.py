@@ -160,7 +160,9 @@ def test_evaluate_data_folder_with_an_rr_context_model(
     assert out["confusion_matrix"] == expected.tolist()
 
 
-def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
+@pytest.fixture
+def svdb_two(svdb_dir, monkeypatch):
+    """SVDB as records 802 and 803 only, wherever MIT-BIH options reach for SVDB (small)."""
     from ecgzoo.datasets import svdb
 
     real = svdb.prepare_beats
@@ -169,6 +171,9 @@ def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
         return real(svdb_dir, options.model_copy(update={"records": ["802", "803"]}), cache_dir)
 
     monkeypatch.setattr(svdb, "prepare_beats", two_records)
+
+
+def test_extra_databases_join_training_only(mitdb_dir, svdb_two):
     options = MitbihOptions(
         segmentation="centered",
         split="inter",
@@ -188,17 +193,9 @@ def test_extra_databases_join_training_only(mitdb_dir, svdb_dir, monkeypatch):
 
 
 def test_test_database_svdb_trains_on_every_mitbih_record_and_tests_on_svdb_only(
-    mitdb_dir, svdb_dir, monkeypatch
+    mitdb_dir, svdb_two
 ):
     """MIT-BIH -> SVDB: DS1 and DS2 both train; SVDB is the test part and nothing else."""
-    from ecgzoo.datasets import svdb
-
-    real = svdb.prepare_beats
-
-    def two_records(db_dir, options, cache_dir=None, workers=None):  # keep the test small
-        return real(svdb_dir, options.model_copy(update={"records": ["802", "803"]}), cache_dir)
-
-    monkeypatch.setattr(svdb, "prepare_beats", two_records)
     options = MitbihOptions(
         segmentation="centered",
         split="inter",
