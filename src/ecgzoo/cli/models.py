@@ -46,6 +46,7 @@ def models_list(
 def pretrained_rows() -> list[dict]:
     """One row per model shipped in the package: its name, kind, training data and classes."""
     from ecgzoo.paths import PRETRAINED_DIR, PRETRAINED_PREFIX
+    from ecgzoo.runs.runfolder import describe_model
     from ecgzoo.safe_load import read_json, read_yaml
 
     rows = []
@@ -53,12 +54,15 @@ def pretrained_rows() -> list[dict]:
         spec = read_json(folder / "model.json", "model.json")
         data = (read_yaml(folder / "config.yaml", "run config", mapping=True) or {}).get("data", {})
         dataset = data.get("dataset", "?")
-        split = (data.get(dataset) or {}).get("split")
+        options = data.get(dataset) or {}
+        split = options.get("split")
+        extra = "".join(f" + {db}" for db in options.get("extra_databases") or [])
+        model = read_yaml(folder / "config.yaml", "run config", mapping=True).get("model") or {}
         rows.append(
             {
                 "name": PRETRAINED_PREFIX + folder.name,
-                "model": spec.get("name"),
-                "trained on": dataset + (f" ({split})" if split else ""),
+                "model": describe_model(model)[0] or spec.get("name"),
+                "trained on": dataset + (f" ({split})" if split else "") + extra,
                 "classes": " ".join(spec.get("class_names", [])),
             }
         )

@@ -30,23 +30,9 @@ from ecgzoo.report.html_record import (  # noqa: F401 (record_beside re-exported
 from ecgzoo.safe_load import read_yaml
 
 
-def model_text(model: dict[str, Any]) -> tuple[str | None, str]:
-    """``(name, settings)`` of a config's ``model`` section; an ensemble is named by its members
-    (``ensemble of 3 beat_cnn``) and shows their settings when they share them."""
-    params = model.get("params") or {}
-    members = params.get("members") if model.get("name") == "ensemble" else None
-    if isinstance(members, list) and members and all(isinstance(m, dict) for m in members):
-        names = sorted({str(m.get("name")) for m in members})
-        label = f"ensemble of {len(members)} {' + '.join(names)}"
-        shared = [m.get("params") or {} for m in members]
-        settings = shared[0] if all(p == shared[0] for p in shared) else {}
-        return label, ", ".join(f"{k}={v}" for k, v in settings.items())
-    return model.get("name"), ", ".join(f"{k}={v}" for k, v in params.items())
-
-
 def trained_section(folder: Path, metrics: dict[str, Any]) -> str:
     """What was trained: model, dataset, split, epochs run of planned, why it stopped, time."""
-    from ecgzoo.runs.runfolder import stop_line
+    from ecgzoo.runs.runfolder import describe_model, stop_line
 
     try:
         config = read_yaml(folder / "config.yaml", "run config", mapping=True) or {}
@@ -56,7 +42,7 @@ def trained_section(folder: Path, metrics: dict[str, Any]) -> str:
     dataset = data.get("dataset")
     options = data.get(dataset) if isinstance(data.get(dataset), dict) else {}
     model = config.get("model") or {}
-    label, params = model_text(model)
+    label, params = describe_model(model)
     # runs trained before ecgzoo recorded the plan and the reason: the config has the plan
     planned = metrics.get("epochs_planned", (config.get("train") or {}).get("epochs"))
     if "stop_reason" not in metrics and metrics.get("stopped_early"):

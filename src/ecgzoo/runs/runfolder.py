@@ -226,3 +226,17 @@ def stop_line(metrics: dict[str, Any]) -> str:
         return f"trained all {planned} epochs"
     where = "in" if metrics.get("last_epoch_partial") else "after"
     return f"stopped {where} epoch {run} of {planned}: {reason}"
+
+
+def describe_model(model: dict[str, Any]) -> tuple[str | None, str]:
+    """``(name, settings)`` of a config's ``model`` section; an ensemble is named by its members
+    (``ensemble of 3 beat_cnn``) and shows their settings when they share them."""
+    params = model.get("params") or {}
+    members = params.get("members") if model.get("name") == "ensemble" else None
+    if isinstance(members, list) and members and all(isinstance(m, dict) for m in members):
+        names = sorted({str(m.get("name")) for m in members})
+        label = f"ensemble of {len(members)} {' + '.join(names)}"
+        shared = [m.get("params") or {} for m in members]
+        settings = shared[0] if all(p == shared[0] for p in shared) else {}
+        return label, ", ".join(f"{k}={v}" for k, v in settings.items())
+    return model.get("name"), ", ".join(f"{k}={v}" for k, v in params.items())
