@@ -92,8 +92,8 @@ def test_models_list_names_the_shipped_models():
     ]
     assert_fits(render(cli_app.rich_table(rows)), names + ["N A O ~", "mitbih (inter)"])
     shipped = rows[names.index("pretrained:mitbih-inter")]
-    assert shipped["model"] == "ensemble of 3 beat_cnn"
-    assert shipped["trained on"] == "mitbih (inter) + svdb"
+    assert shipped["model"] == "3x beat_cnn"
+    assert shipped["trained on"] == "mitbih (inter)"
 
 
 def test_data_info_says_how_the_data_was_prepared():

@@ -61,7 +61,7 @@ def test_run_and_comparison_page_renders(tmp_path):
     text = page.read_text()
     assert "http://" not in text and "https://" not in text  # self-contained
     assert "What was trained" in text and "inter" in text
-    assert "ensemble of 3 beat_cnn" in text and "n_layers=3" in text  # members, not a dict dump
+    assert "3x beat_cnn" in text and "n_layers=3" in text  # members, not a dict dump
     assert text.count("data:image/png;base64,") >= 1
     img = screenshot(page, tmp_path / "run.png", tmp_path)
     assert img.shape[:2] == (1400, 1280)

@@ -56,13 +56,12 @@ def pretrained_rows() -> list[dict]:
         dataset = data.get("dataset", "?")
         options = data.get(dataset) or {}
         split = options.get("split")
-        extra = "".join(f" + {db}" for db in options.get("extra_databases") or [])
         model = read_yaml(folder / "config.yaml", "run config", mapping=True).get("model") or {}
         rows.append(
             {
                 "name": PRETRAINED_PREFIX + folder.name,
                 "model": describe_model(model)[0] or spec.get("name"),
-                "trained on": dataset + (f" ({split})" if split else "") + extra,
+                "trained on": dataset + (f" ({split})" if split else ""),
                 "classes": " ".join(spec.get("class_names", [])),
             }
         )

@@ -230,12 +230,12 @@ def stop_line(metrics: dict[str, Any]) -> str:
 
 def describe_model(model: dict[str, Any]) -> tuple[str | None, str]:
     """``(name, settings)`` of a config's ``model`` section; an ensemble is named by its members
-    (``ensemble of 3 beat_cnn``) and shows their settings when they share them."""
+    (``3x beat_cnn``: an ensemble of three) and shows their settings when they share them."""
     params = model.get("params") or {}
     members = params.get("members") if model.get("name") == "ensemble" else None
     if isinstance(members, list) and members and all(isinstance(m, dict) for m in members):
         names = sorted({str(m.get("name")) for m in members})
-        label = f"ensemble of {len(members)} {' + '.join(names)}"
+        label = f"{len(members)}x {' + '.join(names)}"
         shared = [m.get("params") or {} for m in members]
         settings = shared[0] if all(p == shared[0] for p in shared) else {}
         return label, ", ".join(f"{k}={v}" for k, v in settings.items())
