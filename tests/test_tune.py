@@ -416,7 +416,8 @@ def _tune_process(tmp_path: Path, output: Path, *extra: str):
     import subprocess
 
     config = tmp_path / "base.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 12}}))
+    # long enough that a signal sent after the first epoch finds the search still running
+    config.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 30}}))
     src = str(REPO / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "ecgzoo", "tune", str(config), "--space"]
@@ -441,6 +442,7 @@ def test_ctrl_c_during_tune_is_an_incomplete_search_not_a_result(tmp_path, mitdb
     proc = _tune_process(tmp_path, output)
     started = _wait_for(lambda: any((output / "trials").glob("*/history.csv")), 240)
     assert started, proc.communicate(timeout=60)
+    assert proc.poll() is None, "the search ended before the signal could be sent"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 130, err[-3000:]
