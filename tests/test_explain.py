@@ -318,3 +318,18 @@ def test_explain_run_on_mitbih_beats(tmp_path, mitdb_dir, beats):
         explain_run(str(run), ["999"], tmp_path / "bad", root=mitdb_dir)
     with pytest.raises(EcgzooError, match="119:5"):
         explain_run(str(run), ["119:5"], tmp_path / "bad", root=mitdb_dir)
+
+
+def test_the_shipped_median_channel_ensemble_is_explained_on_its_beat(tmp_path, mitdb_dir):
+    """The overlay draws the beat itself, not its mean with the beat-minus-median channel."""
+    from ecgzoo.apply.model import load_model
+    from ecgzoo.explain.runner import displayed_signal
+
+    spec = load_model("pretrained:mitbih-inter").input
+    assert spec.median_channel
+    x = np.stack([np.linspace(0, 1, 90), np.full(90, 5.0)])
+    np.testing.assert_array_equal(displayed_signal(x, spec), x[0])
+    plain = load_model("pretrained:mitbih-inter-2026-11").input
+    np.testing.assert_array_equal(displayed_signal(x, plain), x.mean(axis=0))
+    summary = explain_run("pretrained:mitbih-inter", ["208:2000"], tmp_path, root=mitdb_dir)
+    assert summary["n_maps"] >= 1 and len(list(tmp_path.glob("208_s*.png"))) == summary["n_maps"]

@@ -80,6 +80,15 @@ def writable_dir(out_dir: Path) -> Path:
     return out_dir
 
 
+def displayed_signal(x: np.ndarray, spec: Any) -> np.ndarray:
+    """The trace drawn under a Grad-CAM map, from one model input ``(channels, samples)``: the
+    beat itself for a model fed the beat and the beat minus the record's median beat (that
+    second channel is a difference, not a signal to read), else the mean over the leads."""
+    if getattr(spec, "median_channel", False):
+        return np.asarray(x[0])
+    return np.asarray(x).mean(axis=0)
+
+
 def explain_run(
     run: str,
     records: list[str],
@@ -184,7 +193,7 @@ def explain_run(
             f"Grad-CAM for {tname} (p={one_pass[i, target]:.2f} whole input)"
         )
         pad_k = pad["records"][k]
-        signal = ex.x[i].mean(axis=0)
+        signal = displayed_signal(ex.x[i], loaded.input)
         if result.grid == "spectrogram" and result.hop is not None:
             spectrogram = result.spectrogram[k] if result.spectrogram is not None else None
             plot_spectrogram_cam(
