@@ -215,3 +215,37 @@ def test_gate_with_self_train_warns_once_and_still_scores(mitdb_two: Path, monke
     assert len(warnings) == 1 and "--af-gate with --adapt self_train" in warnings[0]
     code, _, err = run_cli(monkeypatch, capsys, *args, "--af-gate")
     assert code == 0 and "warning" not in err
+
+
+def test_self_train_learns_nothing_from_beats_the_gate_changed(monkeypatch):
+    """Inside closed windows no pseudo-label (their rows are zero: never confident); outside,
+    the model's own probabilities; the result is gated."""
+    from ecgzoo.models import adapt_record
+    from ecgzoo.models.adapt import record_probabilities
+
+    rng = np.random.default_rng(1)
+    base = rng.dirichlet(np.ones(5), size=30).astype(np.float32)
+    beat_af = np.where(np.arange(30) < 12, 0.99, 0.1)
+    seen = {}
+
+    def fake_self_trained(model, x, side, prob, seed=0):
+        seen["prob"] = prob
+        return "adapted"
+
+    def predict(m):
+        return base if m is None else base[::-1].copy()  # the "adapted" model differs
+
+    monkeypatch.setattr(adapt_record, "self_trained", fake_self_trained)
+    spec = type("Spec", (), {"feature_mean": None, "feature_std": None, "n_features": 0})()
+
+    def gate(p):
+        return close_supraventricular(p, CLASSES, beat_af)
+
+    got = record_probabilities("self_train", predict, None, spec, base, None, closed=gate)
+    learned = seen["prob"]
+    assert np.all(learned[:12] == 0)  # closed: left out
+    np.testing.assert_array_equal(learned[12:], base[12:])  # open: the model's own
+    np.testing.assert_allclose(got, gate(base[::-1]), rtol=1e-6)
+    plain = record_probabilities("self_train", predict, None, spec, base, None)
+    np.testing.assert_array_equal(seen["prob"], base)  # no gate: every beat may teach
+    np.testing.assert_array_equal(plain, base[::-1])

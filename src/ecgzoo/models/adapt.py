@@ -142,8 +142,11 @@ def record_probabilities(
     ``predict(m)`` scores the record with torch model ``m`` (``None``: the model as loaded);
     ``model`` is the loaded torch model (``None`` for an ONNX graph), ``spec`` its ``ModelSpec``.
     ``closed``: a fixed correction of the probabilities (the AF gate, S -> N where the rhythm
-    is AF), applied to what the adaptation learns from *and* to what it returns, so
-    ``self_train`` never fine-tunes on pseudo-labels the tool itself would not report.
+    is AF), applied to what it returns and, for ``adabn``, ``prior_em`` and ``cluster``, to
+    what the adaptation learns from. ``self_train`` instead learns only from the beats the
+    correction leaves unchanged (outside AF windows, their own probabilities): a closed
+    window's early beats taught as N made the head call a record's early beats N everywhere
+    (MIT-BIH 232; docs/notes/beats6.md, round C).
     ``annotate`` and ``evaluate --data`` both call this, so the two apply the same adaptation.
     """
     from ecgzoo.models import adapt_record as ar
@@ -152,7 +155,8 @@ def record_probabilities(
     post = closed if closed is not None else (lambda p: p)
     if adapt == "adabn":
         return post(predict(adapted_model(model, spec, x, features)))
-    base = post(predict(None))
+    raw = predict(None)
+    base = post(raw)
     if adapt == "prior_em":  # this record's class priors, from its probabilities alone
         return post(prior_adjusted(base))
     if adapt == "cluster":
@@ -163,5 +167,7 @@ def record_probabilities(
         )
     if adapt == "self_train":
         side = standardised(features, spec)
-        return post(predict(ar.self_trained(model, x, side, base, seed=seed)))
+        # no pseudo-label from a beat the gate changed (without a gate, base is raw)
+        learn = np.where(np.any(base != raw, axis=1, keepdims=True), 0.0, raw)
+        return post(predict(ar.self_trained(model, x, side, learn, seed=seed)))
     return base
