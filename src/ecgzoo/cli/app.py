@@ -81,14 +81,3 @@ def format_value(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
-
-
-def warn_gate_with_self_train(adapt: str, af_gate: bool) -> None:
-    """One stderr line when ``--af-gate`` meets ``--adapt self_train``: measured badly together."""
-    if af_gate and adapt == "self_train":
-        err_console.print(
-            "warning: --af-gate with --adapt self_train: the adaptation then learns from gated "
-            "probabilities; on MIT-BIH DS2 that lost most S beats of record 232 (SVEB F1 "
-            "0.42-0.50, below either option alone; docs/guide.md, the AF gate)",
-            highlight=False,
-        )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ecgzoo.cli.app import app, console, err_console, rich_table, warn_gate_with_self_train
+from ecgzoo.cli.app import app, console, err_console, rich_table
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.paths import existing_input, resolve_run
 
@@ -53,7 +53,6 @@ def annotate(
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     existing_input(target)  # mistakes are refused before the model (and torch) loads
     resolve_run(model)
-    warn_gate_with_self_train(adapt, af_gate)
     from ecgzoo.api import annotate as run_annotate
 
     results = run_annotate(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecgzoo.cli.app import app, console, rich_table, warn_gate_with_self_train
+from ecgzoo.cli.app import app, console, rich_table
 from ecgzoo.cli.printing import print_metrics, print_operating_point
 from ecgzoo.errors import EcgzooError
 from ecgzoo.paths import existing_input, resolve_run
@@ -130,7 +130,6 @@ def evaluate(
         raise EcgzooError("--adapt: applies to beat models scored on --data FOLDER")
     if af_gate and data is None:
         raise EcgzooError("--af-gate: applies to beat models scored on --data FOLDER")
-    warn_gate_with_self_train(adapt, af_gate)
     beat_result = beat_model_metrics(folder, cfg, split, data, reference, lead, adapt, af_gate)
     if beat_result is not None:  # beat models on a folder of records, and tree models
         metrics, label = beat_result

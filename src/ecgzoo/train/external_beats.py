@@ -150,7 +150,7 @@ def score_beat_split(
         prob = predict_split(model, spec, split)
         if beat_af is not None:
             prob = close_supraventricular(prob, spec.class_names, beat_af)
-    else:  # the adaptation learns from the gated probabilities (record_probabilities)
+    else:  # the gate and the adaptation together, as annotate (record_probabilities)
         prob = adapted_predictions(model, spec, split, adapt, beat_af)
     metrics = score_predictions(split.y, prob, spec.class_names, spec.thresholds)
     metrics["adapt"] = adapt
