@@ -2,7 +2,10 @@
 
 ``build``: the 48 MIT-BIH records (30:06 each, 360 Hz, both leads, digital values untouched)
 concatenated into one WFDB record ``holter24`` (format 212, 31.2 million samples per lead,
-24 h 4 min) under ``$ECGZOO_HOME/holter24/``. ``run``: ``ecgzoo.annotate`` on it (read in
+24 h 4 min) under ``$ECGZOO_HOME/holter24/``, with their reference beats moved along as
+``holter24.atr``. ``score``: annotate it with ``--model`` and score every beat against that
+reference (AAMI classes, 150 ms match), with the model's record span (``examples.spans``) or
+``--span`` seconds instead (``whole``: one span, as before spans existed). ``run``: ``ecgzoo.annotate`` on it (read in
 10-minute chunks, detect, classify, write the four outputs) with each stage's time and the
 process's peak resident memory (``ru_maxrss``; the value after loading the model is printed too)
 and its CPU time (on a shared machine the wall time mostly measures the other tenants).
@@ -14,6 +17,7 @@ vs ONNX Runtime, same thread count, best of ``--repeats``.
     nice python benchmarks/annotate_holter.py run --engine onnx
     nice python benchmarks/annotate_holter.py run --engine torch --af-gate   (the AF gate's cost)
     nice python benchmarks/annotate_holter.py throughput --threads 2
+    nice python benchmarks/annotate_holter.py score --model pretrained:mitbih-inter --span whole
 """
 
 from __future__ import annotations
@@ -41,10 +45,15 @@ def build() -> None:
     folder = mitdb_folder()
     names = (folder / "RECORDS").read_text().split()
     parts, gains, baselines = [], None, None
+    ref_samples, ref_symbols, offset = [], [], 0
     for name in names:
         rec = wfdb.rdrecord(str(folder / name), physical=False)
         parts.append(rec.d_signal.astype(np.int16))
         gains, baselines = rec.adc_gain, rec.baseline  # 200 and 1024 in every MIT-BIH record
+        ann = wfdb.rdann(str(folder / name), "atr")
+        ref_samples.append(ann.sample + offset)
+        ref_symbols += list(ann.symbol)
+        offset += rec.sig_len
     d = np.concatenate(parts)
     out = holter_path()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +68,10 @@ def build() -> None:
         baseline=baselines,
         write_dir=str(out.parent),
     )
-    print(f"wrote {out}.hea/.dat: {d.shape[0]} samples x 2 leads ({d.shape[0] / 360 / 3600:.2f} h)")
+    wfdb.wrann(
+        out.name, "atr", np.concatenate(ref_samples), symbol=ref_symbols, write_dir=str(out.parent)
+    )
+    print(f"wrote {out}.hea/.dat/.atr: {d.shape[0]} samples x 2 leads ({d.shape[0] / 360 / 3600:.2f} h)")
 
 
 def mb(kib: int) -> float:
@@ -103,6 +115,29 @@ def run(engine: str, threads: int, af_gate: bool = False) -> None:
     )
 
 
+def score(model_ref: str, span: str) -> None:
+    import dataclasses
+
+    import ecgzoo
+    from ecgzoo.apply.model import load_model
+
+    model = load_model(model_ref, engine="torch")
+    if span != "model":
+        seconds = 1e9 if span == "whole" else float(span)
+        model = dataclasses.replace(
+            model, input=dataclasses.replace(model.input, record_span_s=seconds)
+        )
+    t = time.perf_counter()
+    result = ecgzoo.annotate(holter_path(), model, reference="atr", write=False)[0]
+    total = time.perf_counter() - t
+    from ecgzoo.apply.scoring import class_table
+
+    print(f"{model_ref}, record span {span} ({model.input.record_span_s:g} s): {total:.0f} s")
+    print("| class | reference beats | Se | +P | F1 |")
+    for row in class_table(result.score["confusion"], model.class_names):
+        print("| " + " | ".join(str(v) for v in row.values()) + " |")
+
+
 def throughput(threads: int, repeats: int) -> None:
     import torch
 
@@ -134,7 +169,9 @@ def throughput(threads: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["build", "run", "throughput"])
+    parser.add_argument("what", choices=["build", "run", "throughput", "score"])
+    parser.add_argument("--model", default="pretrained:mitbih-inter", help="score: the model")
+    parser.add_argument("--span", default="model", help="score: seconds, whole or model")
     parser.add_argument("--engine", default="torch")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
@@ -145,6 +182,8 @@ def main() -> None:
         build()
     elif args.what == "run":
         run(args.engine, args.threads, args.af_gate)
+    elif args.what == "score":
+        score(args.model, args.span)
     else:
         throughput(args.threads, args.repeats)
 

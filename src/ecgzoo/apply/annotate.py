@@ -140,10 +140,10 @@ def annotate_source(
     kept = np.concatenate(kept_all)
     t = time.perf_counter()
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
-    side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record
+    side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record (spans)
     rr = None if side is None else side[kept]
     x = np.concatenate(xs)
-    x = model.input.with_median(x, peaks, kept)  # over this record's beats, as in training
+    x = model.input.with_median(x, peaks, kept, source.fs)  # this record's beats, as in training
 
     def predict(adapted) -> np.ndarray:
         m = model if adapted is None else replace(model, torch_model=adapted)

@@ -30,6 +30,7 @@ from ecgzoo.examples.side_features import (
     record_features,
     side_features_at,
 )
+from ecgzoo.examples.spans import RECORD_SPAN_S
 from ecgzoo.readers.wfdb_folder import WfdbFolderReader
 
 __all__ = [
@@ -81,7 +82,7 @@ def record_table(
     if len(peaks) < 2:
         raise DataError(f"{reader.annotation_path(name)}: fewer than two beat annotations")
     labels = np.array([SYMBOL_TO_CLASS.get(str(s), -1) for s in symbols], np.int64)
-    rr = bc.rr_context(peaks, rec.fs)
+    rr = bc.rr_context(peaks, rec.fs, RECORD_SPAN_S * rec.fs)  # one span for a 30-min record
     x, keep, _, _ = segment(signal, rec.fs, peaks, bc.context_segmentation())
     n = int(keep.sum())
     return {

@@ -16,7 +16,8 @@ first beat's pre-RR is its post-RR and the last beat's post-RR its pre-RR):
 * ``rr_pre_s``, ``rr_post_s``: pre- and post-RR in seconds (one beat each side).
 * ``rr_local_s``: mean of the ``2 * LOCAL_HALF`` intervals ``i-LOCAL_HALF .. i+LOCAL_HALF-1``
   (beats ``i-5 .. i+5``: five past and five *future* beats), clipped at the record's edges.
-* ``rr_record_s``: mean of all the record's intervals (the whole record, future included).
+* ``rr_record_s``: mean of all the record's intervals (the whole record, future included;
+  for a recording longer than the training records, of its span: ``spans.record_spans``).
 * ``pre_over_local``, ``post_over_local``, ``post_over_pre``, ``pre_over_record``,
   ``local_over_record``: ratios of the above.
 * ``pre_over_past``: pre-RR over the median of the ``PAST_N`` intervals before it
@@ -36,6 +37,9 @@ record's amplitude scale (median peak-to-peak of all its beats: patient-wise nor
 then down-sampled samples of the beat and of *beat minus the record's median beat* (the median
 over all the record's beats, computed without labels), plus their correlation and RMS
 differences.
+
+A recording longer than the training records is taken as spans of their length, each with
+its own record-level statistics (:mod:`ecgzoo.examples.spans`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import ConfigError
+from ecgzoo.examples.spans import record_spans, span_mean_rr, span_slices
 
 CONTEXT_FS = 128.0
 BEFORE_S = 0.25
@@ -138,11 +143,12 @@ def _past_median(d: np.ndarray, pre: np.ndarray) -> np.ndarray:
     return past
 
 
-def rr_context(peaks: np.ndarray, fs: float) -> np.ndarray:
+def rr_context(peaks: np.ndarray, fs: float, span: float | None = None) -> np.ndarray:
     """The :data:`RR_CONTEXT_NAMES` features of beats at ``peaks`` (ascending samples at ``fs``).
 
     float64 ``(n, 12)``. Uses peak positions only (see the module docstring for each window).
-    A record with fewer than two beats gets 1 s intervals.
+    A record with fewer than two beats gets 1 s intervals. ``span`` (in the peaks' units): the
+    record's mean RR is taken per ``spans.record_spans`` span; ``None``: the whole record.
     """
     t = np.asarray(peaks, dtype=np.float64) / float(fs)
     n = len(t)
@@ -158,14 +164,14 @@ def rr_context(peaks: np.ndarray, fs: float) -> np.ndarray:
         pre = post = d.copy()
     i = np.arange(n)
     local = _window_mean(d, i - LOCAL_HALF, i + LOCAL_HALF)
-    record = float(np.mean(d))
+    record = span_mean_rr(d, record_spans(peaks, span))
     # past: intervals i-1-PAST_N .. i-2 (those before the pre-RR); the first beats use what exists
     past = _past_median(d, pre)
     cols = {
         "rr_pre_s": pre,
         "rr_post_s": post,
         "rr_local_s": local,
-        "rr_record_s": np.full(n, record),
+        "rr_record_s": record,
         "pre_over_local": pre / local,
         "post_over_local": post / local,
         "post_over_pre": post / pre,
@@ -295,14 +301,23 @@ def reference_beats(peaks: np.ndarray, median_of: str) -> np.ndarray | None:
     return mask if int(mask.sum()) >= MIN_REFERENCE_BEATS else None
 
 
-def with_median_channel(x: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+def with_median_channel(
+    x: np.ndarray, reference: np.ndarray | None = None, spans: np.ndarray | None = None
+) -> np.ndarray:
     """One record's beats ``(n, n_samples)`` as ``(n, 2, n_samples)``: the beat, and the beat
     minus the record's median beat (the sample-wise median over the record's beats, or over the
     ``reference`` ones of :func:`reference_beats`, computed without labels), which shows how each
-    beat differs from this patient's usual one."""
+    beat differs from this patient's usual one. ``spans`` (``record_spans`` of the beats'
+    peaks): one median per span of a long recording; ``None``: one for the record."""
     x = np.asarray(x, dtype=np.float32)
     if len(x) == 0:
         return np.zeros((0, 2, x.shape[-1]), dtype=np.float32)
+    if spans is not None and len(spans) and spans[-1] != spans[0]:
+        out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
+        for part in span_slices(spans):
+            ref = None if reference is None else np.asarray(reference, bool)[part]
+            out[part] = with_median_channel(x[part], ref)
+        return out
     over = x if reference is None or not np.any(reference) else x[np.asarray(reference, bool)]
     median = np.median(over, axis=0, keepdims=True)
     return np.stack([x, x - median], axis=1).astype(np.float32)

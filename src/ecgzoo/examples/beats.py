@@ -38,6 +38,7 @@ import numpy as np
 
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.classes import AAMI_CLASSES
+from ecgzoo.examples.spans import RECORD_SPAN_S, record_spans, span_mean_rr
 
 #: The AAMI EC57 beat classes in label order: the one definition, which metrics, training,
 #: apply and the Kaggle CSVs import.
@@ -82,10 +83,11 @@ def choose_lead(lead_names: list[str]) -> int:
     return 0
 
 
-def rr_features(peaks: np.ndarray, fs: float) -> np.ndarray:
+def rr_features(peaks: np.ndarray, fs: float, span: float | None = None) -> np.ndarray:
     """The eight RR features (:data:`RR_FEATURE_NAMES`) of beats at ``peaks`` (samples at ``fs``).
 
-    float64 ``(n, 8)``; a single beat gets 1 s intervals, no beat an empty array.
+    float64 ``(n, 8)``; a single beat gets 1 s intervals, no beat an empty array. ``span`` (in
+    samples): the record's mean RR per :func:`ecgzoo.examples.spans.record_spans` span.
     """
     n = len(peaks)
     out = np.zeros((n, len(RR_FEATURE_NAMES)), dtype=np.float64)
@@ -108,7 +110,7 @@ def rr_features(peaks: np.ndarray, fs: float) -> np.ndarray:
     lo = np.minimum(lo, hi - 1).clip(0)
     hi = np.maximum(hi, lo + 1)
     local = (csum[hi] - csum[lo]) / (hi - lo)
-    avg = float(np.mean(d))
+    avg = span_mean_rr(d, record_spans(peaks, span))
     out[:, 0] = prev
     out[:, 1] = nxt
     out[:, 2] = local
@@ -273,8 +275,8 @@ def segment_beats(
     """
     settings = beat_settings(options)
     x, keep, _, _ = segment(signal, float(fs), peaks, settings)
-    rr = rr_features(np.asarray(peaks, dtype=np.int64), float(fs))[keep].astype(np.float32)
-    return x, rr, np.flatnonzero(keep).astype(np.int64)
+    rr = rr_features(np.asarray(peaks, dtype=np.int64), float(fs), RECORD_SPAN_S * float(fs))
+    return x, rr[keep].astype(np.float32), np.flatnonzero(keep).astype(np.int64)
 
 
 def beats_from_lead(
@@ -290,7 +292,7 @@ def beats_from_lead(
 
         samples = align_peaks(signal, fs, samples, settings["fiducial"]["fiducial"])
     x, keep, truncated, dropped = segment(signal, fs, samples, settings)
-    rr = rr_features(samples, fs)
+    rr = rr_features(samples, fs, RECORD_SPAN_S * fs)  # one span for a 30-minute record
     drop_idx = np.array([i for i, _ in dropped], dtype=np.int64)
     return {
         "x": x,

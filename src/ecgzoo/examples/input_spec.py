@@ -46,6 +46,7 @@ from ecgzoo.examples.beats import (
 from ecgzoo.examples.fiducial import align_peaks, fiducial_description
 from ecgzoo.examples.multilabel import window_of
 from ecgzoo.examples.side_features import CONTEXT_SETS, context_rows, features_of_set
+from ecgzoo.examples.spans import RECORD_SPAN_S, record_spans
 from ecgzoo.examples.windows import prepare_windows
 
 KINDS = ("beats", "window", "multilabel", "beat_features")
@@ -131,6 +132,9 @@ class InputSpec:
     fiducial: str = "r_peak"
     median_channel: bool = False  # beats: a 2nd channel, the beat minus the record's median beat
     median_of: str = "all"  # the beats that median is over (beat_context.MEDIAN_OF)
+    # beats: record-level statistics (median beat, mean RR) of a longer recording are taken
+    # over spans of this many seconds, the training records' length (examples.spans)
+    record_span_s: float = RECORD_SPAN_S
     length_s: float | None = None  # windows
     fill: str = "zero"
     normalise: bool = False
@@ -163,6 +167,9 @@ class InputSpec:
             problems.append(f"fiducial {self.fiducial!r}")
         if not (isinstance(self.fs, int | float) and math.isfinite(self.fs) and self.fs > 0):
             problems.append(f"fs {self.fs!r}")
+        span = self.record_span_s
+        if not (isinstance(span, int | float) and math.isfinite(span) and span > 0):
+            problems.append(f"record_span_s {span!r}")
         if not (isinstance(self.length, int) and self.length > 0):
             problems.append(f"length {self.length!r}")
         if len(self.feature_mean) != len(self.feature_std):
@@ -183,6 +190,8 @@ class InputSpec:
             out[key] = list(out[key])
         if out["median_of"] == "all":  # the default, which model.json files before it lack
             del out["median_of"]
+        if out["record_span_s"] == RECORD_SPAN_S:  # likewise
+            del out["record_span_s"]
         return out
 
     @classmethod
@@ -290,22 +299,24 @@ class InputSpec:
         return align_peaks(np.asarray(signal, dtype=np.float64), float(fs), peaks, self.fiducial)
 
     def with_median(
-        self, x: np.ndarray, peaks: np.ndarray | None = None, kept: np.ndarray | None = None
+        self, x: np.ndarray, peaks: np.ndarray, kept: np.ndarray | None, fs: float
     ) -> np.ndarray:
         """One record's beats ``(n, 1, length)`` with the median-beat channel when the model
         takes it (over the record's beats given, or the not-early ones of :attr:`median_of`;
-        without labels). ``peaks``: all the record's R peaks, ``kept``: which of them ``x``
-        holds (all when ``None``); needed unless ``median_of`` is ``all``."""
+        without labels; one median per :attr:`record_span_s` span of a long recording).
+        ``peaks``: all the record's R peaks (samples at ``fs``), ``kept``: which of them ``x``
+        holds (all when ``None``)."""
         if not self.median_channel:
             return x
+        peaks = np.asarray(peaks, dtype=np.int64)
+        mine = np.ones(len(peaks), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
         reference = None
         if self.median_of != "all":
-            if peaks is None:
-                raise DataError("input spec: median_of needs the record's R peaks")
-            reference = reference_beats(np.asarray(peaks, dtype=np.int64), self.median_of)
-            if reference is not None and kept is not None:
-                reference = reference[np.asarray(kept, dtype=bool)]
-        return with_median_channel(np.asarray(x)[:, 0, :], reference)
+            reference = reference_beats(peaks, self.median_of)
+            if reference is not None:
+                reference = reference[mine]
+        spans = record_spans(peaks[mine], self.record_span_s * float(fs))
+        return with_median_channel(np.asarray(x)[:, 0, :], reference, spans)
 
     def raw_side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at ``peaks`` (all the record's
@@ -316,7 +327,8 @@ class InputSpec:
         if self.side_features is None:
             return None
         rate = 1.0 if self.side_features in CONTEXT_SETS else float(fs)
-        return features_of_set(self.side_features, np.asarray(peaks, dtype=np.int64), rate)
+        span = self.record_span_s * float(fs)  # in samples, whatever ``rate`` says
+        return features_of_set(self.side_features, np.asarray(peaks, dtype=np.int64), rate, span)
 
     def standardise(self, features: np.ndarray | None) -> np.ndarray | None:
         """Side features as the model takes them: ``(raw - mean) / std`` in float32."""
@@ -370,7 +382,7 @@ class InputSpec:
             raise DataError("signal: a beat model needs the R peaks (detect them first)")
         peaks = self.align(signal, fs, peaks)
         x, kept = self.beats(signal, fs, peaks)
-        x = self.with_median(x, peaks, kept)
+        x = self.with_median(x, peaks, kept, fs)
         if self.kind == "beat_features":
             feats = context_rows(x[:, 0], peaks, fs, kept, self)
             return Prepared(x, feats, kept)

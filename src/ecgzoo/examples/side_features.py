@@ -35,11 +35,20 @@ def context_rows(
     ``x`` of one record with R ``peaks`` at ``fs``: as :func:`record_table` then
     :func:`feature_matrix` compute them in training (all rows, labelled or not)."""
     groups = bc.check_groups(tuple(spec.feature_groups), "input.feature_groups")
-    rr = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[kept].astype(np.float32)
+    peaks = np.asarray(peaks, dtype=np.int64)
+    span = spec.record_span_s * float(fs)
+    rr = bc.rr_context(peaks, float(fs), span)[kept].astype(np.float32)
     rr = rr[:, bc.rr_columns(groups)]
     r_index = int(round(bc.BEFORE_S * bc.CONTEXT_FS))
-    rows = record_features(np.asarray(x), rr, groups, spec.amplitude_normalise, r_index)
-    return rows.astype(np.float32)
+    x = np.asarray(x)
+    spans = bc.record_spans(peaks[kept], span)  # each span of a long recording is a "record"
+    parts = [
+        record_features(x[part], rr[part], groups, spec.amplitude_normalise, r_index)
+        for part in bc.span_slices(spans)
+    ]
+    if not parts:
+        return record_features(x, rr, groups, spec.amplitude_normalise, r_index)
+    return np.concatenate(parts).astype(np.float32)
 
 
 #: Side features of :func:`side_features`: the normalised RR ratios and the irregularities.
@@ -65,9 +74,11 @@ LOG_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_context") -> np.ndarray:
+def side_features_at(
+    peaks: np.ndarray, fs: float, feature_set: str = "rr_context", span: float | None = None
+) -> np.ndarray:
     """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
-    samples at ``fs``).
+    samples at ``fs``); ``span``: :func:`ecgzoo.examples.beat_context.record_spans`.
 
     float32 ``(n, 8)`` (``rr_context``, ``rr_log_irregularity``) or ``(n, 6)`` (``rr_ratios``,
     ``rr_log_ratios``), from
@@ -76,20 +87,24 @@ def side_features_at(peaks: np.ndarray, fs: float, feature_set: str = "rr_contex
     """
     if feature_set in LOG_SETS:
         cols = [bc.RR_CONTEXT_NAMES.index(n) for n in LOG_SETS[feature_set]]
-        ctx = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols]
+        ctx = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs), span)[:, cols]
         return np.log(np.clip(ctx, 1e-3, None)).astype(np.float32)
     cols = [bc.RR_CONTEXT_NAMES.index(n) for n in CONTEXT_SETS[feature_set]]
-    return bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs))[:, cols].astype(np.float32)
+    ctx = bc.rr_context(np.asarray(peaks, dtype=np.int64), float(fs), span)
+    return ctx[:, cols].astype(np.float32)
 
 
-def features_of_set(feature_set: str, peaks: np.ndarray, fs: float) -> np.ndarray:
+def features_of_set(
+    feature_set: str, peaks: np.ndarray, fs: float, span: float | None = None
+) -> np.ndarray:
     """Raw side features of a beat model's ``feature_set`` (``ModelSpec.side_features``) for
     beats at R ``peaks`` (samples at ``fs``): ``rr_features`` (the per-beat RR of
-    ``examples.beats``) or a context set (:func:`side_features_at`)."""
+    ``examples.beats``) or a context set (:func:`side_features_at`, record statistics per
+    ``span``)."""
     if feature_set in CONTEXT_SETS:
-        return side_features_at(peaks, fs, feature_set)
+        return side_features_at(peaks, fs, feature_set, span)
     if feature_set == "rr_features":
-        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs)).astype(np.float32)
+        return rr_features(np.asarray(peaks, dtype=np.int64), float(fs), span).astype(np.float32)
     raise ConfigError(
         f"side features {feature_set!r}: not rr_features or one of {', '.join(CONTEXT_SETS)}"
     )
