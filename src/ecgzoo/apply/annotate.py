@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.af_gate import AfGate
+from ecgzoo.apply.chunks import ChunkTask, chunk_beats
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.quality import Quality, Tracker
-from ecgzoo.apply.quality import detect as detect_with_quality
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
@@ -111,26 +111,17 @@ def annotate_source(
     kept_all: list[np.ndarray] = []
     flat = True
     tracker = Tracker(source.fs)
+    task = ChunkTask(source, idx, model.input, detector, quality, detect_qrs)
     t = time.perf_counter()
-    for chunk in source.chunks(idx, chunk_s=chunk_s):
-        t1 = time.perf_counter()
-        timings["read"] += t1 - t
-        flat &= bool(np.ptp(chunk.signal) == 0)
-        local, cand, scores = detect_with_quality(
-            chunk.signal, source.fs, detector, quality, detect_qrs
-        )
-        tracker.add(chunk.signal, chunk.start, (chunk.core_start, chunk.core_stop), cand, scores)
-        g = local + chunk.start
-        own = (g >= chunk.core_start) & (g < chunk.core_stop)
-        local = model.input.align(chunk.signal, source.fs, local[own])  # training's fiducial
-        t2 = time.perf_counter()
-        timings["detect"] += t2 - t1
-        x, kept = model.input.beats(chunk.signal, source.fs, local)
-        timings["segment"] += time.perf_counter() - t2
-        peaks_all.append(local + chunk.start)
-        xs.append(x)
-        kept_all.append(kept)
-        t = time.perf_counter()
+    for part in chunk_beats(task, chunk_s, workers=apply_threads()):  # chunks on free cores
+        for stage, seconds in part.timings.items():
+            timings[stage] += seconds
+        flat &= part.flat
+        tracker.add_part(part.quality)
+        peaks_all.append(part.peaks)
+        xs.append(part.x)
+        kept_all.append(part.kept)
+    timings["chunks_wall"] = time.perf_counter() - t  # read + detect + segment, in parallel
     lead_name = source.lead_names[idx]
     if flat:
         raise DataError(f"{source.path}: lead {lead_name} is flat (constant signal)")

@@ -81,6 +81,11 @@ def _kernels() -> tuple[Any, Any]:
     return module._squared_moving_integration, module._thresholding
 
 
+def warm_up() -> None:
+    """Load the C kernels now (before forking workers, so each does not load them again)."""
+    _kernels()
+
+
 def _bandpass(low: float, high: float, fs: float) -> np.ndarray:
     """The order-2 Butterworth band-pass (SOS), designed once per rate, not once per chunk (a
     copy: scipy's filter wants a writable array)."""

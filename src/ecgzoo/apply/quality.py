@@ -129,6 +129,18 @@ def detect(
     return (vote if peaks is None else peaks), cand, scores
 
 
+def chunk_part(
+    signal, fs: float, start: int, core: tuple[int, int], cand, scores
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """What one chunk adds to a :class:`Tracker`: the candidates (record samples) and scores it
+    owns, and its flat windows; ``None`` when quality is off (no candidates)."""
+    if cand is None:
+        return None
+    g = np.asarray(cand, dtype=np.int64) + start
+    own = (g >= core[0]) & (g < core[1])
+    return g[own], np.asarray(scores)[own], flat_windows(signal, fs, start)
+
+
 class Tracker:
     """Collects the candidates each chunk owns (and its flat windows) for :func:`assess`."""
 
@@ -139,13 +151,15 @@ class Tracker:
         self.flat: list[np.ndarray] = []
 
     def add(self, signal, start: int, core: tuple[int, int], cand, scores) -> None:
-        if cand is None:
+        self.add_part(chunk_part(signal, self.fs, start, core, cand, scores))
+
+    def add_part(self, part: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
+        """A chunk's share from :func:`chunk_part` (computed here or in a worker process)."""
+        if part is None:
             return
-        g = np.asarray(cand, dtype=np.int64) + start
-        own = (g >= core[0]) & (g < core[1])
-        self.cand.append(g[own])
-        self.scores.append(np.asarray(scores)[own])
-        self.flat.append(flat_windows(signal, self.fs, start))
+        self.cand.append(part[0])
+        self.scores.append(part[1])
+        self.flat.append(part[2])
 
     def result(self, n_samples: int) -> Quality | None:
         if not self.cand:

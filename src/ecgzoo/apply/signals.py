@@ -38,18 +38,6 @@ CHUNK_S = 1800.0
 
 
 @dataclass
-class Chunk:
-    """``signal`` (float64 mV) covers samples ``[start, stop)`` of the record; beats are owned
-    by the chunk when their peak lies in ``[core_start, core_stop)`` (the rest is margin)."""
-
-    signal: np.ndarray
-    start: int
-    stop: int
-    core_start: int
-    core_stop: int
-
-
-@dataclass
 class SignalSource:
     """One recording, opened but not read: its path, rate, leads and length."""
 
@@ -102,23 +90,27 @@ class SignalSource:
                     f"{base}.dat: truncated: samples {start}-{stop} requested, "
                     f"{len(out)} read (header says {self.n_samples})"
                 )
-        if not np.all(np.isfinite(out)):
+        bad = ~np.isfinite(out)
+        if bad.any():
+            first = start + int(np.argmax(bad))
             raise DataError(
                 f"{self.path}: lead {self.lead_names[lead]} has invalid (NaN) samples "
-                f"near {start / self.fs:.1f} s"
+                f"near {first / self.fs:.1f} s"
             )
         return out
 
-    def chunks(
-        self, lead: int, chunk_s: float = CHUNK_S, margin_s: float = 10.0
-    ) -> Iterator[Chunk]:
-        """The lead in chunks of ``chunk_s`` with ``margin_s`` of context each side."""
+    def chunk_bounds(
+        self, chunk_s: float = CHUNK_S, margin_s: float = 10.0
+    ) -> Iterator[tuple[int, int, int, int]]:
+        """``(start, stop, core_start, core_stop)`` of each chunk of ``chunk_s`` with ``margin_s``
+        of context each side: beats are owned by the chunk when their peak lies in
+        ``[core_start, core_stop)`` (the rest is margin)."""
         step = max(int(round(chunk_s * self.fs)), 1)
         margin = int(round(margin_s * self.fs))
         for core_start in range(0, self.n_samples, step):
             core_stop = min(core_start + step, self.n_samples)
             start, stop = max(core_start - margin, 0), min(core_stop + margin, self.n_samples)
-            yield Chunk(self.read(lead, start, stop), start, stop, core_start, core_stop)
+            yield start, stop, core_start, core_stop
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,95 @@
+"""The per-chunk stage of ``annotate``: read, detect, align and cut one chunk of a lead.
+
+Each chunk (:meth:`ecgzoo.apply.signals.SignalSource.chunk_bounds`) is independent, so with
+free cores the chunks run in forked worker processes (``datasets.streaming.ordered_map``),
+in order. The QRS detector holds the GIL, so threads gained 10-20 % at best (issue 19 notes);
+processes run it in parallel. A worker reads its own samples (every read opens the file anew),
+and sends back only the chunk's beats and its quality share, never the signal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ecgzoo.apply.quality import chunk_part
+from ecgzoo.apply.quality import detect as detect_with_quality
+from ecgzoo.apply.signals import CHUNK_S, SignalSource
+from ecgzoo.datasets.streaming import ordered_map
+
+
+@dataclass
+class ChunkBeats:
+    """One chunk's beats: R ``peaks`` (record samples, at the model's fiducial), their windows
+    ``x`` and which were ``kept`` (a full window), its quality share and whether it is flat."""
+
+    peaks: np.ndarray
+    x: np.ndarray
+    kept: np.ndarray
+    quality: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    flat: bool
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """What every chunk of one annotation shares."""
+
+    source: SignalSource
+    lead: int
+    spec: Any  # the model's InputSpec
+    detector: str
+    quality: bool
+    detect_qrs: Callable[..., np.ndarray]
+
+
+# The annotations under way, by key: a pool forked for one inherits its task (the model's
+# InputSpec, not the model), so the task is never pickled; only the key and bounds travel.
+_TASKS: dict[int, ChunkTask] = {}
+_KEYS = itertools.count()
+
+
+def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
+    """Read, detect, align and cut one chunk: ``(key, (start, stop, core_start, core_stop))``."""
+    key, (start, stop, core_start, core_stop) = job
+    task = _TASKS[key]
+    fs = task.source.fs
+    t0 = time.perf_counter()
+    signal = task.source.read(task.lead, start, stop)
+    t1 = time.perf_counter()
+    local, cand, scores = detect_with_quality(
+        signal, fs, task.detector, task.quality, task.detect_qrs
+    )
+    part = chunk_part(signal, fs, start, (core_start, core_stop), cand, scores)
+    g = local + start
+    own = (g >= core_start) & (g < core_stop)
+    local = task.spec.align(signal, fs, local[own])  # training's fiducial
+    t2 = time.perf_counter()
+    x, kept = task.spec.beats(signal, fs, local)
+    t3 = time.perf_counter()
+    timings = {"read": t1 - t0, "detect": t2 - t1, "segment": t3 - t2}
+    return ChunkBeats(local + start, x, kept, part, bool(np.ptp(signal) == 0), timings)
+
+
+def chunk_beats(
+    task: ChunkTask, chunk_s: float = CHUNK_S, workers: int = 1
+) -> Iterator[ChunkBeats]:
+    """:func:`beats_of_chunk` of every chunk of ``task``'s lead, in order; in ``workers``
+    forked processes when more than one chunk and one worker."""
+    key = next(_KEYS)
+    jobs = [(key, bounds) for bounds in task.source.chunk_bounds(chunk_s)]
+    workers = min(workers, len(jobs))
+    if workers > 1:  # what every worker needs, loaded once here and inherited
+        from ecgzoo.apply.qrs_vote import warm_up
+
+        warm_up()
+    _TASKS[key] = task
+    try:
+        yield from ordered_map(beats_of_chunk, jobs, workers)
+    finally:
+        del _TASKS[key]
