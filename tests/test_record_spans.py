@@ -58,7 +58,7 @@ def test_every_training_record_is_one_span(mitdb_dir, svdb_dir):
 def test_a_long_recording_is_classified_as_its_records_were(mitdb_two):
     """Records 100 and 208 (30:06 each) joined into one hour: with spans, each half gets the
     classes it gets alone (the shipped model, reference peaks); with one median beat and mean RR
-    for the whole hour (the behaviour before spans) about a fifth of the beats change."""
+    for the whole hour (the behaviour before spans) about one beat in twenty changes."""
     from ecgzoo.apply.model import load_model
     from ecgzoo.examples.beats import aami_labels
     from ecgzoo.readers.mitdb import MitdbReader
@@ -71,7 +71,7 @@ def test_a_long_recording_is_classified_as_its_records_were(mitdb_two):
         signal = rec.signal[rec.lead_names.index("MLII")]
         p, _ = aami_labels(rec.beat_samples, rec.beat_symbols)
         got = model.input.prepare(signal, rec.fs, p)
-        alone.append(model.proba(got.x, model.input.standardise(got.features)).argmax(1))
+        alone.append(model.proba(got.x, got.features).argmax(1))
         alone_at.append(p[got.kept] + offset)
         signals.append(signal)
         peaks.append(p + offset)
@@ -81,14 +81,14 @@ def test_a_long_recording_is_classified_as_its_records_were(mitdb_two):
 
     def classes(spec):
         got = spec.prepare(signal, 360.0, peaks)
-        joined = model.proba(got.x, spec.standardise(got.features)).argmax(1)
+        joined = model.proba(got.x, got.features).argmax(1)
         both, mine, theirs = np.intersect1d(peaks[got.kept], at, return_indices=True)
         assert len(both) == len(at)  # every beat classified alone is classified joined
         return joined[mine], expected[theirs]
 
     spanned, want = classes(model.input)
     whole, _ = classes(dataclasses.replace(model.input, record_span_s=1e9))
-    # measured: 25 of 5,224 beats differ with spans (borderline beats of 208, whose span
-    # boundary falls a beat or so off the join), 996 with one median and mean RR for the hour
-    assert np.mean(spanned == want) >= 0.99
-    assert np.mean(whole == want) < 0.9
+    # measured: 11 of 5,224 beats differ with spans (borderline beats of 208, whose span
+    # boundary falls a beat or so off the join), 255 with one median and mean RR for the hour
+    assert np.mean(spanned == want) >= 0.995
+    assert np.mean(whole == want) < 0.97
