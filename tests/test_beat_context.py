@@ -121,6 +121,24 @@ def test_no_ds2_record_reaches_training_validation_or_priors(tree_run):
 
 
 @pytest.mark.slow
+def test_train_cli_trains_a_tree_model_and_prints_its_table(tmp_path, mitdb_dir):
+    """``ecgzoo train`` on a LightGBM config (it once ended in an AttributeError after the run
+    was written)."""
+    config = tmp_path / "trees.yaml"
+    config.write_text(yaml.safe_dump(_tiny_config(tmp_path)))
+    result = subprocess.run(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tiny-trees: test split" in result.stdout and "run folder:" in result.stdout
+    assert (tmp_path / "runs" / "tiny-trees" / "fold_1.txt").is_file()
+
+
+@pytest.mark.slow
 def test_tree_run_folder_is_text_and_reproduces_its_metrics(tree_run):
     from ecgzoo.train.trees import evaluate_tree_table, protocol_tables
 

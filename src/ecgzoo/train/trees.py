@@ -53,6 +53,7 @@ class TreeResult:
 
     run_dir: Path
     metrics: dict[str, Any]
+    primary: bool = True  # trees train in one process (the engine's RunResult has it too)
 
 
 def record_folds(y: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
