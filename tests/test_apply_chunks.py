@@ -58,3 +58,47 @@ def test_a_bad_stretch_read_in_a_worker_is_one_line_naming_the_file(
         DataError, match=r"100: lead MLII has invalid \(NaN\) samples near 960.0 s$"
     ):
         ecgzoo.annotate(tmp_path / "100", model, write=False)
+
+
+def test_the_lightgbm_model_annotates_as_evaluate_scores_it(mitdb_two, tmp_path):
+    """A tree context model through the apply path (InputSpec context rows, its boosters):
+    on reference peaks it gives record 208 the S/V counts ``evaluate --data`` gives it."""
+    import ecgzoo
+    from ecgzoo.examples.beats import aami_labels
+    from ecgzoo.readers.mitdb import MitdbReader
+    from ecgzoo.runs.runfolder import read_run_config, resolve_run
+    from ecgzoo.train.external_beats import evaluate_beat_folder
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(mitdb_two / f"208.{ext}", folder / f"208.{ext}")
+    run = resolve_run("pretrained:mitbih-inter-lightgbm")
+    want = evaluate_beat_folder(run, read_run_config(run), folder)["per_record"]
+    model = ecgzoo.load_model("pretrained:mitbih-inter-lightgbm")
+    rec = MitdbReader(folder).read("208")
+    peaks, labels = aami_labels(rec.beat_samples, rec.beat_symbols)
+    prob = model.predict_beats(rec.signal[rec.lead_names.index("MLII")], rec.fs, peaks)
+    ok = np.isfinite(prob).all(axis=1)
+    pred, y = prob[ok].argmax(axis=1), labels[ok]
+    got = {
+        "S": int((y == 1).sum()),
+        "S_tp": int(((y == 1) & (pred == 1)).sum()),
+        "S_fp": int(((y != 1) & (pred == 1)).sum()),
+        "V": int((y == 2).sum()),
+        "V_tp": int(((y == 2) & (pred == 2)).sum()),
+        "V_fp": int(((y != 2) & (pred == 2)).sum()),
+    }
+    assert got == {k: want["one/208"][k] for k in got}
+    assert got["V_tp"] > 900  # 208 holds 992 V beats
+
+
+def test_a_lightgbm_model_refuses_onnx_and_neural_adaptation_in_one_line(mitdb_two):
+    import ecgzoo
+    from ecgzoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="onnx is not supported for the LightGBM run"):
+        ecgzoo.load_model("pretrained:mitbih-inter-lightgbm", engine="onnx")
+    model = ecgzoo.load_model("pretrained:mitbih-inter-lightgbm")
+    with pytest.raises(ConfigError, match="--adapt self_train: .* is a LightGBM model"):
+        ecgzoo.annotate(mitdb_two / "100", model, adapt="self_train", write=False)

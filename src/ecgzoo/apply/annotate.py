@@ -99,6 +99,8 @@ def annotate_source(
     no beat in a stretch the rhythm model calls AF is S (:mod:`ecgzoo.models.af_gate`)."""
     if check_adaptation(adapt) in TORCH_ONLY and model.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
+    if model.trees is not None and adapt not in ("none", "prior_em"):
+        raise ConfigError(f"--adapt {adapt}: {model.ref} is a LightGBM model (none or prior_em)")
     if af_gate is not None:
         check_gate_classes(model.class_names, model.ref)
     check_compatible(model, source)
@@ -131,10 +133,8 @@ def annotate_source(
     kept = np.concatenate(kept_all)
     t = time.perf_counter()
     prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
-    side = model.side_features(peaks, source.fs)  # rr_features or rr_context: whole record (spans)
-    rr = None if side is None else side[kept]
-    x = np.concatenate(xs)
-    x = model.input.with_median(x, peaks, kept, source.fs)  # this record's beats, as in training
+    # the median channel and side features (or a tree's context rows) over the whole record
+    x, rr = model.input.record_inputs(np.concatenate(xs), peaks, kept, source.fs)
 
     def predict(adapted) -> np.ndarray:
         m = model if adapted is None else replace(model, torch_model=adapted)

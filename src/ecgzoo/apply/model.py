@@ -22,7 +22,12 @@ from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.examples.input_spec import InputSpec, check_rate, check_signal
 
 #: what ``AppliedModel.kind`` calls each kind of input (``InputSpec.kind``)
-KIND_OF_INPUT = {"beats": "beat", "window": "recording", "multilabel": "multilabel"}
+KIND_OF_INPUT = {
+    "beats": "beat",
+    "beat_features": "beat",  # a LightGBM context model: beats too, scored by its boosters
+    "window": "recording",
+    "multilabel": "multilabel",
+}
 
 
 @dataclass
@@ -39,6 +44,7 @@ class AppliedModel:
     onnx_session: Any = None
     meta: dict = field(default_factory=dict)
     input: InputSpec | None = None
+    trees: tuple[list, np.ndarray] | None = None  # a tree run: fold boosters, prior weights
 
     @property
     def class_names(self) -> list[str]:
@@ -78,7 +84,17 @@ class AppliedModel:
 
     def proba(self, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for model-ready inputs ``x`` (``(n, leads,
-        samples)``) and raw (not yet standardised) side ``features``."""
+        samples)``) and raw (not yet standardised) side ``features`` (a tree model: its
+        context rows, ``InputSpec.record_inputs``)."""
+        if self.trees is not None:
+            from ecgzoo.train.trees import predict_ensemble
+
+            if features is None or len(features) != len(x):
+                raise EcgzooError(f"{self.ref}: a tree model needs one context row per beat")
+            if len(x) == 0:
+                return np.zeros((0, len(self.class_names)), dtype=np.float32)
+            boosters, weights = self.trees
+            return predict_ensemble(boosters, features, weights).astype(np.float32)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim == 2:
             x = x[:, None, :]
@@ -165,6 +181,8 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
     if engine not in ("torch", "onnx"):
         raise ConfigError(f"--engine: {engine!r} is not torch or onnx")
     run = load_run(ref, weights=engine == "torch")
+    if run.tree and engine == "onnx":
+        raise ConfigError(f"--engine: onnx is not supported for the LightGBM run {run.folder}")
     kind = KIND_OF_INPUT.get(run.input.kind) if run.input is not None else None
     if kind is None:
         raise ConfigError(
@@ -174,7 +192,12 @@ def load_model(ref: str | Path, engine: str = "torch") -> AppliedModel:
         # the exported graph ends in a softmax; a multi-label model needs one sigmoid per label
         raise ConfigError(f"--engine: onnx is not supported for the multi-label run {run.folder}")
     model = AppliedModel(run.folder, str(ref), kind, run.spec, run.config, engine, input=run.input)
-    if engine == "torch":
+    if run.tree:  # text boosters, checked before LightGBM parses them (no pickle)
+        from ecgzoo.train.trees import load_tree_model
+
+        boosters, spec = load_tree_model(run.folder)
+        model.trees = (boosters, np.asarray(spec.params["class_weights"], dtype=np.float64))
+    elif engine == "torch":
         model.torch_model = run.model
     else:
         from ecgzoo.apply.onnx_runtime import open_session

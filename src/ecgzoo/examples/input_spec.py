@@ -382,9 +382,19 @@ class InputSpec:
             raise DataError("signal: a beat model needs the R peaks (detect them first)")
         peaks = self.align(signal, fs, peaks)
         x, kept = self.beats(signal, fs, peaks)
+        x, features = self.record_inputs(x, peaks, kept, fs)
+        return Prepared(x, features, kept)
+
+    def record_inputs(
+        self, x: np.ndarray, peaks: np.ndarray, kept: np.ndarray, fs: float
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """A whole record's model inputs from its cut beats ``x`` (:meth:`beats`, the ``kept``
+        ones of all its R ``peaks`` at ``fs``): the median-beat channel when the model takes
+        it, and its raw side features (beats) or its context rows (``beat_features``), both
+        over the record's spans. ``prepare`` and ``annotate`` (which cuts chunk by chunk)
+        both end here."""
         x = self.with_median(x, peaks, kept, fs)
         if self.kind == "beat_features":
-            feats = context_rows(x[:, 0], peaks, fs, kept, self)
-            return Prepared(x, feats, kept)
+            return x, context_rows(x[:, 0], peaks, fs, kept, self)
         side = self.raw_side_features(peaks, fs)
-        return Prepared(x, None if side is None else side[kept], kept)
+        return x, None if side is None else side[kept]
