@@ -4,7 +4,8 @@ For every record of DS2 or SVDB: the reference AAMI beats, each model's own Inpu
 (``InputSpec.prepare``: the CNN's fiducial, cut, median channel and RR ratios; the tree's
 context rows), the two models' class probabilities, and their mean with weights 1/2 and 1/2
 (fixed before any run; nothing is tuned). Scored on the beats both models keep, so the three
-rows see the same beats. Reference peaks only.
+rows see the same beats. Reference peaks; with ``--e2e`` also the blend end to end, as
+``ecgzoo annotate FOLDER --model CNN --model TREE --reference atr`` runs it.
 
     PYTHONPATH=src python benchmarks/beats_blend.py --cnn RUN --tree RUN --only svdb OUT.json
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from beats_eval import folders, from_reference
+from beats_eval import folders, from_annotate, from_reference
 
 
 def record_probabilities(
@@ -56,6 +57,7 @@ def main() -> None:
     ap.add_argument("--cnn", required=True, help="a torch beat run (or ensemble)")
     ap.add_argument("--tree", required=True, help="a LightGBM context run")
     ap.add_argument("--only", choices=["ds2", "svdb"], required=True)
+    ap.add_argument("--e2e", action="store_true", help="also the blend through annotate")
     ap.add_argument("out")
     args = ap.parse_args()
     from ecgzoo.apply.model import load_model
@@ -73,7 +75,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = folders(Path(tmp))[args.only]
         y, p_cnn, p_tree, group = record_probabilities(data, cnn, tree)
-    record = "232" if args.only == "ds2" else "822"
+        record = "232" if args.only == "ds2" else "822"
+        if args.e2e:
+            from ecgzoo.api import annotate
+            from ecgzoo.apply.scoring import summarise_scores
+
+            tree_model = load_model(args.tree)
+            res = annotate(data, [cnn, tree_model], write=False, plots=False, reference="atr")
+            scores = [r.score for r in res]
+            scored = summarise_scores(scores, res[0].annotation.class_names)
+            e2e = from_annotate(scored, scores, record)
     out: dict[str, Any] = {"cnn": args.cnn, "tree": args.tree, "only": args.only}
     for name, prob in (("cnn", p_cnn), ("tree", p_tree), ("blend", 0.5 * p_cnn + 0.5 * p_tree)):
         out[name] = from_reference(inter_metrics(y, prob, group), record)
@@ -81,6 +92,9 @@ def main() -> None:
         print(
             f"{name:6s} acc {m['accuracy']:.4f} SVEB F1 {m['sveb']['F1']} VEB F1 {m['veb']['F1']}"
         )
+    if args.e2e:
+        out["blend_e2e"] = e2e
+        print(f"blend end to end: SVEB F1 {e2e['sveb']['F1']} VEB F1 {e2e['veb']['F1']}")
     out["beats"] = int(len(y))
     out["seconds"] = time.perf_counter() - t0
     Path(args.out).write_text(json.dumps(out, indent=1, default=str))

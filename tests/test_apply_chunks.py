@@ -16,10 +16,12 @@ def _task(path, quality=True):
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.signals import open_source
 
-    model = load_model("pretrained:mitbih-inter")
+    cnn = load_model("pretrained:mitbih-inter")
+    tree = load_model("pretrained:mitbih-inter-lightgbm")
     source = open_source(path)
-    lead = source.lead_index(None, model.input.leads)
-    return ChunkTask(source, lead, model.input, DEFAULT_METHOD, quality, detect_qrs)
+    lead = source.lead_index(None, cnn.input.leads)
+    specs = (cnn.input, tree.input)  # two fiducials and cuts from one detection
+    return ChunkTask(source, lead, specs, DEFAULT_METHOD, quality, detect_qrs)
 
 
 def test_chunks_in_two_worker_processes_equal_chunks_here(mitdb_two):
@@ -30,12 +32,15 @@ def test_chunks_in_two_worker_processes_equal_chunks_here(mitdb_two):
     there = list(chunk_beats(task, chunk_s=300.0, workers=2))
     assert len(here) == len(there) == 7  # 30:06 in 5-minute chunks
     for a, b in zip(here, there, strict=True):
-        assert np.array_equal(a.peaks, b.peaks) and np.array_equal(a.kept, b.kept)
-        assert np.array_equal(a.x, b.x) and a.flat == b.flat
+        for k in range(2):
+            assert np.array_equal(a.peaks[k], b.peaks[k]) and np.array_equal(a.kept[k], b.kept[k])
+            assert np.array_equal(a.x[k], b.x[k])
+        assert a.flat == b.flat
         for got, want in zip(a.quality, b.quality, strict=True):
             assert np.array_equal(got, want)
-    peaks = np.concatenate([c.peaks for c in there])
-    assert 2_900 <= len(peaks) <= 3_100 and np.all(np.diff(peaks) > 0)  # 208: 2,955 beats
+    aligned, at_r = (np.concatenate([c.peaks[k] for c in there]) for k in range(2))
+    assert 2_900 <= len(aligned) == len(at_r) <= 3_100  # 208: 2,955 beats, one detection
+    assert np.all(np.diff(at_r) > 0) and np.median(np.abs(aligned - at_r)) <= 18  # +-50 ms
 
 
 def test_a_bad_stretch_read_in_a_worker_is_one_line_naming_the_file(
@@ -102,3 +107,56 @@ def test_a_lightgbm_model_refuses_onnx_and_neural_adaptation_in_one_line(mitdb_t
     model = ecgzoo.load_model("pretrained:mitbih-inter-lightgbm")
     with pytest.raises(ConfigError, match="--adapt self_train: .* is a LightGBM model"):
         ecgzoo.annotate(mitdb_two / "100", model, adapt="self_train", write=False)
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """``ecgzoo ARGS`` in this process through the real entry point: exit code and stderr."""
+    import sys
+
+    from ecgzoo.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ecgzoo", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), capsys.readouterr().err
+
+
+def test_a_blend_averages_its_models_on_the_same_detected_beats(
+    mitdb_two, tmp_path, monkeypatch, capsys
+):
+    """``annotate --model CNN --model LIGHTGBM``: each model fed by its own InputSpec from one
+    detection; the blend's probabilities are the mean of each model's own annotation."""
+    import json
+
+    import ecgzoo
+
+    cnn = ecgzoo.load_model("pretrained:mitbih-inter")
+    tree = ecgzoo.load_model("pretrained:mitbih-inter-lightgbm")
+    record = mitdb_two / "208"
+    alone = [ecgzoo.annotate(record, m, write=False)[0].annotation for m in (cnn, tree)]
+    blend = ecgzoo.annotate(record, [cnn, tree], write=False)[0].annotation
+    assert np.array_equal(blend.samples, alone[0].samples)  # the first model's fiducial
+    both = np.isfinite(alone[0].prob).all(1) & np.isfinite(alone[1].prob).all(1)
+    assert np.array_equal(np.isfinite(blend.prob).all(1), both) and both.sum() > 2_900
+    np.testing.assert_allclose(
+        blend.prob[both], (alone[0].prob[both] + alone[1].prob[both]) / 2, atol=1e-6
+    )
+    args = ["annotate", str(record), "--model", "pretrained:mitbih-inter"]
+    args += ["--model", "pretrained:mitbih-inter-lightgbm", "--out", str(tmp_path), "--no-plots"]
+    assert _cli(monkeypatch, capsys, *args)[0] == 0
+    summary = json.loads((tmp_path / "208.ecgzoo.json").read_text())
+    assert summary["model"] == "pretrained:mitbih-inter + pretrained:mitbih-inter-lightgbm"
+
+
+def test_a_blend_refuses_what_it_cannot_average_in_one_line(mitdb_two, monkeypatch, capsys):
+    both = ["--model", "pretrained:mitbih-inter", "--model", "pretrained:mitbih-inter-lightgbm"]
+    code, err = _cli(
+        monkeypatch, capsys, "annotate", str(mitdb_two / "100"), *both, "--adapt", "self_train"
+    )
+    assert code == 2 and err.strip().endswith("a blend of models takes none or prior_em")
+    assert len(err.strip().splitlines()) == 1
+    rhythm = ["--model", "pretrained:mitbih-inter", "--model", "pretrained:cinc2017"]
+    code, err = _cli(monkeypatch, capsys, "annotate", str(mitdb_two / "100"), *rhythm)
+    assert code == 2 and "only beat models can be averaged" in err
+    assert len(err.strip().splitlines()) == 1

@@ -37,9 +37,20 @@ def _model(model: str | Path | AppliedModel, engine: str) -> AppliedModel:
     return model if isinstance(model, AppliedModel) else load_model(model, engine=engine)
 
 
+def _beat_model(model: Any, engine: str) -> Any:
+    """One beat model, or a list of them averaged (:class:`ecgzoo.apply.blend.ModelBlend`)."""
+    if isinstance(model, list | tuple):
+        if len(model) == 1:
+            return _model(model[0], engine)
+        from ecgzoo.apply.blend import ModelBlend
+
+        return ModelBlend([_model(m, engine) for m in model])
+    return _model(model, engine)
+
+
 def annotate(
     path: str | Path,
-    model: str | Path | AppliedModel = "pretrained:mitbih-inter",
+    model: str | Path | AppliedModel | list = "pretrained:mitbih-inter",
     *,
     lead: str | None = None,
     fs: float | None = None,
@@ -55,7 +66,9 @@ def annotate(
     af_gate: bool = False,
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
-    folder. Outputs go beside each record unless ``out_dir`` is given; with ``reference``
+    folder. ``model``: one beat model, or a list of them whose probabilities are averaged on
+    the same detected beats (:mod:`ecgzoo.apply.blend`). Outputs go beside each record unless
+    ``out_dir`` is given; with ``reference``
     (a WFDB annotator such as ``atr``) each record is also scored against it, with ``ec57``
     under the standard's exclusions (first 5 minutes, ventricular flutter episodes). With
     ``quality`` (the default) noisy or flat stretches are marked unusable
@@ -65,7 +78,7 @@ def annotate(
     from ecgzoo.apply.annotate import annotate_source, summarise
     from ecgzoo.apply.signals import find_records, open_source
 
-    applied = _model(model, engine)
+    applied = _beat_model(model, engine)
     gate = None
     if af_gate:
         from ecgzoo.apply.af_gate import AfGate

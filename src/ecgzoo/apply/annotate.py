@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.af_gate import AfGate
-from ecgzoo.apply.chunks import ChunkTask, chunk_beats
+from ecgzoo.apply.blend import ModelBlend, members_of
+from ecgzoo.apply.chunks import ChunkBeats, ChunkTask, chunk_beats
 from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.quality import Quality, Tracker
@@ -84,7 +85,7 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
 
 def annotate_source(
     source: SignalSource,
-    model: AppliedModel,
+    model: AppliedModel | ModelBlend,
     lead: str | None = None,
     detector: str = DEFAULT_METHOD,
     chunk_s: float = CHUNK_S,
@@ -96,50 +97,62 @@ def annotate_source(
     classifies with the model adapted to this record's own beats (inputs only, no label,
     :func:`ecgzoo.models.adapt.record_probabilities`); with ``quality``
     also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`); with ``af_gate``
-    no beat in a stretch the rhythm model calls AF is S (:mod:`ecgzoo.models.af_gate`)."""
-    if check_adaptation(adapt) in TORCH_ONLY and model.engine != "torch":
+    no beat in a stretch the rhythm model calls AF is S (:mod:`ecgzoo.models.af_gate`).
+    A :class:`~ecgzoo.apply.blend.ModelBlend` averages its models on the same detected beats,
+    each fed by its own InputSpec; the beats are reported at the first model's fiducial."""
+    members = members_of(model)
+    first = members[0]
+    if isinstance(model, ModelBlend):
+        model.check_adaptation(adapt)
+    if check_adaptation(adapt) in TORCH_ONLY and first.engine != "torch":
         raise ConfigError(f"--adapt {adapt}: needs --engine torch (an ONNX graph is fixed)")
-    if model.trees is not None and adapt not in ("none", "prior_em"):
-        raise ConfigError(f"--adapt {adapt}: {model.ref} is a LightGBM model (none or prior_em)")
+    if first.trees is not None and adapt not in ("none", "prior_em"):
+        raise ConfigError(f"--adapt {adapt}: {first.ref} is a LightGBM model (none or prior_em)")
     if af_gate is not None:
         check_gate_classes(model.class_names, model.ref)
-    check_compatible(model, source)
-    idx = source.lead_index(lead, model.input.leads)
-    if model.input.segmentation == "kachuee":  # its 10 s windows run from the record's start
+    for m in members:
+        check_compatible(m, source)
+    idx = source.lead_index(lead, first.input.leads)
+    if first.input.segmentation == "kachuee":  # its 10 s windows run from the record's start
         chunk_s = source.duration_s + 1.0
     timings = {"read": 0.0, "detect": 0.0, "segment": 0.0, "classify": 0.0}
-    peaks_all: list[np.ndarray] = []
-    xs: list[np.ndarray] = []
-    kept_all: list[np.ndarray] = []
-    flat = True
+    parts: list[ChunkBeats] = []
     tracker = Tracker(source.fs)
-    task = ChunkTask(source, idx, model.input, detector, quality, detect_qrs)
+    task = ChunkTask(source, idx, tuple(m.input for m in members), detector, quality, detect_qrs)
     t = time.perf_counter()
     for part in chunk_beats(task, chunk_s, workers=apply_threads()):  # chunks on free cores
         for stage, seconds in part.timings.items():
             timings[stage] += seconds
-        flat &= part.flat
         tracker.add_part(part.quality)
-        peaks_all.append(part.peaks)
-        xs.append(part.x)
-        kept_all.append(part.kept)
+        parts.append(part)
     timings["chunks_wall"] = time.perf_counter() - t  # read + detect + segment, in parallel
     lead_name = source.lead_names[idx]
-    if flat:
+    if all(part.flat for part in parts):
         raise DataError(f"{source.path}: lead {lead_name} is flat (constant signal)")
-    peaks = np.concatenate(peaks_all) if peaks_all else np.zeros(0, dtype=np.int64)
+
+    def joined(field: str, k: int) -> np.ndarray:
+        return np.concatenate([getattr(part, field)[k] for part in parts])
+
+    peaks = joined("peaks", 0) if parts else np.zeros(0, dtype=np.int64)
     if len(peaks) < 2:
         raise DataError(f"{source.path}: no beats detected in lead {lead_name}")
-    kept = np.concatenate(kept_all)
     t = time.perf_counter()
-    prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
-    # the median channel and side features (or a tree's context rows) over the whole record
-    x, rr = model.input.record_inputs(np.concatenate(xs), peaks, kept, source.fs)
+    kepts = [joined("kept", k) for k in range(len(members))]
+    kept = np.logical_and.reduce(kepts)  # a blend classifies the beats every model can cut
+    inputs = []
+    for k, m in enumerate(members):  # median channel, side features or context rows: per record
+        x_k, rr_k = m.input.record_inputs(joined("x", k), joined("peaks", k), kepts[k], source.fs)
+        rows = kept[kepts[k]]
+        inputs.append((x_k[rows], None if rr_k is None else rr_k[rows]))
+    x, rr = inputs[0]
 
     def predict(adapted) -> np.ndarray:
-        m = model if adapted is None else replace(model, torch_model=adapted)
-        return m.proba(x, rr)
+        if adapted is not None:
+            return replace(first, torch_model=adapted).proba(x, rr)
+        probabilities = [m.proba(*inp) for m, inp in zip(members, inputs, strict=True)]
+        return probabilities[0] if len(members) == 1 else ModelBlend.average(probabilities)
 
+    prob = np.full((len(peaks), len(model.class_names)), np.nan, dtype=np.float32)
     gate_summary, closed = None, None
     if af_gate is not None:  # the same lead, read again a block of windows at a time
         t_gate = time.perf_counter()
@@ -150,9 +163,9 @@ def annotate_source(
         timings["af_gate"] = time.perf_counter() - t_gate
         closed = partial(af_gate.close, class_names=model.class_names, beat_af=beat_af[kept])
     with torch_threads(apply_threads()):  # no 2-thread forward on a busy machine
-        torch_model = model.torch_model if adapt in TORCH_ONLY else None
+        torch_model = first.torch_model if adapt in TORCH_ONLY else None
         prob[kept] = record_probabilities(
-            adapt, predict, torch_model, model.spec, x, rr, closed=closed
+            adapt, predict, torch_model, first.spec, x, rr, closed=closed
         )
     timings["classify"] = time.perf_counter() - t - timings.get("af_gate", 0.0)
     labels = np.where(kept, np.nan_to_num(prob, nan=-1).argmax(axis=1), UNCLASSIFIED)

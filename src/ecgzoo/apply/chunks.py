@@ -25,12 +25,13 @@ from ecgzoo.datasets.streaming import ordered_map
 
 @dataclass
 class ChunkBeats:
-    """One chunk's beats: R ``peaks`` (record samples, at the model's fiducial), their windows
-    ``x`` and which were ``kept`` (a full window), its quality share and whether it is flat."""
+    """One chunk's beats, per InputSpec of the task (one per model of a blend): R ``peaks``
+    (record samples, at that model's fiducial), their windows ``x`` and which were ``kept`` (a
+    full window); the chunk's quality share and whether it is flat."""
 
-    peaks: np.ndarray
-    x: np.ndarray
-    kept: np.ndarray
+    peaks: list[np.ndarray]
+    x: list[np.ndarray]
+    kept: list[np.ndarray]
     quality: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     flat: bool
     timings: dict[str, float]
@@ -42,7 +43,7 @@ class ChunkTask:
 
     source: SignalSource
     lead: int
-    spec: Any  # the model's InputSpec
+    specs: tuple[Any, ...]  # the models' InputSpecs (one each): each aligns and cuts its own
     detector: str
     quality: bool
     detect_qrs: Callable[..., np.ndarray]
@@ -66,14 +67,19 @@ def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
         signal, fs, task.detector, task.quality, task.detect_qrs
     )
     part = chunk_part(signal, fs, start, (core_start, core_stop), cand, scores)
+    t_detect = time.perf_counter()
     g = local + start
-    own = (g >= core_start) & (g < core_stop)
-    local = task.spec.align(signal, fs, local[own])  # training's fiducial
+    own = local[(g >= core_start) & (g < core_stop)]
+    peaks, xs, kepts = [], [], []
+    for spec in task.specs:  # one detection, each model's own fiducial and cut
+        aligned = spec.align(signal, fs, own)
+        x, kept = spec.beats(signal, fs, aligned)
+        peaks.append(aligned + start)
+        xs.append(x)
+        kepts.append(kept)
     t2 = time.perf_counter()
-    x, kept = task.spec.beats(signal, fs, local)
-    t3 = time.perf_counter()
-    timings = {"read": t1 - t0, "detect": t2 - t1, "segment": t3 - t2}
-    return ChunkBeats(local + start, x, kept, part, bool(np.ptp(signal) == 0), timings)
+    timings = {"read": t1 - t0, "detect": t_detect - t1, "segment": t2 - t_detect}
+    return ChunkBeats(peaks, xs, kepts, part, bool(np.ptp(signal) == 0), timings)
 
 
 def chunk_beats(

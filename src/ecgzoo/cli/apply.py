@@ -15,10 +15,21 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="run folder or pret
 EngineOpt = Annotated[str, typer.Option(help="torch or onnx (after `ecgzoo export`)")]
 
 
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="run folder or pretrained:NAME (default pretrained:mitbih-inter); give it twice "
+        "or more to average beat models",
+    ),
+]
+
+
 @app.command()
 def annotate(
     target: Annotated[Path, typer.Argument(help="a WFDB record, CSV/.npy file, or a folder")],
-    model: ModelOpt = "pretrained:mitbih-inter",
+    model: ModelsOpt = None,
     lead: Annotated[str | None, typer.Option(help="lead name (default MLII, II, V5, ...)")] = None,
     fs: Annotated[float | None, typer.Option(help="sampling rate of CSV/NumPy input (Hz)")] = None,
     out: Annotated[Path | None, typer.Option(help="write outputs here, not beside")] = None,
@@ -52,12 +63,14 @@ def annotate(
 ) -> None:
     """Detect and classify every heartbeat; write NAME.ecgzoo (WFDB), .csv, .json and .png."""
     existing_input(target)  # mistakes are refused before the model (and torch) loads
-    resolve_run(model)
+    models = model or ["pretrained:mitbih-inter"]
+    for ref in models:
+        resolve_run(ref)
     from ecgzoo.api import annotate as run_annotate
 
     results = run_annotate(
         target,
-        model,
+        models,
         lead=lead,
         fs=fs,
         detector=detector,
