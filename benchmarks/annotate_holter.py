@@ -5,10 +5,11 @@ concatenated into one WFDB record ``holter24`` (format 212, 31.2 million samples
 24 h 4 min) under ``$ECGZOO_HOME/holter24/``, with their reference beats moved along as
 ``holter24.atr``. ``score``: annotate it with ``--model`` and score every beat against that
 reference (AAMI classes, 150 ms match), with the model's record span (``examples.spans``) or
-``--span`` seconds instead (``whole``: one span, as before spans existed). ``run``: ``ecgzoo.annotate`` on it (read in
-10-minute chunks, detect, classify, write the four outputs) with each stage's time and the
-process's peak resident memory (``ru_maxrss``; the value after loading the model is printed too)
-and its CPU time (on a shared machine the wall time mostly measures the other tenants).
+``--span`` seconds instead (``whole``: one span, as before spans existed). ``run``:
+``ecgzoo.annotate`` on it (read in 30-minute chunks, detect, classify, write the four outputs)
+with each stage's time and the process's peak resident memory (``ru_maxrss``; the value after
+loading the model is printed too) and its CPU time (on a shared machine the wall time mostly
+measures the other tenants).
 ``throughput``: beats per second of the shipped beat model on real beats (record 100), PyTorch
 vs ONNX Runtime, same thread count, best of ``--repeats``.
 
@@ -71,7 +72,8 @@ def build() -> None:
     wfdb.wrann(
         out.name, "atr", np.concatenate(ref_samples), symbol=ref_symbols, write_dir=str(out.parent)
     )
-    print(f"wrote {out}.hea/.dat/.atr: {d.shape[0]} samples x 2 leads ({d.shape[0] / 360 / 3600:.2f} h)")
+    hours = d.shape[0] / 360 / 3600
+    print(f"wrote {out}.hea/.dat/.atr: {d.shape[0]} samples x 2 leads ({hours:.2f} h)")
 
 
 def mb(kib: int) -> float:
@@ -142,25 +144,20 @@ def throughput(threads: int, repeats: int) -> None:
     import torch
 
     from ecgzoo.apply.model import load_model
-    from ecgzoo.apply.signals import beat_inputs
-    from ecgzoo.datasets.mitbih import read_record, rr_features
+    from ecgzoo.datasets.mitbih import read_record
 
     torch.set_num_threads(threads)
     rec = read_record(mitdb_folder(), "100")
     rows = []
-    for engine in ("torch", "onnx"):
+    for engine in ("torch", "onnx"):  # onnx: after `ecgzoo export pretrained:mitbih-inter`
         model = load_model("pretrained:mitbih-inter", engine=engine)
-        if engine == "onnx":
-            from ecgzoo.export.onnx import onnx_path_for, open_session
-
-            model.onnx_session = open_session(onnx_path_for(model.folder), threads=threads)
-        x, kept = beat_inputs(rec.signal, rec.fs, rec.samples, model.segmentation)
-        rr = rr_features(rec.samples, rec.fs)[kept]
-        model.proba(x[:256], rr[:256])  # warm-up
+        prepared = model.input.prepare(rec.signal, rec.fs, rec.samples)  # the one contract
+        x, features = prepared.x, prepared.features
+        model.proba(x[:256], None if features is None else features[:256])  # warm-up
         best = float("inf")
         for _ in range(repeats):
             t = time.perf_counter()
-            model.proba(x, rr)
+            model.proba(x, features)
             best = min(best, time.perf_counter() - t)
         rows.append((engine, len(x) / best))
     for engine, rate in rows:
