@@ -261,3 +261,16 @@ def test_not_early_median_is_the_same_in_training_and_use_and_is_the_sinus_beat(
             assert np.mean(labels == 0) < 0.25 and np.mean(labels[reference] == 0) > 0.8
         else:  # 119: ventricular bigeminy; the not-early beats are all N
             assert np.mean(labels == 0) < 0.8 and np.all(labels[reference] == 0)
+
+
+def test_a_twelve_lead_record_feeds_lead_ii_to_a_model_trained_on_mlii(physionet_mirror, tmp_path):
+    """PTB-XL has II and V5, not MLII: the beat models take II (MLII is a modified lead II),
+    as the guide's MLII, II, V5 order says; before, they took V5."""
+    import ecgzoo
+
+    record = physionet_mirror / "ptb-xl" / "1.0.3" / "records100" / "00000" / "00001_lr"
+    result = ecgzoo.annotate(record, "pretrained:mitbih-inter", write=False)[0]
+    assert result.summary["lead"] == "II"
+    mit = ecgzoo.load_model("pretrained:mitbih-inter").input
+    assert mit.lead_index(["V1", "MLII"]) == 1 and mit.lead_index(["V5", "ECG1"]) == 0
+    assert mit.lead_index(["ECG1", "ECG2"]) == 0 and mit.lead_index(["I", "II", "V5"], "V5") == 2

@@ -50,6 +50,10 @@ from ecgzoo.examples.spans import RECORD_SPAN_S, record_spans
 from ecgzoo.examples.windows import prepare_windows
 
 KINDS = ("beats", "window", "multilabel", "beat_features")
+#: Leads that stand in for a preferred lead a recording lacks, in use (training reads the
+#: databases' own names): MIT-BIH's MLII is a modified lead II, so a 12-lead record's II is
+#: the closest to what the beat models learnt (the documented order MLII, II, V5, first).
+EQUIVALENT_LEADS: dict[str, tuple[str, ...]] = {"mlii": ("ii",)}
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
 SIDE_FEATURE_SETS = (
@@ -260,7 +264,8 @@ class InputSpec:
 
     def lead_index(self, lead_names: list[str], lead: str | None = None) -> int:
         """The lead to feed a single-lead model: ``lead`` by name (case-insensitive) or index,
-        else the first of :attr:`leads` present, else lead 0."""
+        else the first of :attr:`leads` present (or its :data:`EQUIVALENT_LEADS`: II for
+        MLII), else lead 0."""
         return self.lead_index_of(lead_names, self.leads, lead)
 
     @staticmethod
@@ -274,8 +279,9 @@ class InputSpec:
                 return int(lead)
             raise DataError(f"no lead named {lead!r} (leads: {', '.join(map(str, lead_names))})")
         for name in preference:
-            if name.lower() in lowered:
-                return lowered.index(name.lower())
+            for candidate in (name.lower(), *EQUIVALENT_LEADS.get(name.lower(), ())):
+                if candidate in lowered:
+                    return lowered.index(candidate)
         return 0
 
     def beats(
