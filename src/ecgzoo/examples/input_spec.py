@@ -50,9 +50,8 @@ from ecgzoo.examples.spans import RECORD_SPAN_S, record_spans
 from ecgzoo.examples.windows import prepare_windows
 
 KINDS = ("beats", "window", "multilabel", "beat_features")
-#: Leads that stand in for a preferred lead a recording lacks, in use (training reads the
-#: databases' own names): MIT-BIH's MLII is a modified lead II, so a 12-lead record's II is
-#: the closest to what the beat models learnt (the documented order MLII, II, V5, first).
+#: Leads standing in for a preferred lead a recording lacks: MLII is a modified lead II, so a
+#: 12-lead record's II is closest to what the beat models learnt (order MLII, II, V5, first).
 EQUIVALENT_LEADS: dict[str, tuple[str, ...]] = {"mlii": ("ii",)}
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
@@ -394,11 +393,9 @@ class InputSpec:
     def record_inputs(
         self, x: np.ndarray, peaks: np.ndarray, kept: np.ndarray, fs: float
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """A whole record's model inputs from its cut beats ``x`` (:meth:`beats`, the ``kept``
-        ones of all its R ``peaks`` at ``fs``): the median-beat channel when the model takes
-        it, and its raw side features (beats) or its context rows (``beat_features``), both
-        over the record's spans. ``prepare`` and ``annotate`` (which cuts chunk by chunk)
-        both end here."""
+        """A record's inputs from its cut beats ``x`` (the ``kept`` of its R ``peaks`` at
+        ``fs``): median channel, raw side features or context rows; ``prepare`` and
+        ``annotate`` (which cuts chunk by chunk) both end here."""
         x = self.with_median(x, peaks, kept, fs)
         if self.kind == "beat_features":
             return x, context_rows(x[:, 0], peaks, fs, kept, self)
