@@ -84,6 +84,26 @@ def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
     assert v["ref_beats"] == 992 and v["Se"] == 100.0  # record 208 has 992 V beats
 
 
+def test_annotate_and_evaluate_define_f1_alike(mitdb_dir):
+    """Record 100 scored with every S called N and every N called S: S is missed (Se 0, +P 0)
+    and F1 is 0, as ``metrics.aami`` (what ``evaluate`` prints) has it, not "n/a"; F, with no
+    beat either way, stays undefined."""
+    from ecgzoo.apply.scoring import class_table
+    from ecgzoo.datasets.mitbih import read_beat_annotations
+    from ecgzoo.metrics.aami import aami_table
+
+    _, labels = read_beat_annotations(mitdb_dir, "100")
+    swapped = np.where(labels == 0, 1, np.where(labels == 1, 0, labels))
+    conf = np.zeros((5, 5), dtype=np.int64)
+    np.add.at(conf, (labels, swapped), 1)
+    rows = {r["class"]: r for r in class_table(conf, ["N", "S", "V", "F", "Q"])}
+    aami = {r["class"]: r for r in aami_table(conf)}
+    assert rows["S"]["Se"] == 0.0 and rows["S"]["+P"] == 0.0 and rows["S"]["F1"] == 0.0
+    for c in ("N", "S", "V", "F"):
+        assert rows[c]["F1"] == (None if aami[c]["F1"] is None else 100.0 * aami[c]["F1"])
+    assert rows["F"]["ref_beats"] == 0 and rows["F"]["F1"] is None
+
+
 def test_ec57_exclusions_learning_period_and_flutter(mitdb_dir):
     from ecgzoo.apply.annotate import Annotation
     from ecgzoo.apply.scoring import ec57_exclusions, score_record

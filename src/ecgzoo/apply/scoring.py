@@ -94,13 +94,15 @@ def _pct(a: float, b: float) -> float | None:
 
 
 def class_table(conf: np.ndarray, class_names: list[str]) -> list[dict[str, Any]]:
-    """Per class: reference beats, Se, +P, F1 (percent; None where undefined)."""
+    """Per class: reference beats, Se, +P, F1 (percent; None where undefined). F1 is
+    ``2 TP / (2 TP + FP + FN)`` as in ``metrics.aami`` (what ``evaluate`` reports): 0 when a
+    class is missed or only falsely called, undefined only with no beat of it either way."""
     rows = []
     for i, c in enumerate(class_names):
         tp = int(conf[i, i])
         ref, pred = int(conf[i].sum()), int(conf[:, i].sum())
         se, ppv = _pct(tp, ref), _pct(tp, pred)
-        f1 = None if not se or not ppv else 2 * se * ppv / (se + ppv)
+        f1 = _pct(2 * tp, ref + pred)  # ref + pred = 2 TP + FN + FP
         rows.append({"class": c, "ref_beats": ref, "Se": se, "+P": ppv, "F1": f1})
     return rows
 
