@@ -46,10 +46,12 @@ def test_chunks_in_two_worker_processes_equal_chunks_here(mitdb_two):
 def test_a_bad_stretch_read_in_a_worker_is_one_line_naming_the_file(
     mitdb_two, tmp_path, monkeypatch
 ):
-    """Samples stored as WFDB's invalid value (NaN) at minute 16, read by a worker process (the
-    record is two chunks): its DataError reaches the caller as the same one line naming the
-    file and the time, not a pool traceback."""
+    """Samples stored as WFDB's invalid value (NaN) at minute 16, read by a worker process
+    (10-minute chunks, two workers): its DataError reaches the caller as the same one line
+    naming the file and the time, not a pool traceback."""
     import ecgzoo
+    from ecgzoo.apply.annotate import annotate_source
+    from ecgzoo.apply.signals import open_source
 
     for ext in ("hea", "dat", "atr"):
         shutil.copy(mitdb_two / f"100.{ext}", tmp_path / f"100.{ext}")
@@ -62,7 +64,7 @@ def test_a_bad_stretch_read_in_a_worker_is_one_line_naming_the_file(
     with pytest.raises(
         DataError, match=r"100: lead MLII has invalid \(NaN\) samples near 960.0 s$"
     ):
-        ecgzoo.annotate(tmp_path / "100", model, write=False)
+        annotate_source(open_source(tmp_path / "100"), model, chunk_s=600.0)
 
 
 def test_the_lightgbm_model_annotates_as_evaluate_scores_it(mitdb_two, tmp_path):
