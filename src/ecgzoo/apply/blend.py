@@ -12,11 +12,13 @@ cut it. Only adaptations that act on the averaged probabilities apply (``none``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ecgzoo.apply.model import AppliedModel
-from ecgzoo.errors import ConfigError
+from ecgzoo.errors import ConfigError, DataError
 
 BLEND_ADAPTATIONS = ("none", "prior_em")
 
@@ -64,3 +66,60 @@ class ModelBlend:
 def members_of(model: AppliedModel | ModelBlend) -> list[AppliedModel]:
     """The models a (possibly blended) model is made of."""
     return model.members if isinstance(model, ModelBlend) else [model]
+
+
+def member_probabilities(
+    blend: ModelBlend, folder: Path, lead: str | None = None
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[str]]:
+    """``(y, [probabilities of each model], record, skipped)`` over the reference beats of the
+    annotated records of ``folder`` that every model keeps, each model preparing the beats with
+    its own InputSpec; a record that cannot be read is listed in ``skipped``."""
+    from ecgzoo.examples.beats import aami_labels
+    from ecgzoo.readers.wfdb_folder import WfdbFolderReader
+
+    if not Path(folder).is_dir():
+        raise DataError(f"{folder}: --data must be a folder of WFDB records (.hea/.dat/.atr)")
+    reader = WfdbFolderReader(Path(folder), annotator="atr", require_annotations=True)
+    k = len(blend.members)
+    ys, probs, groups, skipped = [], [[] for _ in range(k)], [], []
+    for name in reader.list_records():
+        where = Path(folder) / name
+        try:
+            rec = reader.read(name)
+        except DataError as exc:  # one bad record is listed, the others are scored
+            skipped.append(f"{where}: {exc}")
+            continue
+        if lead is not None and lead.lower() not in [n.lower() for n in rec.lead_names]:
+            raise ConfigError(f"--lead: {where}.hea has no lead named {lead!r}")
+        samples, labels = aami_labels(rec.beat_samples, rec.beat_symbols)
+        inside = samples < rec.n_samples
+        samples, labels = samples[inside], labels[inside]
+        try:
+            prepared = []
+            for m in blend.members:
+                signal = rec.signal[m.input.lead_index(rec.lead_names, lead)]
+                prepared.append(m.input.prepare(signal, rec.fs, samples))
+        except DataError as exc:
+            skipped.append(f"{where}: {exc}")
+            continue
+        kept = np.logical_and.reduce([p.kept for p in prepared])
+        for i, (m, p) in enumerate(zip(blend.members, prepared, strict=True)):
+            rows = kept[p.kept]
+            probs[i].append(m.proba(p.x[rows], None if p.features is None else p.features[rows]))
+        ys.append(labels[kept])
+        groups.append(np.full(int(kept.sum()), f"{Path(folder).name}/{name}"))
+    if not ys or not sum(len(y) for y in ys):
+        raise DataError(f"{folder}: no record with annotated beats could be read")
+    merged = [np.concatenate(p) for p in probs]
+    return np.concatenate(ys), merged, np.concatenate(groups), skipped
+
+
+def score_blend_folder(blend: ModelBlend, folder: Path, lead: str | None = None) -> dict[str, Any]:
+    """Metrics of ``blend`` on the reference beats of ``folder`` (``evaluate RUN --data FOLDER
+    --blend OTHER``): the AAMI table and ``per_record``, on the beats every model keeps."""
+    from ecgzoo.train.trees import inter_metrics
+
+    y, probs, group, skipped = member_probabilities(blend, folder, lead)
+    metrics = inter_metrics(y, ModelBlend.average(probs), group)
+    metrics["skipped"] = skipped
+    return metrics

@@ -82,11 +82,21 @@ def evaluate(
             "window atrial fibrillation"
         ),
     ] = False,
+    blend: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="beat models, --data: average RUN with this model (repeatable), each fed by "
+            "its own InputSpec, as `annotate --model A --model B` does"
+        ),
+    ] = None,
 ) -> None:
     """Score a trained model on a split of its dataset, or on external challenge-format data."""
     folder = resolve_run(run)  # a mistake is refused before torch loads
     if data is not None:
         existing_input(data)
+    if blend:
+        print_blend_metrics(run, blend, data, lead, adapt, af_gate, as_json)
+        return
     from ecgzoo.metrics.operating_points import OPERATING_POINTS
     from ecgzoo.runs.loaded import load_run
     from ecgzoo.train.evaluate import check_data_matches, evaluate_split
@@ -169,6 +179,30 @@ def evaluate(
         print(json.dumps(metrics))
     else:
         print_metrics(metrics, f"{run}: {label}")
+
+
+def print_blend_metrics(
+    run: str, others: list[str], data: Path | None, lead: str | None, adapt: str, af_gate: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """``evaluate RUN --data FOLDER --blend OTHER``: the average of beat models, on reference
+    beats (``ecgzoo.apply.blend``)."""
+    if data is None:
+        raise EcgzooError("--blend: averages beat models on --data FOLDER")
+    if adapt != "none" or af_gate:
+        raise EcgzooError("--blend: scores the plain average (no --adapt, no --af-gate)")
+    for ref in others:
+        resolve_run(ref)
+    from ecgzoo.apply.blend import ModelBlend, score_blend_folder
+    from ecgzoo.apply.model import load_model
+
+    models = ModelBlend([load_model(ref) for ref in [run, *others]])
+    metrics = score_blend_folder(models, data, lead)
+    metrics.update({"run": models.ref, "data": str(data)})
+    if as_json:
+        print(json.dumps(metrics))
+    else:
+        print_metrics(metrics, f"{models.ref}: {data}")
 
 
 def _seedless_config(folder: Path) -> str:
