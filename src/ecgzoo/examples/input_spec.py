@@ -320,7 +320,7 @@ class InputSpec:
             reference = reference_beats(peaks, self.median_of)
             if reference is not None:
                 reference = reference[mine]
-        spans = record_spans(peaks[mine], self.record_span_s * float(fs))
+        spans = record_spans(peaks, self.record_span_s * float(fs))[mine]  # as the RR context's
         return with_median_channel(np.asarray(x)[:, 0, :], reference, spans)
 
     def raw_side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:

@@ -15,6 +15,7 @@ import numpy as np
 from ecgzoo.errors import ConfigError
 from ecgzoo.examples import beat_context as bc
 from ecgzoo.examples.beats import rr_features
+from ecgzoo.examples.spans import record_spans, span_slices
 
 
 def record_features(
@@ -41,10 +42,10 @@ def context_rows(
     rr = rr[:, bc.rr_columns(groups)]
     r_index = int(round(bc.BEFORE_S * bc.CONTEXT_FS))
     x = np.asarray(x)
-    spans = bc.record_spans(peaks[kept], span)  # each span of a long recording is a "record"
+    spans = record_spans(peaks, span)[kept]  # each span of a long recording is a "record"
     parts = [
         record_features(x[part], rr[part], groups, spec.amplitude_normalise, r_index)
-        for part in bc.span_slices(spans)
+        for part in span_slices(spans)
     ]
     if not parts:
         return record_features(x, rr, groups, spec.amplitude_normalise, r_index)
@@ -78,7 +79,7 @@ def side_features_at(
     peaks: np.ndarray, fs: float, feature_set: str = "rr_context", span: float | None = None
 ) -> np.ndarray:
     """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
-    samples at ``fs``); ``span``: :func:`ecgzoo.examples.beat_context.record_spans`.
+    samples at ``fs``); ``span``: :func:`ecgzoo.examples.spans.record_spans`.
 
     float32 ``(n, 8)`` (``rr_context``, ``rr_log_irregularity``) or ``(n, 6)`` (``rr_ratios``,
     ``rr_log_ratios``), from
