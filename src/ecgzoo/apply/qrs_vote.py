@@ -11,8 +11,9 @@ T waves and noise of another. Here
    candidate a local context: the median QRS energy and RR interval of the 21 beats around it
    and the mean of the 41 beats around it as a template;
 3. a 2-layer perceptron (:data:`WEIGHTS`, 13 features, trained on the de Chazal DS1 records only by
-   ``benchmarks/qrs_train.py``) scores each candidate; those over 0.5 are beats, and of two
-   within 200 ms the higher-scoring one stays.
+   ``benchmarks/qrs_train.py``) scores each candidate; those over the decision threshold stored
+   with the weights (:func:`decision_threshold`, 0.5 when absent) are beats, and of two within
+   200 ms the higher-scoring one stays.
 
 Every feature is a ratio or in seconds, so the detector carries over to other sampling rates.
 The kept candidates are moved to the largest |0.5-40 Hz band-passed signal| within 60 ms (where
@@ -198,16 +199,28 @@ def candidate_features(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.nd
 
 
 @cache
-def _weights() -> dict[str, list[np.ndarray]]:
-    raw = json.loads(WEIGHTS.read_text())
+def _raw_weights() -> dict[str, Any]:
+    return json.loads(WEIGHTS.read_text())
+
+
+@cache
+def vote_weights() -> dict[str, list[np.ndarray]]:
+    """The perceptron of :data:`WEIGHTS`: layer matrices, biases and input scaling."""
+    raw = _raw_weights()
     return {k: [np.asarray(a, dtype=np.float64) for a in raw[k]] for k in ("W", "b")} | {
         "scale": [np.asarray(raw["mean"]), np.asarray(raw["std"])]
     }
 
 
+def decision_threshold() -> float:
+    """The score over which a candidate is a beat: set with the weights, on their training
+    records (``benchmarks/qrs_train.py --match-fp``); 0.5 for weights stored without one."""
+    return float(_raw_weights().get("threshold", 0.5))
+
+
 def score(x: np.ndarray, weights: dict[str, Any] | None = None) -> np.ndarray:
     """Probability that each row of ``x`` is a beat (the perceptron of :data:`WEIGHTS`)."""
-    w = weights or _weights()
+    w = weights or vote_weights()
     mean, std = w["scale"]
     h = (x - mean) / std
     layers = list(zip(w["W"], w["b"], strict=True))
@@ -267,4 +280,4 @@ def detect_vote_scored(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.nd
     if len(cand) == 0:
         return cand, cand, np.zeros(0)
     p = score(x)
-    return move_to_r(signal, fs, choose(cand, p, fs)), cand, p
+    return move_to_r(signal, fs, choose(cand, p, fs, decision_threshold())), cand, p

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgzoo.apply.qrs_vote import decision_threshold
+
 WINDOW_S = 10.0
 THRESHOLD = 0.2
 DOUBT = (0.1, 0.9)
@@ -72,7 +74,7 @@ def assess(
     scores = np.asarray(scores)
     doubt = (scores > DOUBT[0]) & (scores < DOUBT[1])
     n_doubt = np.bincount(cand[doubt] // w, minlength=n_win)[:n_win]
-    n_beats = np.bincount(cand[scores > 0.5] // w, minlength=n_win)[:n_win]
+    n_beats = np.bincount(cand[scores > decision_threshold()] // w, minlength=n_win)[:n_win]
     with np.errstate(invalid="ignore", divide="ignore"):
         index = np.where(n_beats > 0, n_doubt / np.maximum(n_beats, 1), np.nan)
     usable = ~(index > threshold) & ~((n_beats == 0) & (n_doubt > 0))
