@@ -14,7 +14,8 @@ like ``benchmarks/qrs_detectors.py`` (150 ms, one to one, whole records) on DS1 
 ``--tachy F`` also trains on the DS1 records with their diastole shortened (:func:`faster`:
 the stretch from 300 ms after each R peak to 120 ms before the next resampled to F of its
 length), so the perceptron sees fast rhythms DS1 holds few of (issue 19, round F).
-``--match-fp`` sets each seed's decision threshold (0.50, 0.55, ..., 0.95: the smallest) so its
+``--search-back`` scores the shipped vote without and with its search-back (round H), no
+training. ``--match-fp`` sets each seed's decision threshold (0.50, 0.55, ..., 0.95: the smallest) so its
 false beats on the real DS1 records are no more than the shipped weights' (round G); the shipped
 weights are scored in the same run, and every weight set also on the DS2 records with their
 diastole shortened to 40 % (information: fast rhythms the detector has never seen).
@@ -92,14 +93,20 @@ def gross(rows: dict[str, tuple[int, int, int]], names) -> str:
     return f"{100 * tp / (tp + fn):.2f} / {100 * tp / (tp + fp):.2f} (FN {fn}, FP {fp})"
 
 
-def detections(data: dict, w: dict, threshold: float) -> dict[str, tuple[int, int, int]]:
-    """``{record: (TP, FN, FP)}`` of weights ``w`` at ``threshold`` (150 ms, one to one)."""
+def detections(
+    data: dict, w: dict, threshold: float, search_back: bool = False
+) -> dict[str, tuple[int, int, int]]:
+    """``{record: (TP, FN, FP)}`` of weights ``w`` at ``threshold`` (150 ms, one to one), with or
+    without the search-back (:func:`ecgzoo.apply.qrs_vote.search_back`)."""
     import wfdb.processing
 
     rows = {}
-    for name, (rec, cand, x, _) in data.items():
+    for name, (rec, cand, x, _, pt) in data.items():
         p = qrs_vote.score(x, w)
-        found = qrs_vote.move_to_r(rec.signal, rec.fs, qrs_vote.choose(cand, p, rec.fs, threshold))
+        kept = qrs_vote.choose(cand, p, rec.fs, threshold)
+        if search_back:
+            kept = qrs_vote.search_back(kept, cand, x, pt, rec.fs)
+        found = qrs_vote.move_to_r(rec.signal, rec.fs, kept)
         cmp = wfdb.processing.compare_annotations(rec.samples, found, match_window(rec.fs))
         rows[name] = (int(cmp.tp), int(cmp.fn), int(cmp.fp))
     return rows
@@ -115,8 +122,10 @@ def matched_threshold(data: dict, w: dict, most_fp: int) -> float:
     return 0.95
 
 
-def report(label: str, data: dict, fast: dict, w: dict, threshold: float) -> None:
-    rows = detections(data, w, threshold)
+def report(
+    label: str, data: dict, fast: dict, w: dict, threshold: float, search_back: bool = False
+) -> None:
+    rows = detections(data, w, threshold, search_back)
     paced = [n for n in data if n not in DS1 and n not in DS2]
     print(f"{label} (threshold {threshold:.2f}): 48 records Se / +P {gross(rows, list(data))}")
     print(f"  DS1 (trained on) {gross(rows, DS1)}")
@@ -124,7 +133,8 @@ def report(label: str, data: dict, fast: dict, w: dict, threshold: float) -> Non
     print(f"  paced {','.join(paced)} (held out) {gross(rows, paced)}")
     print("  " + ", ".join(f"{n}: FN {rows[n][1]} FP {rows[n][2]}" for n in WATCH))
     if fast:
-        print(f"  DS2 shortened to 0.4 (information) {gross(detections(fast, w, threshold), fast)}")
+        rows = detections(fast, w, threshold, search_back)
+        print(f"  DS2 shortened to 0.4 (information) {gross(rows, fast)}")
 
 
 def shortened(data: dict, names, keep: float) -> dict:
@@ -136,8 +146,8 @@ def shortened(data: dict, names, keep: float) -> dict:
     for n in names:
         rec = data[n][0]
         sig, ref = faster(np.asarray(rec.signal, dtype=np.float64), rec.fs, rec.samples, keep)
-        cand, x, _ = qrs_vote.candidate_features(sig, rec.fs)
-        out[n] = (replace(rec, signal=sig, samples=ref), cand, x, labels(cand, ref, rec.fs))
+        cand, x, pt = qrs_vote.candidate_features(sig, rec.fs)
+        out[n] = (replace(rec, signal=sig, samples=ref), cand, x, labels(cand, ref, rec.fs), pt)
     return out
 
 
@@ -147,6 +157,9 @@ def main() -> None:
     parser.add_argument("--write", type=int, default=None)
     parser.add_argument("--tachy", type=float, default=None, help="diastole kept (e.g. 0.4)")
     parser.add_argument("--match-fp", action="store_true", help="threshold: DS1 FP as shipped")
+    parser.add_argument(
+        "--search-back", action="store_true", help="score the shipped vote without and with it"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     db = default_db_dir()
@@ -154,8 +167,8 @@ def main() -> None:
     t = time.perf_counter()
     for name in list_records(db):
         rec = read_record(db, name)
-        cand, x, _ = qrs_vote.candidate_features(rec.signal, rec.fs)
-        data[name] = (rec, cand, x, labels(cand, rec.samples, rec.fs))
+        cand, x, pt = qrs_vote.candidate_features(rec.signal, rec.fs)
+        data[name] = (rec, cand, x, labels(cand, rec.samples, rec.fs), pt)
     print(f"features of {len(data)} records in {time.perf_counter() - t:.1f} s")
     x_tr = np.concatenate([data[n][2] for n in DS1])
     y_tr = np.concatenate([data[n][3] for n in DS1])
@@ -166,9 +179,13 @@ def main() -> None:
         print(
             f"with diastole kept at {args.tachy}: {len(y_tr)} candidates, {int(y_tr.sum())} beats"
         )
-    fast = shortened(data, DS2, 0.4) if args.match_fp else {}
+    fast = shortened(data, DS2, 0.4) if args.match_fp or args.search_back else {}
     shipped = qrs_vote.vote_weights()
     shipped_threshold = qrs_vote.decision_threshold()
+    if args.search_back:
+        report("shipped vote", data, fast, shipped, shipped_threshold)
+        report("with the search-back", data, fast, shipped, shipped_threshold, search_back=True)
+        return
     if args.match_fp:
         report("shipped weights", data, fast, shipped, shipped_threshold)
         ds1 = {n: data[n] for n in DS1}
