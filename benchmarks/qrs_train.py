@@ -15,7 +15,8 @@ like ``benchmarks/qrs_detectors.py`` (150 ms, one to one, whole records) on DS1 
 the stretch from 300 ms after each R peak to 120 ms before the next resampled to F of its
 length), so the perceptron sees fast rhythms DS1 holds few of (issue 19, round F).
 ``--search-back`` scores the shipped vote without and with its search-back (round H), no
-training. ``--match-fp`` sets each seed's decision threshold (0.50, 0.55, ..., 0.95: the smallest) so its
+training. ``--match-fp`` sets each seed's decision threshold (0.50, 0.55, ..., 0.95: the
+smallest) so its
 false beats on the real DS1 records are no more than the shipped weights' (round G); the shipped
 weights are scored in the same run, and every weight set also on the DS2 records with their
 diastole shortened to 40 % (information: fast rhythms the detector has never seen).
