@@ -56,7 +56,7 @@ CONTEXT_BEATS = 21  # local QRS energy and RR: the median over this many detecte
 TEMPLATE_HALF_S = 0.08
 TEMPLATE_BEATS = 41
 REFINE_S = 0.06
-SEARCH_BACK_RR = 1.66  # a gap over this many local RR intervals is searched again
+SEARCH_BACK_RR = (1.66, 4.0)  # a gap of this many local RR intervals is searched again
 
 
 @cache
@@ -259,14 +259,16 @@ def choose(cand: np.ndarray, p: np.ndarray, fs: float, threshold: float = 0.5) -
 def search_back(
     kept: np.ndarray, cand: np.ndarray, x: np.ndarray, pt_beats: np.ndarray, fs: float
 ) -> np.ndarray:
-    """``kept`` (sorted candidate positions) with Pan-Tompkins' beats added in every gap longer
-    than :data:`SEARCH_BACK_RR` local RR intervals (Pan & Tompkins' search-back): each taken
-    beat is moved to the nearest candidate (within 100 ms) and lies at least the refractory
-    period from the beats around it and from the others taken."""
+    """``kept`` (sorted candidate positions) with Pan-Tompkins' beats added in every gap of
+    :data:`SEARCH_BACK_RR` local RR intervals (Pan & Tompkins' search-back from 1.66; a gap over
+    4 is a pause, flutter or noise, where the vote's silence is right): each taken beat is moved
+    to the nearest candidate (within 100 ms) and lies at least the refractory period from the
+    beats around it and from the others taken."""
     if len(kept) < 2 or len(pt_beats) == 0:
         return kept
     local_rr = x[np.searchsorted(cand, kept[:-1]), FEATURE_NAMES.index("local_rr_s")]
-    long = np.flatnonzero(np.diff(kept) > SEARCH_BACK_RR * local_rr * fs)
+    in_rr = np.diff(kept) / (local_rr * fs)
+    long = np.flatnonzero((in_rr > SEARCH_BACK_RR[0]) & (in_rr <= SEARCH_BACK_RR[1]))
     if len(long) == 0:
         return kept
     j = np.clip(np.searchsorted(cand, pt_beats), 1, len(cand) - 1)
