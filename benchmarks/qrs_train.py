@@ -37,6 +37,7 @@ from ecgzoo.datasets.mitbih import default_db_dir, list_records, read_record
 from ecgzoo.datasets.splits import DS1, DS2
 
 WATCH = ("108", "203", "207", "208")
+SEARCH_BACK_RR = (1.66, 4.0)  # a gap of this many local RR intervals is searched again
 
 
 def labels(cand: np.ndarray, ref: np.ndarray, fs: float) -> np.ndarray:
@@ -94,11 +95,42 @@ def gross(rows: dict[str, tuple[int, int, int]], names) -> str:
     return f"{100 * tp / (tp + fn):.2f} / {100 * tp / (tp + fp):.2f} (FN {fn}, FP {fp})"
 
 
+def fill_gaps(
+    kept: np.ndarray, cand: np.ndarray, x: np.ndarray, pt_beats: np.ndarray, fs: float
+) -> np.ndarray:
+    """The search-back of rounds H and I (not adopted, notes/beats8.md): ``kept`` (sorted
+    candidate positions) with Pan-Tompkins' beats added in every gap of
+    :data:`SEARCH_BACK_RR` local RR intervals (Pan & Tompkins' search-back from 1.66; a gap over
+    4 is a pause, flutter or noise, where the vote's silence is right): each taken beat is moved
+    to the nearest candidate (within 100 ms) and lies at least the refractory period from the
+    beats around it and from the others taken."""
+    if len(kept) < 2 or len(pt_beats) == 0:
+        return kept
+    local_rr = x[np.searchsorted(cand, kept[:-1]), qrs_vote.FEATURE_NAMES.index("local_rr_s")]
+    in_rr = np.diff(kept) / (local_rr * fs)
+    long = np.flatnonzero((in_rr > SEARCH_BACK_RR[0]) & (in_rr <= SEARCH_BACK_RR[1]))
+    if len(long) == 0:
+        return kept
+    j = np.clip(np.searchsorted(cand, pt_beats), 1, len(cand) - 1)
+    near = np.where(np.abs(cand[j - 1] - pt_beats) <= np.abs(cand[j] - pt_beats), j - 1, j)
+    snapped = cand[near][np.abs(cand[near] - pt_beats) <= 0.1 * fs]
+    gap = qrs_vote.REFRACTORY_S * fs
+    taken: list[int] = []
+    for k in long:
+        a, b = kept[k], kept[k + 1]
+        last = a
+        for beat in snapped[(snapped >= a + gap) & (snapped <= b - gap)]:
+            if beat - last >= gap:
+                taken.append(int(beat))
+                last = beat
+    return np.union1d(kept, np.asarray(taken, dtype=np.int64)) if taken else kept
+
+
 def detections(
     data: dict, w: dict, threshold: float, search_back: bool = False
 ) -> dict[str, tuple[int, int, int]]:
     """``{record: (TP, FN, FP)}`` of weights ``w`` at ``threshold`` (150 ms, one to one), with or
-    without the search-back (:func:`ecgzoo.apply.qrs_vote.search_back`)."""
+    without the search-back (:func:`fill_gaps`)."""
     import wfdb.processing
 
     rows = {}
@@ -106,7 +138,7 @@ def detections(
         p = qrs_vote.score(x, w)
         kept = qrs_vote.choose(cand, p, rec.fs, threshold)
         if search_back:
-            kept = qrs_vote.search_back(kept, cand, x, pt, rec.fs)
+            kept = fill_gaps(kept, cand, x, pt, rec.fs)
         found = qrs_vote.move_to_r(rec.signal, rec.fs, kept)
         cmp = wfdb.processing.compare_annotations(rec.samples, found, match_window(rec.fs))
         rows[name] = (int(cmp.tp), int(cmp.fn), int(cmp.fp))

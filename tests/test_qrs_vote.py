@@ -88,3 +88,30 @@ def test_weights_are_plain_numbers():
     raw = json.loads(qrs_vote.WEIGHTS.read_text())
     assert len(raw["mean"]) == len(qrs_vote.FEATURE_NAMES) == len(raw["std"])
     assert [np.asarray(w).shape for w in raw["W"]] == [(13, 32), (32, 16), (16, 1)]
+
+
+def test_decision_threshold_is_stored_with_the_weights(tmp_path, monkeypatch, records):
+    """Weights written with a threshold (``qrs_train.py --match-fp``) are applied at it; the
+    shipped weights, stored without one, at 0.5."""
+    import json
+
+    rec = records["105"]  # noisy: some candidates score between 0.5 and 0.99
+    assert qrs_vote.decision_threshold() == 0.5
+    cand, x, _ = qrs_vote.candidate_features(rec.signal, rec.fs)
+    p = qrs_vote.score(x)
+    raw = json.loads(qrs_vote.WEIGHTS.read_text())
+    stricter = tmp_path / "qrs_vote.json"
+    stricter.write_text(json.dumps(raw | {"threshold": 0.99}))
+    for cached in (qrs_vote._raw_weights, qrs_vote.vote_weights):
+        cached.cache_clear()
+    monkeypatch.setattr(qrs_vote, "WEIGHTS", stricter)
+    try:
+        assert qrs_vote.decision_threshold() == 0.99
+        found = qrs_vote.detect_vote(rec.signal, rec.fs)
+        expected = qrs_vote.move_to_r(rec.signal, rec.fs, qrs_vote.choose(cand, p, rec.fs, 0.99))
+        assert np.array_equal(found, expected)
+        assert len(found) < len(qrs_vote.choose(cand, p, rec.fs))
+    finally:
+        monkeypatch.undo()
+        for cached in (qrs_vote._raw_weights, qrs_vote.vote_weights):
+            cached.cache_clear()

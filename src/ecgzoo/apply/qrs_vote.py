@@ -56,7 +56,6 @@ CONTEXT_BEATS = 21  # local QRS energy and RR: the median over this many detecte
 TEMPLATE_HALF_S = 0.08
 TEMPLATE_BEATS = 41
 REFINE_S = 0.06
-SEARCH_BACK_RR = (1.66, 4.0)  # a gap of this many local RR intervals is searched again
 
 
 @cache
@@ -254,36 +253,6 @@ def choose(cand: np.ndarray, p: np.ndarray, fs: float, threshold: float = 0.5) -
             mine.append(i)
     keep = np.sort(np.concatenate([np.asarray(keep, dtype=np.int64), mine]))
     return cand[keep.astype(np.int64)]
-
-
-def search_back(
-    kept: np.ndarray, cand: np.ndarray, x: np.ndarray, pt_beats: np.ndarray, fs: float
-) -> np.ndarray:
-    """``kept`` (sorted candidate positions) with Pan-Tompkins' beats added in every gap of
-    :data:`SEARCH_BACK_RR` local RR intervals (Pan & Tompkins' search-back from 1.66; a gap over
-    4 is a pause, flutter or noise, where the vote's silence is right): each taken beat is moved
-    to the nearest candidate (within 100 ms) and lies at least the refractory period from the
-    beats around it and from the others taken."""
-    if len(kept) < 2 or len(pt_beats) == 0:
-        return kept
-    local_rr = x[np.searchsorted(cand, kept[:-1]), FEATURE_NAMES.index("local_rr_s")]
-    in_rr = np.diff(kept) / (local_rr * fs)
-    long = np.flatnonzero((in_rr > SEARCH_BACK_RR[0]) & (in_rr <= SEARCH_BACK_RR[1]))
-    if len(long) == 0:
-        return kept
-    j = np.clip(np.searchsorted(cand, pt_beats), 1, len(cand) - 1)
-    near = np.where(np.abs(cand[j - 1] - pt_beats) <= np.abs(cand[j] - pt_beats), j - 1, j)
-    snapped = cand[near][np.abs(cand[near] - pt_beats) <= 0.1 * fs]
-    gap = REFRACTORY_S * fs
-    taken: list[int] = []
-    for k in long:
-        a, b = kept[k], kept[k + 1]
-        last = a
-        for beat in snapped[(snapped >= a + gap) & (snapped <= b - gap)]:
-            if beat - last >= gap:
-                taken.append(int(beat))
-                last = beat
-    return np.union1d(kept, np.asarray(taken, dtype=np.int64)) if taken else kept
 
 
 def move_to_r(signal: np.ndarray, fs: float, peaks: np.ndarray) -> np.ndarray:
