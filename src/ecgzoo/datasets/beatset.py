@@ -73,12 +73,21 @@ def fingerprint(folder: Path, names: list[str]) -> list[list]:
     return out
 
 
-def read_lead(reader: WfdbFolderReader, name: str) -> dict[str, Any]:
+def other_lead(lead_names: list[str]) -> int:
+    """Index of the lead :func:`choose_lead` does not choose, in a two-lead record."""
+    if len(lead_names) != 2:
+        raise DataError(f"second_lead: needs two leads, the record has {len(lead_names)}")
+    return 1 - choose_lead(lead_names)
+
+
+def read_lead(reader: WfdbFolderReader, name: str, second: bool = False) -> dict[str, Any]:
     """The reading stage of one record (a reader process's part): its chosen lead (MLII, else
-    V5, else the first; float64 mV as wfdb converts it) and its AAMI-labelled beats."""
+    V5, else the first; float64 mV as wfdb converts it), or with ``second`` its other lead, and
+    its AAMI-labelled beats."""
+    pick = other_lead if second else choose_lead
     names = reader.lead_names(name)  # only the chosen lead is converted: a third of the reading
-    rec = reader.read(name, channels=None if not names else [choose_lead(names)])
-    channel = choose_lead(rec.lead_names)
+    rec = reader.read(name, channels=None if not names else [pick(names)])
+    channel = choose_lead(rec.lead_names) if names else pick(rec.lead_names)
     lead = rec.signal[channel]
     if not np.all(np.isfinite(lead)):
         raise DataError(
@@ -140,32 +149,42 @@ def _cut_imports() -> None:
 
 
 def _cut_records(
-    reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], readers: int
+    reader: WfdbFolderReader,
+    names: list[str],
+    settings: dict[str, Any],
+    readers: int,
+    second: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Chunks of ``names``, read by ``readers`` forked processes (``0``: here), cut here."""
-    reads = read_ahead(partial(read_lead, reader), names, readers, meanwhile=_cut_imports)
+    read_one = partial(read_lead, reader, second=second)
+    reads = read_ahead(read_one, names, readers, meanwhile=_cut_imports)
     with closing(reads):  # stops the readers when the consumer stops early
         for name, read in zip(names, reads, strict=True):
             yield _arrays(name, cut_lead(read, settings))
 
 
 def stream_beats(
-    reader: WfdbFolderReader, names: list[str], settings: dict[str, Any], workers: int = 1
+    reader: WfdbFolderReader,
+    names: list[str],
+    settings: dict[str, Any],
+    workers: int = 1,
+    second: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Per-record chunks of beat arrays, in ``names`` order.
 
     ``workers`` > 1: a pipeline of forked processes, each importing only what its stage needs,
     all at the same time: one or two read the records (wfdb), one cuts them
     (scipy.signal), and this one writes what it receives (no heavy import at all; see
-    ``streaming``). The arrays are the same bytes as with one process.
+    ``streaming``). The arrays are the same bytes as with one process. ``second``: each
+    record's other lead (:func:`other_lead`).
     """
     for name in names:
         _record_id(name)
     if workers <= 1:
-        yield from _cut_records(reader, names, settings, 0)
+        yield from _cut_records(reader, names, settings, 0, second)
         return
     # one cutter takes ~0.6 of a reader's time per record: more than 2 readers would wait
-    cut = partial(_cut_records, reader, names, settings, min(2, max(1, workers - 2)))
+    cut = partial(_cut_records, reader, names, settings, min(2, max(1, workers - 2)), second)
     yield from stream_ahead(cut)
 
 
@@ -185,12 +204,13 @@ def prepare(
     settings: dict[str, Any],
     cache_dir: Path | None = None,
     workers: int | None = None,
+    second: bool = False,
 ) -> dict[str, np.ndarray]:
     """Beats streamed record by record into the cache entry of ``params`` (see ``cache``)."""
     return cached_arrays(
         cache_name,
         params,
-        lambda: stream_beats(reader, names, settings, workers or default_workers()),
+        lambda: stream_beats(reader, names, settings, workers or default_workers(), second),
         cache_dir=cache_dir,
     )
 
@@ -204,9 +224,11 @@ def prepare_database(
     section: str,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    second: bool = False,
 ) -> dict[str, np.ndarray]:
     """Beats of the records ``options`` names, cached under a key of everything that shapes
-    them (the key layout is the pre-reader release's, so earlier MIT-BIH entries still hit)."""
+    them (the key layout is the pre-reader release's, so earlier MIT-BIH entries still hit);
+    ``second``: from each record's other lead (a key of its own)."""
     names = resolve_records(reader, options.records, section)
     settings = beat_input(options).beat_settings()  # what a model trained on them will eat
     params = {
@@ -216,7 +238,9 @@ def prepare_database(
         "records": names,
         "files": fingerprint(reader.folder, names),
     }
-    return prepare(cache_name, params, reader, names, settings, cache_dir, workers)
+    if second:
+        params["lead"] = "second"
+    return prepare(cache_name, params, reader, names, settings, cache_dir, workers, second)
 
 
 def count_beats(reader: WfdbFolderReader, names: list[str]) -> dict[str, dict[str, int]]:

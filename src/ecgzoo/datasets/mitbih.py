@@ -211,8 +211,41 @@ def load_mitbih(
     else:
         parts = beatset.split_beats(y, record, options, seed, meta_split)
     # training-only records of other databases (SVDB): never validation or test
+    arrays, parts = add_second_lead(arrays, parts, options, meta_split, db_dir, cache_dir)
     arrays, parts = add_training_databases(arrays, parts, options, meta_split, cache_dir)
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
+
+
+SECOND_LEAD_OFFSET = 10000  # record number of a training record's other-lead copy
+
+
+def add_second_lead(
+    arrays: dict[str, np.ndarray],
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    options: MitbihOptions,
+    meta: dict[str, Any],
+    db_dir: Path,
+    cache_dir: Path | None = None,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``second_lead``: the training records' beats cut again from their other lead (V1 for
+    most), joined to the training part as records ``number + SECOND_LEAD_OFFSET``; validation
+    and test records never are."""
+    if not options.second_lead:
+        return arrays, parts
+    trained = np.unique(np.asarray(arrays["record"])[parts[0]])
+    names = [str(int(r)) for r in trained]
+    second = beatset.prepare_database(
+        "mitbih", "mitdb-1.0.0", PREP_VERSION, MitdbReader(db_dir),
+        options.model_copy(update={"records": names}), SECTION, cache_dir, second=True,
+    )  # fmt: skip
+    second = dict(second)
+    for key in ("record", "records", "dropped_record"):
+        second[key] = np.asarray(second[key]) + SECOND_LEAD_OFFSET
+    n = len(arrays["y"])
+    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(second[k])]) for k in arrays}
+    added = n + np.arange(len(second["y"]), dtype=np.int64)
+    meta["second_lead_records"] = [int(r) for r in second["records"]]
+    return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])
 
 
 def add_training_databases(

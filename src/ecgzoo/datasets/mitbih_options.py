@@ -42,6 +42,11 @@ class BeatOptions(StrictConfig):
     extra_databases: list[Literal["svdb"]] = Field(
         default_factory=list, description="inter: more training records (never tested on)"
     )
+    second_lead: bool = Field(
+        False,
+        description="inter: each MIT-BIH training record also trains with its other lead (as "
+        "record number + 10000); validation, test and the apply path keep MLII",
+    )
     test_database: Literal["mitdb", "svdb"] = Field(
         "mitdb", description="inter: DS2 (mitdb), or every SVDB record after training on MIT-BIH"
     )
@@ -94,6 +99,8 @@ class BeatOptions(StrictConfig):
         if self.val_fold >= self.n_val_folds:
             last = self.n_val_folds - 1
             raise ValueError(f"val_fold: must be in 0..{last} (got {self.val_fold})")
+        if self.second_lead and self.split != "inter":
+            raise ValueError("second_lead: needs split: inter")
         centred_only = self.median_beat_channel or self.align_fiducial != "none"
         if self.median_of != "all" and not self.median_beat_channel:
             raise ValueError("median_of: needs median_beat_channel: true")
