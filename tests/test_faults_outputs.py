@@ -167,6 +167,54 @@ def test_one_bad_record_keeps_the_others(cinc2017_dir, tmp_path, monkeypatch, ca
     assert [r["record"] for r in rows] == ["A00001", "A00004"]
 
 
+def _annotate_folder(mitdb_two: Path, folder: Path) -> None:
+    """100 (good), 208 (its .dat cut short), 300 (a header whose .dat is missing) and 999 (a
+    good copy of 100 after the two bad ones)."""
+    import re
+
+    folder.mkdir()
+    for ext in (".hea", ".dat", ".atr"):
+        shutil.copy(mitdb_two / f"100{ext}", folder / f"100{ext}")
+        shutil.copy(mitdb_two / f"208{ext}", folder / f"208{ext}")
+        shutil.copy(mitdb_two / f"100{ext}", folder / f"999{ext}")
+    (folder / "208.dat").write_bytes((mitdb_two / "208.dat").read_bytes()[:100_000])
+    header = (mitdb_two / "100.hea").read_text()
+    (folder / "999.hea").write_text(re.sub(r"\b100\b", "999", header))
+    (folder / "300.hea").write_text(re.sub(r"\b100\b", "300", header))
+
+
+def test_annotate_one_bad_record_keeps_the_others(mitdb_two, tmp_path, monkeypatch, capsys):
+    """A folder is annotated to its end: the records after a bad one are still done, each
+    failure is named on one line and the exit status says some failed."""
+    folder, out = tmp_path / "recs", tmp_path / "out"
+    _annotate_folder(mitdb_two, folder)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "annotate", str(folder), "--out", str(out), "--no-plots"
+    )
+    assert code != 0 and "Traceback" not in err
+    assert "2 of 4 records failed (2 annotated)" in err
+    assert "failed: 208:" in err and "truncated" in err and "failed: 300:" in err
+    assert (out / "100.ecgzoo.csv").is_file() and (out / "999.ecgzoo.csv").is_file()
+    assert not list(out.glob("208*")) and not list(out.glob("300*"))
+    # the record after the two failures is annotated as the same signal was before them
+    assert (out / "999.ecgzoo.csv").read_text() == (out / "100.ecgzoo.csv").read_text()
+
+
+def test_annotate_api_tries_every_record_before_raising(mitdb_two, tmp_path):
+    import ecgzoo
+
+    folder, out = tmp_path / "recs", tmp_path / "out"
+    _annotate_folder(mitdb_two, folder)
+    failures: list[tuple[str, str]] = []
+    done = ecgzoo.annotate(folder, out_dir=out, plots=False, failures=failures)
+    assert [r.summary["record"] for r in done] == ["100", "999"]
+    assert [name for name, _ in failures] == ["208", "300"]
+    with pytest.raises(DataError, match="2 of 4 records failed"):
+        ecgzoo.annotate(folder, write=False)
+    with pytest.raises(DataError, match="truncated"):  # one record: its own error
+        ecgzoo.annotate(folder / "208", write=False)
+
+
 # -- the CLI's one line ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ecgzoo.apply.detect import DEFAULT_METHOD
 from ecgzoo.apply.model import AppliedModel, load_model
+from ecgzoo.errors import ConfigError, DataError, EcgzooError
 
 __all__ = ["AnnotateResult", "annotate", "load_model", "predict", "export_onnx"]
 
@@ -64,6 +65,7 @@ def annotate(
     adapt: str = "none",
     quality: bool = True,
     af_gate: bool = False,
+    failures: list[tuple[str, str]] | None = None,
 ) -> list[AnnotateResult]:
     """Annotate one record (WFDB, CSV or NumPy; ``fs`` for the last two) or every record in a
     folder. ``model``: one beat model, or a list of them whose probabilities are averaged on
@@ -74,9 +76,14 @@ def annotate(
     ``quality`` (the default) noisy or flat stretches are marked unusable
     (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden. With
     ``af_gate`` no beat is S in a 30 s window the CinC 2017 rhythm model calls atrial
-    fibrillation (:mod:`ecgzoo.models.af_gate`)."""
-    from ecgzoo.apply.annotate import annotate_source, summarise
-    from ecgzoo.apply.signals import find_records, open_source
+    fibrillation (:mod:`ecgzoo.models.af_gate`).
+
+    In a folder one bad record never stops the others: with a ``failures`` list each record
+    that cannot be read or annotated is appended to it as ``(record, message)``; without one,
+    the first failure is raised once every record was tried (a single record raises its own
+    error). An option mistake (``ConfigError``) stops at once."""
+
+    from ecgzoo.apply.signals import find_records
 
     applied = _beat_model(model, engine)
     gate = None
@@ -100,38 +107,68 @@ def annotate(
             check_output_name(stem, target)
             check_output_folder(Path(out_dir) if out_dir is not None else target.parent)
     results = []
+    failed: list[tuple[str, str]] = [] if failures is None else failures
+    options = (fs, lead, detector, adapt, quality, reference, ec57, write, out_dir, plots)
     for target in targets:
-        source = open_source(target, fs)
-        ann = annotate_source(
-            source,
-            applied,
-            lead=lead,
-            detector=detector,
-            adapt=adapt,
-            quality=quality,
-            af_gate=gate,
+        try:
+            results.append(_annotate_one(target, applied, gate, *options))
+        except ConfigError:
+            raise
+        except (EcgzooError, ValueError, OSError) as exc:  # this record only
+            if len(targets) == 1 and failures is None:
+                raise
+            failed.append((target.name, str(exc).splitlines()[0] if str(exc) else repr(exc)))
+    if failures is None and failed:
+        raise DataError(
+            f"{len(failed)} of {len(targets)} records failed ({len(results)} annotated); "
+            f"the first: {failed[0][0]}: {failed[0][1]}"
         )
-        summary = summarise(ann)
-        summary["model"] = applied.ref  # the record page names the model that annotated it
-        result = AnnotateResult(ann, summary)
-        if reference:
-            from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
-
-            ref_samples, ref_labels = reference_beats(source.path, reference)
-            spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
-            result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
-        if write:
-            import time
-
-            from ecgzoo.apply.outputs import write_outputs
-
-            t = time.perf_counter()
-            result.files = write_outputs(
-                ann, summary, None if out_dir is None else Path(out_dir), plots=plots
-            )
-            ann.timings["write"] = time.perf_counter() - t
-        results.append(result)
     return results
+
+
+def _annotate_one(
+    target: Path,
+    applied: Any,
+    gate: Any,
+    fs: float | None,
+    lead: str | None,
+    detector: str,
+    adapt: str,
+    quality: bool,
+    reference: str | None,
+    ec57: bool,
+    write: bool,
+    out_dir: str | Path | None,
+    plots: bool,
+) -> AnnotateResult:
+    """One record of :func:`annotate`: read, annotate, score, write."""
+    from ecgzoo.apply.annotate import annotate_source, summarise
+    from ecgzoo.apply.signals import open_source
+
+    source = open_source(target, fs)
+    ann = annotate_source(
+        source, applied, lead=lead, detector=detector, adapt=adapt, quality=quality, af_gate=gate
+    )
+    summary = summarise(ann)
+    summary["model"] = applied.ref  # the record page names the model that annotated it
+    result = AnnotateResult(ann, summary)
+    if reference:
+        from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
+
+        ref_samples, ref_labels = reference_beats(source.path, reference)
+        spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
+        result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
+    if write:
+        import time
+
+        from ecgzoo.apply.outputs import write_outputs
+
+        t = time.perf_counter()
+        result.files = write_outputs(
+            ann, summary, None if out_dir is None else Path(out_dir), plots=plots
+        )
+        ann.timings["write"] = time.perf_counter() - t
+    return result
 
 
 def predict(

@@ -68,6 +68,7 @@ def annotate(
         resolve_run(ref)
     from ecgzoo.api import annotate as run_annotate
 
+    failures: list[tuple[str, str]] = []
     results = run_annotate(
         target,
         models,
@@ -82,6 +83,7 @@ def annotate(
         adapt=adapt,
         quality=quality,
         af_gate=af_gate,
+        failures=failures if target.is_dir() else None,
     )
     rows = []
     for r in results:
@@ -91,14 +93,22 @@ def annotate(
         row["ectopic %"] = s["ectopic_burden_total_percent"]
         row["HR"] = s["mean_hr_bpm"]
         rows.append(row)
-    console.print(rich_table(rows, title="ecgzoo annotate"))
+    if rows:
+        console.print(rich_table(rows, title="ecgzoo annotate"))
     for r in results:
         console.print(f"{r.summary['record']}: " + ", ".join(str(p) for p in r.files.values()))
-    if reference:
+    if reference and results:
         from ecgzoo.apply.scoring import summarise_scores
 
         scored = summarise_scores([r.score for r in results], results[0].annotation.class_names)
         print_scores(scored)
+    if failures:  # the others' results are out; say which failed and exit non-zero
+        for name, message in failures:
+            err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
+        raise EcgzooError(
+            f"{len(failures)} of {len(results) + len(failures)} records failed "
+            f"({len(results)} annotated); the first: {failures[0][0]}: {failures[0][1]}"
+        )
 
 
 def print_scores(scored: dict) -> None:
