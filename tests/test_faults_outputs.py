@@ -498,6 +498,20 @@ def test_a_non_utf8_csv_record_is_one_line(tmp_path):
         open_source(path, 360.0)
 
 
+@pytest.mark.parametrize("text", ["", "MLII,V5\n", "\n\n"])
+def test_a_csv_without_samples_is_one_line_and_no_warning(tmp_path, monkeypatch, capsys, text):
+    """It printed numpy's "loadtxt: input contained no data" warning above the error."""
+    import warnings
+
+    path = tmp_path / "rec.csv"
+    path.write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning on the way fails the test
+        code, out, err = run_cli(monkeypatch, capsys, "annotate", str(path), "--fs", "360")
+    assert code == 2 and "Warning" not in err + out
+    assert err.strip() == f"error: {path}: no samples (empty file or a header alone)"
+
+
 @pytest.mark.slow
 def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
     """A scheduler's SIGTERM: exit 143 and no metrics.json (it exited 0 before)."""

@@ -163,7 +163,10 @@ def read_signal_file(path: str | Path, fs: float, lead_names: list[str] | None =
             has_header = bool(first) and not _is_number(first[0])
             if has_header and names is None:
                 names = [f.strip() for f in first]
-            rows = np.loadtxt(text[1:] if has_header else text, delimiter=",", ndmin=2)
+            body = text[1:] if has_header else text
+            if not any(line.strip() for line in body):  # loadtxt would warn, then return []
+                raise DataError(f"{path}: no samples (empty file or a header alone)")
+            rows = np.loadtxt(body, delimiter=",", ndmin=2)
             data = np.asarray(rows, dtype=np.float64).T
         else:
             raise DataError(f"{path}: unknown signal file type (use .npy or .csv)")
