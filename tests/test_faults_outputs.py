@@ -167,6 +167,24 @@ def test_one_bad_record_keeps_the_others(cinc2017_dir, tmp_path, monkeypatch, ca
     assert [r["record"] for r in rows] == ["A00001", "A00004"]
 
 
+def test_predict_takes_the_rate_of_a_csv_it_asks_for(mitdb_two, tmp_path, monkeypatch, capsys):
+    """``predict`` told a CSV's user to "pass --fs", an option it did not have."""
+    import numpy as np
+    import wfdb
+
+    rec = wfdb.rdrecord(str(mitdb_two / "100"), sampto=360 * 40)
+    path = tmp_path / "x.csv"
+    np.savetxt(path, rec.p_signal, delimiter=",", header="MLII,V5", comments="")
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(path))
+    assert code != 0 and "pass --fs" in err
+    out = tmp_path / "labels.csv"
+    args = ("predict", str(path), "--fs", "360", "--out", str(out))
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["record"] for r in rows] == ["x"] and rows[0]["label"] in ("N", "A", "O", "~")
+
+
 def _annotate_folder(mitdb_two: Path, folder: Path) -> None:
     """100 (good), 208 (its .dat cut short), 300 (a header whose .dat is missing) and 999 (a
     good copy of 100 after the two bad ones)."""

@@ -176,13 +176,15 @@ def predict(
     model: str | Path | AppliedModel = "pretrained:cinc2017",
     *,
     lead: str | None = None,
+    fs: float | None = None,
     engine: str = "torch",
 ) -> list[dict[str, Any]]:
     """Label every record of a folder or zip (or one record) with a recording-level model:
-    one dict per record (``record``, ``label``, ``p_<class>``...)."""
+    one dict per record (``record``, ``label``, ``p_<class>``...); ``fs`` for CSV / NumPy
+    signals, which do not carry their rate."""
     from ecgzoo.apply.predict import predict_records
 
-    return predict_records(Path(data), _model(model, engine), lead=lead)
+    return predict_records(Path(data), _model(model, engine), lead=lead, fs=fs)
 
 
 def export_onnx(run: str | Path, out: str | Path | None = None) -> dict[str, Any]:

@@ -129,6 +129,7 @@ def predict(
     model: ModelOpt = "pretrained:cinc2017",
     out: Annotated[Path | None, typer.Option(help="CSV file to write")] = None,
     lead: Annotated[str | None, typer.Option(help="lead name")] = None,
+    fs: Annotated[float | None, typer.Option(help="sampling rate of CSV/NumPy input (Hz)")] = None,
     engine: EngineOpt = "torch",
     challenge_outputs: Annotated[
         Path | None,
@@ -159,7 +160,7 @@ def predict(
         console.print(f"wrote {len(written)} challenge output files to {challenge_outputs}")
         rows = pred.rows()
     else:
-        rows = predict_records(data, applied, lead=lead, failures=failures)
+        rows = predict_records(data, applied, lead=lead, fs=fs, failures=failures)
     if out is not None and (rows or not failures):
         atomic_write_text(out, rows_csv(rows))
         console.print(f"wrote {out} ({len(rows)} records)")
@@ -173,10 +174,11 @@ def predict(
                 }
                 for r in shown
             ]
-        console.print(rich_table(shown, title="ecgzoo predict"))
-        legend = class_legend(applied.class_names)
-        if legend:
-            console.print(legend, highlight=False)
+        if shown:
+            console.print(rich_table(shown, title="ecgzoo predict"))
+            legend = class_legend(applied.class_names)
+            if legend:
+                console.print(legend, highlight=False)
     if failures:  # the others' results are out; say which failed and exit non-zero
         for name, message in failures:
             err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
