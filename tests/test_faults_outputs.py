@@ -233,6 +233,24 @@ def test_annotate_api_tries_every_record_before_raising(mitdb_two, tmp_path):
         ecgzoo.annotate(folder / "208", write=False)
 
 
+def test_a_missing_reference_does_not_cost_the_annotation(mitdb_two, tmp_path):
+    """``--reference atr`` on a record without ``.atr``: the record is named as failed, but
+    its annotation, done before the scoring, is written."""
+    import ecgzoo
+
+    folder, out = tmp_path / "recs", tmp_path / "out"
+    _annotate_folder(mitdb_two, folder)
+    for name in ("208", "300"):
+        for path in folder.glob(f"{name}.*"):
+            path.unlink()
+    (folder / "999.atr").unlink()
+    failures: list[tuple[str, str]] = []
+    done = ecgzoo.annotate(folder, out_dir=out, plots=False, reference="atr", failures=failures)
+    assert [r.summary["record"] for r in done] == ["100"] and done[0].score is not None
+    assert failures == [("999", f"{folder / '999.atr'}: file not found")]
+    assert (out / "999.ecgzoo.csv").read_text() == (out / "100.ecgzoo.csv").read_text()
+
+
 # -- the CLI's one line ---------------------------------------------------------------------------
 
 

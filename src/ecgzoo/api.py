@@ -152,13 +152,7 @@ def _annotate_one(
     summary = summarise(ann)
     summary["model"] = applied.ref  # the record page names the model that annotated it
     result = AnnotateResult(ann, summary)
-    if reference:
-        from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
-
-        ref_samples, ref_labels = reference_beats(source.path, reference)
-        spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
-        result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
-    if write:
+    if write:  # first: a missing reference must not cost the record its annotation
         import time
 
         from ecgzoo.apply.outputs import write_outputs
@@ -168,6 +162,12 @@ def _annotate_one(
             ann, summary, None if out_dir is None else Path(out_dir), plots=plots
         )
         ann.timings["write"] = time.perf_counter() - t
+    if reference:
+        from ecgzoo.apply.scoring import ec57_exclusions, reference_beats, score_record
+
+        ref_samples, ref_labels = reference_beats(source.path, reference)
+        spans = ec57_exclusions(source.path, source.fs, reference) if ec57 else None
+        result.score = score_record(ann, ref_samples, ref_labels, applied.class_names, spans)
     return result
 
 
