@@ -102,13 +102,20 @@ def annotate(
 
         scored = summarise_scores([r.score for r in results], results[0].annotation.class_names)
         print_scores(scored)
-    if failures:  # the others' results are out; say which failed and exit non-zero
-        for name, message in failures:
-            err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
-        raise EcgzooError(
-            f"{len(failures)} of {len(results) + len(failures)} records failed "
-            f"({len(results)} annotated); the first: {failures[0][0]}: {failures[0][1]}"
-        )
+    report_failures(failures, len(results), "annotated")
+
+
+def report_failures(failures: list[tuple[str, str]], n_done: int, done: str) -> None:
+    """The records of a folder that failed, one per line on stderr, then a non-zero exit (the
+    others' results are already out)."""
+    if not failures:
+        return
+    for name, message in failures:
+        err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
+    raise EcgzooError(
+        f"{len(failures)} of {n_done + len(failures)} records failed ({n_done} {done}); "
+        f"the first: {failures[0][1]}"
+    )
 
 
 def print_scores(scored: dict) -> None:
@@ -179,13 +186,7 @@ def predict(
             legend = class_legend(applied.class_names)
             if legend:
                 console.print(legend, highlight=False)
-    if failures:  # the others' results are out; say which failed and exit non-zero
-        for name, message in failures:
-            err_console.print(f"failed: {name}: {message}", markup=False, highlight=False)
-        raise EcgzooError(
-            f"{len(failures)} of {len(rows) + len(failures)} records failed "
-            f"({len(rows)} labelled); the first: {failures[0][1]}"
-        )
+    report_failures(failures, len(rows), "labelled")
 
 
 @app.command()
