@@ -8,7 +8,7 @@ records at their reference beats, each through its own InputSpec; the CNN weight
 is chosen. ``test``: SVDB (52), reference peaks, each CNN run averaged with the LightGBM at w and
 at 1/2.
 
-    python benchmarks/blend_weight.py folds K                  # the fold's training records
+    python benchmarks/blend_weight.py folds K   # the fold's training records, a YAML list
     python benchmarks/blend_weight.py oof RUNS_DIR OUT.json
     python benchmarks/blend_weight.py test --cnn ENS ENS ENS --tree LGB --weight W OUT.json
 """
@@ -109,7 +109,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.command == "folds":  # the records the fold's models train on
         held = set(fold_records(args.k))
-        print(",".join(r for k in range(N_FOLDS) for r in fold_records(k) if r not in held))
+        names = [r for k in range(N_FOLDS) for r in fold_records(k) if r not in held]
+        print("[" + ",".join(f"'{r}'" for r in names) + "]")  # a YAML list of names
         return
     result = (
         out_of_fold(args.runs) if args.command == "oof" else test(args.cnn, args.tree, args.weight)
