@@ -316,7 +316,9 @@ def assemble(
         train = train[~np.isin(y[train], excluded)]
     x = arrays["x"]
     if getattr(options, "median_beat_channel", False):
-        x = median_channel_beats(np.asarray(x), arrays, getattr(options, "median_of", "all"))
+        median_of = getattr(options, "median_of", "all")
+        scaled = getattr(options, "beat_scale", "none") == "record"
+        x = median_channel_beats(np.asarray(x), arrays, median_of, scaled)
     feats = arrays["rr"] if options.rr_features else None
     context = context_set(options)
     if context is not None:  # issue 12: label-free RR context instead
@@ -355,6 +357,7 @@ def assemble(
         "counts": split_class_counts(data),
         "median_beat_channel": bool(getattr(options, "median_beat_channel", False)),
         "median_of": str(getattr(options, "median_of", "all")),
+        "beat_scale": str(getattr(options, "beat_scale", "none")),
         "train_exclude_classes": list(getattr(options, "train_exclude_classes", [])),
         "feature_names": list(RR_FEATURE_NAMES) if options.rr_features else [],
         "side_features": "rr_features" if options.rr_features else None,

@@ -244,14 +244,16 @@ def side_features(arrays: dict[str, np.ndarray], feature_set: str = "rr_context"
 
 
 def median_channel_beats(
-    x: np.ndarray, arrays: dict[str, np.ndarray], median_of: str = "all"
+    x: np.ndarray, arrays: dict[str, np.ndarray], median_of: str = "all", scale: bool = False
 ) -> np.ndarray:
     """``(n, 2, n_samples)``: each beat of ``x`` (the rows of ``arrays``) and the beat minus its
     record's median beat, taken over the beats ``median_of`` names
     (:func:`ecgzoo.examples.beat_context.reference_beats`), record by record: what
-    ``InputSpec.with_median`` computes from a recording's peaks in use."""
+    ``InputSpec.with_median`` computes from a recording's peaks in use; ``scale``: each record's
+    beats divided by its amplitude scale first (``beat_scale: record``)."""
     out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
     for rows, peaks, at in record_peaks(arrays):
         reference = bc.reference_beats(peaks, median_of)
-        out[rows] = bc.with_median_channel(x[rows], None if reference is None else reference[at])
+        ref = None if reference is None else reference[at]
+        out[rows] = bc.with_median_channel(x[rows], ref, scale=scale)
     return out

@@ -29,6 +29,7 @@ def beat_input(
         "fiducial": str(options.align_fiducial) if aligned else "r_peak",
         "median_channel": bool(getattr(options, "median_beat_channel", False)),
         "median_of": str(getattr(options, "median_of", "all")),
+        "beat_scale": str(getattr(options, "beat_scale", "none")),
         "leads": tuple(LEAD_PREFERENCE),
         "side_features": side_features,
         "feature_mean": tuple(float(v) for v in feature_mean),

@@ -75,6 +75,11 @@ class BeatOptions(StrictConfig):
         description="median_beat_channel: the median over all the record's beats, or over those "
         "not early (pre-RR >= the mean of the surrounding +-5 intervals): the sinus beat",
     )
+    beat_scale: Literal["none", "record"] = Field(
+        "none",
+        description="median_beat_channel: record divides each beat by its record's amplitude "
+        "scale (the median peak-to-peak of its beats), in training and use alike",
+    )
     align_fiducial: Literal["none", "qrs_extremum"] = Field(
         "none",
         description="move each R peak to the fiducial examples.fiducial defines before cutting "
@@ -102,6 +107,8 @@ class BeatOptions(StrictConfig):
         if self.second_lead and self.split != "inter":
             raise ValueError("second_lead: needs split: inter")
         centred_only = self.median_beat_channel or self.align_fiducial != "none"
+        if self.beat_scale != "none" and not self.median_beat_channel:
+            raise ValueError("beat_scale: needs median_beat_channel: true")
         if self.median_of != "all" and not self.median_beat_channel:
             raise ValueError("median_of: needs median_beat_channel: true")
         if self.segmentation == "kachuee" and centred_only:

@@ -302,13 +302,17 @@ def reference_beats(peaks: np.ndarray, median_of: str) -> np.ndarray | None:
 
 
 def with_median_channel(
-    x: np.ndarray, reference: np.ndarray | None = None, spans: np.ndarray | None = None
+    x: np.ndarray,
+    reference: np.ndarray | None = None,
+    spans: np.ndarray | None = None,
+    scale: bool = False,
 ) -> np.ndarray:
     """One record's beats ``(n, n_samples)`` as ``(n, 2, n_samples)``: the beat, and the beat
     minus the record's median beat (the sample-wise median over the record's beats, or over the
     ``reference`` ones of :func:`reference_beats`, computed without labels), which shows how each
     beat differs from this patient's usual one. ``spans`` (``record_spans`` of the beats'
-    peaks): one median per span of a long recording; ``None``: one for the record."""
+    peaks): one median per span of a long recording; ``None``: one for the record. ``scale``:
+    the beats are first divided by the record's (span's) :func:`amplitude_scale`."""
     x = np.asarray(x, dtype=np.float32)
     if len(x) == 0:
         return np.zeros((0, 2, x.shape[-1]), dtype=np.float32)
@@ -316,8 +320,10 @@ def with_median_channel(
         out = np.empty((len(x), 2, x.shape[-1]), dtype=np.float32)
         for part in span_slices(spans):
             ref = None if reference is None else np.asarray(reference, bool)[part]
-            out[part] = with_median_channel(x[part], ref)
+            out[part] = with_median_channel(x[part], ref, scale=scale)
         return out
+    if scale:
+        x = (x / np.float32(amplitude_scale(x))).astype(np.float32)
     over = x if reference is None or not np.any(reference) else x[np.asarray(reference, bool)]
     median = np.median(over, axis=0, keepdims=True)
     return np.stack([x, x - median], axis=1).astype(np.float32)

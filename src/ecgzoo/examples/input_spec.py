@@ -135,6 +135,7 @@ class InputSpec:
     fiducial: str = "r_peak"
     median_channel: bool = False  # beats: a 2nd channel, the beat minus the record's median beat
     median_of: str = "all"  # the beats that median is over (beat_context.MEDIAN_OF)
+    beat_scale: str = "none"  # record: beats divided by the record's amplitude scale first
     # beats: record-level statistics (median beat, mean RR) of a longer recording are taken
     # over spans of this many seconds, the training records' length (examples.spans)
     record_span_s: float = RECORD_SPAN_S
@@ -166,6 +167,10 @@ class InputSpec:
             problems.append(f"side_features {self.side_features!r}")
         if self.median_of not in MEDIAN_OF:
             problems.append(f"median_of {self.median_of!r}")
+        if self.beat_scale not in ("none", "record") or (
+            self.beat_scale == "record" and not self.median_channel
+        ):
+            problems.append(f"beat_scale {self.beat_scale!r} (none, or record with the median)")
         if self.fiducial not in FIDUCIALS:
             problems.append(f"fiducial {self.fiducial!r}")
         if not (isinstance(self.fs, int | float) and math.isfinite(self.fs) and self.fs > 0):
@@ -195,6 +200,8 @@ class InputSpec:
             del out["median_of"]
         if out["record_span_s"] == RECORD_SPAN_S:  # likewise
             del out["record_span_s"]
+        if out["beat_scale"] == "none":  # likewise
+            del out["beat_scale"]
         return out
 
     @classmethod
@@ -321,7 +328,8 @@ class InputSpec:
             if reference is not None:
                 reference = reference[mine]
         spans = record_spans(peaks, self.record_span_s * float(fs))[mine]  # as the RR context's
-        return with_median_channel(np.asarray(x)[:, 0, :], reference, spans)
+        scale = self.beat_scale == "record"
+        return with_median_channel(np.asarray(x)[:, 0, :], reference, spans, scale)
 
     def raw_side_features(self, peaks: np.ndarray, fs: float) -> np.ndarray | None:
         """Raw side features ``(n, n_features)`` of every beat at ``peaks`` (all the record's
