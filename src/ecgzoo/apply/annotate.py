@@ -30,7 +30,7 @@ from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import AAMI_CLASSES
-from ecgzoo.examples.input_spec import check_rate
+from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.models.adapt import TORCH_ONLY, check_adaptation, record_probabilities
 from ecgzoo.models.af_gate import check_gate_classes
 

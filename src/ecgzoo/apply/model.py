@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
-from ecgzoo.examples.input_spec import InputSpec, check_rate, check_signal
+from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.examples.signal_checks import check_rate, check_signal
 
 #: what ``AppliedModel.kind`` calls each kind of input (``InputSpec.kind``)
 KIND_OF_INPUT = {

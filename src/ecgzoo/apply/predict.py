@@ -30,7 +30,7 @@ from ecgzoo.apply.multilabel import MultilabelPrediction, find_2021_records, pre
 from ecgzoo.apply.signals import find_records, open_source
 from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
-from ecgzoo.examples.input_spec import check_rate
+from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.fetch.safe_zip import PREDICT_LIMITS, extract, open_archive
 
 _MEMBER_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)*([A-Za-z0-9_\-]+\.(?:hea|mat|dat|csv|npy))$")

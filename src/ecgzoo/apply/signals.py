@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgzoo.errors import DataError
-from ecgzoo.examples.input_spec import InputSpec, check_rate
+from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.readers.wfdb_folder import read_signal_file
 from ecgzoo.readers.wfdb_io import check_header
 
@@ -125,7 +126,7 @@ def open_source(path: str | Path, fs: float | None = None) -> SignalSource:
     (:func:`ecgzoo.readers.wfdb_io.check_header`: rate, gains, declared length against
     the file); CSV and NumPy files through the one plain-signal reader
     (:func:`ecgzoo.readers.wfdb_folder.read_signal_file`). The rate, stated or read, is
-    checked by :func:`ecgzoo.examples.input_spec.check_rate`."""
+    checked by :func:`ecgzoo.examples.signal_checks.check_rate`."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".edf", ".bdf"):

@@ -46,6 +46,7 @@ from ecgzoo.examples.beats import (
 from ecgzoo.examples.fiducial import align_peaks, fiducial_description
 from ecgzoo.examples.multilabel import window_of
 from ecgzoo.examples.side_features import CONTEXT_SETS, context_rows, features_of_set
+from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.examples.spans import RECORD_SPAN_S, record_spans
 from ecgzoo.examples.windows import prepare_windows
 
@@ -65,43 +66,6 @@ SIDE_FEATURE_SETS = (
 #: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
 #: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)
 FIDUCIALS = ("r_peak", "qrs_extremum")
-MIN_FS = 100.0  # below this a QRS is a few samples wide: no model here was trained on that
-MAX_FS = 20000.0
-
-
-def check_rate(fs: Any, where: str, minimum: float = MIN_FS) -> float:
-    """``fs`` as a float, or ``DataError`` naming ``where`` when it is missing, not a number,
-    not finite, not positive, below ``minimum`` or implausibly high for an ECG.
-
-    The one rate check of every place a recording enters a model (annotate, predict, the
-    Python API and ``evaluate --data``)."""
-    if fs is None:
-        raise DataError(f"{where}: no sampling rate (the header has none: pass --fs)")
-    try:
-        rate = float(fs)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: sampling rate {fs!r} is not a number") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise DataError(f"{where}: sampling rate {rate:g} Hz is not a positive number")
-    if rate < minimum:
-        raise DataError(f"{where}: {rate:g} Hz is below the {minimum:g} Hz minimum")
-    if rate > MAX_FS:
-        raise DataError(f"{where}: sampling rate {rate:g} Hz is not plausible for an ECG")
-    return rate
-
-
-def check_signal(signal: Any, where: str) -> np.ndarray:
-    """One lead as float64: real numbers (a complex array is refused, not silently cut to its
-    real part), 1-D, not empty, every sample finite; ``DataError`` naming ``where``."""
-    arr = np.asarray(signal)
-    if np.iscomplexobj(arr) or not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{where}: expected real numbers, got {arr.dtype}")
-    if arr.ndim != 1 or arr.size == 0:
-        raise DataError(f"{where}: expected one lead (1-D, not empty), got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{where}: holds NaN or infinite samples")
-    return arr
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from ecgzoo.datasets import registry
 from ecgzoo.datasets.arrays import ArraySplit
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.examples.beats import aami_labels
-from ecgzoo.examples.input_spec import InputSpec, check_rate
+from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.models.af_gate import THRESHOLD, check_gate_classes, close_supraventricular
 from ecgzoo.readers.wfdb_folder import WfdbFolderReader
 
