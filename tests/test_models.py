@@ -166,8 +166,11 @@ def test_resnet1d_fast_config_is_small() -> None:
 def test_unknown_model_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         build_model("nope", 1, BEAT_LEN, 5)
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(ConfigError, match="unknown model .*resnet1d.*lightgbm"):
         model_class("transformer9000")
+    # a tree model is known, but never built as a network (tune took it for unknown, listing it)
+    with pytest.raises(ConfigError, match="lightgbm is a tree model, trained by `ecgzoo train`"):
+        model_class("lightgbm")
 
 
 @pytest.mark.parametrize("name", MODELS)

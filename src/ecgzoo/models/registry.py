@@ -84,7 +84,14 @@ def is_tree_model(name: str) -> bool:
 
 def model_class(name: str) -> type[nn.Module]:
     if name not in _MODELS:
-        raise ConfigError(f"model.name: unknown model {name!r} (choose from {', '.join(_MODELS)})")
+        torch_models = ", ".join(_MODELS)
+        if name in TREE_MODELS:  # trained by ecgzoo.train.trees, never built as a network
+            raise ConfigError(
+                f"model.name: {name} is a tree model, trained by `ecgzoo train` only; this "
+                f"takes a torch model ({torch_models})"
+            )
+        known = ", ".join([*_MODELS, *TREE_MODELS])  # a config may name a tree model too
+        raise ConfigError(f"model.name: unknown model {name!r} (choose from {known})")
     module, cls, _ = _MODELS[name]
     return getattr(importlib.import_module(module), cls)
 
