@@ -41,7 +41,6 @@ def main() -> None:
         data = folders(Path(tmp))[args.only]
         y, (p_cnn, p_tree), group, _ = member_probabilities(blend, data)
         record = "232" if args.only == "ds2" else "822"
-        keyed = f"{data.name}/{record}"  # per_record keys name the folder
         if args.e2e:
             from ecgzoo.api import annotate
             from ecgzoo.apply.scoring import summarise_scores
@@ -52,7 +51,7 @@ def main() -> None:
             e2e = from_annotate(scored, scores, record)
     out: dict[str, Any] = {"cnn": args.cnn, "tree": args.tree, "only": args.only}
     for name, prob in (("cnn", p_cnn), ("tree", p_tree), ("blend", 0.5 * p_cnn + 0.5 * p_tree)):
-        out[name] = from_reference(inter_metrics(y, prob, group), keyed)
+        out[name] = from_reference(inter_metrics(y, prob, group), record)
         m = out[name]
         print(
             f"{name:6s} acc {m['accuracy']:.4f} SVEB F1 {m['sveb']['F1']} VEB F1 {m['veb']['F1']}"

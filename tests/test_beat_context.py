@@ -184,7 +184,7 @@ def test_evaluate_data_folder_cli(tree_run, mitdb_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     ref = tree_run.metrics["test"]["per_record"]["mitdb/232"]
-    assert out["per_record"]["mydb/232"] == ref  # same beats, same predictions as the split
+    assert out["per_record"]["232"] == ref  # same beats, same predictions as the split
     assert [r["class"] for r in out["aami"]] == ["N", "S", "V", "F"]
     bad = subprocess.run(
         [sys.executable, "-m", "ecgzoo", "evaluate", str(tree_run.run_dir), "--data", str(folder)]

@@ -71,7 +71,7 @@ def members_of(model: AppliedModel | ModelBlend) -> list[AppliedModel]:
 def member_probabilities(
     blend: ModelBlend, folder: Path, lead: str | None = None
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, list[str]]:
-    """``(y, [probabilities of each model], record, skipped)`` over the reference beats of the
+    """``(y, [probabilities of each model], record name, skipped)`` over the reference beats of the
     annotated records of ``folder`` that every model keeps, each model preparing the beats with
     its own InputSpec; a record that cannot be read is listed in ``skipped``."""
     from ecgzoo.examples.beats import aami_labels
@@ -107,7 +107,7 @@ def member_probabilities(
             rows = kept[p.kept]
             probs[i].append(m.proba(p.x[rows], None if p.features is None else p.features[rows]))
         ys.append(labels[kept])
-        groups.append(np.full(int(kept.sum()), f"{Path(folder).name}/{name}"))
+        groups.append(np.full(int(kept.sum()), name))
     if not ys or not sum(len(y) for y in ys):
         raise DataError(f"{folder}: no record with annotated beats could be read")
     merged = [np.concatenate(p) for p in probs]

@@ -119,6 +119,10 @@ def evaluate_beat_folder(
             run_folder, cfg.data.options, table, cfg.data.option_key("context_groups")
         )
         metrics["skipped"] = [str(s) for s in table["skipped"]]
+        # the table's groups are FOLDER/RECORD; keyed by record name as for every model kind
+        metrics["per_record"] = {
+            str(k).split("/", 1)[-1]: v for k, v in metrics["per_record"].items()
+        }
         return metrics
     from ecgzoo.models.adapt import check_adaptation
     from ecgzoo.runs.loaded import load_run
