@@ -175,6 +175,11 @@ def test_model_predict_on_a_numpy_signal(mitdb_dir, beat_model):
     out = beat_model.predict(rec.signal[: 60 * 360], fs=360)
     assert len(out["samples"]) == len(out["labels"]) > 60
     assert "V" in out["labels"]
+    # a beat too near an end to cut is unclassified (it was called Q, a class of its own)
+    uncut = ~np.isfinite(out["probabilities"]).all(axis=1)
+    assert uncut[0] and uncut.sum() <= 2
+    assert [out["labels"][i] for i in np.flatnonzero(uncut)] == ["unclassified"] * int(uncut.sum())
+    assert "unclassified" not in [out["labels"][i] for i in np.flatnonzero(~uncut)]
 
 
 def test_predict_folder_and_zip(cinc2017_dir, tmp_path):

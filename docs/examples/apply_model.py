@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import ecgzoo
@@ -48,7 +49,7 @@ def main(work: Path) -> None:
 
     signal = wfdb.rdrecord(str(work / "208"), channels=[0], sampto=360 * 60).p_signal[:, 0]
     beats = model.predict(signal, fs=360)
-    print("first minute:", "".join(beats["labels"]))
+    print("first minute:", dict(Counter(beats["labels"])))  # N, S, V, ..., unclassified
 
     # 3. A recording-level model: one label per recording (CinC 2017 rhythm classes).
     src = Path(fetch("challenge-2017", "1.0.0", progress=False)) / "training2017"

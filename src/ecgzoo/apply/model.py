@@ -151,7 +151,9 @@ class AppliedModel:
 
     def predict(self, signal: np.ndarray, fs: float) -> dict[str, Any]:
         """One call for a notebook: a beat model detects and classifies the beats of a 1-D
-        signal; a recording model labels the whole signal."""
+        signal (a beat too near an end to be cut is ``"unclassified"``, with a NaN row, as in
+        ``annotate``'s outputs; not Q, a class the model can call); a recording model labels
+        the whole signal."""
         if self.kind == "multilabel":
             raise ConfigError(f"{self.ref}: a multi-label 12-lead model; use `ecgzoo predict`")
         fs = check_rate(fs, "model.predict: fs")
@@ -164,7 +166,8 @@ class AppliedModel:
         peaks = detect_qrs(signal, fs)
         prob = self.predict_beats(signal, fs, peaks)
         labels = [
-            self.class_names[int(np.argmax(p))] if np.all(np.isfinite(p)) else "Q" for p in prob
+            self.class_names[int(np.argmax(p))] if np.all(np.isfinite(p)) else "unclassified"
+            for p in prob
         ]
         return {"samples": peaks, "labels": labels, "probabilities": prob}
 
