@@ -151,3 +151,19 @@ def test_cli_mistakes_are_one_line(tmp_path):
         )
         assert result.returncode == 2 and needle in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_base_config_of_another_model_is_told_it_trains_resnet1d(tmp_path, monkeypatch, capsys):
+    """``ecgzoo scale`` with a LightGBM (or any non-resnet1d) config trained resnet1d on its
+    data without a word."""
+    import sys
+
+    from ecgzoo.cli import main
+
+    args = ["scale", "configs/mitbih_inter_lightgbm.yaml", "--report-only", "--output"]
+    monkeypatch.setattr(sys, "argv", ["ecgzoo", *args, str(tmp_path / "sweep")])
+    with pytest.raises(SystemExit):
+        main()  # --report-only on an empty folder: "no sweep" after the note
+    out, err = capsys.readouterr()
+    assert "trains resnet1d at every grid point" in out and "(lightgbm) is not used" in out
+    assert "no sweep" in err

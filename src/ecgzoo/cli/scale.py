@@ -34,6 +34,13 @@ def scale(
     from ecgzoo.study import load_grid, run_sweep
 
     base = load_config(config, overrides or [])
+    if base.model.name != "resnet1d":  # the study is defined on resnet1d: say what is trained
+        console.print(
+            f"note: the scale study trains resnet1d at every grid point; {config}'s model "
+            f"({base.model.name}) is not used, its data, training and split are",
+            markup=False,
+            highlight=False,
+        )
     sweep = load_grid(grid)
     result = run_sweep(
         base,
