@@ -65,3 +65,22 @@ def test_a_bad_stretch_read_in_a_worker_is_one_line_naming_the_file(
         DataError, match=r"100: lead MLII has invalid \(NaN\) samples near 960.0 s$"
     ):
         annotate_source(open_source(tmp_path / "100"), model, chunk_s=600.0)
+
+
+def _killed(job: int) -> int:
+    """A worker the system kills (as the OOM killer does) on the second job."""
+    import os
+    import signal
+
+    if job == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return job
+
+
+def test_a_killed_worker_is_one_line_not_a_broken_pool_traceback():
+    from ecgzoo.datasets.streaming import ordered_map
+    from ecgzoo.errors import EcgzooError
+
+    with pytest.raises(EcgzooError, match="worker processes died .* ECGZOO_THREADS=1"):
+        list(ordered_map(_killed, [0, 1, 2], workers=2))
+    assert list(ordered_map(_killed, [0, 2], workers=2)) == [0, 2]

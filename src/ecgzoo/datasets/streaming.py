@@ -27,6 +27,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing import get_context
 from typing import Any, TypeVar
@@ -79,14 +80,22 @@ def ordered_map(func: Callable[[T], R], jobs: Iterable[T], workers: int = 1) -> 
 
     Fork, not spawn: spawned workers re-import the caller's ``__main__`` (breaking scripts
     without a main guard and notebooks). Results come back one at a time, so a consumer that
-    writes each to disk holds at most a few in memory.
+    writes each to disk holds at most a few in memory. A worker the system kills (out of
+    memory) is one ``EcgzooError`` line, not a ``BrokenProcessPool`` traceback.
     """
     if workers <= 1 or sys.platform != "linux":
         for job in jobs:
             yield func(job)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        yield from pool.map(func, jobs)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            yield from pool.map(func, jobs)
+    except BrokenProcessPool:
+        raise EcgzooError(
+            f"one of {workers} worker processes died (killed by the system, perhaps for lack "
+            "of memory); ECGZOO_THREADS=1 (annotate) or ECGZOO_WORKERS=1 (preparing a "
+            "database) does the work in this process"
+        ) from None
 
 
 class RemoteTraceback(Exception):
