@@ -52,6 +52,31 @@ def test_a_lightgbm_model_refuses_onnx_and_neural_adaptation_in_one_line(mitdb_t
         ecgzoo.annotate(mitdb_two / "100", model, adapt="self_train", write=False)
 
 
+def test_a_blend_with_a_tree_runs_its_network_through_onnx(mitdb_two, monkeypatch):
+    """``--engine onnx`` with a LightGBM member: the network goes through ONNX Runtime, the
+    tree (no graph) through LightGBM; the same beats and classes as with torch. Alone, the
+    tree still refuses onnx (test above)."""
+    import ecgzoo
+    from ecgzoo.apply.model import AppliedModel
+
+    ecgzoo.export_onnx("pretrained:mitbih-inter")
+    refs = ["pretrained:mitbih-inter", "pretrained:mitbih-inter-lightgbm"]
+    calls = []
+    through_onnx = AppliedModel._proba_onnx
+
+    def counted(self, *args):
+        calls.append(self.ref)
+        return through_onnx(self, *args)
+
+    monkeypatch.setattr(AppliedModel, "_proba_onnx", counted)
+    onnx = ecgzoo.annotate(mitdb_two / "208", refs, engine="onnx", write=False)[0].annotation
+    assert set(calls) == {"pretrained:mitbih-inter"}
+    torch_ = ecgzoo.annotate(mitdb_two / "208", refs, write=False)[0].annotation
+    assert np.array_equal(onnx.samples, torch_.samples)
+    assert np.array_equal(onnx.labels, torch_.labels) and len(onnx.labels) > 2900
+    np.testing.assert_allclose(onnx.prob, torch_.prob, atol=1e-4)
+
+
 def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     """``ecgzoo ARGS`` in this process through the real entry point: code, stdout, stderr."""
     import sys

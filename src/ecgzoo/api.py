@@ -45,7 +45,19 @@ def _beat_model(model: Any, engine: str) -> Any:
             return _model(model[0], engine)
         from ecgzoo.apply.blend import ModelBlend
 
-        return ModelBlend([_model(m, engine) for m in model])
+        return ModelBlend([_member(m, engine) for m in model])
+    return _model(model, engine)
+
+
+def _member(model: str | Path | AppliedModel, engine: str) -> AppliedModel:
+    """A blend's member: under ``--engine onnx`` a tree member, which has no graph, runs as
+    LightGBM and the neural members through ONNX Runtime (alone, a tree refuses onnx)."""
+    if engine == "onnx" and not isinstance(model, AppliedModel):
+        from ecgzoo.paths import resolve_run
+        from ecgzoo.train.trees import is_tree_run
+
+        if is_tree_run(resolve_run(model)):
+            return load_model(model, engine="torch")  # the tree's own predictor
     return _model(model, engine)
 
 

@@ -6,7 +6,8 @@ they eat different inputs (issue 19, round D: on SVDB the pair beat the CNN ense
 ``docs/notes/beats7.md``). A torch ensemble of one InputSpec is ``ecgzoo ensemble`` instead.
 The probabilities are averaged with equal weights; a beat is classified when every member can
 cut it. Only adaptations that act on the averaged probabilities apply (``none``,
-``prior_em``); the members' own networks are left as trained.
+``prior_em``); the members' own networks are left as trained. Under ``--engine onnx`` a tree
+member runs as LightGBM (``api._member``) and the networks through ONNX Runtime.
 """
 
 from __future__ import annotations
