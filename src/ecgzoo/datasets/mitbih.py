@@ -26,6 +26,7 @@ from ecgzoo.datasets.splits import (
     DS2,
     check_disjoint,
     inter_patient_split,
+    record_fold,
     validation_by_group,
 )
 from ecgzoo.datasets.svdb_options import SvdbOptions
@@ -257,8 +258,10 @@ def add_training_databases(
 ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Inter-patient: every record of ``options.extra_databases`` (SVDB) joins the training
     part only (never validation or test); with ``test_database: svdb`` every SVDB record is the
-    test part instead (MIT-BIH -> SVDB: ``parts`` then holds no test beat). Both are cut by this
-    same pipeline with the same beat options.
+    test part instead (MIT-BIH -> SVDB: ``parts`` then holds no test beat). With
+    ``extra_test_fold`` one record-wise fold of SVDB is the test part and DS2 is left out
+    (patients of a database the model trains on, never seen). All are cut by this same
+    pipeline with the same beat options.
 
     Record numbers stay distinct (MIT-BIH 100-234, SVDB 800-894), so per-record context
     (``rr_context``) and the leak check see two patients as two.
@@ -290,5 +293,17 @@ def add_training_databases(
         meta["test_records"] = names
         check_disjoint(joined["record"], train=np.union1d(parts[0], parts[1]), test=added)
         return joined, (parts[0], parts[1], added)
+    if options.extra_test_fold is not None:  # unseen patients of the extra database: no DS2
+        held = record_fold(
+            [str(int(r)) for r in extra["records"]],
+            options.extra_n_folds,
+            options.extra_test_fold,
+            options.extra_fold_seed,
+        )
+        tested = np.isin(np.asarray(extra["record"]).astype(str), held)
+        meta["test_records"] = [f"svdb/{r}" for r in held]
+        meta["extra_training_records"] = [n for n in names if n not in meta["test_records"]]
+        check_disjoint(joined["record"], train=np.union1d(parts[0], parts[1]), test=added[tested])
+        return joined, (np.concatenate([parts[0], added[~tested]]), parts[1], added[tested])
     meta["extra_training_records"] = names
     return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])

@@ -47,6 +47,15 @@ class BeatOptions(StrictConfig):
         description="inter: each MIT-BIH training record also trains with its other lead (as "
         "record number + 10000); validation, test and the apply path keep MLII",
     )
+    extra_test_fold: int | None = Field(
+        None,
+        ge=0,
+        description="inter + extra_databases: this record-wise fold of the extra database's "
+        "records is the test part instead of DS2 (patients of that database never seen); its "
+        "other folds train with DS1",
+    )
+    extra_n_folds: int = Field(4, ge=2, description="extra_test_fold: record-wise folds")
+    extra_fold_seed: int = Field(1, description="extra_test_fold: seed of the records' order")
     test_database: Literal["mitdb", "svdb"] = Field(
         "mitdb", description="inter: DS2 (mitdb), or every SVDB record after training on MIT-BIH"
     )
@@ -104,6 +113,14 @@ class BeatOptions(StrictConfig):
         if self.val_fold >= self.n_val_folds:
             last = self.n_val_folds - 1
             raise ValueError(f"val_fold: must be in 0..{last} (got {self.val_fold})")
+        if self.extra_test_fold is not None:
+            if self.split != "inter" or not self.extra_databases:
+                raise ValueError("extra_test_fold: needs split: inter and extra_databases")
+            if self.extra_test_fold >= self.extra_n_folds:
+                last = self.extra_n_folds - 1
+                raise ValueError(
+                    f"extra_test_fold: must be in 0..{last} (got {self.extra_test_fold})"
+                )
         if self.second_lead and self.split != "inter":
             raise ValueError("second_lead: needs split: inter")
         centred_only = self.median_beat_channel or self.align_fiducial != "none"

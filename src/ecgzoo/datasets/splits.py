@@ -249,6 +249,21 @@ def group_kfold(
     raise AssertionError("unreachable")
 
 
+def record_fold(names: Sequence[str], n_folds: int, fold: int, seed: int) -> list[str]:
+    """The records of fold ``fold`` of ``n_folds``: the sorted distinct ``names`` put in a
+    ``seed``-ed random order and dealt round-robin (sorted in the result). Record-wise, so a
+    patient is on one side only; the same for every model kind (torch and tree paths)."""
+    distinct = sorted({str(n) for n in names})
+    if n_folds < 2:
+        raise ConfigError(f"n_folds: must be at least 2 (got {n_folds})")
+    if not 0 <= fold < n_folds:
+        raise ConfigError(f"fold: must be in 0..{n_folds - 1} (got {fold})")
+    if len(distinct) < n_folds:
+        raise ConfigError(f"n_folds: {n_folds} folds need {n_folds} records, got {len(distinct)}")
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    return sorted(distinct[i] for i in order[fold::n_folds])
+
+
 def group_holdout(
     groups: np.ndarray | Sequence, y: np.ndarray, test_fraction: float, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
