@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from beats_eval import folders, from_annotate, from_reference
+from beats_eval import folders, from_annotate, from_reference, held_out_svdb
 
 
 def main() -> None:
@@ -38,7 +38,10 @@ def main() -> None:
     blend = ModelBlend([cnn, tree])  # refuses differing class sets
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        data = folders(Path(tmp))[args.only]
+        held = held_out_svdb(args.cnn)
+        if held != held_out_svdb(args.tree):
+            raise SystemExit("--cnn and --tree: trained with different SVDB test folds")
+        data = folders(Path(tmp), held)[args.only]
         y, (p_cnn, p_tree), group, _ = member_probabilities(blend, data)
         record = "232" if args.only == "ds2" else "822"
         if args.e2e:

@@ -9,8 +9,10 @@ its own QRS detection), optionally with label-free per-record adaptation (``--ad
         ``evaluate --af-gate`` and ``annotate --af-gate``)
 
 Writes one JSON: for each of ``ds2`` and ``svdb``, ``ref`` and ``e2e``: accuracy, SVEB and VEB
-Se / +P / F1 (fractions), and the rows of records 232 and 822. The DS2 and SVDB folders are
-links to the records' .hea/.dat/.atr (nothing else of the database folder is read).
+Se / +P / F1 (fractions), per-record S / V counts, and the rows of records 232 and 822. A run
+trained with ``data.mitbih.extra_test_fold`` is scored on its held-out SVDB fold only. The DS2
+and SVDB folders are links to the records' .hea/.dat/.atr (nothing else of the database folder
+is read).
 """
 
 from __future__ import annotations
@@ -37,12 +39,35 @@ def linked_folder(src: Path, names: list[str], dst: Path) -> Path:
     return dst
 
 
-def folders(tmp: Path) -> dict[str, Path]:
+def svdb_folder() -> Path:
+    from ecgzoo.fetch.physionet import fetch
+
+    return Path(fetch("svdb", "1.0.0", progress=False)) / SVDB
+
+
+def held_out_svdb(run: str | Path) -> list[str] | None:
+    """The SVDB records a run trained with ``data.mitbih.extra_test_fold`` never saw (its test
+    fold), or ``None`` when it has no such fold. Such a run is scored on these records only:
+    the rest of SVDB trained it."""
+    from ecgzoo.datasets.splits import record_fold
+    from ecgzoo.runs.runfolder import read_run_config, resolve_run
+
+    options = read_run_config(resolve_run(str(run))).data.options
+    if getattr(options, "extra_test_fold", None) is None:
+        return None
+    names = (svdb_folder() / "RECORDS").read_text().split()
+    return record_fold(
+        names, options.extra_n_folds, options.extra_test_fold, options.extra_fold_seed
+    )
+
+
+def folders(tmp: Path, svdb_names: list[str] | None = None) -> dict[str, Path]:
+    """Linked DS2 and SVDB folders; ``svdb_names``: only these SVDB records (a held-out fold)."""
     from ecgzoo.fetch.physionet import fetch
 
     mit = Path(fetch("mitdb", "1.0.0", progress=False)) / MITDB
-    sv = Path(fetch("svdb", "1.0.0", progress=False)) / SVDB
-    sv_names = (sv / "RECORDS").read_text().split()
+    sv = svdb_folder()
+    sv_names = svdb_names or (sv / "RECORDS").read_text().split()
     return {
         "ds2": linked_folder(mit, list(DS2), tmp / "ds2"),
         "svdb": linked_folder(sv, sv_names, tmp / "svdb"),
@@ -68,14 +93,17 @@ def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -
     out = {"accuracy": frac(scored["accuracy"]), "detection": scored["detection"]}
     for cls, key in (("S", "sveb"), ("V", "veb")):
         out[key] = {m: frac(rows[cls][m]) for m in ("Se", "+P", "F1")}
+    out["per_record"] = {}
     for r in per_record:
+        conf = r["confusion"]
+        row = {}
+        for c, name in ((1, "S"), (2, "V")):
+            row[name] = int(conf[c].sum())
+            row[f"{name}_tp"] = int(conf[c][c])
+            row[f"{name}_fp"] = int(conf[:, c].sum() - conf[c][c])
+        row["n"], row["correct"] = int(conf.sum()), int(conf.trace())
+        out["per_record"][r["record"]] = row
         if r["record"] == record:
-            conf = r["confusion"]
-            row = {}
-            for c, name in ((1, "S"), (2, "V")):
-                row[name] = int(conf[c].sum())
-                row[f"{name}_tp"] = int(conf[c][c])
-                row[f"{name}_fp"] = int(conf[:, c].sum() - conf[c][c])
             out["record_" + record] = row
     return out
 
@@ -152,7 +180,7 @@ def main() -> None:
         if args.af_gate:
             cached_gate()
     with tempfile.TemporaryDirectory() as tmp:
-        for db, data in folders(Path(tmp)).items():
+        for db, data in folders(Path(tmp), held_out_svdb(folder)).items():
             if args.only and db != args.only:
                 continue
             record = "232" if db == "ds2" else "822"

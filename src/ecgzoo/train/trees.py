@@ -202,7 +202,8 @@ def predict_ensemble(boosters: list, X: np.ndarray, weights: np.ndarray) -> np.n
 
 
 def per_record(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dict[str, dict[str, int]]:
-    """S and V counts per record: reference, detected (TP) and false alarms (FP)."""
+    """S and V counts per record: reference, detected (TP) and false alarms (FP); ``n`` beats
+    and ``correct`` ones (so figures pool over folds)."""
     out = {}
     for g in np.unique(group):
         m = group == g
@@ -211,6 +212,7 @@ def per_record(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dict[str, 
             row[name] = int(np.sum(y[m] == c))
             row[f"{name}_tp"] = int(np.sum((y[m] == c) & (pred[m] == c)))
             row[f"{name}_fp"] = int(np.sum((y[m] != c) & (pred[m] == c)))
+        row["n"], row["correct"] = int(m.sum()), int(np.sum(y[m] == pred[m]))
         out[str(g)] = row
     return out
 
