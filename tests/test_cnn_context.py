@@ -232,3 +232,34 @@ def test_rr_ratios_set_is_the_context_without_irregularity(training_arrays, mitd
     )
     data = mitbih.load_mitbih(options, db_dir=mitdb_dir)
     assert data.meta["side_features"] == "rr_ratios" and data.train.features.shape[1] == 6
+
+
+def test_extra_test_fold_tests_unseen_svdb_records_and_leaves_ds2_out(mitdb_dir, svdb_two):
+    """One record-wise fold of SVDB is the test part; the other fold trains with DS1; DS2 is
+    in no part; the fold is the one ``splits.record_fold`` deals (the tree path's too)."""
+    from ecgzoo.datasets.splits import record_fold
+
+    options = MitbihOptions(
+        segmentation="centered",
+        split="inter",
+        records=["101", "106", "119", "100", "232"],
+        rr_context=True,
+        inter_validation="none",
+        extra_databases=["svdb"],
+        extra_test_fold=0,
+        extra_n_folds=2,
+    )
+    data = mitbih.load_mitbih(options, seed=1, db_dir=mitdb_dir)
+    (held,) = record_fold(["802", "803"], 2, 0, options.extra_fold_seed)
+    (other,) = {"802", "803"} - {held}
+    assert set(data.test.groups.tolist()) == {int(held)}
+    assert set(data.train.groups.tolist()) == {101, 106, 119, int(other)}  # no DS2 record
+    assert data.meta["test_records"] == [f"svdb/{held}"]
+    assert data.meta["extra_training_records"] == [f"svdb/{other}"]
+    assert len(data.test.y) > 1000 and np.isfinite(data.test.features).all()
+    for bad, message in (
+        ({"extra_databases": []}, "needs split: inter and extra_databases"),
+        ({"extra_test_fold": 2}, r"must be in 0\.\.1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            MitbihOptions(**{**options.model_dump(), **bad})

@@ -190,3 +190,34 @@ def test_protocol_names_and_errors(ds1_beats) -> None:
         split_by_protocol("mitdb -> svdb", y, groups)
     train, test = split_by_protocol("kfold", y, groups, n_folds=3, fold=2)
     assert not set(groups[train].tolist()) & set(groups[test].tolist())
+
+
+def test_record_fold_deals_every_record_once_and_is_seeded():
+    from ecgzoo.datasets.splits import record_fold
+
+    names = [str(800 + i) for i in range(52)]
+    folds = [record_fold(names, 4, k, seed=1) for k in range(4)]
+    assert [len(f) for f in folds] == [13, 13, 13, 13]
+    assert sorted(sum(folds, [])) == sorted(names)
+    assert record_fold(list(reversed(names)), 4, 2, seed=1) == folds[2]  # order-free
+    assert record_fold(names, 4, 2, seed=2) != folds[2]
+    with pytest.raises(ConfigError, match="fold: must be in 0..3"):
+        record_fold(names, 4, 4, seed=1)
+    with pytest.raises(ConfigError, match="need 4 records"):
+        record_fold(names[:3], 4, 0, seed=1)
+
+
+def test_tree_protocol_tests_the_same_svdb_fold_as_the_torch_path():
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.datasets.splits import record_fold
+    from ecgzoo.datasets.tree_protocol import extra_fold_tables
+
+    names = [str(800 + i) for i in range(12)]
+    group = np.repeat([f"svdb/{n}" for n in names], 3)
+    table = {"group": group, "y": np.arange(len(group)), "skipped": [], "dropped_y": []}
+    options = MitbihOptions(split="inter", extra_databases=["svdb"], extra_test_fold=1)
+    test, train = extra_fold_tables(table, options)
+    held = record_fold(names, 4, 1, options.extra_fold_seed)
+    assert sorted({g.split("/")[1] for g in test["group"]}) == held
+    assert not set(test["group"]) & set(train["group"])
+    assert len(test["y"]) + len(train["y"]) == len(group)
