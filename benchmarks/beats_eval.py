@@ -114,9 +114,9 @@ def cached_detection() -> None:
     key is the chunk's samples, rate, detector and quality flag)."""
     import hashlib
 
-    from ecgzoo.apply import annotate as ann
+    from ecgzoo.apply import chunks
 
-    real, memo = ann.detect_with_quality, {}
+    real, memo = chunks.detect_with_quality, {}
 
     def detect(signal, fs, detector, quality, detect_qrs):
         key = (hashlib.sha1(signal.tobytes()).hexdigest(), float(fs), detector, bool(quality))
@@ -124,7 +124,7 @@ def cached_detection() -> None:
             memo[key] = real(signal, fs, detector, quality, detect_qrs)
         return memo[key]
 
-    ann.detect_with_quality = detect
+    chunks.detect_with_quality = detect
 
 
 def cached_gate() -> None:
