@@ -1,0 +1,49 @@
+"""The issue-19 benchmark scripts patch and pool the right things: their caches replace names
+that exist (a rename once left ``beats_eval --adapt a,b`` failing), and the fold pooling sums
+counts (reference values worked by hand)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    yield lambda name: importlib.import_module(name)
+    for name in ("beats_eval", "svdb_folds"):
+        sys.modules.pop(name, None)
+
+
+def test_beats_eval_caches_patch_the_detector_and_gate_annotate_calls(bench, monkeypatch):
+    from ecgzoo.apply import chunks
+    from ecgzoo.apply.af_gate import AfGate
+
+    # restored after the test, whatever the script does to them
+    monkeypatch.setattr(chunks, "detect_with_quality", chunks.detect_with_quality)
+    monkeypatch.setattr(AfGate, "window_probabilities", AfGate.window_probabilities)
+    real_detect, real_gate = chunks.detect_with_quality, AfGate.window_probabilities
+    beats_eval = bench("beats_eval")
+    beats_eval.cached_detection()
+    beats_eval.cached_gate()
+    assert chunks.detect_with_quality is not real_detect
+    assert AfGate.window_probabilities is not real_gate
+
+
+def test_svdb_folds_pools_counts_not_fold_scores(bench):
+    svdb_folds = bench("svdb_folds")
+    rows = [
+        {"n": 100, "correct": 90, "S": 10, "S_tp": 5, "S_fp": 5, "V": 0, "V_tp": 0, "V_fp": 2},
+        {"n": 300, "correct": 290, "S": 30, "S_tp": 27, "S_fp": 3, "V": 20, "V_tp": 18, "V_fp": 0},
+    ]
+    m = svdb_folds.pooled(rows)
+    assert m["acc"] == pytest.approx(380 / 400)
+    assert (m["S Se"], m["S +P"]) == (pytest.approx(32 / 40), pytest.approx(32 / 40))
+    assert m["S F1"] == pytest.approx(0.8)
+    assert m["V F1"] == pytest.approx(2 * 18 / (2 * 18 + 2 + 2))
