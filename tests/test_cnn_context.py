@@ -173,14 +173,16 @@ def svdb_two(svdb_dir, monkeypatch):
     monkeypatch.setattr(svdb, "prepare_beats", two_records)
 
 
-def test_extra_databases_join_training_only(mitdb_dir, svdb_two):
-    options = MitbihOptions(
-        segmentation="centered",
-        split="inter",
-        records=["101", "106", "119", "100", "232"],
-        rr_context=True,
-        extra_databases=["svdb"],
+def _two_databases(**options) -> MitbihOptions:
+    """Centred beats with RR context of three DS1 and two DS2 records, inter-patient."""
+    records = ["101", "106", "119", "100", "232"]
+    return MitbihOptions(
+        segmentation="centered", split="inter", records=records, rr_context=True, **options
     )
+
+
+def test_extra_databases_join_training_only(mitdb_dir, svdb_two):
+    options = _two_databases(extra_databases=["svdb"])
     data = mitbih.load_mitbih(options, seed=1, db_dir=mitdb_dir)
     assert {802, 803} <= set(data.train.groups.tolist())
     held_out = set(data.val.groups.tolist()) | set(data.test.groups.tolist())
@@ -196,14 +198,7 @@ def test_test_database_svdb_trains_on_every_mitbih_record_and_tests_on_svdb_only
     mitdb_dir, svdb_two
 ):
     """MIT-BIH -> SVDB: DS1 and DS2 both train; SVDB is the test part and nothing else."""
-    options = MitbihOptions(
-        segmentation="centered",
-        split="inter",
-        records=["101", "106", "119", "100", "232"],
-        rr_context=True,
-        inter_validation="none",
-        test_database="svdb",
-    )
+    options = _two_databases(inter_validation="none", test_database="svdb")
     data = mitbih.load_mitbih(options, seed=1, db_dir=mitdb_dir)
     assert set(data.train.groups.tolist()) == {101, 106, 119, 100, 232}  # DS1 and DS2
     assert set(data.test.groups.tolist()) == {802, 803}
@@ -239,15 +234,8 @@ def test_extra_test_fold_tests_unseen_svdb_records_and_leaves_ds2_out(mitdb_dir,
     in no part; the fold is the one ``splits.record_fold`` deals (the tree path's too)."""
     from ecgzoo.datasets.splits import record_fold
 
-    options = MitbihOptions(
-        segmentation="centered",
-        split="inter",
-        records=["101", "106", "119", "100", "232"],
-        rr_context=True,
-        inter_validation="none",
-        extra_databases=["svdb"],
-        extra_test_fold=0,
-        extra_n_folds=2,
+    options = _two_databases(
+        inter_validation="none", extra_databases=["svdb"], extra_test_fold=0, extra_n_folds=2
     )
     data = mitbih.load_mitbih(options, seed=1, db_dir=mitdb_dir)
     (held,) = record_fold(["802", "803"], 2, 0, options.extra_fold_seed)
