@@ -35,7 +35,7 @@ def pooled(rows: list[dict[str, int]]) -> dict[str, float]:
     return out
 
 
-def row_per_seed(pattern: str, key: str, folds: int, seeds: list[int]) -> list[dict[str, float]]:
+def row_per_seed(pattern: str, key: str, folds: int, seeds: list[str]) -> list[dict[str, float]]:
     out = []
     for seed in seeds if "{seed}" in pattern else [None]:
         rows, seen = [], set()
@@ -59,7 +59,7 @@ def cell(values: list[float]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=4)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="{seed} values")
     ap.add_argument("--row", action="append", required=True, help="LABEL=PATTERN:KEY")
     args = ap.parse_args()
     cols = ["acc", "S Se", "S +P", "S F1", "V Se", "V +P", "V F1"]
