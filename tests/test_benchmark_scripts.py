@@ -47,3 +47,28 @@ def test_svdb_folds_pools_counts_not_fold_scores(bench):
     assert (m["S Se"], m["S +P"]) == (pytest.approx(32 / 40), pytest.approx(32 / 40))
     assert m["S F1"] == pytest.approx(0.8)
     assert m["V F1"] == pytest.approx(2 * 18 / (2 * 18 + 2 + 2))
+
+
+def test_beats_eval_scores_a_fold_run_on_its_held_out_svdb_records_only(
+    bench, monkeypatch, tmp_path, svdb_dir
+):
+    import shutil
+
+    import yaml
+
+    from ecgzoo.datasets.splits import record_fold
+
+    run = tmp_path / "fold_run"
+    shutil.copytree(Path(__file__).parent / "data" / "beats_recipe", run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["mitbih"] |= {"extra_databases": ["svdb"], "extra_test_fold": 1}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    beats_eval = bench("beats_eval")
+    monkeypatch.setattr(beats_eval, "svdb_folder", lambda: svdb_dir)
+    names = (svdb_dir / "RECORDS").read_text().split()
+    held = beats_eval.held_out_svdb(run)
+    assert held == record_fold(names, 4, 1, seed=1) and len(held) == 13
+    assert beats_eval.held_out_svdb(Path(__file__).parent / "data" / "beats_recipe") is None
+    linked = beats_eval.linked_folder(svdb_dir, held, tmp_path / "svdb")
+    assert sorted(p.stem for p in linked.glob("*.hea")) == held
+    assert (linked / "RECORDS").read_text().split() == held
