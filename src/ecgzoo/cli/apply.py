@@ -21,7 +21,8 @@ ModelsOpt = Annotated[
         "--model",
         "-m",
         help="run folder or pretrained:NAME (default pretrained:mitbih-inter); give it twice "
-        "or more to average beat models",
+        "or more to average beat models (Holter recordings of new patients: -m "
+        "pretrained:mitbih-inter -m pretrained:mitbih-inter-lightgbm, docs/guide.md)",
     ),
 ]
 
