@@ -178,3 +178,34 @@ def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, t
     assert "Traceback" not in stderr  # (the "interrupted" line is issue 9 item 11, the CLI's)
     run = tmp_path / "runs" / "tiny"
     assert (run / "checkpoint.pt").is_file() and not (run / "metrics.json").exists()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # by design
+def test_ctrl_c_swallowed_by_a_finaliser_still_ends_the_run_at_the_next_batch():
+    """The race behind a hung Ctrl-C: the SIGINT handler raised inside a weakref callback
+    (matplotlib's), Python printed "Exception ignored" and training went on. The request must
+    stick: the next batch hook raises."""
+    import gc
+    import weakref
+
+    from ecgzoo.train.callbacks import InterruptCheck, RunInterrupted
+    from ecgzoo.train.engine import interrupts_as_errors
+
+    check = InterruptCheck()
+    check.on_train_batch_end(None, None, None, None, 0)  # nothing requested: no effect
+    with interrupts_as_errors(check.requested):
+        handler = signal.getsignal(signal.SIGINT)
+
+        class Figure:  # stands for an object collected while the signal arrives
+            pass
+
+        figure = Figure()
+        weakref.finalize(figure, handler, signal.SIGINT, None)
+        del figure  # the handler runs inside the finaliser, whose exception Python swallows
+        gc.collect()
+        assert check.requested.is_set()
+        with pytest.raises(RunInterrupted):
+            check.on_train_batch_end(None, None, None, None, 0)
+        with pytest.raises(RunInterrupted):
+            check.on_validation_epoch_end(None, None)
+    assert signal.getsignal(signal.SIGINT) is not handler  # restored

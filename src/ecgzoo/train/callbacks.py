@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,25 @@ EpochCallback = Callable[[dict[str, Any]], None]
 
 class RunInterrupted(Exception):
     """Ctrl-C or an interrupting epoch callback, carried through Lightning (which would exit)."""
+
+
+class InterruptCheck(pl.Callback):
+    """Ends the run at the next batch or epoch hook once Ctrl-C was pressed (``requested``).
+
+    The SIGINT handler also raises at once; but where that exception lands inside a finaliser
+    or a weakref callback (matplotlib's, while a figure is collected), Python only prints
+    "Exception ignored" and training would go on. The flag makes the request stick.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def _check(self, *_: Any) -> None:
+        if self.requested.is_set():
+            raise RunInterrupted
+
+    on_train_batch_end = on_validation_batch_end = _check
+    on_train_epoch_end = on_validation_epoch_end = _check
 
 
 def finite_state(state: dict[str, torch.Tensor]) -> bool:

@@ -43,6 +43,7 @@ from ecgzoo.runs.runfolder import (
 from ecgzoo.runs.runlock import RunLock, fresh_staging_dir, staging_dir, swap_in
 from ecgzoo.train.callbacks import (
     EpochCallback,
+    InterruptCheck,
     RunInterrupted,
     RunRecorder,
     finite_state,
@@ -95,17 +96,21 @@ def initialise_from(model: nn.Module, source: str) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def interrupts_as_errors():
+def interrupts_as_errors(requested: threading.Event | None = None):
     """Turn Ctrl-C into :class:`RunInterrupted` while Lightning runs.
 
     Lightning answers a KeyboardInterrupt by ignoring SIGINT for good and calling ``sys.exit``;
     an ordinary exception passes through it, and the engine turns it back into KeyboardInterrupt.
+    ``requested`` (an :class:`InterruptCheck`'s flag) is set too, so a raise that Python
+    swallows (inside a finaliser) still ends the run at the next batch.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
+        if requested is not None:
+            requested.set()
         raise RunInterrupted
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -244,11 +249,12 @@ def train_run(
 
     recorder = RunRecorder(work_dir, tc, on_epoch)
     confusion = ConfusionOnImprovement(work_dir, tc)  # logs a matrix at each new best
+    interrupt = InterruptCheck()
     with quiet_lightning():
         loggers = make_loggers(config, work_dir)
         trainer = make_trainer(
             tc,
-            [recorder, confusion, ScoringHeap(), *stopping_callbacks(work_dir, tc)],
+            [recorder, confusion, ScoringHeap(), interrupt, *stopping_callbacks(work_dir, tc)],
             loggers,
             progress,
         )
@@ -291,7 +297,7 @@ def train_run(
                 logger.log_hyperparams(flat_params(config.model_dump(mode="json")))
 
         if tc.epochs > 0:
-            with quiet_lightning(), interrupts_as_errors():
+            with quiet_lightning(), interrupts_as_errors(interrupt.requested):
                 trainer.fit(
                     module,
                     datamodule=make_datamodule(tc, data, spec),
