@@ -168,6 +168,10 @@ def record_probabilities(
     if adapt == "self_train":
         side = standardised(features, spec)
         # no pseudo-label from a beat the gate changed (without a gate, base is raw)
-        learn = np.where(np.any(base != raw, axis=1, keepdims=True), 0.0, raw)
-        return post(predict(ar.self_trained(model, x, side, learn, seed=seed)))
+        closed_rows = np.any(base != raw, axis=1, keepdims=True)
+        return post(
+            ar.self_train_probabilities(
+                model, x, side, raw, predict, lambda p: np.where(closed_rows, 0.0, p), seed=seed
+            )
+        )
     return base

@@ -14,7 +14,9 @@ shape are few (``promote``: not an irregular rhythm such as atrial fibrillation)
 
 ``self_train`` (:func:`self_trained`): the classifier head is fine-tuned for a few steps on the
 record's confident beats (the model's own argmax where its probability passes a threshold),
-class-balanced, then the record is predicted again. Deterministic for a given ``seed``.
+class-balanced, then the record is predicted again. With ``rounds`` above 1
+(:func:`self_train_probabilities`) the new probabilities give new pseudo-labels and the *original*
+head is fine-tuned afresh on them. Deterministic for a given ``seed``.
 
 The parameters (:data:`CLUSTER`, :data:`SELF_TRAIN`) were fixed on MIT-BIH DS1 only (a model
 trained on half of DS1, adapted on the other half) before any DS2 or SVDB figure of these
@@ -24,6 +26,7 @@ methods was read; the rule and the figures are in ``docs/notes/adapt.md``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,8 +45,11 @@ if TYPE_CHECKING:
 CLUSTER: dict[str, Any] = {
     "k": 4, "pca": 8, "smooth": 1.0, "anchor": False, "premature": 0.85, "promote": 0.1,
 }  # fmt: skip
-#: ``self_train``: pseudo-label threshold, Adam steps and learning rate, batch size.
-SELF_TRAIN: dict[str, Any] = {"threshold": 0.99, "steps": 40, "lr": 1e-3, "batch": 256}
+#: ``self_train``: pseudo-label threshold, Adam steps and learning rate, batch size, and rounds
+#: of pseudo-labelling (each from the original head).
+SELF_TRAIN: dict[str, Any] = {
+    "threshold": 0.99, "steps": 40, "lr": 1e-3, "batch": 256, "rounds": 1,
+}  # fmt: skip
 
 
 def _column(features: np.ndarray | None, feature_set: str | None, name: str) -> np.ndarray:
@@ -192,3 +198,30 @@ def self_trained(
         loss.backward()
         optimiser.step()
     return adapted.eval()
+
+
+def self_train_probabilities(
+    model: nn.Module,
+    x: np.ndarray,
+    side: torch.Tensor | None,
+    prob: np.ndarray,
+    predict: Callable[[nn.Module], np.ndarray],
+    teach: Callable[[np.ndarray], np.ndarray] = lambda p: p,
+    seed: int = 0,
+    **params: Any,
+) -> np.ndarray:
+    """One record's probabilities after ``rounds`` of self-training (:data:`SELF_TRAIN`).
+
+    Each round fine-tunes ``model``'s original head (:func:`self_trained`) on pseudo-labels from
+    ``teach(p)``, where ``p`` is ``prob`` (the model's own probabilities) in the first round and
+    the last adapted model's ``predict`` after that; ``teach`` zeroes the rows no beat may teach
+    from (the AF gate's closed windows). Returns the last adapted model's ``predict``.
+    """
+    rounds = int({**SELF_TRAIN, **params}["rounds"])
+    if rounds < 1:
+        raise ConfigError(f"self_train rounds: must be at least 1 (got {rounds})")
+    step = {k: v for k, v in params.items() if k != "rounds"}
+    p = np.asarray(prob)
+    for _ in range(rounds):
+        p = predict(self_trained(model, x, side, teach(p), seed=seed, **step))
+    return p
