@@ -129,3 +129,35 @@ def test_self_train_of_an_ensemble_fine_tunes_each_member_on_the_ensemble_labels
         for name, p in m.named_parameters():
             if not name.startswith("head."):
                 torch.testing.assert_close(p, dict(model.named_parameters())[name])
+
+
+def test_self_train_rounds_relabel_from_the_adapted_model_and_train_the_original_head(
+    record_split,
+):
+    """``rounds: 1`` is one fine-tuning from the model's own probabilities; ``rounds: 2`` takes
+    the pseudo-labels from round 1's predictions and fine-tunes the *original* head again."""
+    from ecgzoo.models.adapt import standardised
+    from ecgzoo.models.adapt_record import self_train_probabilities, self_trained
+    from ecgzoo.train.evaluate import predict_split
+
+    run, split = record_split
+    side = standardised(split.features, run.spec)
+
+    def predict(m):
+        return predict_split(m, run.spec, split)
+
+    base = predict(run.model)
+    one = self_train_probabilities(run.model, split.x, side, base, predict, threshold=0.9)
+    np.testing.assert_array_equal(
+        one, predict(self_trained(run.model, split.x, side, base, threshold=0.9))
+    )
+    two = self_train_probabilities(run.model, split.x, side, base, predict, threshold=0.9, rounds=2)
+    by_hand = predict(self_trained(run.model, split.x, side, one, threshold=0.9))
+    np.testing.assert_array_equal(two, by_hand)
+    # teach: rows it zeroes never teach (all zero: nothing is confident, nothing changes)
+    silent = self_train_probabilities(
+        run.model, split.x, side, base, predict, teach=np.zeros_like, rounds=2
+    )
+    np.testing.assert_allclose(silent, base, atol=1e-6)
+    with pytest.raises(ConfigError, match="rounds"):
+        self_train_probabilities(run.model, split.x, side, base, predict, rounds=0)

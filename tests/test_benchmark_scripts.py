@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     yield lambda name: importlib.import_module(name)
-    for name in ("beats_eval", "svdb_folds"):
+    for name in ("beats_eval", "svdb_folds", "adapt_folds"):
         sys.modules.pop(name, None)
 
 
@@ -47,6 +47,34 @@ def test_svdb_folds_pools_counts_not_fold_scores(bench):
     assert (m["S Se"], m["S +P"]) == (pytest.approx(32 / 40), pytest.approx(32 / 40))
     assert m["S F1"] == pytest.approx(0.8)
     assert m["V F1"] == pytest.approx(2 * 18 / (2 * 18 + 2 + 2))
+
+
+def test_adapt_folds_pools_counts_and_chooses_out_of_fold(bench, tmp_path):
+    """Two candidates, one group, two folds (counts worked by hand): candidate ``b`` wins fold 0
+    and the pool, ``a`` wins fold 1, so leaving fold 0 out chooses ``a`` (fold 1) and leaving
+    fold 1 out chooses ``b`` (fold 0)."""
+    import json
+
+    adapt_folds = bench("adapt_folds")
+
+    def k(s_hit, v_hit):  # S: 10 true, 10 called; V: 10 true, 10 called
+        return {"n": 100, "correct": 80 + s_hit + v_hit, "S": [10, 10, s_hit], "V": [10, 10, v_hit]}
+
+    rows = [{"method": "none", "params": {}}, {"method": "self_train", "params": {"steps": 9}}]
+    per_run = [
+        {"run": "/x/ens_f0_s012", "counts": [k(2, 2), k(10, 10)]},
+        {"run": "/x/ens_f1_s012", "counts": [k(6, 6), k(4, 4)]},
+    ]
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps({"rows": rows, "per_run": per_run}))
+    cands, table = adapt_folds.load([str(path)])
+    both = {"012": [0, 1]}
+    assert adapt_folds.figure(adapt_folds.pooled(table, both, 0)) == pytest.approx(0.4)
+    assert adapt_folds.figure(adapt_folds.pooled(table, both, 1)) == pytest.approx(0.7)
+    total, chosen = adapt_folds.lofo(table, cands)
+    assert chosen == ["none", "self_train steps=9"]  # fold 0 left out: fold 1 chooses none
+    # fold 0 scored by none (2, 2), fold 1 by self_train (4, 4): 6 of 20 each
+    assert total["012"]["S"] == [20, 20, 6] and adapt_folds.f1(total["012"], "V") == 0.3
 
 
 def test_beats_eval_scores_a_fold_run_on_its_held_out_svdb_records_only(
