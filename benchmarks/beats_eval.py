@@ -157,7 +157,21 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", choices=["ds2", "svdb"], default=None)
     ap.add_argument("--af-gate", action="store_true", help="S -> N in the rhythm model's AF")
+    ap.add_argument(
+        "--self-train", default="", metavar="K=V,...",
+        help="self_train parameters other than the defaults, e.g. threshold=0.9,rounds=2",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.self_train:  # this process only: record_probabilities reads SELF_TRAIN
+        from ecgzoo.models.adapt_record import SELF_TRAIN
+
+        for item in args.self_train.split(","):
+            key, _, value = item.partition("=")
+            if key not in SELF_TRAIN:
+                ap.error(
+                    f"--self-train: unknown parameter {key!r} (known: {', '.join(SELF_TRAIN)})"
+                )
+            SELF_TRAIN[key] = type(SELF_TRAIN[key])(value)
     from ecgzoo.api import annotate
     from ecgzoo.apply.scoring import summarise_scores
     from ecgzoo.runs.loaded import load_run
@@ -168,7 +182,8 @@ def main() -> None:
     folder = resolve_run(args.run)
     cfg = read_run_config(folder)
     results: dict[str, dict[str, Any]] = {
-        a: {"run": args.run, "adapt": a, "af_gate": args.af_gate} for a in adapts
+        a: {"run": args.run, "adapt": a, "af_gate": args.af_gate, "self_train": args.self_train}
+        for a in adapts
     }
     rhythm = None
     if args.af_gate:
