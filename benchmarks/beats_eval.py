@@ -149,6 +149,18 @@ def cached_gate() -> None:
     AfGate.window_probabilities = window_probabilities
 
 
+def self_train_overrides(text: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``K=V,...`` as a dict, each value cast to the type of its default; ``ValueError`` for an
+    unknown key or a value of the wrong type."""
+    out: dict[str, Any] = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key not in defaults:
+            raise ValueError(f"unknown parameter {key!r} (known: {', '.join(defaults)})")
+        out[key] = type(defaults[key])(value)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -165,13 +177,10 @@ def main() -> None:
     if args.self_train:  # this process only: record_probabilities reads SELF_TRAIN
         from ecgzoo.models.adapt_record import SELF_TRAIN
 
-        for item in args.self_train.split(","):
-            key, _, value = item.partition("=")
-            if key not in SELF_TRAIN:
-                ap.error(
-                    f"--self-train: unknown parameter {key!r} (known: {', '.join(SELF_TRAIN)})"
-                )
-            SELF_TRAIN[key] = type(SELF_TRAIN[key])(value)
+        try:
+            SELF_TRAIN.update(self_train_overrides(args.self_train, SELF_TRAIN))
+        except ValueError as exc:
+            ap.error(f"--self-train: {exc}")
     from ecgzoo.api import annotate
     from ecgzoo.apply.scoring import summarise_scores
     from ecgzoo.runs.loaded import load_run

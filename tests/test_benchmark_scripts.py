@@ -49,6 +49,17 @@ def test_svdb_folds_pools_counts_not_fold_scores(bench):
     assert m["V F1"] == pytest.approx(2 * 18 / (2 * 18 + 2 + 2))
 
 
+def test_beats_eval_self_train_overrides_cast_to_the_defaults_types(bench):
+    beats_eval = bench("beats_eval")
+    defaults = {"threshold": 0.99, "steps": 40, "rounds": 1}
+    got = beats_eval.self_train_overrides("threshold=0.9,rounds=2", defaults)
+    assert got == {"threshold": 0.9, "rounds": 2} and isinstance(got["rounds"], int)
+    with pytest.raises(ValueError, match="unknown parameter 'step'"):
+        beats_eval.self_train_overrides("step=3", defaults)
+    with pytest.raises(ValueError):
+        beats_eval.self_train_overrides("steps=many", defaults)
+
+
 def test_adapt_folds_pools_counts_and_chooses_out_of_fold(bench, tmp_path):
     """Two candidates, one group, two folds (counts worked by hand): candidate ``b`` wins fold 0
     and the pool, ``a`` wins fold 1, so leaving fold 0 out chooses ``a`` (fold 1) and leaving
