@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -309,11 +310,31 @@ def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkey
         shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
         shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
     (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
-    code, out, _ = run_cli(
+    code, out, err = run_cli(
         monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder)
     )
-    assert code == 0
-    assert "1 record(s) skipped" in out and "119" in out
+    # the figures of record 100 are out, then a non-zero exit names the record not scored
+    assert code != 0 and "Traceback" not in err
+    assert "1 record(s) skipped" in out and "119" in out and "accuracy" in out
+    assert "1 of 2 records could not be scored (the figures are over the other 1)" in err
+    assert "119" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_data_json_keeps_its_figures_and_exits_non_zero(
+    mitdb_dir, tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
+        shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
+    (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
+    code, out, err = run_cli(
+        monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder), "--json"
+    )
+    metrics = json.loads(out)
+    assert code != 0 and "could not be scored" in err
+    assert list(metrics["per_record"]) == ["100"] and len(metrics["skipped"]) == 1
 
 
 def test_train_overwrite_with_zero_epochs_is_refused(tmp_path, monkeypatch, capsys):

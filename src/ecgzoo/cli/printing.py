@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ecgzoo.cli.app import console, rich_table
+from ecgzoo.errors import EcgzooError
 
 
 def print_skipped(m: dict) -> None:
@@ -14,6 +15,19 @@ def print_skipped(m: dict) -> None:
         console.print(f"warning: {len(skipped)} record(s) skipped, not scored:")
         for line in skipped:
             console.print(f"  skipped: {line}", highlight=False)
+
+
+def fail_on_skipped(m: dict) -> None:
+    """After the figures are out: a non-zero exit when records of ``--data`` could not be scored,
+    as ``annotate`` and ``predict`` do for a folder (a script must not take a partial score for
+    the whole folder's)."""
+    skipped = m.get("skipped") or []
+    if skipped:
+        n_scored = len(m.get("per_record") or {})
+        raise EcgzooError(
+            f"{len(skipped)} of {len(skipped) + n_scored} records could not be scored (the "
+            f"figures are over the other {n_scored}); the first: {skipped[0]}"
+        )
 
 
 def print_metrics(m: dict, title: str) -> None:

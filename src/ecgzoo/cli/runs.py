@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ecgzoo.cli.app import app, console, rich_table
-from ecgzoo.cli.printing import print_metrics, print_operating_point
+from ecgzoo.cli.printing import fail_on_skipped, print_metrics, print_operating_point
 from ecgzoo.errors import EcgzooError
 from ecgzoo.paths import existing_input, resolve_run
 
@@ -148,6 +148,7 @@ def evaluate(
             print(json.dumps(metrics))
         else:
             print_metrics(metrics, f"{run}: {label}")
+        fail_on_skipped(metrics)
         return
     model, spec = load_run(run).model, loaded.spec
     if data is not None or reference is not None:
@@ -203,6 +204,7 @@ def print_blend_metrics(
         print(json.dumps(metrics))
     else:
         print_metrics(metrics, f"{models.ref}: {data}")
+    fail_on_skipped(metrics)
 
 
 def _seedless_config(folder: Path) -> str:
