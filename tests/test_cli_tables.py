@@ -1,4 +1,5 @@
-"""Every table the CLI prints fits 80 columns, and no cell is cut to nothing (issue 22)."""
+"""Every table the CLI prints fits 80 columns, and no cell is cut to nothing (issue 22); what
+it says after its tables when records were left out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from ecgzoo.cli.data import counts_table, how_prepared
@@ -112,3 +114,17 @@ def test_predict_prints_what_the_class_letters_mean():
     assert "~ = too noisy to classify" in legend
     assert "V = ventricular ectopic" in class_legend(["N", "S", "V", "F", "Q"])
     assert class_legend(["x", "y"]) == ""
+
+
+def test_fail_on_skipped_counts_scored_and_skipped_records():
+    from ecgzoo.cli.printing import fail_on_skipped
+    from ecgzoo.errors import EcgzooError
+
+    fail_on_skipped({"skipped": [], "per_record": {"100": {}}})  # nothing skipped: no error
+    metrics = {"skipped": ["d/119: truncated", "d/820: gain 0"], "per_record": {"100": {}}}
+    with pytest.raises(EcgzooError) as info:
+        fail_on_skipped(metrics)
+    assert str(info.value) == (
+        "2 of 3 records could not be scored (the figures are over the other 1); "
+        "the first: d/119: truncated"
+    )
