@@ -148,9 +148,29 @@ def test_checkpoint_write_failure_is_one_line(tmp_path, tiny_data):
     assert not list((tmp_path / "runs" / "tiny").glob("*.tmp"))
 
 
+def training_past_its_first_epoch(config: Path, run: Path) -> subprocess.Popen:
+    """``ecgzoo train CONFIG`` in a subprocess, returned once its run folder ``run`` has a
+    ``history.csv`` (an epoch is done) and it is still running: ready for a signal."""
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "src")),
+    )
+    history = run / "history.csv"
+    deadline = time.monotonic() + 240
+    while not history.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert history.is_file(), proc.communicate(timeout=60)
+    assert proc.poll() is None, "the run ended before the signal could be sent"
+    return proc
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, tiny_data):
-    import time
 
     config = tmp_path / "tiny.yaml"
     # Patience as long as the epochs: early stopping must not end the run before the signal.
@@ -159,19 +179,7 @@ def test_ctrl_c_during_training_exits_130_and_leaves_a_resumable_run(tmp_path, t
         "train": {**TINY["train"], "epochs": 100000, "early_stopping_patience": 100000},
     }
     config.write_text(yaml.safe_dump({**long_run, "output_dir": str(tmp_path / "runs")}))
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    history = tmp_path / "runs" / "tiny" / "history.csv"
-    deadline = time.monotonic() + 240
-    while not history.is_file() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before the signal could be sent"
+    proc = training_past_its_first_epoch(config, tmp_path / "runs" / "tiny")
     proc.send_signal(signal.SIGINT)  # Lightning alone would ignore SIGINT and exit 1
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]

@@ -303,13 +303,18 @@ def test_copy_helper_keeps_names(tmp_path, cinc2017_dir):
 # -- item 10: other silent outcomes ---------------------------------------------------------------
 
 
-def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkeypatch, capsys):
+def _records_100_and_truncated_119(mitdb_dir: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "recs"
     folder.mkdir()
     for suffix in (".hea", ".dat", ".atr"):
         shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
         shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
     (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
+    return folder
+
+
+def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkeypatch, capsys):
+    folder = _records_100_and_truncated_119(mitdb_dir, tmp_path)
     code, out, err = run_cli(
         monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder)
     )
@@ -323,12 +328,7 @@ def test_evaluate_data_lists_skipped_records_in_text(mitdb_dir, tmp_path, monkey
 def test_evaluate_data_json_keeps_its_figures_and_exits_non_zero(
     mitdb_dir, tmp_path, monkeypatch, capsys
 ):
-    folder = tmp_path / "recs"
-    folder.mkdir()
-    for suffix in (".hea", ".dat", ".atr"):
-        shutil.copy(mitdb_dir / f"100{suffix}", folder / f"100{suffix}")
-        shutil.copy(mitdb_dir / f"119{suffix}", folder / f"119{suffix}")
-    (folder / "119.dat").write_bytes((folder / "119.dat").read_bytes()[:3000])  # truncated
+    folder = _records_100_and_truncated_119(mitdb_dir, tmp_path)
     code, out, err = run_cli(
         monkeypatch, capsys, "evaluate", "pretrained:mitbih-inter", "--data", str(folder), "--json"
     )

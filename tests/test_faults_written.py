@@ -3,12 +3,8 @@ and an expected mistake is one line before any work."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -169,11 +165,10 @@ def test_a_csv_without_samples_is_one_line_and_no_warning(tmp_path, monkeypatch,
 @pytest.mark.slow
 def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
     """A scheduler's SIGTERM: exit 143 and no metrics.json (it exited 0 before)."""
-    import subprocess
-
     import yaml
 
-    repo = Path(__file__).resolve().parents[1]
+    from tests.test_engine_faults import training_past_its_first_epoch
+
     config = tmp_path / "tiny.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -196,20 +191,7 @@ def test_sigterm_during_train_is_not_success(tmp_path, mitdb_dir):
             }
         )
     )
-    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecgzoo", "train", str(config), "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    history = tmp_path / "runs" / "sigterm" / "history.csv"
-    deadline = time.monotonic() + 240
-    while not history.is_file() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    assert history.is_file(), proc.communicate(timeout=60)
-    assert proc.poll() is None, "the run ended before the signal could be sent"
+    proc = training_past_its_first_epoch(config, tmp_path / "runs" / "sigterm")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-2000:]
