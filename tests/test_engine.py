@@ -65,6 +65,18 @@ def test_run_folder_holds_everything(tmp_path, tiny_data):
     assert len(metrics["test"]["aami"]) >= 4
     model, spec = load_trained_model(folder)
     assert spec.class_names == ["N", "S", "V", "F", "Q"]
+    # what it was trained with: the libraries that shape the weights, and the code's commit
+    env = metrics["environment"]
+    assert env["torch"] == torch.__version__ and env["numpy"] == np.__version__
+    assert env["python"].count(".") == 2 and env["ecgzoo"] is not None
+    commit = env["source_commit"]  # the tests run from a git checkout (CI: a clean clone)
+    assert commit is not None and len(commit.removesuffix("+dirty")) == 40
+
+
+def test_source_commit_outside_a_checkout_is_none(tmp_path):
+    from ecgzoo.runs.environment import source_commit
+
+    assert source_commit(tmp_path) is None
 
 
 def test_train_loss_is_scored_on_the_configured_subset_or_skipped(tmp_path, tiny_data):

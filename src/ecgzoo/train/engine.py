@@ -31,6 +31,7 @@ from ecgzoo.datasets.arrays import PreparedData
 from ecgzoo.datasets.input_specs import saved_input
 from ecgzoo.errors import ConfigError, EcgzooError
 from ecgzoo.models.registry import build_model, count_parameters, model_class, rate_params
+from ecgzoo.runs.environment import environment
 from ecgzoo.runs.runfolder import (
     ModelSpec,
     load_checkpoint,
@@ -328,6 +329,7 @@ def train_run(
                 "precision": tc.precision,
                 "init_from": tc.init_from,
                 "tensors_transferred": transferred,
+                "environment": environment(),
             }
         )
         target = work_dir / "metrics.json"

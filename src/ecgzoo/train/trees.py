@@ -41,6 +41,7 @@ from ecgzoo.errors import ConfigError, DataError, EcgzooError
 from ecgzoo.examples.beat_context import CONTEXT_FS, check_groups
 from ecgzoo.examples.beats import CLASS_NAMES
 from ecgzoo.models.tree_params import tree_params
+from ecgzoo.runs.environment import environment
 from ecgzoo.runs.runfolder import ModelSpec, atomic_write_text, read_spec, write_json, write_spec
 from ecgzoo.train.evaluate import score_predictions
 
@@ -280,6 +281,7 @@ def train_trees(
         "test": inter_metrics(yt, prob, gt),
         "train_seconds": round(time.time() - started, 1),
         "best_iterations": [int(b.best_iteration) for b in boosters],
+        "environment": environment(),
     }
     write_json(run_dir / "metrics.json", metrics)
     return TreeResult(run_dir, metrics)
