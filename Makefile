@@ -10,12 +10,13 @@ endif
 
 .PHONY: install chromium demo test test-fast lint bench
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned first: a loose requirement would pull several GB of CUDA packages
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[tune,dev]"
+	# the library versions the benchmark figures were measured with (constraints.txt)
+	$(PY) -m pip install -q -c constraints.txt -e ".[tune,dev]"
 	touch $@
 
 install: $(VENV)/.installed chromium
