@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     yield lambda name: importlib.import_module(name)
-    for name in ("beats_eval", "svdb_folds", "adapt_folds"):
+    for name in ("beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms"):
         sys.modules.pop(name, None)
 
 
@@ -111,3 +111,29 @@ def test_beats_eval_scores_a_fold_run_on_its_held_out_svdb_records_only(
     linked = beats_eval.linked_folder(svdb_dir, held, tmp_path / "svdb")
     assert sorted(p.stem for p in linked.glob("*.hea")) == held
     assert (linked / "RECORDS").read_text().split() == held
+
+
+def test_svdb_fold_arms_plans_every_fold_and_skips_what_is_done(bench, tmp_path):
+    arms_script = bench("svdb_fold_arms")
+    arms = [arms_script.parse_arm("A="), arms_script.parse_arm("C=model.params.positions=8")]
+    assert arms == [("A", []), ("C", ["model.params.positions=8"])]
+    with pytest.raises(SystemExit, match="expected NAME=OVERRIDE"):
+        arms_script.parse_arm("model.params.positions=8")  # no arm name
+    trained = tmp_path / "models" / "A_f0_s0"  # one run trained and scored already
+    trained.mkdir(parents=True)
+    (trained / "metrics.json").write_text("{}")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "A_f0_s0.json").write_text("{}")
+    seeds, groups = arms_script.plan(tmp_path, arms, ["0"], ["0"])
+    assert len(seeds) == 2 * 4 - 1 and len(groups) == 2 * 4
+    assert "A_f0_s0" not in [run for run, _ in seeds]
+    first_c = dict(seeds)["C_f0_s0"]
+    assert "data.mitbih.extra_test_fold=0" in first_c[0] and "train.seed=0" in first_c[0]
+    assert "model.params.positions=8" in first_c[0] and first_c[1][-4:] == [
+        "--only",
+        "svdb",
+        "--adapt",
+        "none",
+    ]
+    run, (ensemble, _) = groups[0]
+    assert run == "A_f0_e0" and ensemble[3] == "ensemble" and ensemble[-1].endswith(run)
