@@ -137,3 +137,18 @@ def test_svdb_fold_arms_plans_every_fold_and_skips_what_is_done(bench, tmp_path)
     ]
     run, (ensemble, _) = groups[0]
     assert run == "A_f0_e0" and ensemble[3] == "ensemble" and ensemble[-1].endswith(run)
+
+
+def test_svdb_fold_arms_ds2_trains_on_all_svdb_and_scores_ds2(bench, tmp_path):
+    arms_script = bench("svdb_fold_arms")
+    arms = [arms_script.parse_arm("C=model.params.positions=8")]
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "C_e01.none.json").write_text("{}")  # self_train still missing
+    seeds, groups = arms_script.plan(tmp_path, arms, ["0", "1"], ["01"], ds2=True)
+    assert [run for run, _ in seeds] == ["C_s0", "C_s1"] and [run for run, _ in groups] == ["C_e01"]
+    (train,) = dict(seeds)["C_s0"]  # single models are not scored on DS2
+    assert not any("extra_test_fold" in arg for arg in train)  # no SVDB record held out
+    assert "data.mitbih.extra_databases=[svdb]" in train and "train.seed=0" in train
+    ensemble, score = dict(groups)["C_e01"]
+    assert [Path(m).name for m in ensemble[4:6]] == ["C_s0", "C_s1"]
+    assert score[-4:] == ["--only", "ds2", "--adapt", "none,self_train"]
