@@ -75,6 +75,10 @@ def test_ensemble_scores_the_mean_of_its_members(members, joined) -> None:
     assert metrics["n_val_out_of_fold"] == len(set(keys)) == 48
     assert metrics["val_out_of_fold"]["confusion_matrix"] == oof["confusion_matrix"]
     assert [r["run"] for r in metrics["members"]] == [str(m) for m in members]
+    # what each member trained with, and where the ensemble was joined
+    trained_with = [json.loads((m / "metrics.json").read_text())["environment"] for m in members]
+    assert [r["environment"] for r in metrics["members"]] == trained_with
+    assert metrics["environment"]["torch"] == torch.__version__
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["test"]["challenge"]["challenge_f1"] == expected["challenge"]["challenge_f1"]
     assert read_spec(out).name == "ensemble" and (out / "confusion_matrix.png").is_file()

@@ -17,7 +17,9 @@ as they are. What it lacks is a validation split that no member trained on. Its
   multi-label ensemble's per-label thresholds are chosen on it; with ``--operating-point`` a
   single-label ensemble's decision weights, :mod:`ecgzoo.metrics.operating_points`, which
   join the ensemble's ``model.json`` so every command applies them);
-* ``members``: each member's own validation and test figures, from its ``metrics.json``.
+* ``members``: each member's own validation and test figures, from its ``metrics.json``, and
+  the ``environment`` it was trained with;
+* ``environment``: where the ensemble itself was joined and scored.
 """
 
 from __future__ import annotations
@@ -214,7 +216,8 @@ def choose_decision_weights(
 
 
 def member_summary(folder: Path) -> dict[str, Any]:
-    """A member's own figures from its ``metrics.json`` (validation and test)."""
+    """A member's own figures from its ``metrics.json`` (validation and test) and what it was
+    trained with (``None`` for runs older than ``environment``)."""
     from ecgzoo.runs.runfolder import read_metrics
 
     path = folder / "metrics.json"
@@ -229,6 +232,7 @@ def member_summary(folder: Path) -> dict[str, Any]:
         for key in ("challenge_f1", "challenge_score"):  # CinC 2017, 2021
             if key in challenge:
                 row[f"{split}_{key}"] = challenge[key]
+    row["environment"] = metrics.get("environment")
     return row
 
 
@@ -245,6 +249,7 @@ def join_runs(
     from ecgzoo.datasets.loading import load_data
     from ecgzoo.models.registry import count_parameters
     from ecgzoo.report import plots
+    from ecgzoo.runs.environment import environment
     from ecgzoo.runs.runfolder import save_weights, write_json, write_run_config, write_spec
     from ecgzoo.train.evaluate import evaluate_split, score_predictions
 
@@ -280,6 +285,7 @@ def join_runs(
         "model": "ensemble",
         "n_members": len(folders),
         "n_parameters": count_parameters(model),
+        "environment": environment(),
     }
     model_config = configs[0].model.model_copy(update={"name": "ensemble", "params": spec.params})
     config = configs[0].model_copy(update={"name": output.name, "model": model_config})
