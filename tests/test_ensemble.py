@@ -85,6 +85,20 @@ def test_ensemble_scores_the_mean_of_its_members(members, joined) -> None:
     assert out.stat().st_mode & 0o777 == members[0].stat().st_mode & 0o777  # like a run folder
 
 
+def test_ensemble_command_prints_the_members_figures_not_their_environment(
+    members, tmp_path
+) -> None:
+    from tests.test_cli import ecgzoo
+
+    result = ecgzoo("ensemble", *map(str, members), "--output", str(tmp_path / "ens"))
+    assert result.returncode == 0, result.stderr
+    table = result.stdout[result.stdout.index("members (their own figures)") :]
+    assert "member-0" in table and "val_macro_f1" in table
+    assert "environment" not in result.stdout and "torch" not in result.stdout
+    saved = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    assert all(m["environment"] for m in saved["members"])
+
+
 def test_ensemble_output_is_the_log_mean_probability() -> None:
     members = [{"name": "resnet1d", "params": {"n_blocks": 2, "width": 8}}, {"name": "fc"}]
     ens = build_model("ensemble", 1, 300, 4, members=members).eval()

@@ -33,7 +33,8 @@ def ensemble(
     if as_json:
         print(json.dumps({"run": str(output), **metrics}))
         return
-    console.print(rich_table(metrics["members"], title="members (their own figures)"))
+    figures = [{k: v for k, v in m.items() if k != "environment"} for m in metrics["members"]]
+    console.print(rich_table(figures, title="members (their own figures)"))
     print_metrics(
         metrics["val_out_of_fold"],
         f"{output}: out of fold on {metrics['n_val_out_of_fold']} validation examples",
