@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecgzoo.errors import ConfigError
 from ecgzoo.safe_load import load_yaml, read_yaml, yaml_problem  # noqa: F401 - re-exported
@@ -149,6 +149,16 @@ class TrainConfig(StrictConfig):
     mixup_alpha: float = Field(
         0.0, ge=0, description="mixup: Beta(alpha, alpha) mixing of examples and labels; 0 off"
     )
+    swa_epoch_start: float | None = Field(
+        None,
+        gt=0,
+        description="stochastic weight averaging (Lightning's callback): average the weights "
+        "from this epoch on (a fraction < 1 of train.epochs, or a 0-based epoch); the run keeps "
+        "the average, BatchNorm statistics recomputed in one extra pass; None: off",
+    )
+    swa_lr: float | None = Field(
+        None, gt=0, description="learning rate while averaging (default: train.lr)"
+    )
     balanced_sampling: bool = False
     init_from: str | None = Field(
         None,
@@ -217,6 +227,16 @@ class TrainConfig(StrictConfig):
         if isinstance(value, int) and value < 1:
             raise ValueError("devices must be >= 1 or 'auto'")
         return value
+
+    @model_validator(mode="after")
+    def _swa_start_in_schedule(self) -> TrainConfig:
+        start = self.swa_epoch_start
+        if start is not None and start >= 1 and (start != int(start) or start >= self.epochs):
+            raise ValueError(
+                f"swa_epoch_start: {start:g} must be a fraction below 1 or a whole 0-based "
+                f"epoch below train.epochs ({self.epochs})"
+            )
+        return self
 
 
 class ExperimentConfig(StrictConfig):

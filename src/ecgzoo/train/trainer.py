@@ -28,6 +28,22 @@ def accelerator_of(tc: TrainConfig) -> str:
     return tc.accelerator
 
 
+def weight_averaging(tc: TrainConfig) -> Any:
+    """Lightning's stochastic weight averaging for ``train.swa_epoch_start``: the weights are
+    averaged at the start of each epoch from there on, then (models with BatchNorm) one more
+    pass without updates recomputes the normalisation statistics of the averaged weights; that
+    pass is the run's last epoch, so ``monitor: epoch`` keeps the average."""
+    from lightning.pytorch.callbacks import StochasticWeightAveraging
+
+    start = tc.swa_epoch_start
+    assert start is not None
+    return StochasticWeightAveraging(
+        swa_lrs=tc.swa_lr or tc.lr,
+        swa_epoch_start=start if start < 1 else int(start),
+        annealing_epochs=1,  # with swa_lr = lr (the default) the rate does not change
+    )
+
+
 def make_trainer(tc: TrainConfig, callbacks: list[Any], loggers: list[Any], progress: bool):
     """A Lightning Trainer for the config; impossible combinations are one-line ConfigErrors.
 
@@ -50,6 +66,8 @@ def make_trainer(tc: TrainConfig, callbacks: list[Any], loggers: list[Any], prog
     elif progress:
         recorder = next((c for c in callbacks if isinstance(c, RunRecorder)), None)
         callbacks = [*callbacks, ProgressLines(tc, recorder)]
+    if tc.swa_epoch_start is not None:
+        callbacks = [*callbacks, weight_averaging(tc)]
     budget = None if tc.max_minutes is None else timedelta(minutes=tc.max_minutes)
     try:
         return pl.Trainer(
