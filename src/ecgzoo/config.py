@@ -153,8 +153,9 @@ class TrainConfig(StrictConfig):
         None,
         gt=0,
         description="stochastic weight averaging (Lightning's callback): average the weights "
-        "from this epoch on (a fraction < 1 of train.epochs, or a 0-based epoch); the run keeps "
-        "the average, BatchNorm statistics recomputed in one extra pass; None: off",
+        "from the start of this epoch on (a fraction < 1 of train.epochs, or a 1-based "
+        "epoch); the run keeps the average, BatchNorm statistics recomputed in one extra "
+        "pass; None: off",
     )
     swa_lr: float | None = Field(
         None, gt=0, description="learning rate while averaging (default: train.lr)"
@@ -231,10 +232,10 @@ class TrainConfig(StrictConfig):
     @model_validator(mode="after")
     def _swa_start_in_schedule(self) -> TrainConfig:
         start = self.swa_epoch_start
-        if start is not None and start >= 1 and (start != int(start) or start >= self.epochs):
+        if start is not None and start >= 1 and (start != int(start) or start > self.epochs):
             raise ValueError(
-                f"swa_epoch_start: {start:g} must be a fraction below 1 or a whole 0-based "
-                f"epoch below train.epochs ({self.epochs})"
+                f"swa_epoch_start: {start:g} must be a fraction below 1 or a whole 1-based "
+                f"epoch up to train.epochs ({self.epochs})"
             )
         return self
 

@@ -29,10 +29,10 @@ def accelerator_of(tc: TrainConfig) -> str:
 
 
 def weight_averaging(tc: TrainConfig) -> Any:
-    """Lightning's stochastic weight averaging for ``train.swa_epoch_start``: the weights are
-    averaged at the start of each epoch from there on, then (models with BatchNorm) one more
-    pass without updates recomputes the normalisation statistics of the averaged weights; that
-    pass is the run's last epoch, so ``monitor: epoch`` keeps the average."""
+    """Lightning's stochastic weight averaging for ``train.swa_epoch_start`` (1-based): the
+    weights are averaged at the start of each epoch from there on, then (models with BatchNorm)
+    one more pass without updates recomputes the normalisation statistics of the averaged
+    weights; that pass is the run's last epoch, so ``monitor: epoch`` keeps the average."""
     from lightning.pytorch.callbacks import StochasticWeightAveraging
 
     start = tc.swa_epoch_start

@@ -1,0 +1,87 @@
+"""``train.swa_epoch_start``: Lightning's stochastic weight averaging, checked by reference.
+
+Averaging from the last epoch's start holds one set of weights, those after the epoch before
+it, so a run of 3 epochs averaged from (1-based) epoch 3 must end with the weights of the same run
+stopped after 2 epochs, BatchNorm's statistics recomputed for them in one pass without updates.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ecgzoo.datasets.loading import load_data
+from ecgzoo.errors import ConfigError
+from ecgzoo.experiment import build_config
+from ecgzoo.runs.runfolder import load_weights
+from ecgzoo.train.engine import train_run
+
+TINY = {
+    "name": "tiny",
+    "data": {
+        "dataset": "mitbih",
+        "mitbih": {"records": ["100", "119", "208", "209", "232"], "max_beats_per_class": 150},
+    },
+    "model": {"name": "beat_cnn", "params": {"n_layers": 2, "width": 4, "hidden": 8}},
+    "train": {
+        "epochs": 2,
+        "batch_size": 64,
+        "max_steps_per_epoch": 4,
+        "lr": 3e-3,
+        "monitor": "epoch",
+        "train_loss_examples": 0,
+        "num_threads": 1,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(mitdb_dir):
+    return load_data(build_config(TINY).data)
+
+
+def _train(tmp_path, data, overrides=()):
+    cfg = build_config(TINY, [f"output_dir={tmp_path}", *overrides])
+    return train_run(cfg, data=data, progress=False)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["train.swa_epoch_start=1.5"],  # neither a fraction nor a whole epoch
+        ["train.epochs=3", "train.swa_epoch_start=4"],  # 1-based: the last epoch is 3
+        ["train.swa_epoch_start=0"],
+    ],
+)
+def test_impossible_averaging_start_is_a_one_line_config_error(overrides):
+    with pytest.raises(ConfigError, match="swa_epoch_start"):
+        build_config(TINY, overrides)
+
+
+def test_averaging_from_the_last_epoch_keeps_the_weights_before_it(tmp_path, tiny_data):
+    plain = _train(tmp_path / "plain", tiny_data)
+    averaged = _train(tmp_path / "swa", tiny_data, ["train.epochs=3", "train.swa_epoch_start=3"])
+    # the 4th row is the pass that recomputes BatchNorm's statistics; it is the kept epoch
+    assert [r["epoch"] for r in averaged.history] == [1, 2, 3, 4]
+    a = load_weights(plain.run_dir / "model.safetensors")
+    b = load_weights(averaged.run_dir / "model.safetensors")
+    assert a.keys() == b.keys()
+    statistics = [k for k in a if "running_" in k or "num_batches" in k]
+    learnt = [k for k in a if k not in statistics]
+    assert len(statistics) == 3 * 2 and learnt  # two BatchNorm layers
+    for key in learnt:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=key)
+    # recomputed over the pass for the same weights, not the running averages of training
+    means = [k for k in statistics if k.endswith("running_mean")]
+    assert any(not torch.allclose(a[k], b[k]) for k in means)
+    assert all(torch.isfinite(b[k]).all() for k in means)
+
+
+def test_averaging_changes_the_weights_of_the_same_schedule(tmp_path, tiny_data):
+    plain = _train(tmp_path / "plain", tiny_data, ["train.epochs=3"])
+    averaged = _train(tmp_path / "swa", tiny_data, ["train.epochs=3", "train.swa_epoch_start=2"])
+    a = load_weights(plain.run_dir / "model.safetensors")
+    b = load_weights(averaged.run_dir / "model.safetensors")
+    conv = next(k for k in a if k.endswith("weight") and a[k].dim() == 3)
+    assert not torch.allclose(a[conv], b[conv])
+    assert averaged.history[-1]["lr"] == pytest.approx(3e-3)  # swa_lr defaults to train.lr
