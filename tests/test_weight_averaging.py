@@ -40,9 +40,9 @@ def tiny_data(mitdb_dir):
     return load_data(build_config(TINY).data)
 
 
-def _train(tmp_path, data, overrides=()):
+def _train(tmp_path, data, overrides=(), progress=False):
     cfg = build_config(TINY, [f"output_dir={tmp_path}", *overrides])
-    return train_run(cfg, data=data, progress=False)
+    return train_run(cfg, data=data, progress=progress)
 
 
 @pytest.mark.parametrize(
@@ -77,9 +77,14 @@ def test_averaging_from_the_last_epoch_keeps_the_weights_before_it(tmp_path, tin
     assert all(torch.isfinite(b[k]).all() for k in means)
 
 
-def test_averaging_changes_the_weights_of_the_same_schedule(tmp_path, tiny_data):
+def test_averaging_changes_the_weights_of_the_same_schedule(tmp_path, tiny_data, capsys):
     plain = _train(tmp_path / "plain", tiny_data, ["train.epochs=3"])
-    averaged = _train(tmp_path / "swa", tiny_data, ["train.epochs=3", "train.swa_epoch_start=2"])
+    capsys.readouterr()
+    swa = ["train.epochs=3", "train.swa_epoch_start=2"]
+    averaged = _train(tmp_path / "swa", tiny_data, swa, progress=True)
+    lines = capsys.readouterr().out
+    assert "epoch 3/3 done" in lines and "epoch 4/3" not in lines
+    assert "BatchNorm statistics of the averaged weights (no updates) done" in lines
     a = load_weights(plain.run_dir / "model.safetensors")
     b = load_weights(averaged.run_dir / "model.safetensors")
     conv = next(k for k in a if k.endswith("weight") and a[k].dim() == 3)

@@ -103,10 +103,16 @@ class ProgressLines(pl.Callback):
         loss = float(pl_module._loss_sum) / seen
         rate = seen / max(time.perf_counter() - self._t_epoch, 1e-9)
         print(
-            f"epoch {trainer.current_epoch + 1}/{self.tc.epochs}  step {step}/{total}  "
+            f"{self.label(trainer.current_epoch + 1)}  step {step}/{total}  "
             f"loss {loss:.4f}  {rate:,.0f} samples/s  {clock(time.perf_counter() - self._t_fit)}",
             flush=True,
         )
+
+    def label(self, epoch: int) -> str:
+        """``epoch 3/8``; the pass weight averaging adds after the last epoch says what it is."""
+        if epoch > self.tc.epochs:
+            return "BatchNorm statistics of the averaged weights (no updates)"
+        return f"epoch {epoch}/{self.tc.epochs}"
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         if not trainer.is_global_zero or self.recorder is None or not self.recorder.history:
@@ -116,7 +122,7 @@ class ProgressLines(pl.Callback):
         best_value = getattr(best, "best_value", None)
         best_note = "" if best_value is None else f" (best {best_value:.4f})"
         print(
-            f"epoch {row['epoch']}/{self.tc.epochs} done in {row['epoch_seconds']:.0f} s: "
+            f"{self.label(int(row['epoch']))} done in {row['epoch_seconds']:.0f} s: "
             f"train_loss {row['train_loss']:.4f}  {monitor} {row[monitor]:.4f}{best_note}",
             flush=True,
         )
