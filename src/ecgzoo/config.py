@@ -121,6 +121,12 @@ class TrainConfig(StrictConfig):
     monitor: str = Field("val_macro_recall", description="metric the best checkpoint is kept on")
     monitor_mode: Literal["max", "min"] = "max"
     early_stopping_patience: int = Field(10, ge=1)
+    lr_schedule: Literal["plateau", "cosine"] = Field(
+        "plateau",
+        description="plateau: multiply the rate by lr_factor when train.monitor has not "
+        "improved for lr_patience epochs; cosine: fall from train.lr to 0 over train.epochs "
+        "(half a cosine, stepped once per epoch)",
+    )
     lr_patience: int = Field(5, ge=0)
     lr_factor: float = Field(0.5, gt=0, lt=1)
     seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and sklearn seeds are unsigned 32-bit

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import threading
 import time
@@ -187,6 +188,28 @@ def partial_epoch(trainer: pl.Trainer) -> bool:
     return isinstance(total, int) and 0 < done < total
 
 
+def make_schedule(
+    tc: TrainConfig, optimizer: torch.optim.Optimizer, state: dict[str, Any] | None
+) -> Any:
+    """``train.lr_schedule``'s torch scheduler, at ``state`` when a run resumes. The cosine is
+    written in closed form (``LambdaLR``), so a resumed run sets the rate its epoch had."""
+    if tc.lr_schedule == "cosine":
+        epochs = max(tc.epochs, 1)
+        schedule: Any = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
+        )
+    else:
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=tc.monitor_mode, factor=tc.lr_factor, patience=tc.lr_patience
+        )
+    if state is not None:
+        schedule.load_state_dict(state)
+        if tc.lr_schedule == "cosine":
+            for group, lr in zip(optimizer.param_groups, schedule.get_last_lr(), strict=True):
+                group["lr"] = lr
+    return schedule
+
+
 class RunRecorder(pl.Callback):
     """Writes the run folder ``run_dir`` epoch by epoch (files: global-zero process only)."""
 
@@ -194,36 +217,29 @@ class RunRecorder(pl.Callback):
         self.run_dir, self.tc, self.on_epoch = Path(run_dir), tc, on_epoch
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
-        self.plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
-        self._plateau_state: dict[str, Any] | None = None
+        self.schedule: Any = None  # train.lr_schedule's torch scheduler
+        self._schedule_state: dict[str, Any] | None = None
         self._t0 = self._t_train = 0.0
 
     # -- state carried by checkpoint.pt --------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        # "plateau": the key's name from before train.lr_schedule, kept for older checkpoints
         return {
             "elapsed": self.elapsed,
-            "plateau": None if self.plateau is None else self.plateau.state_dict(),
+            "plateau": None if self.schedule is None else self.schedule.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.elapsed = float(state["elapsed"])
-        self._plateau_state = state.get("plateau")
+        self._schedule_state = state.get("plateau")
 
     # -- hooks -------------------------------------------------------------------------------
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: ZooModule) -> None:
-        # The plateau schedule is stepped here, not by Lightning, so that it is stepped before
-        # the checkpoint is written (Lightning skips that step resuming an epoch-end one).
-        tc = self.tc
-        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            trainer.optimizers[0],
-            mode=tc.monitor_mode,
-            factor=tc.lr_factor,
-            patience=tc.lr_patience,
-        )
-        if self._plateau_state is not None:
-            self.plateau.load_state_dict(self._plateau_state)
+        # The schedule is stepped here, not by Lightning, so that it is stepped before the
+        # checkpoint is written (Lightning skips that step resuming an epoch-end one).
+        self.schedule = make_schedule(self.tc, trainer.optimizers[0], self._schedule_state)
         self.history = read_history(self.run_dir / "history.csv", trainer.current_epoch)
         early = trainer.early_stopping_callback
         if self.history and early is not None and early.wait_count >= early.patience:
@@ -259,7 +275,10 @@ class RunRecorder(pl.Callback):
         row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
         row["train_samples_per_s"] = seen / max(self._t_train - self._t0, 1e-9)
         row["epoch_seconds"] = time.perf_counter() - self._t0
-        self.plateau.step(float(row[tc.monitor]))
+        if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.schedule.step(float(row[tc.monitor]))
+        else:
+            self.schedule.step()
         self.elapsed += row["epoch_seconds"]
         self.history.append(row)
         if trainer.is_global_zero:
