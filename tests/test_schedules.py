@@ -1,11 +1,15 @@
-"""``train.swa_epoch_start``: Lightning's stochastic weight averaging, checked by reference.
-
-Averaging from the last epoch's start holds one set of weights, those after the epoch before
-it, so a run of 3 epochs averaged from (1-based) epoch 3 must end with the weights of the same run
-stopped after 2 epochs, BatchNorm's statistics recomputed for them in one pass without updates.
+"""How the weights a run ends with are reached: ``train.lr_schedule`` (the cosine's rates by
+reference, a resumed run on the same rates) and ``train.swa_epoch_start`` (Lightning's stochastic
+weight averaging, by reference: averaged from the last epoch's start, the average holds one set
+of weights, those after the epoch before it, so a run of 3 epochs averaged from (1-based) epoch 3
+ends with the weights of the same run stopped after 2 epochs, BatchNorm's statistics recomputed
+for them in one pass without updates).
 """
 
 from __future__ import annotations
+
+import copy
+import math
 
 import pytest
 import torch
@@ -15,24 +19,12 @@ from ecgzoo.errors import ConfigError
 from ecgzoo.experiment import build_config
 from ecgzoo.runs.runfolder import load_weights
 from ecgzoo.train.engine import train_run
+from tests.test_engine_trainer import TINY as ENGINE_TINY
 
-TINY = {
-    "name": "tiny",
-    "data": {
-        "dataset": "mitbih",
-        "mitbih": {"records": ["100", "119", "208", "209", "232"], "max_beats_per_class": 150},
-    },
-    "model": {"name": "beat_cnn", "params": {"n_layers": 2, "width": 4, "hidden": 8}},
-    "train": {
-        "epochs": 2,
-        "batch_size": 64,
-        "max_steps_per_epoch": 4,
-        "lr": 3e-3,
-        "monitor": "epoch",
-        "train_loss_examples": 0,
-        "num_threads": 1,
-    },
-}
+# the engine tests' five records, a position-keeping CNN with BatchNorm, the last epoch kept
+TINY = copy.deepcopy(ENGINE_TINY)
+TINY["model"] = {"name": "beat_cnn", "params": {"n_layers": 2, "width": 4, "hidden": 8}}
+TINY["train"] |= {"monitor": "epoch", "train_loss_examples": 0, "num_threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +32,33 @@ def tiny_data(mitdb_dir):
     return load_data(build_config(TINY).data)
 
 
-def _train(tmp_path, data, overrides=(), progress=False):
+def _train(tmp_path, data, overrides=(), progress=False, **kwargs):
     cfg = build_config(TINY, [f"output_dir={tmp_path}", *overrides])
-    return train_run(cfg, data=data, progress=progress)
+    return train_run(cfg, data=data, progress=progress, **kwargs)
+
+
+def test_unknown_schedule_is_a_one_line_config_error():
+    with pytest.raises(ConfigError, match="train.lr_schedule"):
+        build_config(TINY, ["train.lr_schedule=step"])
+
+
+def test_cosine_rates_and_a_resumed_run(tmp_path, tiny_data):
+    cosine = ["train.epochs=3", "train.lr_schedule=cosine"]
+    full = _train(tmp_path / "a", tiny_data, cosine)
+    expected = [3e-3 * 0.5 * (1 + math.cos(math.pi * k / 3)) for k in range(3)]
+    assert [r["lr"] for r in full.history] == pytest.approx(expected, rel=1e-9)
+
+    def stop(row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "b", tiny_data, cosine, on_epoch=stop)
+    resumed = _train(tmp_path / "b", tiny_data, cosine)
+    assert [r["lr"] for r in resumed.history] == pytest.approx(expected, rel=1e-9)
+    a = load_weights(full.run_dir / "model.safetensors")
+    b = load_weights(resumed.run_dir / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize(
