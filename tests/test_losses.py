@@ -45,3 +45,24 @@ def test_unknown_loss_and_negative_gamma():
         make_loss("hinge", np.array([0, 1]), 2)
     with pytest.raises(ConfigError, match="focal_gamma"):
         FocalLoss(-1.0)
+
+
+def test_label_smoothing_by_reference_and_only_with_cross_entropy():
+    from ecgzoo.experiment import build_config
+
+    y = np.array([0] * 6 + [1] * 2)
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.3, -0.2]])
+    target = torch.tensor([0, 1])
+    loss = make_loss("weighted_ce", y, 3, smoothing=0.1)
+    w = inverse_frequency_weights(y, 3)  # class 2 absent: weight 0
+    # torch's definition: (1 - eps) * weighted NLL + eps * weighted mean over classes, both
+    # divided by the targets' weight sum
+    log_p = F.log_softmax(logits, dim=1)
+    nll = -(w[target] * log_p[[0, 1], target]).sum() / w[target].sum()
+    uniform = -(log_p * w).sum(dim=1).sum() / (3 * w[target].sum())
+    assert torch.allclose(loss(logits, target), 0.9 * nll + 0.1 * uniform, atol=1e-6)
+    assert make_loss("ce", y, 3).label_smoothing == 0.0
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        build_config(
+            {"data": {"dataset": "mitbih"}}, ["train.label_smoothing=0.1", "train.loss=focal"]
+        )

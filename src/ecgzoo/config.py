@@ -103,6 +103,13 @@ class TrainConfig(StrictConfig):
         "ce", description="bce / weighted_bce (positive weights): multi-label datasets only"
     )
     focal_gamma: float = Field(2.0, ge=0)
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="ce / weighted_ce: torch's label smoothing (this share of each target "
+        "spread over all classes); 0 off",
+    )
     class_weight_power: float = Field(
         1.0, ge=0, le=1, description="weights (n / (k * count)) ** power; 0.5 softens rare classes"
     )
@@ -234,6 +241,12 @@ class TrainConfig(StrictConfig):
         if isinstance(value, int) and value < 1:
             raise ValueError("devices must be >= 1 or 'auto'")
         return value
+
+    @model_validator(mode="after")
+    def _smoothing_needs_cross_entropy(self) -> TrainConfig:
+        if self.label_smoothing > 0 and self.loss not in ("ce", "weighted_ce"):
+            raise ValueError(f"label_smoothing works with loss ce or weighted_ce, not {self.loss}")
+        return self
 
     @model_validator(mode="after")
     def _swa_start_in_schedule(self) -> TrainConfig:

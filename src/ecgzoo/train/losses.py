@@ -60,12 +60,16 @@ def make_loss(
     gamma: float = 2.0,
     power: float = 1.0,
     cap: float | None = None,
+    smoothing: float = 0.0,
 ) -> nn.Module:
-    """The training loss named ``kind``: ``ce``, ``weighted_ce`` or ``focal`` (weighted)."""
+    """The training loss named ``kind``: ``ce``, ``weighted_ce`` or ``focal`` (weighted).
+    ``smoothing``: torch's label smoothing of the cross-entropies (the target puts
+    ``smoothing / n_classes`` on every class)."""
     if kind == "ce":
-        return nn.CrossEntropyLoss()
+        return nn.CrossEntropyLoss(label_smoothing=smoothing)
     if kind == "weighted_ce":
-        return nn.CrossEntropyLoss(weight=inverse_frequency_weights(y_train, n_classes, power, cap))
+        weight = inverse_frequency_weights(y_train, n_classes, power, cap)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=smoothing)
     if kind == "focal":
         return FocalLoss(gamma, inverse_frequency_weights(y_train, n_classes, power, cap))
     raise ConfigError(f"train.loss: unknown loss {kind!r} (choose ce, weighted_ce, focal)")

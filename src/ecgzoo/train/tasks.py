@@ -34,6 +34,7 @@ class SingleLabelTask:
             tc.focal_gamma,
             tc.class_weight_power,
             tc.class_weight_cap,
+            tc.label_smoothing,
         )
 
     @staticmethod
