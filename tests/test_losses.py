@@ -51,16 +51,19 @@ def test_label_smoothing_by_reference_and_only_with_cross_entropy():
     from ecgzoo.experiment import build_config
 
     y = np.array([0] * 6 + [1] * 2)
-    logits = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.3, -0.2]])
-    target = torch.tensor([0, 1])
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.3, -0.2], [0.0, 1.0, 2.0]])
+    target = torch.tensor([0, 1, 1])
     loss = make_loss("weighted_ce", y, 3, smoothing=0.1)
-    w = inverse_frequency_weights(y, 3)  # class 2 absent: weight 0
-    # torch's definition: (1 - eps) * weighted NLL + eps * weighted mean over classes, both
-    # divided by the targets' weight sum
+    w = inverse_frequency_weights(y, 3)  # 8 / (2 * 6), 8 / (2 * 2), class 2 absent: 0
+    # each example: 0.9 * -log p_y + 0.1 * the mean of -log p_c over the 3 classes, weighted by
+    # its own class's weight (not torch's per-class weighting of the smoothing term)
     log_p = F.log_softmax(logits, dim=1)
-    nll = -(w[target] * log_p[[0, 1], target]).sum() / w[target].sum()
-    uniform = -(log_p * w).sum(dim=1).sum() / (3 * w[target].sum())
-    assert torch.allclose(loss(logits, target), 0.9 * nll + 0.1 * uniform, atol=1e-6)
+    per = -0.9 * log_p[[0, 1, 2], target] - 0.1 * log_p.mean(dim=1)
+    expected = (w[target] * per).sum() / w[target].sum()
+    assert torch.allclose(loss(logits, target), expected, atol=1e-6)
+    # without smoothing it is the plain weighted cross-entropy
+    plain = make_loss("weighted_ce", y, 3)
+    assert torch.allclose(plain(logits, target), F.cross_entropy(logits, target, weight=w))
     assert make_loss("ce", y, 3).label_smoothing == 0.0
     with pytest.raises(ConfigError, match="label_smoothing"):
         build_config(
