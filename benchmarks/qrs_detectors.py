@@ -11,8 +11,8 @@ which is slightly stricter than EC57's ``bxb`` default.
     nice python benchmarks/qrs_detectors.py --detectors ecgzoo xqrs neurokit pantompkins1985 \
         hamilton2002 elgendi2010 --out runs/qrs.json
 
-``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.apply.detect.detect_qrs`,
-the learnt vote of ``ecgzoo.apply.qrs_vote`` since 2026-12); ``ecgzoo-pt`` the refined
+``ecgzoo`` is the detector ``ecgzoo annotate`` uses (:func:`ecgzoo.examples.detect.detect_qrs`,
+the learnt vote of ``ecgzoo.examples.qrs_vote`` since 2026-12); ``ecgzoo-pt`` the refined
 NeuroKit2 Pan-Tompkins it used before; ``sleepecg`` is sleepecg's C Pan-Tompkins.
 """
 
@@ -44,15 +44,15 @@ NEUROKIT_METHODS = (
 def detect(name: str, signal: np.ndarray, fs: float) -> np.ndarray:
     """Detected QRS sample indices of ``signal`` (mV, 1-D) by detector ``name``."""
     if name == "ecgzoo":
-        from ecgzoo.apply.detect import detect_qrs
+        from ecgzoo.examples.detect import detect_qrs
 
         return detect_qrs(signal, fs)
     if name == "ecgzoo-pt":  # what annotate used before the vote: refined Pan-Tompkins
-        from ecgzoo.apply.detect import detect_qrs
+        from ecgzoo.examples.detect import detect_qrs
 
         return detect_qrs(signal, fs, "pantompkins1985")
     if name == "sleepecg":
-        from ecgzoo.apply import qrs_vote
+        from ecgzoo.examples import qrs_vote
 
         return qrs_vote.pan_tompkins(*qrs_vote.energy(signal, fs), fs)
     if name == "xqrs":

@@ -1,6 +1,6 @@
-"""Train the learnt QRS detector (``ecgzoo.apply.qrs_vote``) on DS1 and score it on all 48 records.
+"""Train the learnt QRS detector (``ecgzoo.examples.qrs_vote``) on DS1, score it on all 48 records.
 
-Candidates and features come from :func:`ecgzoo.apply.qrs_vote.candidate_features` on each
+Candidates and features come from :func:`ecgzoo.examples.qrs_vote.candidate_features` on each
 record's lead (the ``read_record`` rule: MLII, V5 for 102 and 104). A candidate is a beat when it
 is the candidate nearest a reference beat (AAMI beat symbols) and within 100 ms of it. A
 scikit-learn MLP (13 -> 32 -> 16 -> 1, standardised inputs) is fitted on the de Chazal DS1
@@ -10,7 +10,7 @@ like ``benchmarks/qrs_detectors.py`` (150 ms, one to one, whole records) on DS1 
 
     nice python benchmarks/qrs_train.py --seeds 0 1 2 --write 0
 
-``--write SEED`` writes that seed's weights to ``src/ecgzoo/apply/qrs_vote.json``.
+``--write SEED`` writes that seed's weights to ``src/ecgzoo/examples/qrs_vote.json``.
 ``--tachy F`` also trains on the DS1 records with their diastole shortened (:func:`faster`:
 the stretch from 300 ms after each R peak to 120 ms before the next resampled to F of its
 length), so the perceptron sees fast rhythms DS1 holds few of (issue 19, round F).
@@ -31,10 +31,10 @@ import warnings
 
 import numpy as np
 
-from ecgzoo.apply import qrs_vote
 from ecgzoo.apply.scoring import match_window
 from ecgzoo.datasets.mitbih import default_db_dir, list_records, read_record
 from ecgzoo.datasets.splits import DS1, DS2
+from ecgzoo.examples import qrs_vote
 
 WATCH = ("108", "203", "207", "208")
 SEARCH_BACK_RR = (1.66, 4.0)  # a gap of this many local RR intervals is searched again

@@ -20,9 +20,10 @@ import warnings
 
 import numpy as np
 
-from ecgzoo.apply import qrs_vote, quality
+from ecgzoo.apply import quality
 from ecgzoo.apply.scoring import match_beats
 from ecgzoo.datasets.mitbih import default_db_dir, read_record
+from ecgzoo.examples import qrs_vote
 
 RECORDS = ("100", "105", "108", "119", "201", "203", "207", "208", "232")
 

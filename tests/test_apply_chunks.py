@@ -12,9 +12,9 @@ from ecgzoo.errors import DataError
 
 def _task(path, quality=True):
     from ecgzoo.apply.chunks import ChunkTask
-    from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
     from ecgzoo.apply.model import load_model
     from ecgzoo.apply.signals import open_source
+    from ecgzoo.examples.detect import DEFAULT_METHOD, detect_qrs
 
     cnn = load_model("pretrained:mitbih-inter")
     tree = load_model("pretrained:mitbih-inter-lightgbm")

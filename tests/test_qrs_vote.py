@@ -1,13 +1,13 @@
-"""The learnt QRS detector (``ecgzoo.apply.qrs_vote``) and the 150 ms match window, real data."""
+"""The learnt QRS detector (``examples.qrs_vote``) and the 150 ms match window, real data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ecgzoo.apply import qrs_vote
-from ecgzoo.apply.detect import detect_qrs
 from ecgzoo.apply.scoring import match_beats, match_window
+from ecgzoo.examples import qrs_vote
+from ecgzoo.examples.detect import detect_qrs
 
 HELD_OUT = ["105", "210", "228", "232"]  # DS2 records (never trained on) with the most errors
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ecgzoo.apply import quality
-from ecgzoo.apply.qrs_vote import detect_vote_scored
+from ecgzoo.examples.qrs_vote import detect_vote_scored
 
 
 def _assess(signal: np.ndarray, fs: float) -> quality.Quality:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecgzoo.apply.detect import DEFAULT_METHOD
 from ecgzoo.apply.model import AppliedModel, load_model
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
+from ecgzoo.examples.detect import DEFAULT_METHOD
 
 __all__ = ["AnnotateResult", "annotate", "load_model", "predict", "export_onnx"]
 

@@ -2,7 +2,7 @@
 
 The lead is read in chunks (:meth:`SignalSource.chunks`, 30 minutes plus 10 s of context each
 side), so a 24-hour Holter is never held whole; per chunk the QRS complexes are detected
-(:func:`ecgzoo.apply.detect.detect_qrs`) and the beat windows cut exactly as in training
+(:func:`ecgzoo.examples.detect.detect_qrs`) and the beat windows cut exactly as in training
 (the model's ``InputSpec.beats``). The side features (the old per-beat RR features or
 the label-free ``rr_context``, as the model's ``model.json`` says) need every detected beat of
 the record (record-average RR, +-60-beat irregularity), so the beats are classified once all
@@ -23,13 +23,13 @@ import numpy as np
 from ecgzoo.apply.af_gate import AfGate
 from ecgzoo.apply.blend import ModelBlend, members_of
 from ecgzoo.apply.chunks import ChunkBeats, ChunkTask, chunk_beats
-from ecgzoo.apply.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.apply.model import AppliedModel
 from ecgzoo.apply.quality import Quality, Tracker
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import AAMI_CLASSES
+from ecgzoo.examples.detect import DEFAULT_METHOD, detect_qrs
 from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.models.adapt import TORCH_ONLY, check_adaptation, record_probabilities
 from ecgzoo.models.af_gate import check_gate_classes

@@ -99,7 +99,7 @@ def chunk_beats(
         workers = 1  # one real chunk (a 30:06 record is 30:00 + 6 s): a fork would only cost
     workers = min(workers, len(jobs))
     if workers > 1:  # what every worker needs, loaded once here and inherited
-        from ecgzoo.apply.qrs_vote import warm_up
+        from ecgzoo.examples.qrs_vote import warm_up
 
         warm_up()
     _TASKS[key] = task

@@ -161,7 +161,7 @@ class AppliedModel:
         if self.kind == "recording":
             prob = self.predict_recordings([signal], fs)[0]
             return {"label": self.class_names[int(np.argmax(prob))], "probabilities": prob}
-        from ecgzoo.apply.detect import detect_qrs
+        from ecgzoo.examples.detect import detect_qrs
 
         peaks = detect_qrs(signal, fs)
         prob = self.predict_beats(signal, fs, peaks)

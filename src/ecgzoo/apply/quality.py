@@ -1,7 +1,7 @@
 """Signal quality per 10 s window: stretches too noisy to trust are marked, not counted.
 
 The index is the detector's own doubt: in each window, the candidates (energy peaks) that the
-learnt QRS vote (:mod:`ecgzoo.apply.qrs_vote`) scores between 0.1 and 0.9, per beat it keeps.
+learnt QRS vote (:mod:`ecgzoo.examples.qrs_vote`) scores between 0.1 and 0.9, per beat it keeps.
 On clean ECG every candidate is plainly a beat or plainly a T wave (0 %); noise and artefact
 make QRS-like peaks the vote cannot place. A window is *unusable* when that share is over
 :data:`THRESHOLD` (20 %) or its signal is flat (lead off).
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgzoo.apply.qrs_vote import decision_threshold
+from ecgzoo.examples.qrs_vote import decision_threshold
 
 WINDOW_S = 10.0
 THRESHOLD = 0.2
@@ -111,9 +111,9 @@ def detect(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(peaks, candidates, scores)`` of one piece of signal: the ``detector``'s R peaks and,
     with ``quality``, the vote's candidates and scores. The vote runs once for both; any other
-    detector, or a ``detect_qrs`` given in place of :func:`ecgzoo.apply.detect.detect_qrs`, is
+    detector, or a ``detect_qrs`` given in place of :func:`ecgzoo.examples.detect.detect_qrs`, is
     called as it is."""
-    from ecgzoo.apply import detect as detect_module
+    from ecgzoo.examples import detect as detect_module
 
     given = detect_qrs or detect_module.detect_qrs
     shared = detector == "vote" and given is detect_module.detect_qrs
@@ -123,7 +123,7 @@ def detect(
         return peaks, None, None
     if not usable_piece:  # too short or flat: no candidates (flat windows are found apart)
         return peaks, np.zeros(0, dtype=np.int64), np.zeros(0)
-    from ecgzoo.apply.qrs_vote import detect_vote_scored
+    from ecgzoo.examples.qrs_vote import detect_vote_scored
 
     vote, cand, scores = detect_vote_scored(signal, fs)
     if not quality:

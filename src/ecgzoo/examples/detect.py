@@ -2,7 +2,7 @@
 
 The detector was chosen by measurement on the 48 MIT-BIH records (``benchmarks/qrs_detectors.py``,
 table in ``docs/benchmarks.md``): ``vote`` (the default) is the learnt candidate vote of
-:mod:`ecgzoo.apply.qrs_vote` (99.8 % Se and +P). The others are NeuroKit2's ``ecg_findpeaks``
+:mod:`ecgzoo.examples.qrs_vote` (99.8 % Se and +P). The others are NeuroKit2's ``ecg_findpeaks``
 with that method, on the signal cleaned by its matching ``ecg_clean`` filter, and ``xqrs`` (wfdb).
 For those, the beat classifiers were trained on windows centred on the reference R peaks,
 so every detection is then moved to the largest absolute deviation of the 0.5-40 Hz band-passed
@@ -38,8 +38,8 @@ def detect_qrs(signal: np.ndarray, fs: float, method: str = DEFAULT_METHOD) -> n
     signal = np.asarray(signal, dtype=np.float64)
     if len(signal) < int(2 * fs) or np.ptp(signal) == 0:
         return np.zeros(0, dtype=np.int64)
-    if method == "vote":  # already on the R wave, nothing merged (see ecgzoo.apply.qrs_vote)
-        from ecgzoo.apply.qrs_vote import detect_vote
+    if method == "vote":  # already on the R wave, nothing merged (see ecgzoo.examples.qrs_vote)
+        from ecgzoo.examples.qrs_vote import detect_vote
 
         return detect_vote(signal, fs)
     with warnings.catch_warnings():
