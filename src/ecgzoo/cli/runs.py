@@ -165,9 +165,10 @@ def evaluate(
         from ecgzoo.datasets.loading import load_data
 
         data_cfg, opts = cfg.data, cfg.data.options
-        if split != "train" and getattr(opts, "extra_databases", None):
-            # val and test never hold the extra (training-only) records: skip preparing them
-            data_cfg = data_cfg.with_options(opts.model_copy(update={"extra_databases": []}))
+        # val and test never hold the training-only records of other databases: skip them
+        training_only = {"extra_databases": [], "normal_rhythm_database": None}
+        if split != "train" and any(getattr(opts, k, None) for k in training_only):
+            data_cfg = data_cfg.with_options(opts.model_copy(update=training_only))
         prepared = load_data(data_cfg)
         arrays = prepared.split(split)
         label = f"{split} split"

@@ -125,8 +125,9 @@ def _record_id(name: str) -> int:
     return int(name)
 
 
-def _arrays(name: str, p: dict[str, Any]) -> dict[str, np.ndarray]:
-    rid = _record_id(name)
+def record_arrays(rid: int, p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One record's cut beats (a :func:`cut_lead` result) as the arrays of a beat cache entry,
+    under the record number ``rid``."""
     return {
         "x": p["x"],
         "y": p["y"],
@@ -160,7 +161,7 @@ def _cut_records(
     reads = read_ahead(read_one, names, readers, meanwhile=_cut_imports)
     with closing(reads):  # stops the readers when the consumer stops early
         for name, read in zip(names, reads, strict=True):
-            yield _arrays(name, cut_lead(read, settings))
+            yield record_arrays(_record_id(name), cut_lead(read, settings))
 
 
 def stream_beats(

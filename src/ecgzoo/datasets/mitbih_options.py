@@ -42,6 +42,14 @@ class BeatOptions(StrictConfig):
     extra_databases: list[Literal["svdb"]] = Field(
         default_factory=list, description="inter: more training records (never tested on)"
     )
+    normal_rhythm_database: Literal["cinc2017"] | None = Field(
+        None,
+        description="inter: clean beats of the recordings this database labels normal rhythm "
+        "join the training part as N (datasets.normal_rhythm; needs train_exclude_classes: [Q])",
+    )
+    normal_rhythm_beats_per_record: int = Field(
+        10, ge=1, description="normal_rhythm_database: at most this many beats of each recording"
+    )
     second_lead: bool = Field(
         False,
         description="inter: each MIT-BIH training record also trains with its other lead (as "
@@ -121,6 +129,13 @@ class BeatOptions(StrictConfig):
                 raise ValueError(
                     f"extra_test_fold: must be in 0..{last} (got {self.extra_test_fold})"
                 )
+        if self.normal_rhythm_database is not None and (
+            self.split != "inter" or "Q" not in self.train_exclude_classes
+        ):
+            raise ValueError(
+                "normal_rhythm_database: needs split: inter and train_exclude_classes: [Q] (its "
+                "peaks that are not chosen are labelled Q, context only)"
+            )
         if self.second_lead and self.split != "inter":
             raise ValueError("second_lead: needs split: inter")
         centred_only = self.median_beat_channel or self.align_fiducial != "none"
