@@ -166,7 +166,7 @@ def evaluate(
 
         data_cfg, opts = cfg.data, cfg.data.options
         # val and test never hold the training-only records of other databases: skip them
-        training_only = {"extra_databases": [], "normal_rhythm_database": None}
+        training_only = {"extra_databases": [], "rhythm_database": None}
         if split != "train" and any(getattr(opts, k, None) for k in training_only):
             data_cfg = data_cfg.with_options(opts.model_copy(update=training_only))
         prepared = load_data(data_cfg)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgzoo.datasets import beatset, normal_rhythm, svdb
+from ecgzoo.datasets import beatset, rhythm_beats, svdb
 from ecgzoo.datasets.arrays import PreparedData
 from ecgzoo.datasets.beatset import class_counts, split_class_counts
 from ecgzoo.datasets.input_specs import beat_input
@@ -214,7 +214,7 @@ def load_mitbih(
     # training-only records of other databases (SVDB): never validation or test
     arrays, parts = add_second_lead(arrays, parts, options, meta_split, db_dir, cache_dir)
     arrays, parts = add_training_databases(arrays, parts, options, meta_split, cache_dir)
-    arrays, parts = add_normal_rhythm(arrays, parts, options, meta_split, cache_dir)
+    arrays, parts = add_rhythm_beats(arrays, parts, options, meta_split, cache_dir)
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
 
 
@@ -310,23 +310,23 @@ def add_training_databases(
     return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])
 
 
-def add_normal_rhythm(
+def add_rhythm_beats(
     arrays: dict[str, np.ndarray],
     parts: tuple[np.ndarray, np.ndarray, np.ndarray],
     options: MitbihOptions,
     meta: dict[str, Any],
     cache_dir: Path | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``normal_rhythm_database``: the beats of ``datasets.normal_rhythm`` join the training
-    part only (the chosen ones as N, the other peaks as Q, which training leaves out)."""
-    if options.normal_rhythm_database is None:
+    """``rhythm_database``: the beats of ``datasets.rhythm_beats`` join the training part only
+    (the chosen ones as N, the other peaks as Q, which training leaves out)."""
+    if options.rhythm_database is None:
         return arrays, parts
-    extra = normal_rhythm.prepare_normal_beats(
-        options, options.normal_rhythm_beats_per_record, cache_dir=cache_dir
+    extra = rhythm_beats.prepare_rhythm_beats(
+        options, options.rhythm_beats_per_record, options.rhythm_labels, cache_dir=cache_dir
     )
     n = len(arrays["y"])
     joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
     added = n + np.arange(len(extra["y"]), dtype=np.int64)
-    meta["normal_rhythm_records"] = int(len(extra["records"]))
-    meta["normal_rhythm_beats"] = int(np.sum(np.asarray(extra["y"]) == normal_rhythm.N_CLASS))
+    meta["rhythm_records"] = int(len(extra["records"]))
+    meta["rhythm_beats"] = int(np.sum(np.asarray(extra["y"]) == rhythm_beats.N_CLASS))
     return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])

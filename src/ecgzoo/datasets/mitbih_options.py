@@ -42,13 +42,19 @@ class BeatOptions(StrictConfig):
     extra_databases: list[Literal["svdb"]] = Field(
         default_factory=list, description="inter: more training records (never tested on)"
     )
-    normal_rhythm_database: Literal["cinc2017"] | None = Field(
+    rhythm_database: Literal["cinc2017"] | None = Field(
         None,
-        description="inter: clean beats of the recordings this database labels normal rhythm "
-        "join the training part as N (datasets.normal_rhythm; needs train_exclude_classes: [Q])",
+        description="inter: beats of the recordings this database labels with rhythm_labels "
+        "join the training part as N (datasets.rhythm_beats; needs train_exclude_classes: [Q])",
     )
-    normal_rhythm_beats_per_record: int = Field(
-        10, ge=1, description="normal_rhythm_database: at most this many beats of each recording"
+    rhythm_labels: list[Literal["N", "A"]] = Field(
+        default_factory=lambda: ["N"],
+        min_length=1,
+        description="rhythm_database: N (normal rhythm: beats with regular RR) and/or A (atrial "
+        "fibrillation: beats shaped like the record's median beat)",
+    )
+    rhythm_beats_per_record: int = Field(
+        10, ge=1, description="rhythm_database: at most this many beats of each recording"
     )
     second_lead: bool = Field(
         False,
@@ -129,12 +135,12 @@ class BeatOptions(StrictConfig):
                 raise ValueError(
                     f"extra_test_fold: must be in 0..{last} (got {self.extra_test_fold})"
                 )
-        if self.normal_rhythm_database is not None and (
+        if self.rhythm_database is not None and (
             self.split != "inter" or "Q" not in self.train_exclude_classes
         ):
             raise ValueError(
-                "normal_rhythm_database: needs split: inter and train_exclude_classes: [Q] (its "
-                "peaks that are not chosen are labelled Q, context only)"
+                "rhythm_database: needs split: inter and train_exclude_classes: [Q] (its peaks "
+                "that are not chosen are labelled Q, context only)"
             )
         if self.second_lead and self.split != "inter":
             raise ValueError("second_lead: needs split: inter")
