@@ -214,21 +214,31 @@ def load_mitbih(
     # training-only records of other databases (SVDB): never validation or test
     arrays, parts = add_second_lead(arrays, parts, options, meta_split, db_dir, cache_dir)
     arrays, parts = add_training_databases(arrays, parts, options, meta_split, cache_dir)
-    arrays, parts = add_rhythm_beats(arrays, parts, options, meta_split, cache_dir)
+    arrays, train = add_rhythm_beats(arrays, parts[0], options, meta_split, cache_dir)
+    parts = (train, parts[1], parts[2])
     return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
 
 
 SECOND_LEAD_OFFSET = 10000  # record number of a training record's other-lead copy
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]  # (train, val, test) beat indices
+
+
+def join_arrays(
+    arrays: dict[str, np.ndarray], extra: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``arrays`` followed by ``extra`` (key by key), and the indices of ``extra``'s beats."""
+    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
+    return joined, len(arrays["y"]) + np.arange(len(extra["y"]), dtype=np.int64)
 
 
 def add_second_lead(
     arrays: dict[str, np.ndarray],
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    parts: Parts,
     options: MitbihOptions,
     meta: dict[str, Any],
     db_dir: Path,
     cache_dir: Path | None = None,
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[dict[str, np.ndarray], Parts]:
     """``second_lead``: the training records' beats cut again from their other lead (V1 for
     most), joined to the training part as records ``number + SECOND_LEAD_OFFSET``; validation
     and test records never are."""
@@ -243,20 +253,18 @@ def add_second_lead(
     second = dict(second)
     for key in ("record", "records", "dropped_record"):
         second[key] = np.asarray(second[key]) + SECOND_LEAD_OFFSET
-    n = len(arrays["y"])
-    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(second[k])]) for k in arrays}
-    added = n + np.arange(len(second["y"]), dtype=np.int64)
+    joined, added = join_arrays(arrays, second)
     meta["second_lead_records"] = [int(r) for r in second["records"]]
     return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])
 
 
 def add_training_databases(
     arrays: dict[str, np.ndarray],
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    parts: Parts,
     options: MitbihOptions,
     meta: dict[str, Any],
     cache_dir: Path | None = None,
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[dict[str, np.ndarray], Parts]:
     """Inter-patient: every record of ``options.extra_databases`` (SVDB) joins the training
     part only (never validation or test); with ``test_database: svdb`` every SVDB record is the
     test part instead (MIT-BIH -> SVDB: ``parts`` then holds no test beat). With
@@ -286,9 +294,7 @@ def add_training_databases(
     clash = set(np.asarray(arrays["records"]).tolist()) & set(np.asarray(extra["records"]).tolist())
     if clash:
         raise DataError(f"extra_databases: record numbers {sorted(clash)} appear twice")
-    n = len(arrays["y"])
-    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
-    added = n + np.arange(len(extra["y"]), dtype=np.int64)
+    joined, added = join_arrays(arrays, extra)
     names = [f"svdb/{int(r)}" for r in extra["records"]]
     if to_test:
         meta["test_records"] = names
@@ -312,21 +318,20 @@ def add_training_databases(
 
 def add_rhythm_beats(
     arrays: dict[str, np.ndarray],
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    train: np.ndarray,
     options: MitbihOptions,
     meta: dict[str, Any],
     cache_dir: Path | None = None,
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``rhythm_database``: the beats of ``datasets.rhythm_beats`` join the training part only
-    (the chosen ones as N, the other peaks as Q, which training leaves out)."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``rhythm_database``: the beats of ``datasets.rhythm_beats`` join the training indices
+    ``train`` (the chosen ones as N, the other peaks as Q, which training leaves out); the
+    validation and test parts are never given to it."""
     if options.rhythm_database is None:
-        return arrays, parts
+        return arrays, train
     extra = rhythm_beats.prepare_rhythm_beats(
         options, options.rhythm_beats_per_record, options.rhythm_labels, cache_dir=cache_dir
     )
-    n = len(arrays["y"])
-    joined = {k: np.concatenate([np.asarray(arrays[k]), np.asarray(extra[k])]) for k in arrays}
-    added = n + np.arange(len(extra["y"]), dtype=np.int64)
+    joined, added = join_arrays(arrays, extra)
     meta["rhythm_records"] = int(len(extra["records"]))
     meta["rhythm_beats"] = int(np.sum(np.asarray(extra["y"]) == rhythm_beats.N_CLASS))
-    return joined, (np.concatenate([parts[0], added]), parts[1], parts[2])
+    return joined, np.concatenate([train, added])
