@@ -164,3 +164,15 @@ def test_af_recordings_give_typical_beats(cinc2017_dir: Path, tmp_path: Path) ->
     assert 0 < (np.asarray(arrays["y"]) == N).sum() <= 30 * len(arrays["records"])
     with pytest.raises(DataError, match="no record labelled N"):
         rhythm_beats.prepare_rhythm_beats(options, 30, ["N"], root=root, cache_dir=tmp_path)
+
+
+def test_scoring_drops_only_what_never_reaches_val_or_test() -> None:
+    """``evaluate --split val|test`` prepares no training-only source, and keeps SVDB where a
+    fold of it is the test part (dropping it there scored DS2 under the name "test split")."""
+    fold = MitbihOptions(
+        **RECIPE, extra_databases=["svdb"], extra_test_fold=2, rhythm_database="cinc2017"
+    ).without_training_only()
+    assert fold.extra_databases == ["svdb"] and fold.extra_test_fold == 2
+    assert fold.rhythm_database is None
+    plain = MitbihOptions(**RECIPE, extra_databases=["svdb"]).without_training_only()
+    assert plain.extra_databases == [] and plain.rhythm_database is None

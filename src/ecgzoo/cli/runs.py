@@ -165,10 +165,9 @@ def evaluate(
         from ecgzoo.datasets.loading import load_data
 
         data_cfg, opts = cfg.data, cfg.data.options
-        # val and test never hold the training-only records of other databases: skip them
-        training_only = {"extra_databases": [], "rhythm_database": None}
-        if split != "train" and any(getattr(opts, k, None) for k in training_only):
-            data_cfg = data_cfg.with_options(opts.model_copy(update=training_only))
+        if split != "train" and hasattr(opts, "without_training_only"):
+            # val and test never hold the training-only records of other databases: skip them
+            data_cfg = data_cfg.with_options(opts.without_training_only())
         prepared = load_data(data_cfg)
         arrays = prepared.split(split)
         label = f"{split} split"

@@ -109,6 +109,15 @@ class BeatOptions(StrictConfig):
         "(reference peaks in training, detected ones in annotate)",
     )
 
+    def without_training_only(self) -> BeatOptions:
+        """These options without the sources that only ever join the training part, for
+        scoring a validation or test split without preparing them: ``rhythm_database``, and
+        ``extra_databases`` unless ``extra_test_fold`` makes a fold of it the test part."""
+        update: dict = {"rhythm_database": None}
+        if self.extra_test_fold is None:
+            update["extra_databases"] = []
+        return self.model_copy(update=update)
+
     @model_validator(mode="after")
     def _window_holds_a_beat(self) -> BeatOptions:
         # kachuee beats span up to 187 samples at 125 Hz: a shorter pad_to would cut beats
