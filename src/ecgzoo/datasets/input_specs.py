@@ -48,6 +48,7 @@ def beat_input(
         segmentation="centered",
         before_s=before,
         after_s=after,
+        lowpass_hz=settings.get("lowpass_hz"),
         **common,
     )
 

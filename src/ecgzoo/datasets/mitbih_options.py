@@ -22,6 +22,12 @@ class BeatOptions(StrictConfig):
     before_s: float = Field(0.25, gt=0, description="centered: seconds before the R peak")
     after_s: float = Field(0.45, gt=0, description="centered: seconds after the R peak")
     fs: float = Field(360.0, gt=0, description="centered: resample to this rate (Hz)")
+    lowpass_hz: float | None = Field(
+        None,
+        gt=0,
+        description="centered: also low-pass at this frequency (the 0.5 Hz baseline high-pass "
+        "becomes a 0.5-lowpass_hz band-pass), in training and use alike",
+    )
     rr_features: bool = Field(False, description="attach per-beat RR features as side input")
     test_fraction: float = Field(0.2, gt=0, lt=1)
     val_fraction: float = Field(0.1, gt=0, lt=1, description="of the training part")
@@ -133,6 +139,13 @@ class BeatOptions(StrictConfig):
             )
         if self.segmentation == "centered" and round((self.before_s + self.after_s) * self.fs) < 8:
             raise ValueError("before_s + after_s: fewer than 8 samples at fs per beat")
+        if self.lowpass_hz is not None and (
+            self.segmentation != "centered" or not 0.5 < self.lowpass_hz < self.fs / 2
+        ):
+            raise ValueError(
+                f"lowpass_hz: needs segmentation: centered and a frequency between the 0.5 Hz "
+                f"baseline high-pass and half of fs ({self.fs / 2:g} Hz); got {self.lowpass_hz:g}"
+            )
         if self.val_fold >= self.n_val_folds:
             last = self.n_val_folds - 1
             raise ValueError(f"val_fold: must be in 0..{last} (got {self.val_fold})")

@@ -190,11 +190,24 @@ def _kachuee(
 
 
 def _centered(
-    signal: np.ndarray, fs_in: float, peaks: np.ndarray, before_s: float, after_s: float, fs: float
+    signal: np.ndarray,
+    fs_in: float,
+    peaks: np.ndarray,
+    before_s: float,
+    after_s: float,
+    fs: float,
+    lowpass_hz: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
-    sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_in, output="sos")
+    if lowpass_hz is None:
+        sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_in, output="sos")
+    elif lowpass_hz >= fs_in / 2:
+        raise DataError(
+            f"lowpass_hz: {lowpass_hz:g} Hz is not below half the recording's rate ({fs_in:g} Hz)"
+        )
+    else:
+        sos = butter(2, [HIGHPASS_HZ, lowpass_hz], btype="bandpass", fs=fs_in, output="sos")
     sig = sosfiltfilt(sos, signal)
     r = np.asarray(peaks, dtype=np.int64)
     if fs != fs_in:
@@ -237,6 +250,8 @@ def beat_settings(options: Any) -> dict[str, Any]:
         "fs": float(options.fs),
         "baseline": f"butter2-highpass-{HIGHPASS_HZ}Hz-sosfiltfilt",
     }
+    if getattr(options, "lowpass_hz", None) is not None:  # absent otherwise: cache keys stay
+        settings["lowpass_hz"] = float(options.lowpass_hz)
     fiducial = getattr(options, "align_fiducial", "none")
     if fiducial != "none":  # only then: the cache keys of earlier entries stay as they were
         from ecgzoo.examples.fiducial import fiducial_description
@@ -259,7 +274,10 @@ def segment(
         raise DataError("segment: R peaks outside the signal")
     if settings["segmentation"] == "kachuee":
         return _kachuee(signal, fs, peaks, settings["length"])
-    return _centered(signal, fs, peaks, settings["before_s"], settings["after_s"], settings["fs"])
+    return _centered(
+        signal, fs, peaks, settings["before_s"], settings["after_s"], settings["fs"],
+        settings.get("lowpass_hz"),
+    )  # fmt: skip
 
 
 def segment_beats(

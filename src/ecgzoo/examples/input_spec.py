@@ -96,6 +96,7 @@ class InputSpec:
     segmentation: str | None = None  # beats: kachuee or centered
     before_s: float | None = None  # centered beats: window before / after the fiducial
     after_s: float | None = None
+    lowpass_hz: float | None = None  # centered beats: the baseline high-pass is a band-pass
     fiducial: str = "r_peak"
     median_channel: bool = False  # beats: a 2nd channel, the beat minus the record's median beat
     median_of: str = "all"  # the beats that median is over (beat_context.MEDIAN_OF)
@@ -150,6 +151,10 @@ class InputSpec:
             problems.append("non-finite feature standardisation")
         if any(v <= 0 for v in self.feature_std):
             problems.append("feature_std not positive")
+        if self.lowpass_hz is not None and not (
+            self.segmentation == "centered" and 0.5 < self.lowpass_hz < self.fs / 2
+        ):
+            problems.append(f"lowpass_hz {self.lowpass_hz!r}")
         if problems:
             raise DataError(f"input spec: invalid {problems[0]}")
 
@@ -166,6 +171,8 @@ class InputSpec:
             del out["record_span_s"]
         if out["beat_scale"] == "none":  # likewise
             del out["beat_scale"]
+        if out["lowpass_hz"] is None:  # likewise
+            del out["lowpass_hz"]
         return out
 
     @classmethod
@@ -226,6 +233,8 @@ class InputSpec:
             "fs": float(self.fs),
             "baseline": f"butter2-highpass-{HIGHPASS_HZ}Hz-sosfiltfilt",
         }
+        if self.lowpass_hz is not None:  # as examples.beats.beat_settings writes it
+            settings["lowpass_hz"] = float(self.lowpass_hz)
         if self.fiducial != "r_peak":  # the training beats are cut at the aligned peaks too
             # (examples.beats.beats_from_lead reads this key; without it an aligned model was
             # trained on reference peaks and applied on aligned ones)
