@@ -174,5 +174,7 @@ def test_scoring_drops_only_what_never_reaches_val_or_test() -> None:
     ).without_training_only()
     assert fold.extra_databases == ["svdb"] and fold.extra_test_fold == 2
     assert fold.rhythm_database is None
-    plain = MitbihOptions(**RECIPE, extra_databases=["svdb"]).without_training_only()
+    plain = MitbihOptions(**RECIPE, extra_databases=["svdb"], second_lead=True)
+    plain = plain.without_training_only()
     assert plain.extra_databases == [] and plain.rhythm_database is None
+    assert not plain.second_lead

@@ -117,9 +117,10 @@ class BeatOptions(StrictConfig):
 
     def without_training_only(self) -> BeatOptions:
         """These options without the sources that only ever join the training part, for
-        scoring a validation or test split without preparing them: ``rhythm_database``, and
-        ``extra_databases`` unless ``extra_test_fold`` makes a fold of it the test part."""
-        update: dict = {"rhythm_database": None}
+        scoring a validation or test split without preparing them: ``rhythm_database``,
+        ``second_lead``, and ``extra_databases`` unless ``extra_test_fold`` makes a fold of it
+        the test part."""
+        update: dict = {"rhythm_database": None, "second_lead": False}
         if self.extra_test_fold is None:
             update["extra_databases"] = []
         return self.model_copy(update=update)
