@@ -69,3 +69,37 @@ def test_label_smoothing_by_reference_and_only_with_cross_entropy():
         build_config(
             {"data": {"dataset": "mitbih"}}, ["train.label_smoothing=0.1", "train.loss=focal"]
         )
+
+
+def test_a_power_per_class_softens_that_class_only():
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    full = inverse_frequency_weights(y, 3, 1.0).numpy()
+    mixed = inverse_frequency_weights(y, 3, np.array([1.0, 1.0, 0.5])).numpy()
+    assert mixed[:2] == pytest.approx(full[:2])
+    assert mixed[2] == pytest.approx((100 / (3 * 5)) ** 0.5)
+
+
+def test_class_weight_power_of_is_checked_where_it_is_read():
+    from ecgzoo.experiment import build_config
+    from ecgzoo.train.tasks import SingleLabelTask, class_powers
+
+    def train_config(*overrides):
+        return build_config({"data": {"dataset": "mitbih"}}, list(overrides)).train
+
+    tc = train_config("train.loss=weighted_ce", "train.class_weight_power_of={V: 0.5}")
+    assert tc.class_weight_power_of == {"V": 0.5}
+    assert class_powers(tc, ["N", "S", "V", "F"]).tolist() == [1.0, 1.0, 0.5, 1.0]
+    y = np.array([0] * 90 + [1] * 4 + [2] * 4 + [3] * 2)
+    loss = SingleLabelTask(tc, y, ["N", "S", "V", "F"]).loss
+    expected = inverse_frequency_weights(y, 4, np.array([1.0, 1.0, 0.5, 1.0]))
+    assert torch.allclose(loss.weight, expected)
+    with pytest.raises(ConfigError, match=r"class_weight_power_of: X not among the classes"):
+        class_powers(
+            train_config("train.loss=weighted_ce", "train.class_weight_power_of={X: 1}"), ["N", "V"]
+        )
+    for bad, message in (
+        (["train.loss=weighted_ce", "train.class_weight_power_of={V: 2}"], "not in \\[0, 1\\]"),
+        (["train.loss=ce", "train.class_weight_power_of={V: 0.5}"], "needs weighted_ce or focal"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            train_config(*bad)

@@ -113,6 +113,9 @@ class TrainConfig(StrictConfig):
     class_weight_power: float = Field(
         1.0, ge=0, le=1, description="weights (n / (k * count)) ** power; 0.5 softens rare classes"
     )
+    class_weight_power_of: dict[str, float] = Field(
+        default_factory=dict, description="weighted_ce / focal: {CLASS: power} over the rest"
+    )
     pos_weight_max: float | None = Field(
         None, ge=1, description="weighted_bce: cap each label's positive weight"
     )
@@ -243,9 +246,14 @@ class TrainConfig(StrictConfig):
         return value
 
     @model_validator(mode="after")
-    def _smoothing_needs_cross_entropy(self) -> TrainConfig:
+    def _loss_options_fit(self) -> TrainConfig:
         if self.label_smoothing > 0 and self.loss not in ("ce", "weighted_ce"):
             raise ValueError(f"label_smoothing works with loss ce or weighted_ce, not {self.loss}")
+        if self.class_weight_power_of and self.loss not in ("weighted_ce", "focal"):
+            raise ValueError(f"class_weight_power_of needs weighted_ce or focal, not {self.loss}")
+        for name, power in self.class_weight_power_of.items():
+            if not 0 <= power <= 1:
+                raise ValueError(f"class_weight_power_of: {name}: {power:g} is not in [0, 1]")
         return self
 
     @model_validator(mode="after")

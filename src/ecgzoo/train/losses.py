@@ -11,18 +11,20 @@ from ecgzoo.errors import ConfigError
 
 
 def inverse_frequency_weights(
-    y: np.ndarray, n_classes: int, power: float = 1.0, cap: float | None = None
+    y: np.ndarray, n_classes: int, power: float | np.ndarray = 1.0, cap: float | None = None
 ) -> torch.Tensor:
     """Weights ``(n / (k * count_c)) ** power`` over the k present classes; absent -> 0.
 
     ``power = 1`` makes every class contribute equally; ``0.5`` keeps a class with a handful of
-    examples from dominating the loss. ``cap``: no weight above it (MIT-BIH DS1 has 6 Q
-    beats in 51,000, whose uncapped weight ~1,500 makes the model call Q everywhere).
+    examples from dominating the loss; one power per class (an array) softens some classes
+    only. ``cap``: no weight above it (MIT-BIH DS1 has 6 Q beats in 51,000, whose uncapped
+    weight ~1,500 makes the model call Q everywhere).
     """
     counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
     weights = np.zeros(n_classes)
     present = counts > 0
-    weights[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    powers = np.broadcast_to(np.asarray(power, dtype=np.float64), (n_classes,))
+    weights[present] = (counts.sum() / (present.sum() * counts[present])) ** powers[present]
     if cap is not None:
         weights = np.minimum(weights, cap)
     return torch.tensor(weights, dtype=torch.float32)
@@ -81,7 +83,7 @@ def make_loss(
     y_train: np.ndarray,
     n_classes: int,
     gamma: float = 2.0,
-    power: float = 1.0,
+    power: float | np.ndarray = 1.0,
     cap: float | None = None,
     smoothing: float = 0.0,
 ) -> nn.Module:

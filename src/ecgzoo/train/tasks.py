@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ecgzoo.config import TrainConfig
+from ecgzoo.errors import ConfigError
 from ecgzoo.metrics.names import (
     MULTILABEL_KEYS,
     VAL_KEYS,
@@ -20,6 +21,18 @@ from ecgzoo.metrics.names import (
 )  # the one list of metric names
 from ecgzoo.train.evaluate import AAMI_CLASSES, score_predictions
 from ecgzoo.train.losses import make_loss
+
+
+def class_powers(tc: TrainConfig, class_names: list[str]) -> np.ndarray:
+    """Each class's weight power: ``train.class_weight_power``, or its own from
+    ``train.class_weight_power_of``; a name that is not a class is a one-line error."""
+    unknown = sorted(set(tc.class_weight_power_of) - set(class_names))
+    if unknown:
+        raise ConfigError(
+            f"train.class_weight_power_of: {', '.join(unknown)} not among the classes "
+            f"({', '.join(class_names)})"
+        )
+    return np.array([tc.class_weight_power_of.get(c, tc.class_weight_power) for c in class_names])
 
 
 class SingleLabelTask:
@@ -32,7 +45,7 @@ class SingleLabelTask:
             y_train,
             len(class_names),
             tc.focal_gamma,
-            tc.class_weight_power,
+            class_powers(tc, self.class_names),
             tc.class_weight_cap,
             tc.label_smoothing,
         )
@@ -63,6 +76,8 @@ class MultiLabelTask:
     def __init__(self, tc: TrainConfig, y_train: np.ndarray, class_names: list[str]):
         from ecgzoo.train.multilabel import challenge_scoring_for, multilabel_loss
 
+        if tc.class_weight_power_of:
+            raise ConfigError("train.class_weight_power_of: single-label tasks only")
         self.class_names = list(class_names)
         self.loss = multilabel_loss(
             np.asarray(y_train),
