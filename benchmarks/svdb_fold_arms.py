@@ -41,11 +41,18 @@ def run_name(arm: str, fold: int | None, member: str) -> str:
 
 
 def parse_arm(text: str) -> tuple[str, list[str]]:
-    """``NAME=OVERRIDE,OVERRIDE`` -> ``(NAME, [OVERRIDE, ...])``; a bad arm is one line."""
+    """``NAME=OVERRIDE,OVERRIDE`` -> ``(NAME, [OVERRIDE, ...])``; a bad arm is one line. Commas
+    inside ``{}`` or ``[]`` belong to their override (``model.params={"a":1,"b":2}``)."""
     name, sep, rest = text.partition("=")
     if not sep or not name.isidentifier():
         raise SystemExit(f"--arm {text!r}: expected NAME=OVERRIDE,... (A= for the recipe itself)")
-    return name, [o for o in rest.split(",") if o]
+    overrides, depth, start = [], 0, 0
+    for i, char in enumerate(rest + ","):
+        depth += (char in "{[") - (char in "}]")
+        if char == "," and depth == 0:
+            overrides.append(rest[start:i])
+            start = i + 1
+    return name, [o for o in overrides if o]
 
 
 def train_command(

@@ -117,6 +117,8 @@ def test_svdb_fold_arms_plans_every_fold_and_skips_what_is_done(bench, tmp_path)
     arms_script = bench("svdb_fold_arms")
     arms = [arms_script.parse_arm("A="), arms_script.parse_arm("C=model.params.positions=8")]
     assert arms == [("A", []), ("C", ["model.params.positions=8"])]
+    nested = arms_script.parse_arm('R=model.name=resnet1d,model.params={"a":1,"b":2},x=[N,S]')
+    assert nested == ("R", ["model.name=resnet1d", 'model.params={"a":1,"b":2}', "x=[N,S]"])
     with pytest.raises(SystemExit, match="expected NAME=OVERRIDE"):
         arms_script.parse_arm("model.params.positions=8")  # no arm name
     trained = tmp_path / "models" / "A_f0_s0"  # one run trained and scored already
