@@ -262,6 +262,23 @@ def test_not_early_reference_is_the_beats_after_the_long_intervals():
     assert np.array_equal(with_median_channel(beats), with_median_channel(beats, None))
 
 
+def test_slow_reference_is_the_slower_half_of_each_span():
+    from ecgzoo.examples.beat_context import reference_beats
+
+    # 30 beats at 1 s, then a run of 50 at 0.45 s (a tachycardia holding most of the record)
+    peaks = np.cumsum(np.r_[0, np.full(30, 360), np.full(50, 162)])
+    ref = reference_beats(peaks, "slow")
+    assert ref[:30].all() and not ref[41:].any()  # the 30 slow beats, then the run's first
+    assert ref.sum() == (len(peaks) + 1) // 2  # half the beats (41 of 81), ties by position
+    # two spans of 80 beats each: each span's slower half, not the record's
+    two = np.concatenate([peaks, peaks[-1] + 720 + peaks[::-1][0] - peaks[::-1]])
+    span = float(two[-1] - two[0]) / 2
+    by_span = reference_beats(two, "slow", span)
+    assert by_span[:30].all() and by_span[-30:].all()
+    assert by_span[:81].sum() == by_span[81:].sum() == 41  # half of each span's 81 beats
+    assert reference_beats(peaks[:12], "slow") is None  # under 8 slow beats: all
+
+
 def test_median_of_needs_the_median_channel():
     from pydantic import ValidationError
 

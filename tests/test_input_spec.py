@@ -263,6 +263,36 @@ def test_not_early_median_is_the_same_in_training_and_use_and_is_the_sinus_beat(
             assert np.mean(labels == 0) < 0.8 and np.all(labels[reference] == 0)
 
 
+def test_slow_median_is_the_same_in_training_and_use(mitdb_dir):
+    """``median_of: slow``: the dataset's second channel and ``InputSpec.prepare``'s agree beat
+    for beat, and ``model.json`` carries the choice."""
+    from ecgzoo.datasets import mitbih
+    from ecgzoo.datasets.contextset import median_channel_beats
+    from ecgzoo.datasets.input_specs import beat_input
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.examples.beat_context import reference_beats
+    from ecgzoo.readers.mitdb import MitdbReader
+
+    options = MitbihOptions(
+        segmentation="centered", split="inter", fs=128.0, records=["201"],
+        median_beat_channel=True, median_of="slow",
+    )  # fmt: skip
+    arrays = mitbih.build_beats(mitdb_dir, options)
+    x = median_channel_beats(np.asarray(arrays["x"]), arrays, "slow")
+    spec = beat_input(options)
+    assert spec.to_json()["median_of"] == "slow"
+    signal, fs = _apply_signal(mitdb_dir, "201", spec)
+    peaks, _ = _aami_peaks(mitdb_dir, "201", MitdbReader)
+    got = spec.prepare(signal, fs, peaks)
+    assert np.array_equal(got.x, x)
+    reference = reference_beats(peaks, "slow")
+    assert reference.sum() == (len(peaks) + 1) // 2
+    beats = x[:, 0]
+    np.testing.assert_allclose(
+        x[:, 1], beats - np.median(beats[reference[got.kept]], axis=0), atol=1e-6
+    )
+
+
 def test_a_twelve_lead_record_feeds_lead_ii_to_a_model_trained_on_mlii(physionet_mirror, tmp_path):
     """PTB-XL has II and V5, not MLII: the beat models take II (MLII is a modified lead II),
     as the guide's MLII, II, V5 order says; before, they took V5."""

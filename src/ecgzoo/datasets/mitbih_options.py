@@ -99,10 +99,11 @@ class BeatOptions(StrictConfig):
     median_beat_channel: bool = Field(
         False, description="second input channel: the beat minus its record's median beat"
     )
-    median_of: Literal["all", "not_early"] = Field(
+    median_of: Literal["all", "not_early", "slow"] = Field(
         "all",
-        description="median_beat_channel: the median over all the record's beats, or over those "
-        "not early (pre-RR >= the mean of the surrounding +-5 intervals): the sinus beat",
+        description="median_beat_channel: the median over all the record's beats, over those "
+        "not early (pre-RR >= the mean of the surrounding +-5 intervals), or over the slower "
+        "half (the longest mean of the +-5 intervals): the sinus beat",
     )
     beat_scale: Literal["none", "record"] = Field(
         "none",

@@ -280,24 +280,38 @@ def rr_columns(groups: tuple[str, ...]) -> list[int]:
     return [RR_CONTEXT_NAMES.index(n) for n in wanted]
 
 
-#: Which beats a record's median beat is taken over (``median_of``): ``all`` of them, or those
+#: Which beats a record's median beat is taken over (``median_of``): ``all`` of them, those
 #: ``not_early`` (pre-RR at least the mean of the surrounding intervals, ``pre_over_local >= 1``):
-#: the patient's sinus beat even in bigeminy, or where ectopic beats are the majority.
-MEDIAN_OF = ("all", "not_early")
+#: the patient's sinus beat even in bigeminy, or where ectopic beats are the majority; or the
+#: ``slow`` half (the half of each span's beats with the longest local RR, ``rr_local_s``): the
+#: patient's slower rhythm, the sinus beat even where a run of tachycardia holds most of a record.
+MEDIAN_OF = ("all", "not_early", "slow")
 #: Fewer not-early beats than this and the median is taken over all beats (a short recording).
 MIN_REFERENCE_BEATS = 8
 
 
-def reference_beats(peaks: np.ndarray, median_of: str) -> np.ndarray | None:
+def reference_beats(
+    peaks: np.ndarray, median_of: str, span: float | None = None
+) -> np.ndarray | None:
     """Boolean mask over the beats at R ``peaks`` (ascending samples, any rate) that the
     record's median beat is taken over, or ``None`` for all of them (``median_of`` ``all``, or
-    fewer than :data:`MIN_REFERENCE_BEATS` not-early beats). Peak positions only, no label."""
+    fewer than :data:`MIN_REFERENCE_BEATS` such beats). Peak positions only, no label.
+    ``span`` (in the peaks' units, :func:`ecgzoo.examples.spans.record_spans`): ``slow`` is
+    the slower half of each span's beats, as each span has its own median beat."""
     if median_of not in MEDIAN_OF:
         raise ConfigError(f"median_of: {median_of!r} is not one of {', '.join(MEDIAN_OF)}")
     if median_of == "all":
         return None
-    ctx = rr_context(np.asarray(peaks, dtype=np.int64), 1.0)
-    mask = ctx[:, RR_CONTEXT_NAMES.index("pre_over_local")] >= 1.0
+    peaks = np.asarray(peaks, dtype=np.int64)
+    ctx = rr_context(peaks, 1.0)
+    if median_of == "not_early":
+        mask = ctx[:, RR_CONTEXT_NAMES.index("pre_over_local")] >= 1.0
+    else:
+        local = ctx[:, RR_CONTEXT_NAMES.index("rr_local_s")]
+        mask = np.zeros(len(peaks), dtype=bool)
+        for part in span_slices(record_spans(peaks, span)):  # by rank: ties split too
+            order = np.argsort(-local[part], kind="stable")
+            mask[np.arange(part.start, part.stop)[order[: (len(order) + 1) // 2]]] = True
     return mask if int(mask.sum()) >= MIN_REFERENCE_BEATS else None
 
 

@@ -287,7 +287,7 @@ class InputSpec:
         self, x: np.ndarray, peaks: np.ndarray, kept: np.ndarray | None, fs: float
     ) -> np.ndarray:
         """One record's beats ``(n, 1, length)`` with the median-beat channel when the model
-        takes it (over the record's beats given, or the not-early ones of :attr:`median_of`;
+        takes it (over the record's beats given, or those :attr:`median_of` names;
         without labels; one median per :attr:`record_span_s` span of a long recording).
         ``peaks``: all the record's R peaks (samples at ``fs``), ``kept``: which of them ``x``
         holds (all when ``None``)."""
@@ -296,11 +296,12 @@ class InputSpec:
         peaks = np.asarray(peaks, dtype=np.int64)
         mine = np.ones(len(peaks), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
         reference = None
+        span = self.record_span_s * float(fs)
         if self.median_of != "all":
-            reference = reference_beats(peaks, self.median_of)
+            reference = reference_beats(peaks, self.median_of, span)
             if reference is not None:
                 reference = reference[mine]
-        spans = record_spans(peaks, self.record_span_s * float(fs))[mine]  # as the RR context's
+        spans = record_spans(peaks, span)[mine]  # as the RR context's
         scale = self.beat_scale == "record"
         return with_median_channel(np.asarray(x)[:, 0, :], reference, spans, scale)
 
