@@ -83,6 +83,23 @@ def test_rr_log_irregularity_adds_the_log_irregularities():
     assert len(CONTEXT_SETS["rr_log_irregularity"]) == both.shape[1] == 8
 
 
+def test_rr_log_slow_measures_rr_against_the_slower_half():
+    """A run of tachycardia (0.45 s) holding most of the record is fast against the slower
+    half's mean RR (1 s) while its ratios to the record's mean RR say much less."""
+    peaks = np.cumsum(np.r_[0, np.full(30, 360), np.full(50, 162)])
+    slow = features_of_set("rr_log_slow", peaks, 360.0)
+    np.testing.assert_array_equal(slow[:, :6], features_of_set("rr_log_ratios", peaks, 360.0))
+    assert len(CONTEXT_SETS["rr_log_slow"]) == slow.shape[1] == 8
+    half = np.zeros(len(peaks), bool)
+    half[:41] = True  # the 30 slow beats and, ties by position, the run's first 11
+    pre = np.r_[360, np.full(30, 360), np.full(50, 162)].astype(float)
+    slow_rr = pre[half].mean()
+    np.testing.assert_allclose(np.exp(slow[:, 6]), pre / slow_rr, rtol=1e-5)
+    inside_run = slice(50, 81)
+    np.testing.assert_allclose(np.exp(slow[inside_run, 7]), 162 / slow_rr, rtol=1e-5)
+    assert np.all(slow[inside_run, 6] < np.log(0.6))  # fast against the slower half
+
+
 def test_fixed_schedule_trains_with_a_validation_fold(folds):
     history = (folds[0] / "history.csv").read_text().splitlines()
     assert len(history) == 3  # header + both epochs: the last one is kept

@@ -263,11 +263,12 @@ def test_not_early_median_is_the_same_in_training_and_use_and_is_the_sinus_beat(
             assert np.mean(labels == 0) < 0.8 and np.all(labels[reference] == 0)
 
 
-def test_slow_median_is_the_same_in_training_and_use(mitdb_dir):
-    """``median_of: slow``: the dataset's second channel and ``InputSpec.prepare``'s agree beat
-    for beat, and ``model.json`` carries the choice."""
+def test_slow_median_and_slow_rr_are_the_same_in_training_and_use(mitdb_dir):
+    """``median_of: slow`` and ``rr_context_set: rr_log_slow``: the dataset's second channel
+    and side input and ``InputSpec.prepare``'s agree beat for beat, and ``model.json`` carries
+    the choices."""
     from ecgzoo.datasets import mitbih
-    from ecgzoo.datasets.contextset import median_channel_beats
+    from ecgzoo.datasets.contextset import median_channel_beats, side_features
     from ecgzoo.datasets.input_specs import beat_input
     from ecgzoo.datasets.mitbih_options import MitbihOptions
     from ecgzoo.examples.beat_context import reference_beats
@@ -275,16 +276,17 @@ def test_slow_median_is_the_same_in_training_and_use(mitdb_dir):
 
     options = MitbihOptions(
         segmentation="centered", split="inter", fs=128.0, records=["201"],
-        median_beat_channel=True, median_of="slow",
+        median_beat_channel=True, median_of="slow", rr_context_set="rr_log_slow",
     )  # fmt: skip
     arrays = mitbih.build_beats(mitdb_dir, options)
     x = median_channel_beats(np.asarray(arrays["x"]), arrays, "slow")
-    spec = beat_input(options)
-    assert spec.to_json()["median_of"] == "slow"
+    spec = beat_input(options, side_features="rr_log_slow")
+    assert spec.to_json()["median_of"] == "slow" and spec.side_features == "rr_log_slow"
     signal, fs = _apply_signal(mitdb_dir, "201", spec)
     peaks, _ = _aami_peaks(mitdb_dir, "201", MitdbReader)
     got = spec.prepare(signal, fs, peaks)
     assert np.array_equal(got.x, x)
+    assert np.array_equal(got.features, side_features(arrays, "rr_log_slow"))
     reference = reference_beats(peaks, "slow")
     assert reference.sum() == (len(peaks) + 1) // 2
     beats = x[:, 0]

@@ -92,7 +92,8 @@ class BeatOptions(StrictConfig):
     val_fold: int = Field(0, ge=0, description="inter_validation=fold: the DS1 fold validated on")
     n_val_folds: int = Field(4, ge=2, description="inter_validation=fold: record-wise DS1 folds")
     rr_context_set: (
-        Literal["rr_context", "rr_ratios", "rr_log_ratios", "rr_log_irregularity"] | None
+        Literal["rr_context", "rr_ratios", "rr_log_ratios", "rr_log_irregularity", "rr_log_slow"]
+        | None
     ) = Field(
         None, description="side input by name (overrides rr_context / rr_context_irregularity)"
     )

@@ -27,6 +27,8 @@ first beat's pre-RR is its post-RR and the last beat's post-RR its pre-RR):
   high in atrial fibrillation/flutter, low in sinus rhythm with isolated ectopic beats.
 * ``irregularity_wide``: the same over beats ``i-WIDE_HALF .. i+WIDE_HALF`` (60 each side):
   the rhythm context of the surrounding minute or so, the AF-aware feature.
+* ``pre_over_slow``, ``local_over_slow``: pre-RR and local RR over the mean pre-RR of the
+  slower half of the record's (span's) beats (:func:`slower_half`).
 
 The absolute ones (``rr_*_s``) are kept for the baseline rows only: absolute RR and the
 record's mean RR act as a patient identifier and hurt inter-patient results (issue 12).
@@ -73,6 +75,8 @@ RR_CONTEXT_NAMES: list[str] = [
     "pre_over_past",
     "irregularity",
     "irregularity_wide",
+    "pre_over_slow",
+    "local_over_slow",
 ]
 ABSOLUTE_RR = ("rr_pre_s", "rr_post_s", "rr_local_s", "rr_record_s")
 NORMALISED_RR = (
@@ -84,6 +88,9 @@ NORMALISED_RR = (
     "pre_over_past",
 )
 IRREGULARITY = ("irregularity", "irregularity_wide")
+#: RR over the mean pre-RR of the span's slower half (:func:`slower_half`): fast against the
+#: patient's slower rhythm, even inside a run of tachycardia that holds most of the record.
+SLOW_RR = ("pre_over_slow", "local_over_slow")
 
 #: Feature groups a tree model (or any model's side input) can switch on and off.
 FEATURE_GROUPS = ("rr_absolute", "rr_normalised", "irregularity", "morphology", "median_beat")
@@ -101,6 +108,8 @@ RR_WINDOWS: dict[str, tuple[int, int] | None] = {
     "pre_over_past": (PAST_N + 1, 0),
     "irregularity": (IRREG_HALF, IRREG_HALF),
     "irregularity_wide": (WIDE_HALF, WIDE_HALF),
+    "pre_over_slow": None,
+    "local_over_slow": None,
 }
 
 
@@ -143,10 +152,19 @@ def _past_median(d: np.ndarray, pre: np.ndarray) -> np.ndarray:
     return past
 
 
+def slower_half(local: np.ndarray) -> np.ndarray:
+    """Boolean mask of the half of the beats (rounded up) with the longest local RR ``local``;
+    ties by position."""
+    order = np.argsort(-np.asarray(local), kind="stable")
+    mask = np.zeros(len(order), dtype=bool)
+    mask[order[: (len(order) + 1) // 2]] = True
+    return mask
+
+
 def rr_context(peaks: np.ndarray, fs: float, span: float | None = None) -> np.ndarray:
     """The :data:`RR_CONTEXT_NAMES` features of beats at ``peaks`` (ascending samples at ``fs``).
 
-    float64 ``(n, 12)``. Uses peak positions only (see the module docstring for each window).
+    float64 ``(n, 14)``. Uses peak positions only (see the module docstring for each window).
     A record with fewer than two beats gets 1 s intervals. ``span`` (in the peaks' units): the
     record's mean RR is taken per ``spans.record_spans`` span; ``None``: the whole record.
     """
@@ -167,6 +185,10 @@ def rr_context(peaks: np.ndarray, fs: float, span: float | None = None) -> np.nd
     record = span_mean_rr(d, record_spans(peaks, span))
     # past: intervals i-1-PAST_N .. i-2 (those before the pre-RR); the first beats use what exists
     past = _past_median(d, pre)
+    spans = record_spans(peaks, span)
+    slow = np.empty(n)
+    for part in span_slices(spans):
+        slow[part] = pre[part][slower_half(local[part])].mean()
     cols = {
         "rr_pre_s": pre,
         "rr_post_s": post,
@@ -180,6 +202,8 @@ def rr_context(peaks: np.ndarray, fs: float, span: float | None = None) -> np.nd
         "pre_over_past": pre / past,
         "irregularity": _irregularity(d, IRREG_HALF) if n > 1 else np.zeros(n),
         "irregularity_wide": _irregularity(d, WIDE_HALF) if n > 1 else np.zeros(n),
+        "pre_over_slow": pre / slow,
+        "local_over_slow": local / slow,
     }
     for j, name in enumerate(RR_CONTEXT_NAMES):
         out[:, j] = cols[name]
@@ -309,9 +333,8 @@ def reference_beats(
     else:
         local = ctx[:, RR_CONTEXT_NAMES.index("rr_local_s")]
         mask = np.zeros(len(peaks), dtype=bool)
-        for part in span_slices(record_spans(peaks, span)):  # by rank: ties split too
-            order = np.argsort(-local[part], kind="stable")
-            mask[np.arange(part.start, part.stop)[order[: (len(order) + 1) // 2]]] = True
+        for part in span_slices(record_spans(peaks, span)):
+            mask[part] = slower_half(local[part])
     return mask if int(mask.sum()) >= MIN_REFERENCE_BEATS else None
 
 

@@ -62,6 +62,7 @@ SIDE_FEATURE_SETS = (
     "rr_ratios",
     "rr_log_ratios",
     "rr_log_irregularity",
+    "rr_log_slow",
 )
 #: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
 #: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)

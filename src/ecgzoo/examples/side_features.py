@@ -61,17 +61,21 @@ SIDE_FEATURE_NAMES: list[str] = list(bc.NORMALISED_RR) + list(bc.IRREGULARITY)
 #: ``rr_log_irregularity`` (issue 19): those six plus the log of the two irregularities (mean
 #: |successive RR difference| / mean RR over +-10 and +-60 beats of the record's own peaks), so
 #: that a beat early in atrial fibrillation is told from one early in a regular rhythm.
+#: ``rr_log_slow``: the six plus the log of pre-RR and local RR over the mean RR of the
+#: record's slower half (``beat_context.SLOW_RR``): a run of tachycardia is fast against it.
 CONTEXT_SETS: dict[str, list[str]] = {
     "rr_context": SIDE_FEATURE_NAMES,
     "rr_ratios": list(bc.NORMALISED_RR),
     "rr_log_ratios": [f"log_{n}" for n in bc.NORMALISED_RR],
     "rr_log_irregularity": [f"log_{n}" for n in (*bc.NORMALISED_RR, *bc.IRREGULARITY)],
+    "rr_log_slow": [f"log_{n}" for n in (*bc.NORMALISED_RR, *bc.SLOW_RR)],
 }
 #: Sets whose columns are the log of :data:`bc.RR_CONTEXT_NAMES` columns (clipped at 1e-3:
 #: a perfectly regular stretch has irregularity 0).
 LOG_SETS: dict[str, tuple[str, ...]] = {
     "rr_log_ratios": tuple(bc.NORMALISED_RR),
     "rr_log_irregularity": (*bc.NORMALISED_RR, *bc.IRREGULARITY),
+    "rr_log_slow": (*bc.NORMALISED_RR, *bc.SLOW_RR),
 }
 
 
@@ -81,8 +85,8 @@ def side_features_at(
     """The ``feature_set`` columns (:data:`CONTEXT_SETS`) of beats at R ``peaks`` (ascending
     samples at ``fs``); ``span``: :func:`ecgzoo.examples.spans.record_spans`.
 
-    float32 ``(n, 8)`` (``rr_context``, ``rr_log_irregularity``) or ``(n, 6)`` (``rr_ratios``,
-    ``rr_log_ratios``), from
+    float32 ``(n, 8)`` (``rr_context``, ``rr_log_irregularity``, ``rr_log_slow``) or
+    ``(n, 6)`` (``rr_ratios``, ``rr_log_ratios``), from
     peak positions alone: what ``annotate`` feeds such a model from detected peaks, and what
     :func:`side_features` computes from a record's annotated beats in training.
     """

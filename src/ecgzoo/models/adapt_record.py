@@ -64,7 +64,7 @@ def _column(features: np.ndarray | None, feature_set: str | None, name: str) -> 
             return np.exp(v) if label else v
     raise ConfigError(
         f"--adapt cluster: needs a model whose side features hold {name} "
-        f"(rr_context, rr_ratios, rr_log_ratios or rr_log_irregularity; this one: {feature_set})"
+        f"(the context sets {', '.join(CONTEXT_SETS)}; this one: {feature_set})"
     )
 
 

@@ -37,6 +37,7 @@ SIDE_FEATURE_SETS = (
     "rr_ratios",
     "rr_log_ratios",
     "rr_log_irregularity",
+    "rr_log_slow",
 )
 
 
