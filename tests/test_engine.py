@@ -178,3 +178,27 @@ def test_init_from_copies_matching_tensors_and_refuses_unrelated_runs(tmp_path, 
                 "model.params={n_blocks: 1, width: 4}",
             ],
         )
+
+
+def test_class_weights_come_from_weight_y_when_the_data_sets_it(tmp_path, tiny_data, monkeypatch):
+    """``PreparedData.weight_y`` (mitbih.rhythm_database) sets the class weights; without it,
+    the training labels do."""
+    import dataclasses
+
+    from ecgzoo.train import tasks
+
+    made = []
+    real = tasks.make_task
+
+    def spy(tc, y, names):
+        made.append(np.asarray(y))
+        return real(tc, y, names)
+
+    monkeypatch.setattr(tasks, "make_task", spy)
+    y = np.asarray(tiny_data.train.y)
+    fewer_n = np.concatenate([y[y != 0], y[y == 0][:10]])
+    data = dataclasses.replace(tiny_data, weight_y=fewer_n)
+    _train(tmp_path / "a", data, ["train.epochs=1", "train.loss=weighted_ce"])
+    np.testing.assert_array_equal(made[-1], fewer_n)
+    _train(tmp_path / "b", tiny_data, ["train.epochs=1", "train.loss=weighted_ce"])
+    np.testing.assert_array_equal(made[-1], y)

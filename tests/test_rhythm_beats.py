@@ -15,6 +15,7 @@ from ecgzoo.datasets.mitbih import load_mitbih
 from ecgzoo.datasets.mitbih_options import MitbihOptions
 from ecgzoo.errors import DataError
 from ecgzoo.readers.cinc2017 import FS, load_recordings
+from ecgzoo.train.losses import inverse_frequency_weights
 
 RECIPE = {
     "segmentation": "centered",
@@ -142,6 +143,16 @@ def test_training_part_only(
     np.testing.assert_array_equal(joined.train.x[~added], plain.train.x)
     np.testing.assert_array_equal(joined.test.x, plain.test.x)
     assert set(np.unique(joined.test.groups)) == {100}
+    # the added N beats leave the class weights as the labelled beats set them
+    assert plain.weight_y is None
+    np.testing.assert_array_equal(joined.weight_y, plain.train.y)
+    n_classes = len(plain.class_names)
+    weights = inverse_frequency_weights(joined.weight_y, n_classes, 1.0, 20.0)
+    np.testing.assert_array_equal(
+        weights, inverse_frequency_weights(plain.train.y, n_classes, 1.0, 20.0)
+    )
+    shifted = inverse_frequency_weights(joined.train.y, n_classes, 1.0, 20.0)
+    assert float(shifted[N]) < float(weights[N])  # what counting them would have done
 
 
 def test_af_recordings_give_typical_beats(cinc2017_dir: Path, tmp_path: Path) -> None:

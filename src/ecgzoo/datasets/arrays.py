@@ -45,6 +45,10 @@ class PreparedData:
     class_names: list[str]
     sampling_rate: float
     meta: dict = field(default_factory=dict)
+    #: the training labels whose class frequencies set inverse-frequency class weights
+    #: (``None``: all of ``train.y``); a dataset that adds examples of a class only to show
+    #: more of it (``mitbih.rhythm_database``) leaves them out, so the weights stay as they were
+    weight_y: np.ndarray | None = None
 
     @property
     def n_leads(self) -> int:

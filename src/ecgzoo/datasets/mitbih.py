@@ -216,7 +216,11 @@ def load_mitbih(
     arrays, parts = add_training_databases(arrays, parts, options, meta_split, cache_dir)
     arrays, train = add_rhythm_beats(arrays, parts[0], options, meta_split, cache_dir)
     parts = (train, parts[1], parts[2])
-    return beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
+    data = beatset.assemble(arrays, options, parts, meta_split, "mitbih", seed, SECTION)
+    if options.rhythm_database is not None:  # they show more N, not a more frequent N
+        labelled = np.asarray(data.train.groups) < rhythm_beats.RECORD_OFFSET
+        data.weight_y = np.asarray(data.train.y)[labelled]
+    return data
 
 
 SECOND_LEAD_OFFSET = 10000  # record number of a training record's other-lead copy

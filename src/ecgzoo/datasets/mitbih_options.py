@@ -51,7 +51,8 @@ class BeatOptions(StrictConfig):
     rhythm_database: Literal["cinc2017"] | None = Field(
         None,
         description="inter: beats of the recordings this database labels with rhythm_labels "
-        "join the training part as N (datasets.rhythm_beats; needs train_exclude_classes: [Q])",
+        "join the training part as N (datasets.rhythm_beats; needs train_exclude_classes: [Q]); "
+        "the class weights stay those of the labelled beats",
     )
     rhythm_labels: list[Literal["N", "A"]] = Field(
         default_factory=lambda: ["N"],

@@ -285,7 +285,8 @@ def train_run(
             transferred = f"{copied}/{total}"
             if progress and primary:
                 print(f"initialised {copied} of {total} tensors from {tc.init_from}")
-        task = make_task(tc, np.asarray(data.train.y), spec.class_names)
+        weight_y = data.train.y if data.weight_y is None else data.weight_y
+        task = make_task(tc, np.asarray(weight_y), spec.class_names)
         module = ZooModule(model, task, tc)
         module.val_y = np.asarray(data.val.y)
         if tc.curve_train_examples:
