@@ -100,6 +100,20 @@ def test_rr_log_slow_measures_rr_against_the_slower_half():
     assert np.all(slow[inside_run, 6] < np.log(0.6))  # fast against the slower half
 
 
+def test_the_config_offers_every_context_set_and_the_run_folder_accepts_them():
+    """One list of side inputs: the config's choices, the InputSpec's and the run folder's."""
+    from typing import get_args
+
+    from ecgzoo.datasets.mitbih_options import MitbihOptions
+    from ecgzoo.examples.input_spec import SIDE_FEATURE_SETS
+    from ecgzoo.runs import runfolder
+
+    offered = get_args(get_args(MitbihOptions.model_fields["rr_context_set"].annotation)[0])
+    assert set(offered) == set(CONTEXT_SETS)
+    assert SIDE_FEATURE_SETS == ("rr_features", *CONTEXT_SETS)
+    assert runfolder.SIDE_FEATURE_SETS is SIDE_FEATURE_SETS
+
+
 def test_fixed_schedule_trains_with_a_validation_fold(folds):
     history = (folds[0] / "history.csv").read_text().splitlines()
     assert len(history) == 3  # header + both epochs: the last one is kept

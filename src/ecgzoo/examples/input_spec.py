@@ -56,14 +56,9 @@ KINDS = ("beats", "window", "multilabel", "beat_features")
 EQUIVALENT_LEADS: dict[str, tuple[str, ...]] = {"mlii": ("ii",)}
 SEGMENTATIONS = ("kachuee", "centered")
 TRANSFORMS = ("raw", "spectrogram", "scalogram")
-SIDE_FEATURE_SETS = (
-    "rr_features",
-    "rr_context",
-    "rr_ratios",
-    "rr_log_ratios",
-    "rr_log_irregularity",
-    "rr_log_slow",
-)
+#: what a beat model may take beside its beats: the per-beat RR (``rr_features``) or a
+#: label-free context set (``examples.side_features.CONTEXT_SETS``)
+SIDE_FEATURE_SETS = ("rr_features", *CONTEXT_SETS)
 #: ``r_peak``: the peaks as given (the reference annotation in training, the detector's output in
 #: use); ``qrs_extremum``: both moved to the extremum of the band-passed QRS (``examples.fiducial``)
 FIDUCIALS = ("r_peak", "qrs_extremum")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecgzoo.config import ExperimentConfig, dump_config
 from ecgzoo.errors import DataError
-from ecgzoo.examples.input_spec import InputSpec
+from ecgzoo.examples.input_spec import SIDE_FEATURE_SETS, InputSpec
 from ecgzoo.experiment import build_config
 from ecgzoo.paths import (  # noqa: F401 (PRETRAINED_*, resolve_run re-exported)
     PRETRAINED_DIR,
@@ -30,15 +30,6 @@ from ecgzoo.safe_load import read_json, read_yaml
 
 if TYPE_CHECKING:
     import torch
-
-SIDE_FEATURE_SETS = (
-    "rr_features",
-    "rr_context",
-    "rr_ratios",
-    "rr_log_ratios",
-    "rr_log_irregularity",
-    "rr_log_slow",
-)
 
 
 @dataclass
