@@ -200,5 +200,15 @@ def test_class_weights_come_from_weight_y_when_the_data_sets_it(tmp_path, tiny_d
     data = dataclasses.replace(tiny_data, weight_y=fewer_n)
     _train(tmp_path / "a", data, ["train.epochs=1", "train.loss=weighted_ce"])
     np.testing.assert_array_equal(made[-1], fewer_n)
+    counts = np.bincount(fewer_n, minlength=5).astype(float)
+    present = counts > 0
+    expected = np.zeros(5)
+    expected[present] = counts.sum() / (present.sum() * counts[present])
+    written = json.loads((tmp_path / "a" / "tiny" / "metrics.json").read_text())["class_weights"]
+    assert list(written) == list(tiny_data.class_names)  # metrics.json says what was used
+    np.testing.assert_allclose(list(written.values()), expected, rtol=1e-6)
     _train(tmp_path / "b", tiny_data, ["train.epochs=1", "train.loss=weighted_ce"])
     np.testing.assert_array_equal(made[-1], y)
+    _train(tmp_path / "c", tiny_data, ["train.epochs=1", "train.loss=ce"])
+    unweighted = json.loads((tmp_path / "c" / "tiny" / "metrics.json").read_text())
+    assert unweighted["class_weights"] is None

@@ -234,7 +234,7 @@ def train_run(
     from ecgzoo.train.final_scoring import final_numbers, train_loss_rows
     from ecgzoo.train.loggers import finish_loggers, flat_params, make_loggers
     from ecgzoo.train.module import ZooModule
-    from ecgzoo.train.tasks import make_task
+    from ecgzoo.train.tasks import class_weights_of, make_task
 
     if config.model.name == "lightgbm":  # tree models: their own trainer (issue 12)
         from ecgzoo.train.trees import train_trees
@@ -330,6 +330,7 @@ def train_run(
                 "precision": tc.precision,
                 "init_from": tc.init_from,
                 "tensors_transferred": transferred,
+                "class_weights": class_weights_of(task),
                 "environment": environment(),
             }
         )

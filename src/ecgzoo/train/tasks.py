@@ -108,6 +108,15 @@ class MultiLabelTask:
 Task = SingleLabelTask | MultiLabelTask
 
 
+def class_weights_of(task: Task) -> dict[str, float] | None:
+    """The loss's class weights by class name (``None`` for an unweighted loss): what the
+    inverse-frequency weights came to, as ``metrics.json`` records them."""
+    weight = getattr(task.loss, "weight", None)
+    if not isinstance(task, SingleLabelTask) or weight is None:
+        return None
+    return {c: float(w) for c, w in zip(task.class_names, weight.tolist(), strict=True)}
+
+
 def make_task(tc: TrainConfig, y_train: np.ndarray, class_names: list[str]) -> Task:
     """The task of a run: multi-label when the targets are multi-hot ``(n, n_labels)``."""
     if np.asarray(y_train).ndim == 2:
