@@ -85,7 +85,10 @@ def from_reference(metrics: dict[str, Any], record: str) -> dict[str, Any]:
 
 
 def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -> dict[str, Any]:
+    from ecgzoo.metrics.aami import sv_counts
+
     rows = {r["class"]: r for r in scored["classes"]}
+    class_names = scored["class_names"]
 
     def frac(v):
         return None if v is None else v / 100.0
@@ -95,13 +98,7 @@ def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -
         out[key] = {m: frac(rows[cls][m]) for m in ("Se", "+P", "F1")}
     out["per_record"] = {}
     for r in per_record:
-        conf = r["confusion"]
-        row = {}
-        for c, name in ((1, "S"), (2, "V")):
-            row[name] = int(conf[c].sum())
-            row[f"{name}_tp"] = int(conf[c][c])
-            row[f"{name}_fp"] = int(conf[:, c].sum() - conf[c][c])
-        row["n"], row["correct"] = int(conf.sum()), int(conf.trace())
+        row = sv_counts(r["confusion"], class_names)
         out["per_record"][r["record"]] = row
         if r["record"] == record:
             out["record_" + record] = row

@@ -104,6 +104,27 @@ def test_annotate_and_evaluate_define_f1_alike(mitdb_dir):
     assert rows["F"]["ref_beats"] == 0 and rows["F"]["F1"] is None
 
 
+def test_annotate_and_evaluate_count_alike(mitdb_dir):
+    """Record 208 (992 V, 373 F beats) with its F beats called V and its Q beats called S: the
+    end-to-end table counts as ``metrics.aami`` (EC57: F called V not a V false positive,
+    reference Q left out), so end-to-end and reference-peak figures share one definition."""
+    from ecgzoo.apply.scoring import class_table
+    from ecgzoo.datasets.mitbih import read_beat_annotations
+    from ecgzoo.metrics.aami import aami_table
+
+    _, labels = read_beat_annotations(mitdb_dir, "208")
+    pred = np.where(labels == 3, 2, np.where(labels == 4, 1, labels))
+    conf = np.zeros((5, 5), dtype=np.int64)
+    np.add.at(conf, (labels, pred), 1)
+    rows = {r["class"]: r for r in class_table(conf, ["N", "S", "V", "F", "Q"])}
+    aami = {r["class"]: r for r in aami_table(conf)}
+    assert aami["V"]["uncounted"] == 373 and rows["V"]["+P"] == 100.0
+    for c in ("N", "S", "V", "F"):
+        for stat in ("Se", "+P", "F1"):
+            expected = aami[c][stat]
+            assert rows[c][stat] == (None if expected is None else pytest.approx(100 * expected))
+
+
 def test_ec57_exclusions_learning_period_and_flutter(mitdb_dir):
     from ecgzoo.apply.annotate import Annotation
     from ecgzoo.apply.scoring import ec57_exclusions, score_record

@@ -17,6 +17,7 @@ from ecgzoo.metrics import (
     challenge_scores,
     classification_metrics,
     flatten_metrics,
+    sv_counts,
 )
 
 # --------------------------------------------------------------------------- classification
@@ -142,14 +143,17 @@ AAMI_CM = [
 # Scored beats: 100 + 20 + 30 + 10 = 160
 # N: TP 90, FN 3+2+1+4 = 10, FP 4+2+1 = 7,   TN 160-90-10-7 = 53
 # S: TP 15, FN 4+1 = 5,      FP 3+1+0 = 4,   TN 160-15-5-4 = 136
-# V: TP 25, FN 2+1+2 = 5,    FP 2+1+3 = 6,   TN 160-25-5-6 = 124
+# V: TP 25, FN 2+1+2 = 5,    FP 2+1 = 3 (Fv = 3 not counted), TN 160-25-5-3-3 = 124
+#    (WFDB bxb, the EC57 comparator: VFP = Nv + Sv, VTN = Nn+Ns+Nf+Nq + Sn+Ss+Sf+Sq +
+#    Fn+Fs+Ff+Fq = 98 + 19 + 7 = 124)
 # F: TP 6,  FN 1+3 = 4,      FP 1+0+2 = 3,   TN 160-6-4-3 = 147
 AAMI_EXPECTED = {
     "N": dict(TP=90, FN=10, FP=7, TN=53, Se=90 / 100, P=90 / 97, FPR=7 / 60, F1=180 / 197),
     "S": dict(TP=15, FN=5, FP=4, TN=136, Se=15 / 20, P=15 / 19, FPR=4 / 140, F1=30 / 39),
-    "V": dict(TP=25, FN=5, FP=6, TN=124, Se=25 / 30, P=25 / 31, FPR=6 / 130, F1=50 / 61),
+    "V": dict(TP=25, FN=5, FP=3, TN=124, Se=25 / 30, P=25 / 28, FPR=3 / 127, F1=50 / 58),
     "F": dict(TP=6, FN=4, FP=3, TN=147, Se=6 / 10, P=6 / 9, FPR=3 / 150, F1=12 / 19),
 }
+UNCOUNTED_EXPECTED = {"N": 0, "S": 0, "V": 3, "F": 0}
 
 
 def test_aami_table_hand_computed():
@@ -169,8 +173,31 @@ def test_aami_table_hand_computed():
         assert row["FPR"] == pytest.approx(exp["FPR"])
         assert row["Sp"] == pytest.approx(1 - exp["FPR"])
         assert row["F1"] == pytest.approx(exp["F1"])
-        assert row["Acc"] == pytest.approx((exp["TP"] + exp["TN"]) / 160)
+        uncounted = UNCOUNTED_EXPECTED[row["class"]]
+        assert row["uncounted"] == uncounted
+        assert row["Acc"] == pytest.approx((exp["TP"] + exp["TN"]) / (160 - uncounted))
     json.dumps(table, allow_nan=False)
+
+
+def test_aami_fusion_rule_and_pooled_counts():
+    """EC57's fusion rule alone: F beats called V leave V's +P as it was without them, and the
+    stricter count is FP + uncounted; F beats called S stay S false positives (bxb: SFP = Ns +
+    Vs + Fs). ``sv_counts`` gives the same FP as the table, so pooled figures agree with it."""
+    cm = np.zeros((5, 5), dtype=int)
+    cm[0, 0], cm[2, 2], cm[0, 2] = 100, 40, 10  # N, V, N called V
+    without = {r["class"]: r for r in aami_table(cm)}
+    cm[3, 2], cm[3, 1], cm[4, 2] = 7, 2, 5  # F called V, F called S, Q called V
+    table = {r["class"]: r for r in aami_table(cm)}
+    assert table["V"]["FP"] == 10 and table["V"]["uncounted"] == 7
+    assert table["V"]["+P"] == without["V"]["+P"] == pytest.approx(40 / 50)
+    assert table["V"]["TN"] == without["V"]["TN"] + 2  # the F beat called S is a V true negative
+    assert table["S"]["FP"] == 2 and table["S"]["uncounted"] == 0
+    assert table["F"]["FN"] == 9  # still missed fusion beats
+    counts = sv_counts(cm)
+    assert counts == {
+        "S": 0, "S_tp": 0, "S_fp": 2, "V": 40, "V_tp": 40, "V_fp": 10,
+        "n": int(cm.sum()), "correct": 140,
+    }  # fmt: skip
 
 
 def test_aami_class_order_markdown_and_summary():

@@ -94,13 +94,24 @@ def _pct(a: float, b: float) -> float | None:
 
 
 def class_table(conf: np.ndarray, class_names: list[str]) -> list[dict[str, Any]]:
-    """Per class: reference beats, Se, +P, F1 (percent; None where undefined). F1 is
-    ``2 TP / (2 TP + FP + FN)`` as in ``metrics.aami`` (what ``evaluate`` reports): 0 when a
-    class is missed or only falsely called, undefined only with no beat of it either way."""
+    """Per class: reference beats, Se, +P, F1 (percent; None where undefined). The AAMI classes
+    N, S, V and F are scored by ``metrics.aami`` (what ``evaluate`` reports, EC57's rules:
+    reference Q beats left out, F beats called V not counted for V); a class outside them (Q)
+    by its row and column. F1 is ``2 TP / (2 TP + FP + FN)``: 0 when a class is missed or only
+    falsely called, undefined only with no beat of it either way."""
+    from ecgzoo.metrics.aami import AAMI_SCORED, aami_table
+
+    conf = np.asarray(conf)
+    ec57 = {}
+    if all(c in class_names for c in AAMI_SCORED):
+        ec57 = {r["class"]: r for r in aami_table(conf, class_names)}
     rows = []
     for i, c in enumerate(class_names):
-        tp = int(conf[i, i])
-        ref, pred = int(conf[i].sum()), int(conf[:, i].sum())
+        if c in ec57:
+            r = ec57[c]
+            tp, ref, pred = r["TP"], r["support"], r["TP"] + r["FP"]
+        else:
+            tp, ref, pred = int(conf[i, i]), int(conf[i].sum()), int(conf[:, i].sum())
         se, ppv = _pct(tp, ref), _pct(tp, pred)
         f1 = _pct(2 * tp, ref + pred)  # ref + pred = 2 TP + FN + FP
         rows.append({"class": c, "ref_beats": ref, "Se": se, "+P": ppv, "F1": f1})

@@ -15,6 +15,8 @@ _WHERE = {
     "aami_markdown": "aami",
     "aami_summary": "aami",
     "aami_table": "aami",
+    "sv_counts": "aami",
+    "UNCOUNTED": "aami",
     "CHALLENGE_CLASSES": "challenge",
     "challenge_f1_from_confusion": "challenge",
     "challenge_scores": "challenge",

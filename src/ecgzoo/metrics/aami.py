@@ -13,9 +13,13 @@ Convention (the one commonly used with de Chazal et al. 2004 inter-patient resul
 * For a class ``c``: TP = beats of ``c`` predicted ``c``; FN = other predictions for beats of
   ``c``; FP = scored beats of another class predicted ``c``; TN = the remaining scored beats.
   Se = TP/(TP+FN), +P = TP/(TP+FP), FPR = FP/(FP+TN), Sp = TN/(TN+FP),
-  F1 = 2TP/(2TP+FP+FN), Acc = (TP+TN)/(scored beats).
+  F1 = 2TP/(2TP+FP+FN), Acc = (TP+TN)/(TP+FN+FP+TN).
+* EC57's fusion rule (:data:`UNCOUNTED`), as the standard's reference comparator computes it
+  (WFDB ``bxb``: ``VFP = Nv + Sv + Ov + Xv``): a reference F beat predicted ``V`` is neither a
+  false positive nor a true negative for V (the row's ``uncounted``; ``FP + uncounted`` is the
+  stricter count). It stays a false negative for F. An F beat predicted ``S`` is an S false
+  positive, as in ``bxb``.
 * Ratios with a zero denominator are ``None`` (rendered ``n/a``), not 0.
-* No special EC57 fusion-beat rule: an F beat predicted ``V`` is an FP for V like any other.
 
 Statistics are fractions in [0, 1]; the markdown rendering shows percentages.
 """
@@ -29,12 +33,16 @@ import numpy as np
 
 from ecgzoo.examples.beats import AAMI_CLASSES
 
-__all__ = ["AAMI_SCORED", "aami_markdown", "aami_summary", "aami_table"]
+__all__ = ["AAMI_SCORED", "UNCOUNTED", "aami_markdown", "aami_summary", "aami_table", "sv_counts"]
 
 #: Classes that receive per-class statistics, in reporting order.
 AAMI_SCORED: tuple[str, ...] = ("N", "S", "V", "F")
 
 _STATS = ("Se", "+P", "FPR", "Sp", "F1", "Acc")
+
+#: EC57 (``bxb``): the reference class whose beats predicted as the key class are not counted
+#: for that class (neither FP nor TN): fusion beats called ventricular.
+UNCOUNTED: dict[str, str] = {"V": "F"}
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -74,8 +82,10 @@ def aami_table(
         col = names.index(name)
         tp = int(scored[i, col])
         fn = int(scored[i, :].sum()) - tp
-        fp = int(scored[:, col].sum()) - tp
-        tn = total - tp - fn - fp
+        other = UNCOUNTED.get(name)
+        uncounted = int(scored[AAMI_SCORED.index(other), col]) if other else 0
+        fp = int(scored[:, col].sum()) - tp - uncounted
+        tn = total - tp - fn - fp - uncounted
         table.append(
             {
                 "class": name,
@@ -84,15 +94,34 @@ def aami_table(
                 "FN": fn,
                 "FP": fp,
                 "TN": tn,
+                "uncounted": uncounted,
                 "Se": _ratio(tp, tp + fn),
                 "+P": _ratio(tp, tp + fp),
                 "FPR": _ratio(fp, fp + tn),
                 "Sp": _ratio(tn, tn + fp),
                 "F1": _ratio(2 * tp, 2 * tp + fp + fn),
-                "Acc": _ratio(tp + tn, total),
+                "Acc": _ratio(tp + tn, tp + fn + fp + tn),
             }
         )
     return table
+
+
+def sv_counts(
+    confusion: Sequence[Sequence[int]] | np.ndarray, class_names: Sequence[str] = AAMI_CLASSES
+) -> dict[str, int]:
+    """The S and V counts that pool over records and folds into EC57 figures: reference beats
+    (``S``, ``V``), true positives (``S_tp``, ``V_tp``) and false positives as
+    :func:`aami_table` counts them (``S_fp``, ``V_fp``), plus every beat (``n``) and the beats
+    predicted right (``correct``), Q included, for the accuracy."""
+    cm = np.asarray(confusion)
+    rows = {r["class"]: r for r in aami_table(cm, class_names)}
+    out: dict[str, int] = {}
+    for name in ("S", "V"):
+        out[name] = int(rows[name]["support"])
+        out[f"{name}_tp"] = int(rows[name]["TP"])
+        out[f"{name}_fp"] = int(rows[name]["FP"])
+    out["n"], out["correct"] = int(cm.sum()), int(np.trace(cm))
+    return out
 
 
 def aami_markdown(table: list[dict[str, Any]], digits: int = 2) -> str:

@@ -203,18 +203,17 @@ def predict_ensemble(boosters: list, X: np.ndarray, weights: np.ndarray) -> np.n
 
 
 def per_record(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dict[str, dict[str, int]]:
-    """S and V counts per record: reference, detected (TP) and false alarms (FP); ``n`` beats
-    and ``correct`` ones (so figures pool over folds)."""
+    """S and V counts per record: reference, detected (TP) and false alarms (FP, as EC57 counts
+    them: :func:`ecgzoo.metrics.aami.sv_counts`); ``n`` beats and ``correct`` ones (so figures
+    pool over folds)."""
+    from ecgzoo.metrics.aami import sv_counts
+
+    k = len(CLASS_NAMES)
     out = {}
     for g in np.unique(group):
         m = group == g
-        row = {}
-        for c, name in ((1, "S"), (2, "V")):
-            row[name] = int(np.sum(y[m] == c))
-            row[f"{name}_tp"] = int(np.sum((y[m] == c) & (pred[m] == c)))
-            row[f"{name}_fp"] = int(np.sum((y[m] != c) & (pred[m] == c)))
-        row["n"], row["correct"] = int(m.sum()), int(np.sum(y[m] == pred[m]))
-        out[str(g)] = row
+        conf = np.bincount(y[m] * k + pred[m], minlength=k * k).reshape(k, k)
+        out[str(g)] = sv_counts(conf, CLASS_NAMES)
     return out
 
 
