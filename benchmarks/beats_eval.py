@@ -79,6 +79,7 @@ def from_reference(metrics: dict[str, Any], record: str) -> dict[str, Any]:
     out = {"accuracy": metrics["accuracy"]}
     for cls, key in (("S", "sveb"), ("V", "veb")):
         out[key] = {"Se": rows[cls]["Se"], "+P": rows[cls]["+P"], "F1": rows[cls]["F1"]}
+    out["veb"]["uncounted"] = rows["V"]["uncounted"]  # F beats called V (EC57 leaves them out)
     out["record_" + record] = metrics["per_record"].get(record)
     out["per_record"] = metrics["per_record"]
     return out
@@ -96,6 +97,7 @@ def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -
     out = {"accuracy": frac(scored["accuracy"]), "detection": scored["detection"]}
     for cls, key in (("S", "sveb"), ("V", "veb")):
         out[key] = {m: frac(rows[cls][m]) for m in ("Se", "+P", "F1")}
+    out["veb"]["uncounted"] = sv_counts(scored["confusion"], class_names)["V_uncounted"]
     out["per_record"] = {}
     for r in per_record:
         row = sv_counts(r["confusion"], class_names)

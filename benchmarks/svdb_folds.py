@@ -21,10 +21,16 @@ import statistics
 from pathlib import Path
 
 
-def pooled(rows: list[dict[str, int]]) -> dict[str, float]:
-    """Accuracy and SVEB / VEB Se, +P, F1 of summed per-record counts."""
+def pooled(rows: list[dict[str, int]], fusion_as_veb_fp: bool = False) -> dict[str, float]:
+    """Accuracy and SVEB / VEB Se, +P, F1 of summed per-record counts; ``fusion_as_veb_fp``:
+    F beats called V counted as V false positives (ecgzoo's stricter rule before 2026-12-06;
+    needs counts written since, which hold ``V_uncounted``)."""
     total = {k: sum(r[k] for r in rows) for k in ("n", "correct", "S", "S_tp", "S_fp", "V")}
     total |= {k: sum(r[k] for r in rows) for k in ("V_tp", "V_fp")}
+    if fusion_as_veb_fp:
+        if not all("V_uncounted" in r for r in rows):
+            raise SystemExit("--fusion-as-veb-fp: these counts predate V_uncounted")
+        total["V_fp"] += sum(r["V_uncounted"] for r in rows)
     out = {"acc": total["correct"] / total["n"], "n": total["n"]}
     for c in ("S", "V"):
         tp, fp, ref = total[f"{c}_tp"], total[f"{c}_fp"], total[c]
@@ -35,7 +41,9 @@ def pooled(rows: list[dict[str, int]]) -> dict[str, float]:
     return out
 
 
-def row_per_seed(pattern: str, key: str, folds: int, seeds: list[str]) -> list[dict[str, float]]:
+def row_per_seed(
+    pattern: str, key: str, folds: int, seeds: list[str], fusion_as_veb_fp: bool = False
+) -> list[dict[str, float]]:
     out = []
     for seed in seeds if "{seed}" in pattern else [None]:
         rows, seen = [], set()
@@ -46,7 +54,7 @@ def row_per_seed(pattern: str, key: str, folds: int, seeds: list[str]) -> list[d
                 raise SystemExit(f"{path}: records {sorted(seen & set(per_record))} twice")
             seen |= set(per_record)
             rows += list(per_record.values())
-        out.append(pooled(rows) | {"records": len(seen)})
+        out.append(pooled(rows, fusion_as_veb_fp) | {"records": len(seen)})
     return out
 
 
@@ -61,6 +69,10 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="{seed} values")
     ap.add_argument("--row", action="append", required=True, help="LABEL=PATTERN:KEY")
+    ap.add_argument(
+        "--fusion-as-veb-fp", action="store_true",
+        help="F beats called V as V false positives (the rule before 2026-12-06)",
+    )  # fmt: skip
     args = ap.parse_args()
     cols = ["acc", "S Se", "S +P", "S F1", "V Se", "V +P", "V F1"]
     print("| row | records | beats | " + " | ".join(cols) + " | (S F1 + V F1) / 2 |")
@@ -68,7 +80,7 @@ def main() -> None:
     for spec in args.row:
         label, rest = spec.split("=", 1)
         pattern, key = rest.rsplit(":", 1)
-        per_seed = row_per_seed(pattern, key, args.folds, args.seeds)
+        per_seed = row_per_seed(pattern, key, args.folds, args.seeds, args.fusion_as_veb_fp)
         values = [cell([m[c] for m in per_seed]) for c in cols]
         both = cell([(m["S F1"] + m["V F1"]) / 2 for m in per_seed])
         n = f"{per_seed[0]['records']} | {per_seed[0]['n']:,}"

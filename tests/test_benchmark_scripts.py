@@ -47,6 +47,12 @@ def test_svdb_folds_pools_counts_not_fold_scores(bench):
     assert (m["S Se"], m["S +P"]) == (pytest.approx(32 / 40), pytest.approx(32 / 40))
     assert m["S F1"] == pytest.approx(0.8)
     assert m["V F1"] == pytest.approx(2 * 18 / (2 * 18 + 2 + 2))
+    with pytest.raises(SystemExit, match="predate V_uncounted"):
+        svdb_folds.pooled(rows, fusion_as_veb_fp=True)
+    rows[1]["V_uncounted"], rows[0]["V_uncounted"] = 3, 0  # F beats called V, out of EC57
+    strict = svdb_folds.pooled(rows, fusion_as_veb_fp=True)
+    assert strict["V +P"] == pytest.approx(18 / (18 + 2 + 3))
+    assert svdb_folds.pooled(rows)["V +P"] == pytest.approx(18 / 20)
 
 
 def test_beats_eval_self_train_overrides_cast_to_the_defaults_types(bench):

@@ -195,7 +195,7 @@ def test_aami_fusion_rule_and_pooled_counts():
     assert table["F"]["FN"] == 9  # still missed fusion beats
     counts = sv_counts(cm)
     assert counts == {
-        "S": 0, "S_tp": 0, "S_fp": 2, "V": 40, "V_tp": 40, "V_fp": 10,
+        "S": 0, "S_tp": 0, "S_fp": 2, "V": 40, "V_tp": 40, "V_fp": 10, "V_uncounted": 7,
         "n": int(cm.sum()), "correct": 140,
     }  # fmt: skip
 

@@ -111,8 +111,9 @@ def sv_counts(
 ) -> dict[str, int]:
     """The S and V counts that pool over records and folds into EC57 figures: reference beats
     (``S``, ``V``), true positives (``S_tp``, ``V_tp``) and false positives as
-    :func:`aami_table` counts them (``S_fp``, ``V_fp``), plus every beat (``n``) and the beats
-    predicted right (``correct``), Q included, for the accuracy."""
+    :func:`aami_table` counts them (``S_fp``, ``V_fp``), the F beats called V that EC57 leaves
+    out (``V_uncounted``), plus every beat (``n``) and the beats predicted right (``correct``),
+    Q included, for the accuracy."""
     cm = np.asarray(confusion)
     rows = {r["class"]: r for r in aami_table(cm, class_names)}
     out: dict[str, int] = {}
@@ -120,6 +121,7 @@ def sv_counts(
         out[name] = int(rows[name]["support"])
         out[f"{name}_tp"] = int(rows[name]["TP"])
         out[f"{name}_fp"] = int(rows[name]["FP"])
+    out["V_uncounted"] = int(rows["V"]["uncounted"])
     out["n"], out["correct"] = int(cm.sum()), int(np.trace(cm))
     return out
 
