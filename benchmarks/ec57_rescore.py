@@ -7,7 +7,8 @@ block already holds: nothing is predicted again.
 Prints, per block holding ``aami``, ``confusion_matrix`` and ``class_names``, the VEB +P and F1
 before and after. With ``--write`` each file is rewritten through a temporary file and a rename.
 A block whose other figures need the predictions (``per_record``, ``without_*``) is named, and
-left as it is: ``ecgzoo evaluate`` gives them again.
+left as it is unless ``--evaluate`` is given: then the ``test`` block's are taken from
+``ecgzoo evaluate RUN --json`` (today's scorer), which must reproduce its confusion matrix.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def rescored_blocks(metrics: dict[str, Any]) -> list[tuple[str, dict, list[dict]
     return out
 
 
+def evaluated_test(run: Path) -> dict[str, Any]:
+    """``ecgzoo evaluate RUN --json`` (the run's test split) as a dict."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "ecgzoo", "evaluate", str(run), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{run}: ecgzoo evaluate failed: {done.stderr.strip()[-300:]}")
+    return json.loads(done.stdout)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as handle:
@@ -46,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--evaluate", action="store_true", help="re-score per_record, without_*")
     args = ap.parse_args()
     for given in args.paths:
         path = given / "metrics.json" if given.is_dir() else given
@@ -59,6 +73,12 @@ def main() -> None:
                 + (f"; not re-scored: {', '.join(stale)}" if stale else "")
             )
             block["aami"] = table
+            if stale and args.evaluate and key == "test":
+                fresh = evaluated_test(path.parent)
+                if fresh["confusion_matrix"] != block["confusion_matrix"]:
+                    raise SystemExit(f"{path}: evaluate does not reproduce the test confusion")
+                block.update({k: fresh[k] for k in stale})
+                print(f"{path} [{key}] re-scored from evaluate: {', '.join(stale)}")
         if args.write:
             write_json(path, metrics)
 

@@ -251,8 +251,13 @@ def test_sv_f1_point_maximises_the_mean_s_and_v_f1():
     names = ["N", "S", "V", "F", "Q"]
     chosen = choose_weights(prob, y, "sv_f1", names)
 
-    def sv(pred):
-        return f1_score(y, pred, labels=[1, 2], average="macro", zero_division=0)
+    def sv(pred):  # EC57: Q (4) reference beats left out, F (3) beats called V not counted
+        from ecgzoo.metrics.aami import aami_table
+
+        cm = np.zeros((5, 5), dtype=int)
+        np.add.at(cm, (y, pred), 1)
+        rows = {r["class"]: r for r in aami_table(cm)}
+        return (rows["S"]["F1"] + rows["V"]["F1"]) / 2
 
     assert chosen.chosen_scores["sv_f1"] == pytest.approx(sv(apply_weights(prob, chosen.weights)))
     assert (
@@ -261,5 +266,8 @@ def test_sv_f1_point_maximises_the_mean_s_and_v_f1():
         == pytest.approx(chosen.argmax_scores["sv_f1"])
     )
     assert chosen.weights[0] == 1.0 and chosen.accuracy_floor == 0.0
-    with pytest.raises(ValueError, match="S and V"):
+    plain = f1_score(y, chosen_pred := apply_weights(prob, chosen.weights), labels=[1, 2],
+                     average="macro", zero_division=0)  # fmt: skip
+    assert plain < sv(chosen_pred)  # the F and Q beats called S or V are left out
+    with pytest.raises(ValueError, match="S, V and F"):
         choose_weights(prob, y, "sv_f1", ["N", "A", "O", "~", "x"])

@@ -5,6 +5,7 @@ counts (reference values worked by hand)."""
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     yield lambda name: importlib.import_module(name)
-    for name in ("beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms"):
+    for name in ("beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms", "ec57_rescore"):
         sys.modules.pop(name, None)
 
 
@@ -160,3 +161,27 @@ def test_svdb_fold_arms_ds2_trains_on_all_svdb_and_scores_ds2(bench, tmp_path):
     ensemble, score = dict(groups)["C_e01"]
     assert [Path(m).name for m in ensemble[4:6]] == ["C_s0", "C_s1"]
     assert score[-4:] == ["--only", "ds2", "--adapt", "none,self_train"]
+
+
+def test_ec57_rescore_recomputes_aami_blocks_from_their_confusion(bench, tmp_path):
+    """An old metrics.json (F beats called V counted as V false positives) is re-scored from
+    its own confusion matrix; what needs predictions is named, not guessed."""
+    from ecgzoo.metrics.aami import aami_table
+
+    rescore = bench("ec57_rescore")
+    cm = [[50, 0, 2, 0, 0], [0, 5, 0, 0, 0], [0, 0, 10, 0, 0], [0, 0, 4, 1, 0], [0, 0, 0, 0, 1]]
+    old = [dict(r, FP=r["FP"] + r["uncounted"]) for r in aami_table(cm)]  # as before
+    metrics = {
+        "test": {"aami": old, "confusion_matrix": cm, "per_record": {}},
+        "val": {"aami": old, "confusion_matrix": cm, "class_names": list("NSVFQ")},
+        "model": {"name": "x"},
+    }
+    blocks = rescore.rescored_blocks(metrics | {"class_names": list("NSVFQ")})
+    assert [(key, stale) for key, _, _, stale in blocks] == [("test", ["per_record"]), ("val", [])]
+    v = {r["class"]: r for r in blocks[0][2]}["V"]
+    assert (v["FP"], v["uncounted"], v["+P"]) == (2, 4, pytest.approx(10 / 12))
+    path = tmp_path / "metrics.json"
+    rescore.write_json(path, metrics)
+    assert json.loads(path.read_text()) == metrics and [p.name for p in tmp_path.iterdir()] == [
+        "metrics.json"
+    ]

@@ -13,8 +13,9 @@ Operating points (:data:`OPERATING_POINTS`):
   argmax's: the F1 of the rare classes rises without giving accuracy away.
 * ``recall``: the highest validation macro recall whose validation accuracy is at least a
   floor (``accuracy_floor``, e.g. 0.969 to match the operating point of the CNN-vs-RNN study).
-* ``sv_f1`` (AAMI beat classes): the highest mean of the S and V F1 (SVEB and VEB), no
-  accuracy floor: the inter-patient beat goal (issue 19), chosen out of fold over DS1.
+* ``sv_f1`` (AAMI beat classes): the highest mean of the S and V F1 (SVEB and VEB) as EC57
+  counts them (:mod:`ecgzoo.metrics.aami`: reference beats outside N, S, V, F left out, F beats
+  called V not counted for V), no accuracy floor: the inter-patient beat goal (issue 19).
 
 The search is a deterministic coordinate ascent over log-spaced weights (the first class's
 weight stays 1: ``argmax(p * w)`` does not change when every weight is scaled alike). Each
@@ -28,7 +29,7 @@ candidates that tie, the middle one is kept, away from the edge where the metric
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -80,11 +81,21 @@ def apply_weights(prob: np.ndarray, weights: np.ndarray | list[float] | None) ->
     return (prob * w).argmax(axis=1)
 
 
+class SvColumns(NamedTuple):
+    """Where ``sv_f1`` reads a confusion matrix: the S and V columns, the reference rows EC57
+    scores (N, S, V, F) and the F row, whose beats called V are not counted for V."""
+
+    s: int
+    v: int
+    scored: list[int]
+    fusion: int
+
+
 def confusion_scores(
-    y: np.ndarray, preds: np.ndarray, n_classes: int, pair: tuple[int, int] | None = None
+    y: np.ndarray, preds: np.ndarray, n_classes: int, pair: SvColumns | None = None
 ) -> dict[str, np.ndarray]:
     """Accuracy, macro recall and macro F1 of each row of ``preds`` ``(g, n)`` against ``y``
-    (and ``sv_f1``, the mean F1 of the two classes ``pair``, when given).
+    (and ``sv_f1``, the mean EC57 F1 of S and V, when ``pair`` is given).
 
     One ``bincount`` builds all ``g`` confusion matrices; the averages follow scikit-learn's
     ``precision_recall_fscore_support(labels=present, average="macro", zero_division=0)``.
@@ -108,8 +119,20 @@ def confusion_scores(
         "macro_f1": (f1 * present).sum(axis=1) / n_present,
     }
     if pair is not None:
-        out["sv_f1"] = (f1[:, pair[0]] + f1[:, pair[1]]) / 2
+        out["sv_f1"] = (_ec57_f1(cm, pair.s, pair) + _ec57_f1(cm, pair.v, pair)) / 2
     return out
+
+
+def _ec57_f1(cm: np.ndarray, c: int, sv: SvColumns) -> np.ndarray:
+    """F1 of class ``c`` in each confusion matrix of ``cm`` ``(g, k, k)`` as
+    :func:`ecgzoo.metrics.aami.aami_table` counts it (0 where undefined)."""
+    tp = cm[:, c, c]
+    fn = cm[:, c, :].sum(axis=1) - tp
+    fp = cm[:, sv.scored, c].sum(axis=1) - tp
+    if c == sv.v:
+        fp = fp - cm[:, sv.fusion, c]
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
 def _objective(scores: dict[str, np.ndarray], target: str, floor: float) -> np.ndarray:
@@ -125,13 +148,16 @@ def _scores_at(
     return {key: float(v[0]) for key, v in s.items()}
 
 
-def _sv_pair(point: str, class_names: list[str]) -> tuple[int, int] | None:
-    """The S and V columns of the ``sv_f1`` point (``None`` for the other points)."""
+def _sv_pair(point: str, class_names: list[str]) -> SvColumns | None:
+    """Where the ``sv_f1`` point reads its confusion matrices (``None`` for the other points)."""
+    from ecgzoo.metrics.aami import AAMI_SCORED, UNCOUNTED
+
     if point != "sv_f1":
         return None
-    if "S" not in class_names or "V" not in class_names:
-        raise ValueError(f"operating point sv_f1: needs classes S and V (got {class_names})")
-    return class_names.index("S"), class_names.index("V")
+    if any(c not in class_names for c in AAMI_SCORED):
+        raise ValueError(f"operating point sv_f1: needs classes N, S, V and F (got {class_names})")
+    index = class_names.index
+    return SvColumns(index("S"), index("V"), [index(c) for c in AAMI_SCORED], index(UNCOUNTED["V"]))
 
 
 def choose_weights(
