@@ -265,7 +265,8 @@ def test_sv_f1_point_maximises_the_mean_s_and_v_f1():
         >= sv(prob.argmax(1))
         == pytest.approx(chosen.argmax_scores["sv_f1"])
     )
-    assert chosen.weights[0] == 1.0 and chosen.accuracy_floor == 0.0
+    assert chosen.weights[0] == chosen.weights[3] == chosen.weights[4] == 1.0  # N, F, Q
+    assert chosen.weights[1:3] != [1.0, 1.0] and chosen.accuracy_floor == 0.0
     plain = f1_score(y, chosen_pred := apply_weights(prob, chosen.weights), labels=[1, 2],
                      average="macro", zero_division=0)  # fmt: skip
     assert plain < sv(chosen_pred)  # the F and Q beats called S or V are left out

@@ -15,7 +15,8 @@ Operating points (:data:`OPERATING_POINTS`):
   floor (``accuracy_floor``, e.g. 0.969 to match the operating point of the CNN-vs-RNN study).
 * ``sv_f1`` (AAMI beat classes): the highest mean of the S and V F1 (SVEB and VEB) as EC57
   counts them (:mod:`ecgzoo.metrics.aami`: reference beats outside N, S, V, F left out, F beats
-  called V not counted for V), no accuracy floor: the inter-patient beat goal (issue 19).
+  called V not counted for V), no accuracy floor: the inter-patient beat goal (issue 19). Only
+  the S and V weights move (N, F, Q stay 1): two degrees of freedom for a two-class objective.
 
 The search is a deterministic coordinate ascent over log-spaced weights (the first class's
 weight stays 1: ``argmax(p * w)`` does not change when every weight is scaled alike). Each
@@ -190,9 +191,11 @@ def choose_weights(
         "sv_f1": ("sv_f1", 0.0),  # no floor: the S and V F1 alone
     }[point]
     current = float(_objective({kk: np.array([v]) for kk, v in base.items()}, target, floor)[0])
+    # class 0's weight stays 1 (only ratios matter); sv_f1 moves S's and V's alone
+    movable = [pair.s, pair.v] if pair is not None else range(1, k)
     for _ in range(MAX_ROUNDS):
         improved = False
-        for c in range(1, k):  # class 0's weight stays 1 (only ratios matter)
+        for c in movable:
             cand = np.repeat(w[None, :], len(WEIGHT_GRID), axis=0)
             cand[:, c] = WEIGHT_GRID
             preds = (prob[None, :, :] * cand[:, None, :]).argmax(axis=2)
