@@ -18,7 +18,10 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     yield lambda name: importlib.import_module(name)
-    for name in ("beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms", "ec57_rescore"):
+    for name in (
+        "beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms", "ec57_rescore",
+        "svdb_fold_weights",
+    ):  # fmt: skip
         sys.modules.pop(name, None)
 
 
@@ -185,3 +188,18 @@ def test_ec57_rescore_recomputes_aami_blocks_from_their_confusion(bench, tmp_pat
     assert json.loads(path.read_text()) == metrics and [p.name for p in tmp_path.iterdir()] == [
         "metrics.json"
     ]
+
+
+def test_fold_weights_copy_an_ensemble_with_its_decision_weights(bench, tmp_path):
+    """Round OP's copies: the same folder, ``decision_weights`` set in ``model.json`` (what
+    ``evaluate`` and ``annotate`` apply), the source left as it was."""
+    weights = bench("svdb_fold_weights")
+    src = tmp_path / "A_f0_e012"
+    src.mkdir()
+    (src / "model.json").write_text(json.dumps({"name": "ensemble", "params": {"members": []}}))
+    (src / "model.safetensors").write_bytes(b"x")
+    weights.weighted_copy(src, tmp_path / "OP_f0_e012", [1, 0.5, 2, 1, 1])
+    got = json.loads((tmp_path / "OP_f0_e012" / "model.json").read_text())
+    assert got["params"]["decision_weights"] == [1.0, 0.5, 2.0, 1.0, 1.0]
+    assert "decision_weights" not in json.loads((src / "model.json").read_text())["params"]
+    assert (tmp_path / "OP_f0_e012" / "model.safetensors").read_bytes() == b"x"
