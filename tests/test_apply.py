@@ -84,20 +84,26 @@ def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
     assert v["ref_beats"] == 992 and v["Se"] == 100.0  # record 208 has 992 V beats
 
 
-def test_annotate_and_evaluate_define_f1_alike(mitdb_dir):
-    """Record 100 scored with every S called N and every N called S: S is missed (Se 0, +P 0)
-    and F1 is 0, as ``metrics.aami`` (what ``evaluate`` prints) has it, not "n/a"; F, with no
-    beat either way, stays undefined."""
+def _both_tables(mitdb_dir, record: str, relabel: dict[int, int]) -> tuple[dict, dict]:
+    """A record's reference labels, relabelled by ``relabel`` as the "prediction", scored by the
+    end-to-end table and by ``metrics.aami`` (rows by class)."""
     from ecgzoo.apply.scoring import class_table
     from ecgzoo.datasets.mitbih import read_beat_annotations
     from ecgzoo.metrics.aami import aami_table
 
-    _, labels = read_beat_annotations(mitdb_dir, "100")
-    swapped = np.where(labels == 0, 1, np.where(labels == 1, 0, labels))
+    _, labels = read_beat_annotations(mitdb_dir, record)
+    pred = np.array([relabel.get(int(c), int(c)) for c in labels])
     conf = np.zeros((5, 5), dtype=np.int64)
-    np.add.at(conf, (labels, swapped), 1)
+    np.add.at(conf, (labels, pred), 1)
     rows = {r["class"]: r for r in class_table(conf, ["N", "S", "V", "F", "Q"])}
-    aami = {r["class"]: r for r in aami_table(conf)}
+    return rows, {r["class"]: r for r in aami_table(conf)}
+
+
+def test_annotate_and_evaluate_define_f1_alike(mitdb_dir):
+    """Record 100 scored with every S called N and every N called S: S is missed (Se 0, +P 0)
+    and F1 is 0, as ``metrics.aami`` (what ``evaluate`` prints) has it, not "n/a"; F, with no
+    beat either way, stays undefined."""
+    rows, aami = _both_tables(mitdb_dir, "100", {0: 1, 1: 0})
     assert rows["S"]["Se"] == 0.0 and rows["S"]["+P"] == 0.0 and rows["S"]["F1"] == 0.0
     for c in ("N", "S", "V", "F"):
         assert rows[c]["F1"] == (None if aami[c]["F1"] is None else 100.0 * aami[c]["F1"])
@@ -108,16 +114,7 @@ def test_annotate_and_evaluate_count_alike(mitdb_dir):
     """Record 208 (992 V, 373 F beats) with its F beats called V and its Q beats called S: the
     end-to-end table counts as ``metrics.aami`` (EC57: F called V not a V false positive,
     reference Q left out), so end-to-end and reference-peak figures share one definition."""
-    from ecgzoo.apply.scoring import class_table
-    from ecgzoo.datasets.mitbih import read_beat_annotations
-    from ecgzoo.metrics.aami import aami_table
-
-    _, labels = read_beat_annotations(mitdb_dir, "208")
-    pred = np.where(labels == 3, 2, np.where(labels == 4, 1, labels))
-    conf = np.zeros((5, 5), dtype=np.int64)
-    np.add.at(conf, (labels, pred), 1)
-    rows = {r["class"]: r for r in class_table(conf, ["N", "S", "V", "F", "Q"])}
-    aami = {r["class"]: r for r in aami_table(conf)}
+    rows, aami = _both_tables(mitdb_dir, "208", {3: 2, 4: 1})
     assert aami["V"]["uncounted"] == 373 and rows["V"]["+P"] == 100.0
     for c in ("N", "S", "V", "F"):
         for stat in ("Se", "+P", "F1"):
