@@ -212,3 +212,21 @@ def test_class_weights_come_from_weight_y_when_the_data_sets_it(tmp_path, tiny_d
     _train(tmp_path / "c", tiny_data, ["train.epochs=1", "train.loss=ce"])
     unweighted = json.loads((tmp_path / "c" / "tiny" / "metrics.json").read_text())
     assert unweighted["class_weights"] is None
+
+
+def test_val_sv_f1_counts_as_ec57():
+    """The monitor ``val_sv_f1`` is the mean of S's and V's F1 as ``metrics.aami`` counts them:
+    fusion beats called V are not V false positives (the plain per-class F1 counts them)."""
+    from ecgzoo.config import TrainConfig
+    from ecgzoo.examples.beats import CLASS_NAMES
+    from ecgzoo.train.tasks import SingleLabelTask
+
+    y = np.array([0] * 20 + [1] * 4 + [2] * 6 + [3] * 4)
+    pred = y.copy()
+    pred[[0, 20]] = [1, 0]  # an N called S, an S called N
+    pred[30:34] = 2  # every F beat called V
+    prob = np.eye(5)[pred] * 0.9 + 0.02
+    row = SingleLabelTask(TrainConfig(), y, CLASS_NAMES).epoch_metrics(y, prob)
+    s_f1, v_f1 = 2 * 3 / (2 * 3 + 1 + 1), 1.0  # V: 6 of 6, the 4 F beats not counted
+    assert row["val_sv_f1"] == pytest.approx((s_f1 + v_f1) / 2)
+    assert row["val_f1_V"] == pytest.approx(2 * 6 / (2 * 6 + 4))  # the plain per-class F1

@@ -61,8 +61,9 @@ class SingleLabelTask:
         row.update({f"val_{k}": float(val[k]) for k in VAL_KEYS})
         for cls, stats in val["per_class"].items():
             row[class_metric(cls)] = float(stats["f1"])
-        if self.class_names == AAMI_CLASSES:  # the inter-patient figure of merit
-            row["val_sv_f1"] = (row["val_f1_S"] + row["val_f1_V"]) / 2
+        if self.class_names == AAMI_CLASSES:  # the inter-patient figure of merit, as EC57
+            rows = {r["class"]: r for r in val["aami"]}  # counts it (metrics.aami)
+            row["val_sv_f1"] = ((rows["S"]["F1"] or 0.0) + (rows["V"]["F1"] or 0.0)) / 2
         if "challenge" in val:
             row["val_challenge_f1"] = float(val["challenge"]["challenge_f1"])
         return row
