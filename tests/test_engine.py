@@ -146,14 +146,15 @@ def test_unknown_monitor_metric_is_a_config_error(tmp_path, tiny_data):
         _train(tmp_path, tiny_data, ["train.monitor=val_magic", "train.epochs=1"])
 
 
-def test_weighted_sampling_and_augmentation_train(tmp_path, tiny_data):
-    result = _train(
-        tmp_path,
-        tiny_data,
-        ["train.balanced_sampling=true", "train.augment=true", "train.epochs=2"],
-    )
+@pytest.mark.parametrize(
+    "sampling", ["train.balanced_sampling=true", "train.record_balance_power=0.5"]
+)
+def test_weighted_sampling_and_augmentation_train(tmp_path, tiny_data, sampling):
+    result = _train(tmp_path, tiny_data, [sampling, "train.augment=true", "train.epochs=2"])
     losses = [row["train_loss"] for row in result.history]
     assert all(np.isfinite(losses))
+    saved = (result.run_dir / "config.yaml").read_text()
+    assert sampling.split(".")[1].replace("=", ": ") in saved  # the run folder keeps it
 
 
 def test_init_from_copies_matching_tensors_and_refuses_unrelated_runs(tmp_path, tiny_data):

@@ -177,6 +177,14 @@ class TrainConfig(StrictConfig):
         None, gt=0, description="learning rate while averaging (default: train.lr)"
     )
     balanced_sampling: bool = False
+    record_balance_power: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="draw training examples with replacement, each of class c in record r "
+        "with weight count(c, r) ** -power (every class keeps its total): a record's share "
+        "of a class goes from its count to count ** (1 - power); 0 off",
+    )
     init_from: str | None = Field(
         None,
         description="start from the weights of this run folder or pretrained:NAME "

@@ -66,7 +66,12 @@ class CheckedExperimentConfig(ExperimentConfig):
         problem = check_monitor(self.train.monitor, self.train.monitor_mode, classes, dataset)
         if problem:
             raise ValueError(f"train.monitor: {problem}")
-        problem = loss_problem(dataset, self.train.loss, self.train.balanced_sampling)
+        problem = loss_problem(
+            dataset,
+            self.train.loss,
+            self.train.balanced_sampling,
+            self.train.record_balance_power > 0,
+        )
         if problem:
             raise ValueError(problem)
         return self

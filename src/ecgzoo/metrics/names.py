@@ -109,7 +109,9 @@ def check_monitor(
     return None
 
 
-def loss_problem(dataset: str, loss: str, balanced_sampling: bool = False) -> str | None:
+def loss_problem(
+    dataset: str, loss: str, balanced_sampling: bool = False, record_balance: bool = False
+) -> str | None:
     """Why ``loss`` does not fit ``dataset`` (None when it does): sigmoid losses (``bce``,
     ``weighted_bce``) for multi-label datasets, softmax ones for the others."""
     multilabel = registry.is_multilabel(dataset)
@@ -120,4 +122,6 @@ def loss_problem(dataset: str, loss: str, balanced_sampling: bool = False) -> st
         return f"train.loss: {loss} is for multi-label datasets, {dataset} is single-label"
     if multilabel and balanced_sampling:
         return "train.balanced_sampling: not available for multi-label datasets"
+    if multilabel and record_balance:
+        return "train.record_balance_power: not available for multi-label datasets"
     return None

@@ -99,6 +99,21 @@ def keep_batch(batch: Any) -> Any:
     return batch
 
 
+def record_balance_weights(y: np.ndarray, groups: np.ndarray, power: float) -> torch.Tensor:
+    """Sampling weights that soften each record's share of a class: an example of class c in
+    record r weighs ``count(c, r) ** -power``, scaled so that class c keeps its total weight
+    ``count(c)``. A record's expected share of c's draws is then ``count(c, r) ** (1 - power)``
+    over the sum of those (``power`` 0: as many as it holds; 1: every record alike)."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    _, record = np.unique(groups, return_inverse=True)
+    cell = y.astype(np.int64) * (int(record.max()) + 1) + record  # one id per (class, record)
+    _, cell, per_cell = np.unique(cell, return_inverse=True, return_counts=True)
+    weight = per_cell[cell].astype(np.float64) ** -power
+    totals = np.bincount(y, weights=weight)
+    weight *= np.bincount(y)[y] / totals[y]  # each class keeps its total
+    return torch.from_numpy(weight)
+
+
 class EpochBatches(Sampler):
     """Training batches of one epoch for one process; Lightning calls ``set_epoch`` (0-based)."""
 

@@ -171,7 +171,13 @@ def model_spec(config: ExperimentConfig, data: PreparedData) -> ModelSpec:
 
 def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
     """The DataModule over the prepared splits (indexed per batch: they may be memory-mapped)."""
-    from ecgzoo.train.datamodule import EVAL_CROPS, ArrayDataModule, SplitBatches, epoch_seed
+    from ecgzoo.train.datamodule import (
+        EVAL_CROPS,
+        ArrayDataModule,
+        SplitBatches,
+        epoch_seed,
+        record_balance_weights,
+    )
     from ecgzoo.train.evaluate import standardise_features
 
     n_train = len(data.train)
@@ -180,6 +186,11 @@ def make_datamodule(tc: TrainConfig, data: PreparedData, spec: ModelSpec):
         y = np.asarray(data.train.y)
         counts = np.bincount(y, minlength=spec.n_classes).astype(np.float64)
         sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[y])
+    if tc.record_balance_power > 0:
+        by_record = record_balance_weights(
+            np.asarray(data.train.y), np.asarray(data.train.groups), tc.record_balance_power
+        )
+        sample_weights = by_record if sample_weights is None else sample_weights * by_record
     lengths = None
     if spec.crop_samples:
         given = data.meta.get("lengths", {}).get("train")
