@@ -136,7 +136,8 @@ def score(model_ref: str, span: str) -> None:
 
     print(f"{model_ref}, record span {span} ({model.input.record_span_s:g} s): {total:.0f} s")
     print("| class | reference beats | Se | +P | F1 |")
-    for row in class_table(result.score["confusion"], model.class_names):
+    score = result.score
+    for row in class_table(score["confusion"], model.class_names, score["missed"], score["extra"]):
         print("| " + " | ".join(str(v) for v in row.values()) + " |")
 
 

@@ -86,6 +86,10 @@ def from_reference(metrics: dict[str, Any], record: str) -> dict[str, Any]:
 
 
 def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -> dict[str, Any]:
+    """EC57 figures of ``annotate``'s scores; the per-record counts hold the beats detection
+    missed (S and V false negatives) and the extra detections called S or V (false positives),
+    as ``bxb`` counts them; ``n`` and ``correct`` are of matched beats."""
+    from ecgzoo.apply.scoring import ec57_matrix
     from ecgzoo.metrics.aami import sv_counts
 
     rows = {r["class"]: r for r in scored["classes"]}
@@ -97,10 +101,10 @@ def from_annotate(scored: dict[str, Any], per_record: list[dict], record: str) -
     out = {"accuracy": frac(scored["accuracy"]), "detection": scored["detection"]}
     for cls, key in (("S", "sveb"), ("V", "veb")):
         out[key] = {m: frac(rows[cls][m]) for m in ("Se", "+P", "F1")}
-    out["veb"]["uncounted"] = sv_counts(scored["confusion"], class_names)["V_uncounted"]
+    out["veb"]["uncounted"] = sv_counts(*ec57_matrix(scored, class_names))["V_uncounted"]
     out["per_record"] = {}
     for r in per_record:
-        row = sv_counts(r["confusion"], class_names)
+        row = sv_counts(*ec57_matrix(r, class_names))
         out["per_record"][r["record"]] = row
         if r["record"] == record:
             out["record_" + record] = row

@@ -84,6 +84,42 @@ def test_scoring_of_the_reference_itself_is_perfect(mitdb_dir):
     assert v["ref_beats"] == 992 and v["Se"] == 100.0  # record 208 has 992 V beats
 
 
+def test_beats_detection_missed_and_extra_detections_are_counted(mitdb_dir):
+    """Record 100 (33 S beats, 1 V) "detected" without its S beats and with 10 detections
+    between beats called V: end to end, as EC57's ``bxb`` counts, the missed S beats are SVEB
+    false negatives (Se 0, F1 0, not undefined) and the extra V detections VEB false
+    positives; the accuracy stays that of the matched beats."""
+    from ecgzoo.apply.annotate import Annotation
+    from ecgzoo.apply.scoring import score_record, summarise_scores
+    from ecgzoo.datasets.mitbih import read_beat_annotations
+
+    samples, labels = read_beat_annotations(mitdb_dir, "100")
+    names = ["N", "S", "V", "F", "Q"]
+    keep = labels != 1
+    extra = (samples[100:110] + samples[101:111]) // 2  # half way between two beats
+    test = np.concatenate([samples[keep], extra])
+    pred = np.concatenate([labels[keep], np.full(10, 2)])
+    order = np.argsort(test)
+    prob = np.eye(5, dtype=np.float32)[pred[order]]
+    ann = Annotation(
+        "100", mitdb_dir / "100", 360.0, "MLII", 650000, names, test[order], pred[order], prob
+    )
+    score = score_record(ann, samples, labels, names)
+    assert score["missed"].tolist() == [0, 33, 0, 0, 0] and score["extra"].tolist() == [
+        0,
+        0,
+        10,
+        0,
+        0,
+    ]
+    scored = summarise_scores([score], names)
+    rows = {r["class"]: r for r in scored["classes"]}
+    assert rows["S"]["ref_beats"] == 33 and rows["S"]["Se"] == 0.0 and rows["S"]["F1"] == 0.0
+    assert rows["V"]["ref_beats"] == 1 and rows["V"]["+P"] == pytest.approx(100 / 11)
+    assert scored["accuracy"] == 100.0  # every matched beat right
+    assert scored["missed"] == [0, 33, 0, 0, 0] and scored["extra"] == [0, 0, 10, 0, 0]
+
+
 def _both_tables(mitdb_dir, record: str, relabel: dict[int, int]) -> tuple[dict, dict]:
     """A record's reference labels, relabelled by ``relabel`` as the "prediction", scored by the
     end-to-end table and by ``metrics.aami`` (rows by class)."""

@@ -200,6 +200,35 @@ def test_aami_fusion_rule_and_pooled_counts():
     }  # fmt: skip
 
 
+def test_aami_unmatched_beats_count_as_bxb_counts_them():
+    """End to end, beats on one side only, by ``bxb``'s formulas on the matrix above:
+    missed (No, So, Vo, Fo, Qo) = (5, 3, 2, 1, 4), extra detections (On, Os, Ov, Of, Oq) =
+    (6, 2, 4, 1, 0). SFN = Sn+Sv+Sf+Sq+So = 5+3, SFP = Ns+Vs+Fs+Os = 4+2; VFN = 5+2,
+    VFP = Nv+Sv+Ov = 3+4 (Fv still uncounted); VTN gains the extra detections not called V
+    (6+2+1) and no undetected beat; reference Q beats, matched or not, stay out."""
+    from ecgzoo.metrics.aami import NOT_MATCHED, with_detection
+
+    cm, names = with_detection(AAMI_CM, ["N", "S", "V", "F", "Q"], [5, 3, 2, 1, 4], [6, 2, 4, 1, 0])
+    assert names[-1] == NOT_MATCHED and cm.shape == (6, 6)
+    table = {r["class"]: r for r in aami_table(cm, names)}
+    s, v, n = table["S"], table["V"], table["N"]
+    assert (s["TP"], s["FN"], s["FP"]) == (15, 8, 6) and s["support"] == 23
+    assert s["TN"] == AAMI_EXPECTED["S"]["TN"] + (6 + 4 + 1)  # On + Ov + Of: extra, not S
+    assert (v["TP"], v["FN"], v["FP"], v["uncounted"]) == (25, 7, 7, 3)
+    assert v["TN"] == AAMI_EXPECTED["V"]["TN"] + (6 + 2 + 1)
+    assert v["F1"] == pytest.approx(50 / (50 + 7 + 7))
+    assert (n["FN"], n["FP"]) == (15, 13)
+    counts = sv_counts(cm, names)  # per-record counts pool the same way; n, correct: matched
+    assert (counts["S"], counts["S_fp"], counts["V"], counts["V_fp"]) == (23, 6, 32, 7)
+    assert (
+        counts["n"] == int(np.asarray(AAMI_CM).sum()) and counts["correct"] == 90 + 15 + 25 + 6 + 3
+    )
+    unchanged = with_detection(AAMI_CM, ["N", "S", "V", "F", "Q"], [0] * 5, [0] * 5)
+    assert aami_table(*unchanged) == aami_table(AAMI_CM)
+    with pytest.raises(ValueError, match="with_detection"):
+        with_detection(AAMI_CM, ["N", "S", "V", "F", "Q"], [0] * 4, [0] * 5)
+
+
 def test_aami_class_order_markdown_and_summary():
     order = [4, 3, 2, 1, 0]  # Q F V S N
     permuted = np.asarray(AAMI_CM)[np.ix_(order, order)]

@@ -2,9 +2,14 @@
 
 Detected beats are matched one to one to the reference beats within 150 ms
 (``wfdb.processing.compare_annotations``). Detection: Se = TP / (TP + FN), +P = TP / (TP + FP).
-Classification: over the matched pairs only, the confusion of reference AAMI class against the
-model's class (a matched beat the model could not classify counts as ``Q``), then per class
-Se, +P and F1. Records are scored one by one and summed for the gross figures.
+Classification: the confusion of reference AAMI class against the model's class over the matched
+pairs (a matched beat the model could not classify counts as ``Q``), plus, as EC57's comparator
+``bxb`` counts them, the beats on one side only: a reference beat no detection matched is a false
+negative for its class (``missed``, by reference class) and a detection with no reference beat a
+false positive for the class the model gave it (``extra``, by predicted class); then per class
+Se, +P and F1 (``metrics.aami``). The accuracy is over matched beats (EC57 defines none; the
+detection figures stand beside it). Records are scored one by one and summed for the gross
+figures.
 
 Two rules: ``whole`` scores every beat of the record; ``ec57`` applies the standard's
 exclusions as ``bxb`` does: the first 5 minutes are a learning period, and beats inside
@@ -76,42 +81,70 @@ def score_record(
     ri, ti = match_beats(ref_samples, test_samples, ann.fs)
     k = len(class_names)
     q = class_names.index("Q") if "Q" in class_names else k - 1
-    pred = test_labels[ti].copy()
+    pred = test_labels.copy()
     pred[pred < 0] = q
     conf = np.zeros((k, k), dtype=np.int64)
-    np.add.at(conf, (ref_labels[ri], pred), 1)
+    np.add.at(conf, (ref_labels[ri], pred[ti]), 1)
+    unmatched_ref = np.ones(len(ref_samples), dtype=bool)
+    unmatched_ref[ri] = False
+    unmatched_test = np.ones(len(test_samples), dtype=bool)
+    unmatched_test[ti] = False
     return {
         "record": ann.record,
         "tp": int(len(ri)),
         "fn": int(len(ref_samples) - len(ri)),
         "fp": int(len(test_samples) - len(ti)),
         "confusion": conf,
+        "missed": np.bincount(ref_labels[unmatched_ref], minlength=k)[:k],
+        "extra": np.bincount(pred[unmatched_test], minlength=k)[:k],
     }
+
+
+def ec57_matrix(score: dict[str, Any], class_names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A record's (or a sum's) matched confusion with its unmatched beats, as the EC57 scorer
+    takes it (:func:`ecgzoo.metrics.aami.with_detection`)."""
+    from ecgzoo.metrics.aami import with_detection
+
+    k = len(class_names)
+    zeros = np.zeros(k, dtype=np.int64)
+    missed, extra = score.get("missed", zeros), score.get("extra", zeros)
+    return with_detection(score["confusion"], class_names, missed, extra)
 
 
 def _pct(a: float, b: float) -> float | None:
     return None if b == 0 else 100.0 * a / b
 
 
-def class_table(conf: np.ndarray, class_names: list[str]) -> list[dict[str, Any]]:
+def class_table(
+    conf: np.ndarray,
+    class_names: list[str],
+    missed: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
     """Per class: reference beats, Se, +P, F1 (percent; None where undefined). The AAMI classes
     N, S, V and F are scored by ``metrics.aami`` (what ``evaluate`` reports, EC57's rules:
-    reference Q beats left out, F beats called V not counted for V); a class outside them (Q)
-    by its row and column. F1 is ``2 TP / (2 TP + FP + FN)``: 0 when a class is missed or only
-    falsely called, undefined only with no beat of it either way."""
+    reference Q beats left out, F beats called V not counted for V, and with ``missed`` /
+    ``extra`` the unmatched beats counted as ``bxb`` does); a class outside them (Q) by its row
+    and column (its unmatched beats too). F1 is ``2 TP / (2 TP + FP + FN)``: 0 when a class is
+    missed or only falsely called, undefined only with no beat of it either way."""
     from ecgzoo.metrics.aami import AAMI_SCORED, aami_table
 
     conf = np.asarray(conf)
+    k = len(class_names)
+    missed = np.zeros(k, dtype=np.int64) if missed is None else np.asarray(missed)
+    extra = np.zeros(k, dtype=np.int64) if extra is None else np.asarray(extra)
     ec57 = {}
     if all(c in class_names for c in AAMI_SCORED):
-        ec57 = {r["class"]: r for r in aami_table(conf, class_names)}
+        scored = ec57_matrix({"confusion": conf, "missed": missed, "extra": extra}, class_names)
+        ec57 = {r["class"]: r for r in aami_table(*scored)}
     rows = []
     for i, c in enumerate(class_names):
         if c in ec57:
             r = ec57[c]
             tp, ref, pred = r["TP"], r["support"], r["TP"] + r["FP"]
         else:
-            tp, ref, pred = int(conf[i, i]), int(conf[i].sum()), int(conf[:, i].sum())
+            tp = int(conf[i, i])
+            ref, pred = int(conf[i].sum() + missed[i]), int(conf[:, i].sum() + extra[i])
         se, ppv = _pct(tp, ref), _pct(tp, pred)
         f1 = _pct(2 * tp, ref + pred)  # ref + pred = 2 TP + FN + FP
         rows.append({"class": c, "ref_beats": ref, "Se": se, "+P": ppv, "F1": f1})
@@ -125,6 +158,9 @@ def summarise_scores(per_record: list[dict[str, Any]], class_names: list[str]) -
     fp = sum(r["fp"] for r in per_record)
     k = len(class_names)
     conf = sum((r["confusion"] for r in per_record), np.zeros((k, k), dtype=np.int64))
+    zeros = np.zeros(k, dtype=np.int64)
+    missed = sum((np.asarray(r.get("missed", zeros)) for r in per_record), zeros)
+    extra = sum((np.asarray(r.get("extra", zeros)) for r in per_record), zeros)
     rows = []
     for r in per_record:
         acc = _pct(np.trace(r["confusion"]), r["confusion"].sum())
@@ -145,9 +181,11 @@ def summarise_scores(per_record: list[dict[str, Any]], class_names: list[str]) -
             "Se": _pct(tp, tp + fn),
             "+P": _pct(tp, tp + fp),
         },
-        "classes": class_table(conf, class_names),
+        "classes": class_table(conf, class_names, missed, extra),
         "accuracy": _pct(np.trace(conf), conf.sum()),
         "confusion": conf.tolist(),
+        "missed": missed.tolist(),
+        "extra": extra.tolist(),
         "class_names": list(class_names),
         "records": rows,
     }

@@ -17,6 +17,8 @@ _WHERE = {
     "aami_table": "aami",
     "sv_counts": "aami",
     "UNCOUNTED": "aami",
+    "NOT_MATCHED": "aami",
+    "with_detection": "aami",
     "CHALLENGE_CLASSES": "challenge",
     "challenge_f1_from_confusion": "challenge",
     "challenge_scores": "challenge",

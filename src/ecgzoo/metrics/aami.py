@@ -19,6 +19,12 @@ Convention (the one commonly used with de Chazal et al. 2004 inter-patient resul
   false positive nor a true negative for V (the row's ``uncounted``; ``FP + uncounted`` is the
   stricter count). It stays a false negative for F. An F beat predicted ``S`` is an S false
   positive, as in ``bxb``.
+* End to end (beats found by a QRS detector, :func:`with_detection`), the matrix gains the
+  pseudo-class ``O`` as ``bxb`` has it: the ``O`` column holds reference beats no detection
+  matched (a false negative for their class: ``SFN = ... + So``, ``VFN = ... + Vo``), the ``O``
+  row detections no reference beat matched (a false positive for the class they were given:
+  ``SFP = ... + Os``, ``VFP = ... + Ov``, else a true negative). Undetected beats are no true
+  negative of another class (``bxb``'s ``VTN`` leaves out ``No``).
 * Ratios with a zero denominator are ``None`` (rendered ``n/a``), not 0.
 
 Statistics are fractions in [0, 1]; the markdown rendering shows percentages.
@@ -33,7 +39,16 @@ import numpy as np
 
 from ecgzoo.examples.beats import AAMI_CLASSES
 
-__all__ = ["AAMI_SCORED", "UNCOUNTED", "aami_markdown", "aami_summary", "aami_table", "sv_counts"]
+__all__ = [
+    "AAMI_SCORED",
+    "NOT_MATCHED",
+    "UNCOUNTED",
+    "aami_markdown",
+    "aami_summary",
+    "aami_table",
+    "sv_counts",
+    "with_detection",
+]
 
 #: Classes that receive per-class statistics, in reporting order.
 AAMI_SCORED: tuple[str, ...] = ("N", "S", "V", "F")
@@ -43,6 +58,31 @@ _STATS = ("Se", "+P", "FPR", "Sp", "F1", "Acc")
 #: EC57 (``bxb``): the reference class whose beats predicted as the key class are not counted
 #: for that class (neither FP nor TN): fusion beats called ventricular.
 UNCOUNTED: dict[str, str] = {"V": "F"}
+
+
+#: ``bxb``'s pseudo-class for a beat on one side only: a reference beat no detection matched
+#: (its column) or a detection no reference beat matched (its row).
+NOT_MATCHED = "O"
+
+
+def with_detection(
+    confusion: Sequence[Sequence[int]] | np.ndarray,
+    class_names: Sequence[str],
+    missed: Sequence[int],
+    extra: Sequence[int],
+) -> tuple[np.ndarray, list[str]]:
+    """The matched beats' confusion grown by the :data:`NOT_MATCHED` row and column:
+    ``missed[i]`` reference beats of class i that no detection matched, ``extra[j]``
+    detections with no reference beat that were given class j. Score the result with
+    :func:`aami_table` or :func:`sv_counts` and the class names returned."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    k = len(class_names)
+    missed, extra = np.asarray(missed, dtype=np.int64), np.asarray(extra, dtype=np.int64)
+    if cm.shape != (k, k) or missed.shape != (k,) or extra.shape != (k,):
+        raise ValueError(f"with_detection: expected a {k}x{k} matrix and two {k}-vectors")
+    out = np.zeros((k + 1, k + 1), dtype=np.int64)
+    out[:k, :k], out[:k, k], out[k, :k] = cm, missed, extra
+    return out, [*map(str, class_names), NOT_MATCHED]
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -74,8 +114,12 @@ def aami_table(
         raise ValueError(f"class_names {names} lack the AAMI classes {missing}")
 
     scored_rows = [names.index(c) for c in AAMI_SCORED]
-    scored = cm[scored_rows, :].astype(np.int64)  # reference N,S,V,F; all predicted columns
+    if NOT_MATCHED in names:  # detections with no reference beat: FP for the class given
+        scored_rows.append(names.index(NOT_MATCHED))
+    scored = cm[scored_rows, :].astype(np.int64)  # reference N,S,V,F(,O); all predicted columns
     total = int(scored.sum())
+    # undetected beats (the O column) are FN for their class, never TN for another
+    undetected = scored[:, names.index(NOT_MATCHED)] if NOT_MATCHED in names else None
 
     table: list[dict[str, Any]] = []
     for i, name in enumerate(AAMI_SCORED):
@@ -86,6 +130,8 @@ def aami_table(
         uncounted = int(scored[AAMI_SCORED.index(other), col]) if other else 0
         fp = int(scored[:, col].sum()) - tp - uncounted
         tn = total - tp - fn - fp - uncounted
+        if undetected is not None:
+            tn -= int(undetected.sum()) - int(undetected[i])
         table.append(
             {
                 "class": name,
@@ -113,9 +159,14 @@ def sv_counts(
     (``S``, ``V``), true positives (``S_tp``, ``V_tp``) and false positives as
     :func:`aami_table` counts them (``S_fp``, ``V_fp``), the F beats called V that EC57 leaves
     out (``V_uncounted``), plus every beat (``n``) and the beats predicted right (``correct``),
-    Q included, for the accuracy."""
+    Q included, for the accuracy: of matched beats only when the matrix has the
+    :data:`NOT_MATCHED` pseudo-class (:func:`with_detection`)."""
     cm = np.asarray(confusion)
     rows = {r["class"]: r for r in aami_table(cm, class_names)}
+    names = [str(c) for c in class_names]
+    if NOT_MATCHED in names:
+        keep = [i for i, c in enumerate(names) if c != NOT_MATCHED]
+        cm = cm[np.ix_(keep, keep)]
     out: dict[str, int] = {}
     for name in ("S", "V"):
         out[name] = int(rows[name]["support"])
