@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", choices=["ds2", "svdb"], default=None)
     ap.add_argument("--af-gate", action="store_true", help="S -> N in the rhythm model's AF")
+    ap.add_argument("--detect-leads", default="one", help="annotate's detection: one or gaps")
     ap.add_argument(
         "--self-train", default="", metavar="K=V,...",
         help="self_train parameters other than the defaults, e.g. threshold=0.9,rounds=2",
@@ -240,6 +241,7 @@ def main() -> None:
                     reference="atr",
                     adapt=a,
                     af_gate=args.af_gate,
+                    detect_leads=args.detect_leads,
                 )
                 scores = [r.score for r in res]
                 scored = summarise_scores(scores, res[0].annotation.class_names)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ecgzoo.apply.model import AppliedModel, load_model
 from ecgzoo.errors import ConfigError, DataError, EcgzooError
-from ecgzoo.examples.detect import DEFAULT_METHOD
+from ecgzoo.examples.detect import DEFAULT_METHOD, DETECT_LEADS
 
 __all__ = ["AnnotateResult", "annotate", "load_model", "predict", "export_onnx"]
 
@@ -68,6 +68,7 @@ def annotate(
     lead: str | None = None,
     fs: float | None = None,
     detector: str = DEFAULT_METHOD,
+    detect_leads: str = DETECT_LEADS,
     out_dir: str | Path | None = None,
     write: bool = True,
     plots: bool = True,
@@ -88,7 +89,8 @@ def annotate(
     ``quality`` (the default) noisy or flat stretches are marked unusable
     (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden. With
     ``af_gate`` no beat is S in a 30 s window the CinC 2017 rhythm model calls atrial
-    fibrillation (:mod:`ecgzoo.models.af_gate`).
+    fibrillation (:mod:`ecgzoo.models.af_gate`). ``detect_leads`` ``gaps`` fills the read
+    lead's detection gaps from another lead (:func:`ecgzoo.examples.detect.fill_gaps`).
 
     In a folder one bad record never stops the others: with a ``failures`` list each record
     that cannot be read or annotated is appended to it as ``(record, message)``; without one,
@@ -120,10 +122,10 @@ def annotate(
             check_output_folder(Path(out_dir) if out_dir is not None else target.parent)
     results = []
     failed: list[tuple[str, str]] = [] if failures is None else failures
-    options = (fs, lead, detector, adapt, quality, reference, ec57, write, out_dir, plots)
+    options = (fs, lead, detector, detect_leads, adapt, quality, reference, ec57, write, out_dir)
     for target in targets:
         try:
-            results.append(_annotate_one(target, applied, gate, *options))
+            results.append(_annotate_one(target, applied, gate, *options, plots=plots))
         except ConfigError:
             raise
         except (EcgzooError, ValueError, OSError) as exc:  # this record only
@@ -145,6 +147,7 @@ def _annotate_one(
     fs: float | None,
     lead: str | None,
     detector: str,
+    detect_leads: str,
     adapt: str,
     quality: bool,
     reference: str | None,
@@ -159,7 +162,14 @@ def _annotate_one(
 
     source = open_source(target, fs)
     ann = annotate_source(
-        source, applied, lead=lead, detector=detector, adapt=adapt, quality=quality, af_gate=gate
+        source,
+        applied,
+        lead=lead,
+        detector=detector,
+        adapt=adapt,
+        quality=quality,
+        af_gate=gate,
+        detect_leads=detect_leads,
     )
     summary = summarise(ann)
     summary["model"] = applied.ref  # the record page names the model that annotated it

@@ -29,7 +29,12 @@ from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.apply.threads import apply_threads, torch_threads
 from ecgzoo.errors import ConfigError, DataError
 from ecgzoo.examples.beats import AAMI_CLASSES
-from ecgzoo.examples.detect import DEFAULT_METHOD, detect_qrs
+from ecgzoo.examples.detect import (
+    DEFAULT_METHOD,
+    DETECT_LEADS,
+    DETECT_LEADS_CHOICES,
+    detect_qrs,
+)
 from ecgzoo.examples.signal_checks import check_rate
 from ecgzoo.models.adapt import TORCH_ONLY, check_adaptation, record_probabilities
 from ecgzoo.models.af_gate import check_gate_classes
@@ -92,8 +97,11 @@ def annotate_source(
     adapt: str = "none",
     quality: bool = True,
     af_gate: AfGate | None = None,
+    detect_leads: str = DETECT_LEADS,
 ) -> Annotation:
-    """Detect and classify every beat of one lead of ``source``; ``adapt`` (not ``none``)
+    """Detect and classify every beat of one lead of ``source``; ``detect_leads`` ``gaps``
+    fills that lead's detection gaps from another lead where the record has one (``one``: the
+    lead alone); ``adapt`` (not ``none``)
     classifies with the model adapted to this record's own beats (inputs only, no label,
     :func:`ecgzoo.models.adapt.record_probabilities`); with ``quality``
     also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`); with ``af_gate``
@@ -118,7 +126,12 @@ def annotate_source(
     timings = {"read": 0.0, "detect": 0.0, "segment": 0.0, "classify": 0.0}
     parts: list[ChunkBeats] = []
     tracker = Tracker(source.fs)
-    task = ChunkTask(source, idx, tuple(m.input for m in members), detector, quality, detect_qrs)
+    if detect_leads not in DETECT_LEADS_CHOICES:
+        raise ConfigError(f"--detect-leads: {detect_leads!r} is not one of one, gaps")
+    others = [i for i in range(len(source.lead_names)) if i != idx]
+    fill = others[0] if detect_leads == "gaps" and others else None
+    specs = tuple(m.input for m in members)
+    task = ChunkTask(source, idx, specs, detector, quality, detect_qrs, fill)
     t = time.perf_counter()
     for part in chunk_beats(task, chunk_s, workers=apply_threads()):  # chunks on free cores
         for stage, seconds in part.timings.items():

@@ -1,5 +1,8 @@
 """The per-chunk stage of ``annotate``: read, detect, align and cut one chunk of a lead.
 
+With a ``fill_lead`` the beats the lead's detection skipped are taken from another lead
+(:func:`ecgzoo.examples.detect.fill_gaps`) and cut from the lead itself like every beat.
+
 Each chunk (:meth:`ecgzoo.apply.signals.SignalSource.chunk_bounds`) is independent, so with
 free cores the chunks run in forked worker processes (``datasets.streaming.ordered_map``),
 in order. The QRS detector holds the GIL, so threads gained 10-20 % at best (issue 19 notes);
@@ -21,6 +24,7 @@ from ecgzoo.apply.quality import chunk_part
 from ecgzoo.apply.quality import detect as detect_with_quality
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.datasets.streaming import ordered_map
+from ecgzoo.examples.detect import fill_gaps
 
 
 @dataclass
@@ -47,6 +51,7 @@ class ChunkTask:
     detector: str
     quality: bool
     detect_qrs: Callable[..., np.ndarray]
+    fill_lead: int | None = None  # another lead whose peaks fill the lead's detection gaps
 
 
 #: Workers only when a second chunk holds at least this much signal: forking a pool costs
@@ -72,6 +77,10 @@ def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
         signal, fs, task.detector, task.quality, task.detect_qrs
     )
     part = chunk_part(signal, fs, start, (core_start, core_stop), cand, scores)
+    if task.fill_lead is not None:  # beats this lead skipped, found on another (round ML)
+        other = task.source.read(task.fill_lead, start, stop)
+        found, _, _ = detect_with_quality(other, fs, task.detector, False, task.detect_qrs)
+        local = fill_gaps(local, found, fs)
     t_detect = time.perf_counter()
     g = local + start
     own = local[(g >= core_start) & (g < core_stop)]

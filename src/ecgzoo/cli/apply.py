@@ -37,6 +37,13 @@ def annotate(
     detector: Annotated[
         str, typer.Option(help="QRS detector: vote (learnt, default), pantompkins1985, xqrs, ...")
     ] = "vote",
+    detect_leads: Annotated[
+        str,
+        typer.Option(
+            help="one: detect on the lead the model reads; gaps: fill that lead's detection "
+            "gaps from another lead of the record"
+        ),
+    ] = "one",
     reference: Annotated[
         str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
     ] = None,
@@ -76,6 +83,7 @@ def annotate(
         lead=lead,
         fs=fs,
         detector=detector,
+        detect_leads=detect_leads,
         out_dir=out,
         reference=reference,
         ec57=ec57,

@@ -1,0 +1,63 @@
+"""Detection on two leads (``annotate --detect-leads gaps``): a lead's skipped beats are taken
+from the other lead, a false peak of the other lead between two found beats is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgzoo.errors import ConfigError
+from ecgzoo.examples.detect import MATCH_S, detect_qrs, fill_gaps
+
+
+def test_fill_gaps_by_reference_values() -> None:
+    fs = 100.0
+    beats = np.arange(0, 100 * 80, 80)  # RR 0.8 s, 100 beats
+    first = np.r_[beats[:40], beats[40:70:2], beats[70:]]  # skips every other beat in 40-69
+    false_peak = beats[10] + 40  # half way between two beats the first lead found
+    second = np.sort(np.r_[beats, false_peak])
+    out = fill_gaps(first, second, fs)
+    np.testing.assert_array_equal(out, beats)  # the skipped 15 back, the false peak not
+    np.testing.assert_array_equal(fill_gaps(first, np.zeros(0, dtype=int), fs), first)
+    np.testing.assert_array_equal(fill_gaps(np.zeros(0, dtype=int), second, fs), second)
+    near = fill_gaps(beats, beats + int(MATCH_S * fs) - 1, fs)  # the same beats, a little later
+    np.testing.assert_array_equal(near, beats)
+
+
+def test_fill_gaps_on_record_100(mitdb_dir) -> None:
+    """Record 100's first lead with every other peak of its first ten minutes taken away: the
+    second lead (V5) gives them back, each within 150 ms of a reference beat."""
+    import wfdb
+
+    from ecgzoo.apply.scoring import match_beats, reference_beats
+
+    rec = wfdb.rdrecord(str(mitdb_dir / "100"))
+    fs = float(rec.fs)
+    first = detect_qrs(rec.p_signal[:, 0], fs)
+    second = detect_qrs(rec.p_signal[:, 1], fs)
+    early = np.flatnonzero(first < 600 * fs)
+    dropped = first[early[1::2]]
+    skipping = np.setdiff1d(first, dropped)
+    filled = fill_gaps(skipping, second, fs)
+    ref, _ = reference_beats(mitdb_dir / "100")
+    ri_full, _ = match_beats(ref, first, fs)
+    ri, ti = match_beats(ref, filled, fs)
+    assert len(ri) >= len(ri_full) - 0.05 * len(dropped)  # 95 % of the dropped beats back
+    assert len(filled) - len(ti) <= 2  # no more than two detections off every reference beat
+
+
+def test_annotate_detects_on_two_leads_when_asked(mitdb_dir, tmp_path) -> None:
+    from ecgzoo.api import annotate
+
+    one = annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, reference="atr")[0]
+    gaps = annotate(
+        mitdb_dir / "100",
+        "pretrained:mitbih-inter",
+        write=False,
+        reference="atr",
+        detect_leads="gaps",
+    )[0]
+    assert gaps.score["tp"] >= one.score["tp"] and gaps.score["tp"] + gaps.score["fn"] == 2273
+    assert gaps.score["fp"] <= one.score["fp"] + 2
+    with pytest.raises(ConfigError, match="--detect-leads"):
+        annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, detect_leads="all")
