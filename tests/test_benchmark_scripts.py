@@ -20,7 +20,7 @@ def bench(monkeypatch):
     yield lambda name: importlib.import_module(name)
     for name in (
         "beats_eval", "svdb_folds", "adapt_folds", "svdb_fold_arms", "ec57_rescore",
-        "svdb_fold_weights",
+        "svdb_fold_weights", "detect_leads",
     ):  # fmt: skip
         sys.modules.pop(name, None)
 
@@ -203,3 +203,13 @@ def test_fold_weights_copy_an_ensemble_with_its_decision_weights(bench, tmp_path
     assert got["params"]["decision_weights"] == [1.0, 0.5, 2.0, 1.0, 1.0]
     assert "decision_weights" not in json.loads((src / "model.json").read_text())["params"]
     assert (tmp_path / "OP_f0_e012" / "model.safetensors").read_bytes() == b"x"
+
+
+def test_detect_leads_counts_a_record_four_ways(bench, mitdb_dir):
+    """Record 100: each way's missed and false beats; the union misses no more than either
+    lead and filling gaps no more than the first lead."""
+    counts = bench("detect_leads").counts(mitdb_dir / "100")
+    assert set(counts) == {"first", "second", "union", "gaps"}
+    assert counts["union"]["fn"] <= min(counts["first"]["fn"], counts["second"]["fn"])
+    assert counts["gaps"]["fn"] <= counts["first"]["fn"] <= 10
+    assert counts["gaps"]["fp"] >= counts["first"]["fp"]
