@@ -42,7 +42,8 @@ def counts(base: Path) -> dict[str, dict[str, int]]:
         "first": first,
         "second": second,
         "union": union(first, second, fs),
-        "gaps": fill_gaps(first, second, fs),
+        "gaps": fill_gaps(first, second, fs),  # round ML's G (annotate --detect-leads gaps)
+        "gaps_margin": fill_gaps(first, second, fs, margin_rr=0.5),  # round ML2's G2
     }
     out = {}
     for name, peaks in ways.items():

@@ -205,11 +205,11 @@ def test_fold_weights_copy_an_ensemble_with_its_decision_weights(bench, tmp_path
     assert (tmp_path / "OP_f0_e012" / "model.safetensors").read_bytes() == b"x"
 
 
-def test_detect_leads_counts_a_record_four_ways(bench, mitdb_dir):
+def test_detect_leads_counts_a_record_five_ways(bench, mitdb_dir):
     """Record 100: each way's missed and false beats; the union misses no more than either
     lead and filling gaps no more than the first lead."""
     counts = bench("detect_leads").counts(mitdb_dir / "100")
-    assert set(counts) == {"first", "second", "union", "gaps"}
+    assert set(counts) == {"first", "second", "union", "gaps", "gaps_margin"}
     assert counts["union"]["fn"] <= min(counts["first"]["fn"], counts["second"]["fn"])
     assert counts["gaps"]["fn"] <= counts["first"]["fn"] <= 10
     assert counts["gaps"]["fp"] >= counts["first"]["fp"]

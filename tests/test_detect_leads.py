@@ -22,6 +22,13 @@ def test_fill_gaps_by_reference_values() -> None:
     np.testing.assert_array_equal(fill_gaps(np.zeros(0, dtype=int), second, fs), second)
     near = fill_gaps(beats, beats + int(MATCH_S * fs) - 1, fs)  # the same beats, a little later
     np.testing.assert_array_equal(near, beats)
+    # a pause of 2.4 RR after beat 20: a second-lead peak 0.3 RR into it fills it unless a
+    # margin of 0.5 RR is asked (round ML2's G2)
+    paused = np.r_[beats[:21], beats[21:] + 112]
+    t_wave = paused[20] + 24
+    second = np.sort(np.r_[paused, t_wave])
+    assert t_wave in fill_gaps(np.delete(paused, 21), second, fs, margin_rr=0.0)
+    assert t_wave not in fill_gaps(np.delete(paused, 21), second, fs, margin_rr=0.5)
 
 
 def test_fill_gaps_on_record_100(mitdb_dir) -> None:

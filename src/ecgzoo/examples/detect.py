@@ -100,16 +100,24 @@ DETECT_LEADS = "one"
 GAP_RR = 1.5
 #: The second lead's RR intervals nearest a peak whose median is its local RR.
 GAP_NEIGHBOURS = 16
+#: An added peak keeps at least this many local RR from the first-lead peaks on both sides
+#: (0: anywhere in the gap, round ML's variant G, what ``--detect-leads gaps`` does; 0.5 was
+#: round ML2's G2, no better on DS1: notes/beats19.md).
+GAP_MARGIN_RR = 0.0
 MATCH_S = 0.15  # a second-lead peak this close to a first-lead peak is the same beat
 
 
-def fill_gaps(first: np.ndarray, second: np.ndarray, fs: float) -> np.ndarray:
+def fill_gaps(
+    first: np.ndarray, second: np.ndarray, fs: float, margin_rr: float = GAP_MARGIN_RR
+) -> np.ndarray:
     """``first``'s peaks plus the ``second`` lead's peaks that fall in a gap of ``first``:
     a second-lead peak with no first-lead peak within :data:`MATCH_S` is added when the interval
     between the first-lead peaks around it is longer than :data:`GAP_RR` times the median of the
-    :data:`GAP_NEIGHBOURS` second-lead RR intervals nearest to it. A lead that skips beats (SVDB
-    865's first lead misses 1,285 of 3,162) leaves such gaps; a false peak of the other lead
-    between two beats the first found does not (issue 19, notes/beats19.md round ML)."""
+    :data:`GAP_NEIGHBOURS` second-lead RR intervals nearest to it (its local RR), and it lies at
+    least ``margin_rr`` local RR from the first-lead peaks on both sides. A lead that skips beats
+    (SVDB 865's first lead misses 1,285 of 3,162) leaves such gaps, the skipped beat inside them;
+    a false peak of the other lead between two beats the first found, or on the T wave after a
+    pause's first beat, does not (issue 19, notes/beats19.md rounds ML and ML2)."""
     first = np.unique(np.asarray(first, dtype=np.int64))
     second = np.unique(np.asarray(second, dtype=np.int64))
     if len(second) < 3:
@@ -130,5 +138,7 @@ def fill_gaps(first: np.ndarray, second: np.ndarray, fs: float) -> np.ndarray:
     lo = np.clip(np.arange(len(second)) - half, 0, max(len(rr) - GAP_NEIGHBOURS, 0))
     windows = lo[:, None] + np.arange(min(GAP_NEIGHBOURS, len(rr)))[None, :]
     local_rr = np.median(rr[windows], axis=1)
-    fill = new & (gap > GAP_RR * local_rr)
+    side = np.minimum(second - before, after - second)  # to the nearer first-lead peak
+    side = np.where((j > 0) & (j < len(first)), side, np.inf)
+    fill = new & (gap > GAP_RR * local_rr) & (side >= margin_rr * local_rr)
     return np.union1d(first, second[fill])
