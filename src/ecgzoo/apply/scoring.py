@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from ecgzoo.apply.annotate import Annotation
+from ecgzoo.examples.detect import MATCH_S as DETECTION_MATCH_S
 
-MATCH_S = 0.15
+MATCH_S = DETECTION_MATCH_S  # one 150 ms for scoring and for matching two leads' peaks
 LEARNING_S = 300.0
 
 

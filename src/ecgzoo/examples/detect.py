@@ -104,7 +104,8 @@ GAP_NEIGHBOURS = 16
 #: (0: anywhere in the gap, round ML's variant G, what ``--detect-leads gaps`` does; 0.5 was
 #: round ML2's G2, no better on DS1: notes/beats19.md).
 GAP_MARGIN_RR = 0.0
-MATCH_S = 0.15  # a second-lead peak this close to a first-lead peak is the same beat
+#: Two peaks this close are the same beat (EC57's match window; ``apply.scoring`` scores with it).
+MATCH_S = 0.15
 
 
 def fill_gaps(
