@@ -1,6 +1,6 @@
 """QRS detection on one lead, on the other, on both (union) and with the first lead's gaps filled
 from the second (``annotate --detect-leads gaps``): missed and false beats per record and in all
-(issue 19, round ML, ``docs/notes/beats19.md``). Each record's first two leads, whole record,
+(issue 19, rounds ML and CF, ``docs/notes/beats19.md``, ``beats20.md``). Each record's first two leads, whole record,
 ``annotate``'s detector; a detection matches a reference AAMI beat within 150 ms, one to one.
 
     nice python benchmarks/detect_leads.py FOLDER --records 101 106 ... --out runs/ds1.json
@@ -17,6 +17,10 @@ import numpy as np
 
 from ecgzoo.apply.scoring import match_beats, reference_beats
 from ecgzoo.examples.detect import MATCH_S, detect_qrs, fill_gaps
+from ecgzoo.examples.qrs_vote import detect_vote_scored
+
+#: Round CF's grid (notes/beats20.md): the read lead's vote score a filled-in peak needs.
+CONFIRM_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
 def union(first: np.ndarray, second: np.ndarray, fs: float) -> np.ndarray:
@@ -37,13 +41,17 @@ def counts(base: Path) -> dict[str, dict[str, int]]:
     rec = wfdb.rdrecord(str(base))
     fs = float(rec.fs)
     ref, labels = reference_beats(base)
-    first, second = (detect_qrs(rec.p_signal[:, c], fs) for c in (0, 1))
+    first, cand, scores = detect_vote_scored(rec.p_signal[:, 0], fs)  # annotate's detector
+    second = detect_qrs(rec.p_signal[:, 1], fs)
     ways = {
         "first": first,
         "second": second,
         "union": union(first, second, fs),
         "gaps": fill_gaps(first, second, fs),  # round ML's G (annotate --detect-leads gaps)
         "gaps_margin": fill_gaps(first, second, fs, margin_rr=0.5),  # round ML2's G2
+    } | {  # round CF: a filled-in peak confirmed by the first lead's own vote
+        f"confirm_{t:g}": fill_gaps(first, second, fs, confirm=(cand, scores), min_score=t)
+        for t in CONFIRM_GRID
     }
     out = {}
     for name, peaks in ways.items():
@@ -72,7 +80,7 @@ def main() -> None:
         for w in rows[records[0]]
     }
     for way, t in total.items():
-        print(f"{way:6s} missed {t['fn']:6d} false {t['fp']:5d} sum {t['fn'] + t['fp']:6d}")
+        print(f"{way:12s} missed {t['fn']:6d} false {t['fp']:5d} sum {t['fn'] + t['fp']:6d}")
     args.out.write_text(json.dumps({"records": rows, "total": total}, indent=1))
 
 

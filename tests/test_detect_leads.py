@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ecgzoo.errors import ConfigError
-from ecgzoo.examples.detect import MATCH_S, detect_qrs, fill_gaps
+from ecgzoo.examples.detect import MATCH_S, detect_qrs, fill_gaps, support
 
 
 def test_fill_gaps_by_reference_values() -> None:
@@ -29,6 +29,29 @@ def test_fill_gaps_by_reference_values() -> None:
     second = np.sort(np.r_[paused, t_wave])
     assert t_wave in fill_gaps(np.delete(paused, 21), second, fs, margin_rr=0.0)
     assert t_wave not in fill_gaps(np.delete(paused, 21), second, fs, margin_rr=0.5)
+
+
+def test_confirmed_fill_by_reference_values() -> None:
+    """Round CF: a filled-in peak needs a candidate of the first lead's vote within 150 ms
+    scoring at least ``min_score``; with no candidate near, it is not added at any score."""
+    fs = 100.0
+    beats = np.arange(0, 100 * 80, 80)
+    first = np.r_[beats[:40], beats[40:70:2], beats[70:]]  # skips 41, 43, ..., 69
+    skipped = np.setdiff1d(beats, first)
+    # the first lead's candidates: its beats (0.9), the skipped beats 14 samples off (0.05,
+    # except 41 at 0.3), and none near 43
+    cand = np.sort(np.r_[first, np.setdiff1d(skipped, [beats[43]]) + 14])
+    scores = np.where(np.isin(cand, first), 0.9, 0.05)
+    scores[cand == beats[41] + 14] = 0.3
+    np.testing.assert_array_equal(
+        support(np.r_[beats[41], beats[43], beats[45] - 1], cand, scores, fs), [0.3, -1, 0.05]
+    )
+    any_candidate = fill_gaps(first, beats, fs, confirm=(cand, scores), min_score=0.0)
+    np.testing.assert_array_equal(any_candidate, np.setdiff1d(beats, [beats[43]]))
+    high = fill_gaps(first, beats, fs, confirm=(cand, scores), min_score=0.1)
+    np.testing.assert_array_equal(high, np.union1d(first, [beats[41]]))
+    unchecked = fill_gaps(first, beats, fs, confirm=(cand, scores), min_score=None)
+    np.testing.assert_array_equal(unchecked, beats)  # round ML's G
 
 
 def test_fill_gaps_on_record_100(mitdb_dir) -> None:

@@ -106,10 +106,34 @@ GAP_NEIGHBOURS = 16
 GAP_MARGIN_RR = 0.0
 #: Two peaks this close are the same beat (EC57's match window; ``apply.scoring`` scores with it).
 MATCH_S = 0.15
+#: A filled-in peak is kept only where the read lead's own vote has a candidate within
+#: :data:`MATCH_S` scoring at least this (round CF, notes/beats20.md); ``None``: no such check.
+GAP_CONFIRM_SCORE: float | None = None
+
+
+def support(peaks: np.ndarray, cand: np.ndarray, scores: np.ndarray, fs: float) -> np.ndarray:
+    """For each of ``peaks``, the highest score of a candidate (sorted ``cand``, the vote's,
+    with their ``scores``) within :data:`MATCH_S`; -1 where there is none."""
+    best = np.full(len(peaks), -1.0)
+    if len(cand) == 0:
+        return best
+    reach = MATCH_S * fs
+    lo = np.searchsorted(cand, peaks - reach, side="left")
+    hi = np.searchsorted(cand, peaks + reach, side="right")
+    for k in range(int((hi - lo).max(initial=0))):  # candidates are >= 120 ms apart: few
+        i = lo + k
+        inside = i < hi
+        best[inside] = np.maximum(best[inside], scores[i[inside]])
+    return best
 
 
 def fill_gaps(
-    first: np.ndarray, second: np.ndarray, fs: float, margin_rr: float = GAP_MARGIN_RR
+    first: np.ndarray,
+    second: np.ndarray,
+    fs: float,
+    margin_rr: float = GAP_MARGIN_RR,
+    confirm: tuple[np.ndarray, np.ndarray] | None = None,
+    min_score: float | None = GAP_CONFIRM_SCORE,
 ) -> np.ndarray:
     """``first``'s peaks plus the ``second`` lead's peaks that fall in a gap of ``first``:
     a second-lead peak with no first-lead peak within :data:`MATCH_S` is added when the interval
@@ -118,7 +142,9 @@ def fill_gaps(
     least ``margin_rr`` local RR from the first-lead peaks on both sides. A lead that skips beats
     (SVDB 865's first lead misses 1,285 of 3,162) leaves such gaps, the skipped beat inside them;
     a false peak of the other lead between two beats the first found, or on the T wave after a
-    pause's first beat, does not (issue 19, notes/beats19.md rounds ML and ML2)."""
+    pause's first beat, does not (issue 19, notes/beats19.md rounds ML and ML2). With
+    ``confirm`` (the first lead's vote candidates and scores) and a ``min_score``, an added peak
+    also needs :func:`support` of at least ``min_score`` there (round CF, notes/beats20.md)."""
     first = np.unique(np.asarray(first, dtype=np.int64))
     second = np.unique(np.asarray(second, dtype=np.int64))
     if len(second) < 3:
@@ -142,4 +168,6 @@ def fill_gaps(
     side = np.minimum(second - before, after - second)  # to the nearer first-lead peak
     side = np.where((j > 0) & (j < len(first)), side, np.inf)
     fill = new & (gap > GAP_RR * local_rr) & (side >= margin_rr * local_rr)
+    if confirm is not None and min_score is not None:
+        fill &= support(second, *confirm, fs) >= min_score
     return np.union1d(first, second[fill])
