@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgzoo.datasets.splits import DS2
+from ecgzoo.examples.detect import DETECT_LEADS
 
 MITDB = "mit-bih-arrhythmia-database-1.0.0"
 SVDB = "mit-bih-supraventricular-arrhythmia-database-1.0.0"
@@ -172,7 +173,9 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--only", choices=["ds2", "svdb"], default=None)
     ap.add_argument("--af-gate", action="store_true", help="S -> N in the rhythm model's AF")
-    ap.add_argument("--detect-leads", default="one", help="annotate's detection: one or gaps")
+    ap.add_argument(
+        "--detect-leads", default=DETECT_LEADS, help="annotate's: one, gaps, gaps-unchecked"
+    )
     ap.add_argument(
         "--self-train", default="", metavar="K=V,...",
         help="self_train parameters other than the defaults, e.g. threshold=0.9,rounds=2",

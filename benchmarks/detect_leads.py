@@ -1,7 +1,9 @@
 """QRS detection on one lead, on the other, on both (union) and with the first lead's gaps filled
-from the second (``annotate --detect-leads gaps``): missed and false beats per record and in all
-(issue 19, rounds ML and CF, ``docs/notes/beats19.md``, ``beats20.md``). Each record's first two leads, whole record,
-``annotate``'s detector; a detection matches a reference AAMI beat within 150 ms, one to one.
+from the second, unchecked (round ML's G, ``annotate --detect-leads gaps-unchecked``) or where the
+first lead's own vote has a candidate scoring at least t (round CF; ``gaps``, t = 0.05): missed
+and false beats per record and in all (issue 19, ``docs/notes/beats19.md``, ``beats20.md``). Each
+record's first two leads, whole record, ``annotate``'s detector; a detection matches a reference
+AAMI beat within 150 ms, one to one.
 
     nice python benchmarks/detect_leads.py FOLDER --records 101 106 ... --out runs/ds1.json
     nice python benchmarks/detect_leads.py SVDB_FOLDER --out runs/svdb.json   (every record)
@@ -47,7 +49,7 @@ def counts(base: Path) -> dict[str, dict[str, int]]:
         "first": first,
         "second": second,
         "union": union(first, second, fs),
-        "gaps": fill_gaps(first, second, fs),  # round ML's G (annotate --detect-leads gaps)
+        "gaps": fill_gaps(first, second, fs, min_score=None),  # round ML's G (gaps-unchecked)
         "gaps_margin": fill_gaps(first, second, fs, margin_rr=0.5),  # round ML2's G2
     } | {  # round CF: a filled-in peak confirmed by the first lead's own vote
         f"confirm_{t:g}": fill_gaps(first, second, fs, confirm=(cand, scores), min_score=t)

@@ -205,11 +205,17 @@ def test_fold_weights_copy_an_ensemble_with_its_decision_weights(bench, tmp_path
     assert (tmp_path / "OP_f0_e012" / "model.safetensors").read_bytes() == b"x"
 
 
-def test_detect_leads_counts_a_record_five_ways(bench, mitdb_dir):
+def test_detect_leads_counts_a_record_every_way(bench, mitdb_dir):
     """Record 100: each way's missed and false beats; the union misses no more than either
-    lead and filling gaps no more than the first lead."""
-    counts = bench("detect_leads").counts(mitdb_dir / "100")
-    assert set(counts) == {"first", "second", "union", "gaps", "gaps_margin"}
+    lead, filling gaps no more than the first lead, and a higher confirmation score (round CF)
+    adds no more peaks than a lower one."""
+    module = bench("detect_leads")
+    counts = module.counts(mitdb_dir / "100")
+    grid = [f"confirm_{t:g}" for t in module.CONFIRM_GRID]
+    assert set(counts) == {"first", "second", "union", "gaps", "gaps_margin", *grid}
+    for lower, higher in zip(grid, grid[1:], strict=False):
+        assert counts[higher]["fn"] >= counts[lower]["fn"]
+        assert counts[higher]["fp"] <= counts[lower]["fp"]
     assert counts["union"]["fn"] <= min(counts["first"]["fn"], counts["second"]["fn"])
     assert counts["gaps"]["fn"] <= counts["first"]["fn"] <= 10
     assert counts["gaps"]["fp"] >= counts["first"]["fp"]

@@ -1,5 +1,6 @@
-"""Detection on two leads (``annotate --detect-leads gaps``): a lead's skipped beats are taken
-from the other lead, a false peak of the other lead between two found beats is not."""
+"""Detection on two leads (``annotate --detect-leads gaps``, the default): a lead's skipped beats
+are taken from the other lead, a false peak of the other lead between two found beats is not, nor
+one where the lead's own vote has no candidate."""
 
 from __future__ import annotations
 
@@ -76,18 +77,19 @@ def test_fill_gaps_on_record_100(mitdb_dir) -> None:
     assert len(filled) - len(ti) <= 2  # no more than two detections off every reference beat
 
 
-def test_annotate_detects_on_two_leads_when_asked(mitdb_dir, tmp_path) -> None:
+def test_annotate_detects_on_two_leads_by_default(mitdb_dir, tmp_path) -> None:
     from ecgzoo.api import annotate
 
-    one = annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, reference="atr")[0]
-    gaps = annotate(
-        mitdb_dir / "100",
-        "pretrained:mitbih-inter",
-        write=False,
-        reference="atr",
-        detect_leads="gaps",
-    )[0]
-    assert gaps.score["tp"] >= one.score["tp"] and gaps.score["tp"] + gaps.score["fn"] == 2273
-    assert gaps.score["fp"] <= one.score["fp"] + 2
+    def score(**options) -> dict:
+        ann = annotate(
+            mitdb_dir / "100", "pretrained:mitbih-inter", write=False, reference="atr", **options
+        )
+        return ann[0].score
+
+    one, checked = score(detect_leads="one"), score()  # the default: gaps, checked (round CF)
+    unchecked = score(detect_leads="gaps-unchecked")
+    assert checked["tp"] >= one["tp"] and checked["tp"] + checked["fn"] == 2273
+    assert checked["fp"] <= one["fp"] + 2
+    assert unchecked["tp"] >= checked["tp"] and unchecked["fp"] >= checked["fp"]
     with pytest.raises(ConfigError, match="--detect-leads"):
         annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, detect_leads="all")

@@ -89,8 +89,10 @@ def annotate(
     ``quality`` (the default) noisy or flat stretches are marked unusable
     (:mod:`ecgzoo.apply.quality`) and left out of the summary's counts and burden. With
     ``af_gate`` no beat is S in a 30 s window the CinC 2017 rhythm model calls atrial
-    fibrillation (:mod:`ecgzoo.models.af_gate`). ``detect_leads`` ``gaps`` fills the read
-    lead's detection gaps from another lead (:func:`ecgzoo.examples.detect.fill_gaps`).
+    fibrillation (:mod:`ecgzoo.models.af_gate`). ``detect_leads`` ``gaps`` (the default) fills
+    the read lead's detection gaps from another lead where the read lead's own vote has a
+    candidate (:func:`ecgzoo.examples.detect.fill_gaps`); ``gaps-unchecked`` fills every gap,
+    ``one`` detects on the read lead alone.
 
     In a folder one bad record never stops the others: with a ``failures`` list each record
     that cannot be read or annotated is appended to it as ``(record, message)``; without one,

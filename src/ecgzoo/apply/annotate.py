@@ -99,9 +99,10 @@ def annotate_source(
     af_gate: AfGate | None = None,
     detect_leads: str = DETECT_LEADS,
 ) -> Annotation:
-    """Detect and classify every beat of one lead of ``source``; ``detect_leads`` ``gaps``
-    fills that lead's detection gaps from another lead where the record has one (``one``: the
-    lead alone); ``adapt`` (not ``none``)
+    """Detect and classify every beat of one lead of ``source``; ``detect_leads`` ``gaps`` (the
+    default) fills that lead's detection gaps from another lead where the record has one and the
+    lead's own vote has a candidate there (``gaps-unchecked``: every gap; ``one``: the lead
+    alone); ``adapt`` (not ``none``)
     classifies with the model adapted to this record's own beats (inputs only, no label,
     :func:`ecgzoo.models.adapt.record_probabilities`); with ``quality``
     also mark the stretches too noisy to trust (:mod:`ecgzoo.apply.quality`); with ``af_gate``
@@ -127,11 +128,13 @@ def annotate_source(
     parts: list[ChunkBeats] = []
     tracker = Tracker(source.fs)
     if detect_leads not in DETECT_LEADS_CHOICES:
-        raise ConfigError(f"--detect-leads: {detect_leads!r} is not one of one, gaps")
+        choices = ", ".join(DETECT_LEADS_CHOICES)
+        raise ConfigError(f"--detect-leads: {detect_leads!r} is not one of {choices}")
     others = [i for i in range(len(source.lead_names)) if i != idx]
-    fill = others[0] if detect_leads == "gaps" and others else None
+    fill = others[0] if detect_leads != "one" and others else None
     specs = tuple(m.input for m in members)
-    task = ChunkTask(source, idx, specs, detector, quality, detect_qrs, fill)
+    checked = detect_leads == "gaps"
+    task = ChunkTask(source, idx, specs, detector, quality, detect_qrs, fill, checked)
     t = time.perf_counter()
     for part in chunk_beats(task, chunk_s, workers=apply_threads()):  # chunks on free cores
         for stage, seconds in part.timings.items():

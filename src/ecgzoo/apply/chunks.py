@@ -1,7 +1,8 @@
 """The per-chunk stage of ``annotate``: read, detect, align and cut one chunk of a lead.
 
 With a ``fill_lead`` the beats the lead's detection skipped are taken from another lead
-(:func:`ecgzoo.examples.detect.fill_gaps`) and cut from the lead itself like every beat.
+(:func:`ecgzoo.examples.detect.fill_gaps`; with ``fill_checked`` only where the lead's own vote
+has a candidate there) and cut from the lead itself like every beat.
 
 Each chunk (:meth:`ecgzoo.apply.signals.SignalSource.chunk_bounds`) is independent, so with
 free cores the chunks run in forked worker processes (``datasets.streaming.ordered_map``),
@@ -52,6 +53,7 @@ class ChunkTask:
     quality: bool
     detect_qrs: Callable[..., np.ndarray]
     fill_lead: int | None = None  # another lead whose peaks fill the lead's detection gaps
+    fill_checked: bool = True  # a filled-in peak needs the lead's own vote candidate (round CF)
 
 
 #: Workers only when a second chunk holds at least this much signal: forking a pool costs
@@ -73,14 +75,16 @@ def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
     t0 = time.perf_counter()
     signal = task.source.read(task.lead, start, stop)
     t1 = time.perf_counter()
+    checked = task.fill_lead is not None and task.fill_checked  # needs the vote's candidates
     local, cand, scores = detect_with_quality(
-        signal, fs, task.detector, task.quality, task.detect_qrs
+        signal, fs, task.detector, task.quality or checked, task.detect_qrs
     )
     part = chunk_part(signal, fs, start, (core_start, core_stop), cand, scores)
+    part = part if task.quality else None
     if task.fill_lead is not None:  # beats this lead skipped, found on another (round ML)
         other = task.source.read(task.fill_lead, start, stop)
         found, _, _ = detect_with_quality(other, fs, task.detector, False, task.detect_qrs)
-        local = fill_gaps(local, found, fs)
+        local = fill_gaps(local, found, fs, confirm=(cand, scores) if checked else None)
     t_detect = time.perf_counter()
     g = local + start
     own = local[(g >= core_start) & (g < core_stop)]

@@ -40,10 +40,11 @@ def annotate(
     detect_leads: Annotated[
         str,
         typer.Option(
-            help="one: detect on the lead the model reads; gaps: fill that lead's detection "
-            "gaps from another lead of the record"
+            help="gaps (default): fill the read lead's detection gaps from another lead where "
+            "its own detector has a candidate; gaps-unchecked: every gap; one: the read lead "
+            "alone"
         ),
-    ] = "one",
+    ] = "gaps",
     reference: Annotated[
         str | None, typer.Option(help="score against this WFDB annotator (e.g. atr)")
     ] = None,

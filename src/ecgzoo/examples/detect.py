@@ -92,10 +92,12 @@ def refine_peaks(
     return moved[np.asarray(keep)]
 
 
-#: Which leads ``annotate`` detects on: ``one`` (the lead the model reads) or ``gaps`` (that
-#: lead, its gaps filled from another lead: :func:`fill_gaps`).
-DETECT_LEADS_CHOICES = ("one", "gaps")
-DETECT_LEADS = "one"
+#: Which leads ``annotate`` detects on: ``one`` (the lead the model reads), ``gaps`` (that lead,
+#: its gaps filled from another lead where the read lead's own vote agrees a little:
+#: :func:`fill_gaps` with :data:`GAP_CONFIRM_SCORE`; the default since round CF,
+#: notes/beats20.md) or ``gaps-unchecked`` (every gap filled, round ML's G).
+DETECT_LEADS_CHOICES = ("one", "gaps", "gaps-unchecked")
+DETECT_LEADS = "gaps"
 #: Second-lead peaks fill a first-lead gap longer than this many of the second lead's local RR.
 GAP_RR = 1.5
 #: The second lead's RR intervals nearest a peak whose median is its local RR.
@@ -107,8 +109,9 @@ GAP_MARGIN_RR = 0.0
 #: Two peaks this close are the same beat (EC57's match window; ``apply.scoring`` scores with it).
 MATCH_S = 0.15
 #: A filled-in peak is kept only where the read lead's own vote has a candidate within
-#: :data:`MATCH_S` scoring at least this (round CF, notes/beats20.md); ``None``: no such check.
-GAP_CONFIRM_SCORE: float | None = None
+#: :data:`MATCH_S` scoring at least this (``None``: no such check). Round CF chose 0.05 on the
+#: 22 DS1 records (missed + false 149 against the read lead's 173; SVDB 1,153 against 2,418).
+GAP_CONFIRM_SCORE: float | None = 0.05
 
 
 def support(peaks: np.ndarray, cand: np.ndarray, scores: np.ndarray, fs: float) -> np.ndarray:
