@@ -93,3 +93,23 @@ def test_annotate_detects_on_two_leads_by_default(mitdb_dir, tmp_path) -> None:
     assert unchecked["tp"] >= checked["tp"] and unchecked["fp"] >= checked["fp"]
     with pytest.raises(ConfigError, match="--detect-leads"):
         annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, detect_leads="all")
+
+
+def test_a_dropped_second_lead_leaves_the_first_alone(mitdb_dir, tmp_path) -> None:
+    """Record 100's first 10 minutes with its second lead NaN for two of them (a lead that
+    dropped out): the default two-lead detection falls back to the first lead for that chunk,
+    with exactly its beats, instead of failing the record."""
+    import wfdb
+
+    from ecgzoo.api import annotate
+
+    signal = wfdb.rdrecord(str(mitdb_dir / "100"), sampto=216_000).p_signal.T.copy()
+    signal[1, 72_000:115_200] = np.nan
+    path = tmp_path / "dropped.npy"
+    np.save(path, signal.astype(np.float32))
+
+    def peaks(**options) -> np.ndarray:
+        found = annotate(path, "pretrained:mitbih-inter", fs=360.0, write=False, **options)
+        return found[0].annotation.samples
+
+    np.testing.assert_array_equal(peaks(), peaks(detect_leads="one"))

@@ -25,6 +25,7 @@ from ecgzoo.apply.quality import chunk_part
 from ecgzoo.apply.quality import detect as detect_with_quality
 from ecgzoo.apply.signals import CHUNK_S, SignalSource
 from ecgzoo.datasets.streaming import ordered_map
+from ecgzoo.errors import DataError
 from ecgzoo.examples.detect import fill_gaps
 
 
@@ -81,8 +82,8 @@ def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
     )
     part = chunk_part(signal, fs, start, (core_start, core_stop), cand, scores)
     part = part if task.quality else None
-    if task.fill_lead is not None:  # beats this lead skipped, found on another (round ML)
-        other = task.source.read(task.fill_lead, start, stop)
+    other = _other_lead(task, start, stop)
+    if other is not None:  # beats this lead skipped, found on another (rounds ML, CF)
         found, _, _ = detect_with_quality(other, fs, task.detector, False, task.detect_qrs)
         local = fill_gaps(local, found, fs, confirm=(cand, scores) if checked else None)
     t_detect = time.perf_counter()
@@ -98,6 +99,18 @@ def beats_of_chunk(job: tuple[int, tuple[int, int, int, int]]) -> ChunkBeats:
     t2 = time.perf_counter()
     timings = {"read": t1 - t0, "detect": t_detect - t1, "segment": t2 - t_detect}
     return ChunkBeats(peaks, xs, kepts, part, bool(np.ptp(signal) == 0), timings)
+
+
+def _other_lead(task: ChunkTask, start: int, stop: int) -> np.ndarray | None:
+    """The fill lead's samples of this chunk; ``None`` without one, or where it cannot help
+    (NaN samples: a dropped lead): the chunk is then detected on the model's lead alone, as
+    ``--detect-leads one`` would, instead of failing a record whose own lead is sound."""
+    if task.fill_lead is None:
+        return None
+    try:
+        return task.source.read(task.fill_lead, start, stop)
+    except DataError:
+        return None
 
 
 def chunk_beats(
