@@ -113,3 +113,14 @@ def test_a_dropped_second_lead_leaves_the_first_alone(mitdb_dir, tmp_path) -> No
         return found[0].annotation.samples
 
     np.testing.assert_array_equal(peaks(), peaks(detect_leads="one"))
+
+
+def test_the_fill_lead_is_an_ecg_lead() -> None:
+    """A blood-pressure or breathing channel's pulses are no QRS: never a fill lead."""
+    from ecgzoo.apply.annotate import fill_lead
+
+    assert fill_lead(["MLII", "V1"], 0) == 1
+    assert fill_lead(["ABP", "MLII", "V5"], 1) == 2
+    assert fill_lead(["ECG", "BP", "EEG (C4-A1)", "Resp (sum)"], 0) is None
+    assert fill_lead(["I", "II", "III"], 1) == 0
+    assert fill_lead(["lead0"], 0) is None

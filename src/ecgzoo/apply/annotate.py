@@ -88,6 +88,23 @@ def check_compatible(model: AppliedModel, source: SignalSource) -> None:
     check_rate(source.fs, f"{source.path} (QRS detection; model trained at {model.fs:g} Hz)")
 
 
+#: Signals PhysioNet records carry beside ECG leads (upper case, matched as a name's start):
+#: their pulses or breaths are no QRS, so they never fill a lead's detection gaps.
+NOT_ECG = (
+    "ABP", "ART", "BP", "NBP", "PAP", "CVP", "ICP", "PLETH", "PPG", "PULSE", "SPO2", "SAO2",
+    "RESP", "CO2", "FLOW", "THOR", "ABDO", "EEG", "EOG", "EMG", "TEMP",
+)  # fmt: skip
+
+
+def fill_lead(lead_names: list[str], read: int) -> int | None:
+    """The lead whose detection fills ``read``'s gaps: the first other lead that is not a
+    :data:`NOT_ECG` signal (a blood-pressure or breathing channel), ``None`` when none is."""
+    for i, name in enumerate(lead_names):
+        if i != read and not name.strip().upper().startswith(NOT_ECG):
+            return i
+    return None
+
+
 def annotate_source(
     source: SignalSource,
     model: AppliedModel | ModelBlend,
@@ -130,8 +147,7 @@ def annotate_source(
     if detect_leads not in DETECT_LEADS_CHOICES:
         choices = ", ".join(DETECT_LEADS_CHOICES)
         raise ConfigError(f"--detect-leads: {detect_leads!r} is not one of {choices}")
-    others = [i for i in range(len(source.lead_names)) if i != idx]
-    fill = others[0] if detect_leads != "one" and others else None
+    fill = fill_lead(source.lead_names, idx) if detect_leads != "one" else None
     specs = tuple(m.input for m in members)
     checked = detect_leads == "gaps"
     task = ChunkTask(source, idx, specs, detector, quality, detect_qrs, fill, checked)
