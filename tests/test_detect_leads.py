@@ -84,6 +84,8 @@ def test_annotate_detects_on_two_leads_by_default(mitdb_dir, tmp_path) -> None:
         ann = annotate(
             mitdb_dir / "100", "pretrained:mitbih-inter", write=False, reference="atr", **options
         )
+        detected_on = ["MLII"] if options.get("detect_leads") == "one" else ["MLII", "V5"]
+        assert ann[0].summary["detected_on"] == detected_on
         return ann[0].score
 
     one, checked = score(detect_leads="one"), score()  # the default: gaps, checked (round CF)

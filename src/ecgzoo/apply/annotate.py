@@ -60,6 +60,7 @@ class Annotation:
     timings: dict[str, float] = field(default_factory=dict)
     quality: Quality | None = None  # None: not assessed (--no-quality)
     af_gate: dict[str, Any] | None = None  # None: no AF gate (--af-gate off)
+    detected_on: tuple[str, ...] = ()  # the lead, and the lead that filled its gaps (if any)
 
     def usable(self) -> np.ndarray:
         """Whether each beat lies outside the unusable (noisy, flat) stretches."""
@@ -214,6 +215,7 @@ def annotate_source(
         timings=timings,
         quality=tracker.result(source.n_samples),
         af_gate=gate_summary,
+        detected_on=(lead_name,) if fill is None else (lead_name, source.lead_names[fill]),
     )
 
 
@@ -268,5 +270,6 @@ def summarise(ann: Annotation, trend_s: float = 60.0) -> dict[str, Any]:
         "hr_trend": trend,
         "quality": None if ann.quality is None else ann.quality.summary(),
         "af_gate": ann.af_gate,
+        "detected_on": list(ann.detected_on),
         "timings_s": ann.timings,
     }

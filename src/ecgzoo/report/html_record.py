@@ -81,6 +81,8 @@ def record_sections(summary_json: Path, n_strips: int = 3, strip_s: float = 10.0
                     "duration": duration_text(summary["duration_s"]),
                     "median HR (bpm)": _rounded(summary["mean_hr_bpm"], 0),
                     "ectopic burden (%)": _rounded(summary["ectopic_burden_total_percent"], 2),
+                    # older summaries name one lead: detection ran on it alone
+                    "QRS detected on": " + ".join(summary.get("detected_on") or [summary["lead"]]),
                 }
             ]
         )
