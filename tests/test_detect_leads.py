@@ -93,6 +93,8 @@ def test_annotate_detects_on_two_leads_by_default(mitdb_dir, tmp_path) -> None:
     assert checked["tp"] >= one["tp"] and checked["tp"] + checked["fn"] == 2273
     assert checked["fp"] <= one["fp"] + 2
     assert unchecked["tp"] >= checked["tp"] and unchecked["fp"] >= checked["fp"]
+    no_quality = score(quality=False)  # the check needs the vote's candidates, not quality
+    assert (no_quality["tp"], no_quality["fp"]) == (checked["tp"], checked["fp"])
     with pytest.raises(ConfigError, match="--detect-leads"):
         annotate(mitdb_dir / "100", "pretrained:mitbih-inter", write=False, detect_leads="all")
 
