@@ -128,3 +128,26 @@ def test_the_fill_lead_is_an_ecg_lead() -> None:
     assert fill_lead(["ECG", "BP", "EEG (C4-A1)", "Resp (sum)"], 0) is None
     assert fill_lead(["I", "II", "III"], 1) == 0
     assert fill_lead(["lead0"], 0) is None
+
+
+def test_the_default_detection_on_svdb_865(svdb_dir) -> None:
+    """Reference values (round CF, notes/beats20.md): SVDB 865's first lead skips 1,285 of its
+    3,162 beats in long SVT runs; its gaps filled from the second lead where the first lead's vote
+    agrees leave 504 missed, with no more false beats than the first lead's 10."""
+    import wfdb
+
+    from ecgzoo.apply.scoring import match_beats, reference_beats
+    from ecgzoo.examples.qrs_vote import detect_vote_scored
+
+    rec = wfdb.rdrecord(str(svdb_dir / "865"))
+    fs = float(rec.fs)
+    first, cand, scores = detect_vote_scored(rec.p_signal[:, 0], fs)
+    second = detect_qrs(rec.p_signal[:, 1], fs)
+    ref, _ = reference_beats(svdb_dir / "865")
+
+    def missed_false(peaks: np.ndarray) -> tuple[int, int]:
+        ri, ti = match_beats(ref, peaks, fs)
+        return len(ref) - len(ri), len(peaks) - len(ti)
+
+    assert len(ref) == 3162 and missed_false(first) == (1285, 10)
+    assert missed_false(fill_gaps(first, second, fs, confirm=(cand, scores))) == (504, 10)
