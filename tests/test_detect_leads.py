@@ -53,6 +53,9 @@ def test_confirmed_fill_by_reference_values() -> None:
     np.testing.assert_array_equal(high, np.union1d(first, [beats[41]]))
     unchecked = fill_gaps(first, beats, fs, confirm=(cand, scores), min_score=None)
     np.testing.assert_array_equal(unchecked, beats)  # round ML's G
+    # a chunk where the first lead found nothing: the check still applies
+    alone = fill_gaps(np.zeros(0, dtype=int), beats, fs, confirm=(cand, scores), min_score=0.1)
+    np.testing.assert_array_equal(alone, np.union1d(first, [beats[41]]))
 
 
 def test_fill_gaps_on_record_100(mitdb_dir) -> None:

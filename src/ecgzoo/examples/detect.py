@@ -152,8 +152,15 @@ def fill_gaps(
     second = np.unique(np.asarray(second, dtype=np.int64))
     if len(second) < 3:
         return first
-    if len(first) == 0:
-        return second
+    fill = fill_places(first, second, fs, margin_rr) if len(first) else np.ones(len(second), bool)
+    if confirm is not None and min_score is not None:  # the same check where the lead found none
+        fill &= support(second, *confirm, fs) >= min_score
+    return np.union1d(first, second[fill])
+
+
+def fill_places(first: np.ndarray, second: np.ndarray, fs: float, margin_rr: float) -> np.ndarray:
+    """Which of ``second``'s peaks (sorted, at least 3) fall in a gap of ``first`` (sorted, not
+    empty), as :func:`fill_gaps` defines it."""
     j = np.searchsorted(first, second)
     before = first[np.clip(j - 1, 0, len(first) - 1)]
     after = first[np.clip(j, 0, len(first) - 1)]
@@ -170,7 +177,4 @@ def fill_gaps(
     local_rr = np.median(rr[windows], axis=1)
     side = np.minimum(second - before, after - second)  # to the nearer first-lead peak
     side = np.where((j > 0) & (j < len(first)), side, np.inf)
-    fill = new & (gap > GAP_RR * local_rr) & (side >= margin_rr * local_rr)
-    if confirm is not None and min_score is not None:
-        fill &= support(second, *confirm, fs) >= min_score
-    return np.union1d(first, second[fill])
+    return new & (gap > GAP_RR * local_rr) & (side >= margin_rr * local_rr)
