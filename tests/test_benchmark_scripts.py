@@ -219,3 +219,22 @@ def test_detect_leads_counts_a_record_every_way(bench, mitdb_dir):
     assert counts["union"]["fn"] <= min(counts["first"]["fn"], counts["second"]["fn"])
     assert counts["gaps"]["fn"] <= counts["first"]["fn"] <= 10
     assert counts["gaps"]["fp"] >= counts["first"]["fp"]
+
+
+def test_svdb_folds_leaves_an_excluded_record_out_of_the_pool(bench, tmp_path):
+    svdb_folds = bench("svdb_folds")
+    zero = {"n": 0, "correct": 0, "S": 0, "S_tp": 0, "S_fp": 0, "V": 0, "V_tp": 0, "V_fp": 0}
+    a = {**zero, "n": 10, "correct": 9, "S": 4, "S_tp": 2, "S_fp": 2}
+    b = {**zero, "n": 10, "correct": 5, "S": 6, "S_tp": 0, "S_fp": 4}
+    for fold, per_record in enumerate([{"800": a}, {"865": b}]):
+        path = tmp_path / f"f{fold}.json"
+        path.write_text(json.dumps({"svdb_ref": {"per_record": per_record}}))
+    pattern = str(tmp_path / "f{fold}.json")
+    both = svdb_folds.row_per_seed(pattern, "svdb_ref", 2, ["0"])[0]
+    assert both["records"] == 2 and both["acc"] == pytest.approx(14 / 20)
+    assert both["S F1"] == pytest.approx(2 * 2 / (2 * 2 + 6 + 8))
+    alone = svdb_folds.row_per_seed(pattern, "svdb_ref", 2, ["0"], exclude=frozenset({"865"}))[0]
+    assert alone["records"] == 1 and alone["acc"] == pytest.approx(9 / 10)
+    assert alone["S F1"] == pytest.approx(0.5)
+    with pytest.raises(SystemExit, match="--exclude 999"):
+        svdb_folds.row_per_seed(pattern, "svdb_ref", 2, ["0"], exclude=frozenset({"999"}))
