@@ -36,11 +36,14 @@ demo: install
 
 # The whole suite (what CI runs). test-fast: unit tests and two real MIT-BIH records, no test
 # marked slow (tests/conftest.py); under 2 minutes on 2 cores, and it still needs the mirror.
+# Two xdist workers (one torch thread each, tests/conftest.py); a module and its fixtures stay
+# on one worker, and the modules that start Ray share one.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 # Style and the import graph: the layers and no-circle contracts are in pyproject.toml
 # ([tool.importlinter]; docs/design.md, "Layers").

@@ -31,11 +31,36 @@ TWO_RECORDS = ("100", "208")
 MITDB_ZIP = Path("mitdb") / "1.0.0" / "mit-bih-arrhythmia-database-1.0.0.zip"
 
 
+#: Modules that start Ray (or read its folders under /tmp): one xdist worker runs them all, one
+#: after the other, so two Ray instances never share the 2 cores or reap each other's folders.
+RAY_MODULES = frozenset(
+    {
+        "test_cluster_fit",
+        "test_faults_outputs",
+        "test_faults_security",
+        "test_scale_sweep",
+        "test_tune",
+        "test_tune_spaces",
+        "test_tune_wandb",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `make test` runs two xdist workers on 2 cores: one torch thread each, or they oversubscribe
+    # (2 threads per process was measured many times slower than 1 on a loaded 2-core box).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     slow = pytest.mark.slow
     for item in items:
         if WHOLE_DATABASES & set(getattr(item, "fixturenames", ())):
             item.add_marker(slow)
+        # `--dist loadgroup`: a module stays on one worker (its module fixtures are built once)
+        module = item.path.stem
+        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
 
 
 @pytest.fixture(scope="session", autouse=True)
