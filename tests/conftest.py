@@ -31,8 +31,9 @@ TWO_RECORDS = ("100", "208")
 MITDB_ZIP = Path("mitdb") / "1.0.0" / "mit-bih-arrhythmia-database-1.0.0.zip"
 
 
-#: Modules that start Ray (or read its folders under /tmp): one xdist worker runs them all, one
-#: after the other, so two Ray instances never share the 2 cores or reap each other's folders.
+#: Modules whose tests start Ray, call what may start it (`run_sweep`, `run_search`), reap its
+#: folders or stand in for it: one xdist worker runs them all, one after the other, so two Ray
+#: instances never share the 2 cores or reap each other's folders.
 RAY_MODULES = frozenset(
     {
         "test_cluster_fit",
